@@ -1,0 +1,207 @@
+/**
+ * The frame codec: plain, standard MessagePack only [ENC-1..9].
+ *
+ * Decoding is three separate steps with plain data between them: `scanEnvelope` proves the bytes are
+ * one well-formed MessagePack map of allowed types (msgpackr alone would accept 0xc1, timestamps,
+ * non-str keys and, without a code, trailing bytes), msgpackr turns them into a value, and the frame's
+ * zod schema validates it. Payload fields are `bin` and are never looked into.
+ */
+import { isUtf8 } from "node:buffer";
+import { Packr, Unpackr, type Options } from "msgpackr";
+import { DEFAULTS, LIMITS } from "./constants.js";
+import { BadFrameError, FrameTooLargeError, UnknownTypeError } from "./errors.js";
+import { FRAME_SCHEMAS, type Frame, type FrameType } from "./frames.js";
+
+// `skipValues` and int64AsType "auto" exist in msgpackr 2.x but not in its type definitions.
+const packr = new Packr({
+  useRecords: false,
+  variableMapSize: true,
+  skipValues: [undefined],
+  encodeUndefinedAsNil: true,
+} as Options);
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "auto" } as unknown as Options);
+
+export interface DecodeOptions {
+  /** Messages longer than this fail with frame_too_large [ENC-8]. Default DEFAULTS.maxFrameBytes. */
+  maxFrameBytes?: number;
+  /** Frame types this receiver accepts; any other type fails with unknown_type [ENC-11]. */
+  accept?: ReadonlySet<FrameType>;
+}
+
+/** Decodes one message into a validated frame, or throws a ProtocolError with the spec's code. */
+export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Frame {
+  const max = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
+  if (bytes.byteLength > max) {
+    throw new FrameTooLargeError(`message of ${bytes.byteLength} bytes exceeds max_frame_bytes ${max}`, {
+      details: { size: bytes.byteLength, max },
+    });
+  }
+  scanEnvelope(bytes);
+  let value: Record<string, unknown>;
+  try {
+    value = unpackr.unpack(bytes) as Record<string, unknown>;
+  } catch (cause) {
+    // scanEnvelope accepted the bytes, so this is a codec defect; still report it as the peer's frame.
+    throw new BadFrameError(`undecodable MessagePack: ${(cause as Error).message}`, { cause });
+  }
+  const type = value.type;
+  if (typeof type !== "string") throw new BadFrameError("frame has no string `type`", { details: { path: "type" } });
+  const ref = refOf(value);
+  if (!Object.hasOwn(FRAME_SCHEMAS, type) || (options.accept !== undefined && !options.accept.has(type as FrameType))) {
+    throw new UnknownTypeError(`unknown frame type ${JSON.stringify(type.slice(0, 64))}`, { details: { type }, ref });
+  }
+  const parsed = FRAME_SCHEMAS[type as FrameType].safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join(".") ?? "";
+    throw new BadFrameError(`${type}: ${path === "" ? "" : `${path}: `}${issue?.message ?? "invalid"}`, {
+      details: { type, path },
+      ref,
+    });
+  }
+  return parsed.data as Frame;
+}
+
+/** The correlation of a frame that failed validation, so the error can name it [ERR-3]. */
+function refOf(value: Record<string, unknown>): string | undefined {
+  for (const key of ["ref", "task_id", "id"] as const) {
+    const v = value[key];
+    if (typeof v === "string" && v.length <= LIMITS.maxIdBytes) return v;
+  }
+  return undefined;
+}
+
+/**
+ * Encodes a frame. Integers outside the 32-bit range are written as MessagePack int64, never as
+ * float64 [ENC-3]; undefined fields are left out. The frame is not validated: build frames from the
+ * typed shapes, and tests prove what the encoder emits decodes again.
+ */
+export function encode(frame: Frame): Uint8Array {
+  return packr.pack(widenInts(frame));
+}
+
+/** Encodes one application document (task input, output, payloads) for a `bin` field [ENC-7]. */
+export function encodePayload(value: unknown): Uint8Array {
+  return packr.pack(widenInts(value));
+}
+
+/** Decodes one application document from a `bin` field. */
+export function decodePayload<T = unknown>(bytes: Uint8Array): T {
+  try {
+    return unpackr.unpack(bytes) as T;
+  } catch (cause) {
+    throw new BadFrameError(`payload is not one MessagePack document: ${(cause as Error).message}`, { cause });
+  }
+}
+
+const INT32_MIN = -0x8000_0000;
+const UINT32_MAX = 0xffff_ffff;
+
+function isWide(n: unknown): n is number {
+  return typeof n === "number" && (n > UINT32_MAX || n < INT32_MIN) && Number.isSafeInteger(n);
+}
+
+/** Copy-on-write: returns the value itself unless some integer needs int64 encoding. */
+function widenInts(value: unknown): unknown {
+  if (isWide(value)) return BigInt(value);
+  if (value === null || typeof value !== "object" || value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const w = widenInts(v);
+      if (w !== v) (out ??= value.slice())[i] = w;
+    }
+    return out ?? value;
+  }
+  let out: Record<string, unknown> | undefined;
+  const obj = value as Record<string, unknown>;
+  for (const key in obj) {
+    const v = obj[key];
+    const w = widenInts(v);
+    if (w !== v) (out ??= { ...obj })[key] = w;
+  }
+  return out ?? value;
+}
+
+// ---- structural scan ---------------------------------------------------------------------------
+
+const remaining = new Float64Array(LIMITS.maxDepth + 1);
+const isMap = new Uint8Array(LIMITS.maxDepth + 1);
+
+function bad(message: string, offset: number): never {
+  throw new BadFrameError(message, { details: { offset } });
+}
+
+/**
+ * Proves `bytes` hold exactly one MessagePack map whose contents use only the types SPEC.md allows in
+ * an envelope: no extension types, no 0xc1, str map keys, valid UTF-8 strings, bounded depth.
+ * `bin` contents are skipped unread.
+ */
+export function scanEnvelope(bytes: Uint8Array): void {
+  const n = bytes.byteLength;
+  if (n === 0) bad("empty message", 0);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, n);
+  const first = bytes[0]!;
+  if (!((first >= 0x80 && first <= 0x8f) || first === 0xde || first === 0xdf)) bad("message is not a MessagePack map", 0);
+
+  let pos = 0;
+  let depth = -1; // index of the innermost open container
+  const need = (k: number): void => {
+    if (pos + k > n) bad("truncated MessagePack data", pos);
+  };
+  const open = (count: number, map: boolean): void => {
+    if (count === 0) return;
+    if (depth + 1 >= LIMITS.maxDepth) bad(`nesting deeper than ${LIMITS.maxDepth}`, pos);
+    depth++;
+    remaining[depth] = map ? count * 2 : count;
+    isMap[depth] = map ? 1 : 0;
+  };
+  const str = (len: number): void => {
+    need(len);
+    if (!isUtf8(bytes.subarray(pos, pos + len))) bad("str is not valid UTF-8", pos);
+    pos += len;
+  };
+
+  do {
+    const atKey = depth >= 0 && isMap[depth] === 1 && remaining[depth]! % 2 === 0;
+    if (depth >= 0) remaining[depth]!--;
+    need(1);
+    const b = bytes[pos++]!;
+    if (atKey && !((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) bad("map key is not a str", pos - 1);
+
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
+      // fixint, nil, bool
+    } else if (b <= 0x8f) open(b & 0x0f, true);
+    else if (b <= 0x9f) open(b & 0x0f, false);
+    else if (b <= 0xbf) str(b & 0x1f);
+    else {
+      switch (b) {
+        case 0xc1: bad("0xc1 is never used in MessagePack", pos - 1);
+        case 0xc4: need(1); pos += 1 + view.getUint8(pos); break;
+        case 0xc5: need(2); pos += 2 + view.getUint16(pos); break;
+        case 0xc6: need(4); pos += 4 + view.getUint32(pos); break;
+        case 0xc7: case 0xc8: case 0xc9:
+        case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+          bad("extension types are not allowed", pos - 1);
+        case 0xca: pos += 4; break;
+        case 0xcb: pos += 8; break;
+        case 0xcc: case 0xd0: pos += 1; break;
+        case 0xcd: case 0xd1: pos += 2; break;
+        case 0xce: case 0xd2: pos += 4; break;
+        case 0xcf: case 0xd3: pos += 8; break;
+        case 0xd9: need(1); { const len = view.getUint8(pos); pos += 1; str(len); } break;
+        case 0xda: need(2); { const len = view.getUint16(pos); pos += 2; str(len); } break;
+        case 0xdb: need(4); { const len = view.getUint32(pos); pos += 4; str(len); } break;
+        case 0xdc: need(2); { const c = view.getUint16(pos); pos += 2; open(c, false); } break;
+        case 0xdd: need(4); { const c = view.getUint32(pos); pos += 4; open(c, false); } break;
+        case 0xde: need(2); { const c = view.getUint16(pos); pos += 2; open(c, true); } break;
+        case 0xdf: need(4); { const c = view.getUint32(pos); pos += 4; open(c, true); } break;
+      }
+      if (pos > n) bad("truncated MessagePack data", n);
+    }
+    while (depth >= 0 && remaining[depth] === 0) depth--;
+  } while (depth >= 0);
+
+  if (pos !== n) bad(`${n - pos} trailing bytes after the frame`, pos);
+}

@@ -1,0 +1,235 @@
+/**
+ * The error-code registry of protocol v1 [ERR-1]: one entry per code, one class per code.
+ * SPEC.md's registry table is generated from ERROR_CODES, so this file is the single definition.
+ */
+
+export interface ErrorCodeInfo {
+  /** When the code is sent. */
+  readonly when: string;
+  /** Whether the WebSocket connection stays open after an `error` frame with this code. */
+  readonly survives: boolean;
+  /** HTTP status the HTTP API answers with for this code. */
+  readonly http: number;
+  /** Whether repeating the same action later may succeed. */
+  readonly retryable: boolean;
+}
+
+export const ERROR_CODES = {
+  bad_frame: {
+    when: "A message is not valid MessagePack, not a map, uses a forbidden type (extension, 0xc1, non-str key), or a field is missing or of the wrong type.",
+    survives: true, http: 400, retryable: false,
+  },
+  frame_too_large: {
+    when: "A message is longer than the announced max_frame_bytes.",
+    survives: false, http: 413, retryable: false,
+  },
+  unknown_type: {
+    when: "A map's `type` is a string that names no frame this receiver accepts.",
+    survives: true, http: 400, retryable: false,
+  },
+  unsupported_version: {
+    when: "`register.protocol` names a protocol version the broker does not speak.",
+    survives: false, http: 400, retryable: false,
+  },
+  unauthorized: {
+    when: "`register` carries no token, or a token the broker does not know, while auth is on.",
+    survives: false, http: 401, retryable: false,
+  },
+  forbidden: {
+    when: "The session's token does not allow this agent id, capability, submit target or topic.",
+    survives: true, http: 403, retryable: false,
+  },
+  not_registered: {
+    when: "A frame other than `register` arrives before `registered` was sent.",
+    survives: true, http: 409, retryable: false,
+  },
+  already_registered: {
+    when: "A second `register` arrives on a registered session.",
+    survives: true, http: 409, retryable: false,
+  },
+  duplicate_agent: {
+    when: "`register` asks for an agent_id that a live session holds.",
+    survives: false, http: 409, retryable: true,
+  },
+  invalid_input: {
+    when: "An agent rejects a task's input before running it (sent by agents inside `result.error`).",
+    survives: true, http: 422, retryable: false,
+  },
+  no_agents: {
+    when: "`submit` names a capability (with version range and tags) that no registered agent offers.",
+    survives: true, http: 503, retryable: true,
+  },
+  no_responders: {
+    when: "`request` or `send` targets an agent id or capability with no live session to receive it.",
+    survives: true, http: 503, retryable: true,
+  },
+  unknown_task: {
+    when: "`cancel`, `progress` or `result` names a task id this session may not act on, or one that is not known.",
+    survives: true, http: 404, retryable: false,
+  },
+  not_found: {
+    when: "An HTTP path or method that the HTTP API does not define.",
+    survives: true, http: 404, retryable: false,
+  },
+  timeout: {
+    when: "A request got no response within its timeout, or an HTTP `?wait` elapsed before the task ended.",
+    survives: true, http: 504, retryable: true,
+  },
+  deadline_exceeded: {
+    when: "A task's deadline passed before it ended (sent as the task's `result.error`).",
+    survives: true, http: 504, retryable: true,
+  },
+  cancelled: {
+    when: "A task was cancelled (sent as the task's `result.error`).",
+    survives: true, http: 409, retryable: false,
+  },
+  agent_lost: {
+    when: "A task's agent went away and the task has no attempts left (sent as the task's `result.error`).",
+    survives: true, http: 502, retryable: true,
+  },
+  overloaded: {
+    when: "A queue is at max length, or the session has max_in_flight tasks or requests open.",
+    survives: true, http: 503, retryable: true,
+  },
+  rate_limited: {
+    when: "The session sends faster than the broker allows.",
+    survives: true, http: 429, retryable: true,
+  },
+  slow_consumer: {
+    when: "The broker's send buffer for this session passed its bound; the session is closed.",
+    survives: false, http: 503, retryable: true,
+  },
+  shutting_down: {
+    when: "The broker is draining for shutdown and takes no new sessions, tasks or requests.",
+    survives: true, http: 503, retryable: true,
+  },
+  internal: {
+    when: "The broker failed in a way that is not the peer's fault.",
+    survives: true, http: 500, retryable: true,
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_CODES, code);
+}
+
+export interface AgentwireErrorOptions {
+  details?: Record<string, unknown> | undefined;
+  cause?: unknown;
+  /** Correlation of the frame that failed (`ref`, `task_id` or request `id`), when known. */
+  ref?: string | undefined;
+}
+
+/** Base of every agentwire error: branch on `code` or the class, never on the message. */
+export class AgentwireError extends Error {
+  readonly code: string;
+  readonly details: Record<string, unknown> | undefined;
+  readonly ref: string | undefined;
+
+  constructor(code: string, message: string, options: AgentwireErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+    this.ref = options.ref;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  /** Whether the registry marks this code retryable; application codes are not. */
+  get retryable(): boolean {
+    return isErrorCode(this.code) ? ERROR_CODES[this.code].retryable : false;
+  }
+}
+
+/** A violation of the wire format itself: what `decode` throws. */
+export class ProtocolError extends AgentwireError {}
+
+type Ctor<C extends ErrorCode> = new (message?: string, options?: AgentwireErrorOptions) => AgentwireError & {
+  readonly code: C;
+};
+
+function defineError<C extends ErrorCode>(code: C, name: string, base: typeof AgentwireError = AgentwireError): Ctor<C> {
+  const cls = class extends base {
+    constructor(message: string = ERROR_CODES[code].when, options?: AgentwireErrorOptions) {
+      super(code, message, options);
+    }
+  };
+  Object.defineProperty(cls, "name", { value: name });
+  return cls as unknown as Ctor<C>;
+}
+
+export const BadFrameError = defineError("bad_frame", "BadFrameError", ProtocolError);
+export const FrameTooLargeError = defineError("frame_too_large", "FrameTooLargeError", ProtocolError);
+export const UnknownTypeError = defineError("unknown_type", "UnknownTypeError", ProtocolError);
+export const UnsupportedVersionError = defineError("unsupported_version", "UnsupportedVersionError", ProtocolError);
+export const UnauthorizedError = defineError("unauthorized", "UnauthorizedError");
+export const ForbiddenError = defineError("forbidden", "ForbiddenError");
+export const NotRegisteredError = defineError("not_registered", "NotRegisteredError");
+export const AlreadyRegisteredError = defineError("already_registered", "AlreadyRegisteredError");
+export const DuplicateAgentError = defineError("duplicate_agent", "DuplicateAgentError");
+export const InvalidInputError = defineError("invalid_input", "InvalidInputError");
+export const NoAgentsError = defineError("no_agents", "NoAgentsError");
+export const NoRespondersError = defineError("no_responders", "NoRespondersError");
+export const UnknownTaskError = defineError("unknown_task", "UnknownTaskError");
+export const NotFoundError = defineError("not_found", "NotFoundError");
+export const TimeoutError = defineError("timeout", "TimeoutError");
+export const DeadlineExceededError = defineError("deadline_exceeded", "DeadlineExceededError");
+export const CancelledError = defineError("cancelled", "CancelledError");
+export const AgentLostError = defineError("agent_lost", "AgentLostError");
+export const OverloadedError = defineError("overloaded", "OverloadedError");
+export const RateLimitedError = defineError("rate_limited", "RateLimitedError");
+export const SlowConsumerError = defineError("slow_consumer", "SlowConsumerError");
+export const ShuttingDownError = defineError("shutting_down", "ShuttingDownError");
+export const InternalError = defineError("internal", "InternalError");
+
+const CLASSES: { readonly [C in ErrorCode]: Ctor<C> } = {
+  bad_frame: BadFrameError,
+  frame_too_large: FrameTooLargeError,
+  unknown_type: UnknownTypeError,
+  unsupported_version: UnsupportedVersionError,
+  unauthorized: UnauthorizedError,
+  forbidden: ForbiddenError,
+  not_registered: NotRegisteredError,
+  already_registered: AlreadyRegisteredError,
+  duplicate_agent: DuplicateAgentError,
+  invalid_input: InvalidInputError,
+  no_agents: NoAgentsError,
+  no_responders: NoRespondersError,
+  unknown_task: UnknownTaskError,
+  not_found: NotFoundError,
+  timeout: TimeoutError,
+  deadline_exceeded: DeadlineExceededError,
+  cancelled: CancelledError,
+  agent_lost: AgentLostError,
+  overloaded: OverloadedError,
+  rate_limited: RateLimitedError,
+  slow_consumer: SlowConsumerError,
+  shutting_down: ShuttingDownError,
+  internal: InternalError,
+};
+
+/**
+ * The error for a code received from a peer: the registry's class for registry codes, a plain
+ * AgentwireError for application codes an agent chose.
+ */
+export function errorFromCode(code: string, message: string, options?: AgentwireErrorOptions): AgentwireError {
+  return isErrorCode(code) ? new CLASSES[code](message, options) : new AgentwireError(code, message, options);
+}
+
+/** The `code`, `message` and `details` of an error, as carried in `error` frames and `result.error`. */
+export function errorInfo(
+  err: unknown,
+  fallbackCode = "internal",
+): { code: string; message: string; retryable: boolean; details?: Record<string, unknown> } {
+  if (err instanceof AgentwireError) {
+    return err.details === undefined
+      ? { code: err.code, message: err.message, retryable: err.retryable }
+      : { code: err.code, message: err.message, retryable: err.retryable, details: err.details };
+  }
+  return { code: fallbackCode, message: err instanceof Error ? err.message : String(err), retryable: false };
+}

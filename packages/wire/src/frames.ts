@@ -1,0 +1,429 @@
+/**
+ * Every frame of agentwire protocol v1, defined once. SPEC.md's field tables, protocol/schema/*.json,
+ * the TypeScript types and runtime validation all come from these schemas.
+ *
+ * Each field's description is the "meaning" column of SPEC.md; `x-msgpack` metadata names the
+ * MessagePack type where the zod type alone does not (bin payloads).
+ */
+import { z } from "zod";
+import { AGENT_STATUSES, PRIORITIES, STRATEGIES } from "./constants.js";
+import { isValidPattern, isValidTopic } from "./topic.js";
+
+export type Direction = "peer→broker" | "broker→peer" | "both";
+
+/** Frame-level metadata kept in zod's registry for the spec and schema generators. */
+export interface FrameMeta {
+  direction: Direction;
+  title: string;
+  description: string;
+}
+
+// ---- field types -------------------------------------------------------------------------------
+
+/** Printable ASCII without spaces, 1..256 bytes: ids, refs, keys [ENC-6]. */
+const ID_RE = /^[\x21-\x7e]{1,256}$/;
+const id = (description: string) => z.string().regex(ID_RE).describe(description);
+
+const CAPABILITY_RE = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/;
+const capabilityName = (description: string) => z.string().regex(CAPABILITY_RE).describe(description);
+
+/** MAJOR.MINOR.PATCH [CAP-2]. */
+const VERSION_RE = /^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/;
+/** A version range: "*", or one or more space-separated comparators [CAP-3]. */
+const RANGE_RE =
+  /^(\*|(\^|~|>=|<=|>|<|=)?(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8}))?)?( +(\^|~|>=|<=|>|<|=)?(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8}))?)?)*)$/;
+
+const text = (max: number, description: string) => z.string().max(max).describe(description);
+const uint = (description: string) => z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe(description);
+const posInt = (max: number, description: string) => z.number().int().min(1).max(max).describe(description);
+/** Opaque application data: a MessagePack `bin` holding one MessagePack document [ENC-7]. */
+const bin = (description: string) =>
+  z.instanceof(Uint8Array).meta({ description, "x-msgpack": "bin" });
+const timeMs = (description: string) =>
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).meta({ description, "x-msgpack": "int" });
+const tags = (description: string) => z.array(z.string().regex(ID_RE)).max(64).describe(description);
+const topic = (description: string) =>
+  z.string().refine(isValidTopic, "not a valid topic (see TOPIC-1)").describe(description);
+const pattern = (description: string) =>
+  z.string().refine(isValidPattern, "not a valid topic pattern (see TOPIC-2)").describe(description);
+const jsonSchema = (description: string) => z.record(z.string(), z.unknown()).describe(description);
+
+export const PrioritySchema = z.enum(PRIORITIES).describe("Task priority: low, normal, high or critical.");
+export const StrategySchema = z.enum(STRATEGIES).describe("Routing strategy.");
+export const AgentStatusSchema = z.enum(AGENT_STATUSES).describe("Agent status.");
+
+export const ErrorInfoSchema = z
+  .object({
+    code: z.string().min(1).max(64).describe("An error code of the registry (ERR-1), or an application code."),
+    message: text(4096, "Human-readable text; never parsed."),
+    retryable: z.boolean().optional().describe("Whether repeating may succeed."),
+    details: z.record(z.string(), z.unknown()).optional().describe("Structured context."),
+  })
+  .describe("An error: code, message, and optional details.");
+export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
+
+export const CapabilitySchema = z
+  .object({
+    name: capabilityName("Capability name, e.g. `price.quote`."),
+    version: z.string().regex(VERSION_RE).optional().describe("Semantic version MAJOR.MINOR.PATCH; default `1.0.0`."),
+    description: text(1024, "What the capability does, for people and LLM planners.").optional(),
+    tags: tags("Free-form labels that `submit.tags` can require.").optional(),
+    input_schema: jsonSchema("JSON Schema of the task input document.").optional(),
+    output_schema: jsonSchema("JSON Schema of the task output document.").optional(),
+  })
+  .describe("A capability an agent offers.");
+export type Capability = z.infer<typeof CapabilitySchema>;
+
+export const AgentInfoSchema = z
+  .object({
+    agent_id: id("The agent's id."),
+    name: text(256, "The agent's display name."),
+    broker_id: id("Id of the broker the agent is connected to."),
+    status: AgentStatusSchema,
+    in_flight: uint("Tasks the agent holds now."),
+    capacity: uint("Tasks the agent takes at once."),
+    tier: uint("Priority tier the agent declared (PRIO-1)."),
+    tags: tags("Agent tags."),
+    capabilities: z.array(CapabilitySchema).describe("Capabilities offered."),
+    connected_at: timeMs("When the agent registered."),
+  })
+  .describe("One agent in a registry answer.");
+export type AgentInfo = z.infer<typeof AgentInfoSchema>;
+
+// ---- frames ------------------------------------------------------------------------------------
+
+type Rule<S extends z.ZodRawShape> = {
+  check: (frame: z.output<z.ZodObject<S>>) => boolean;
+  message: string;
+  path: string;
+  /** The same rule in JSON Schema words, merged into the generated schema. */
+  jsonSchema: Record<string, unknown>;
+};
+
+const frame = <T extends string, S extends z.ZodRawShape>(type: T, meta: FrameMeta, shape: S, rule?: Rule<S>) => {
+  const object = z.object({ type: z.literal(type).describe(`Always \`${type}\`.`), ...shape });
+  const checked = rule === undefined ? object : object.refine((v) => rule.check(v as z.output<z.ZodObject<S>>), { message: rule.message, path: [rule.path] });
+  return checked.meta({ ...meta, ...rule?.jsonSchema });
+};
+
+export const RegisterSchema = frame("register", {
+  direction: "peer→broker",
+  title: "register",
+  description: "First frame of every session: an agent (with capabilities) or a plain client (without).",
+}, {
+  protocol: posInt(1_000, "Protocol version the peer speaks; default 1.").optional(),
+  name: text(256, "Display name.").optional(),
+  agent_id: id("Requested agent id; the broker assigns one when absent.").optional(),
+  token: text(4096, "Bearer token, when not sent in the HTTP upgrade header.").optional(),
+  capabilities: z.array(CapabilitySchema).max(256).optional().describe("Capabilities offered; absent or empty for a plain client."),
+  capacity: posInt(1_000_000, "Most tasks the agent runs at once; default 16.").optional(),
+  tier: z.number().int().min(0).max(9).optional().describe("Priority tier 0..9 for the priority strategy; default 0."),
+  tags: tags("Labels for the whole agent.").optional(),
+});
+
+export const RegisteredSchema = frame("registered", {
+  direction: "broker→peer",
+  title: "registered",
+  description: "The broker's answer to a successful `register`; carries the session's parameters and limits.",
+}, {
+  protocol: posInt(1_000, "Protocol version the broker speaks on this session."),
+  agent_id: id("Id of this session's agent or client."),
+  session_id: id("Unique id of this connection."),
+  broker_id: id("Id of the broker."),
+  heartbeat_interval_ms: posInt(3_600_000, "How often the peer sends `heartbeat`."),
+  heartbeat_timeout_ms: posInt(3_600_000, "Silence after which the broker evicts the peer."),
+  max_frame_bytes: posInt(1 << 30, "Largest message the broker accepts."),
+  max_in_flight: posInt(1 << 30, "Most tasks and requests this session may have open at once."),
+});
+
+export const HeartbeatSchema = frame("heartbeat", {
+  direction: "peer→broker",
+  title: "heartbeat",
+  description: "Liveness and load, sent every heartbeat_interval_ms.",
+}, {
+  in_flight: uint("Tasks the agent runs now.").optional(),
+  capacity: posInt(1_000_000, "Most tasks the agent runs at once.").optional(),
+  status: AgentStatusSchema.optional(),
+});
+
+export const SubmitSchema = frame("submit", {
+  direction: "peer→broker",
+  title: "submit",
+  description: "Ask the broker to run a task on some agent offering a capability.",
+}, {
+  ref: id("Submitter's correlation id, echoed by `accepted` or `error`."),
+  capability: capabilityName("Capability the task needs."),
+  version: z.string().regex(RANGE_RE).optional().describe("Version range the agent's capability must satisfy; default `*`."),
+  tags: tags("Tags the capability or agent must all carry.").optional(),
+  input: bin("Task input document."),
+  priority: PrioritySchema.optional(),
+  timeout_ms: posInt(86_400_000, "Time from acceptance to deadline; default is the broker's.").optional(),
+  strategy: StrategySchema.optional(),
+  idempotency_key: id("A repeated key returns the first task instead of a new one.").optional(),
+  max_attempts: posInt(100, "Most times the task is dispatched; default is the broker's.").optional(),
+});
+
+export const AcceptedSchema = frame("accepted", {
+  direction: "broker→peer",
+  title: "accepted",
+  description: "The broker took a submitted task; it now owns it until a `result` is sent.",
+}, {
+  ref: id("The `submit.ref`."),
+  task_id: id("Broker-assigned task id."),
+  duplicate: z.boolean().optional().describe("True when an idempotency key matched an earlier task."),
+});
+
+export const TaskSchema = frame("task", {
+  direction: "broker→peer",
+  title: "task",
+  description: "A task dispatched to an agent.",
+}, {
+  task_id: id("The task's id."),
+  capability: capabilityName("Capability to run."),
+  input: bin("Task input document, bytes as submitted."),
+  priority: PrioritySchema,
+  deadline: timeMs("Time after which the result no longer counts."),
+  attempt: posInt(100, "1 on the first dispatch, +1 on each retry."),
+  max_attempts: posInt(100, "Last attempt the broker will make."),
+});
+
+export const ProgressSchema = frame("progress", {
+  direction: "both",
+  title: "progress",
+  description: "Intermediate data of a running task, from the agent, forwarded to the submitter in order.",
+}, {
+  task_id: id("The task's id."),
+  data: bin("Progress document."),
+});
+
+export const ResultSchema = frame("result", {
+  direction: "both",
+  title: "result",
+  description: "The end of one task attempt (agent → broker) or of the task (broker → submitter).",
+}, {
+  task_id: id("The task's id."),
+  ok: z.boolean().describe("True on success: `output` may be present. False: `error` is present."),
+  output: bin("Task output document.").optional(),
+  error: ErrorInfoSchema.optional(),
+  attempt: posInt(100, "Attempt this result ends.").optional(),
+  ref: id("Broker → submitter: the `submit.ref`.").optional(),
+}, {
+  check: (r) => r.ok || r.error !== undefined,
+  message: "a result with ok=false carries error",
+  path: "error",
+  jsonSchema: { if: { properties: { ok: { const: false } } }, then: { required: ["error"] } },
+});
+
+export const CancelSchema = frame("cancel", {
+  direction: "both",
+  title: "cancel",
+  description: "Submitter → broker: cancel a task. Broker → agent: stop working on it.",
+}, {
+  task_id: id("The task's id."),
+  reason: text(1024, "Why.").optional(),
+  ref: id("Correlation id, acknowledged by `ack`.").optional(),
+});
+
+export const SendSchema = frame("send", {
+  direction: "peer→broker",
+  title: "send",
+  description: "A direct message to one agent.",
+}, {
+  to: id("Target agent id."),
+  payload: bin("Message document."),
+  correlation_id: id("Passed through to the target.").optional(),
+  ref: id("When present the broker answers `ack` or `error`.").optional(),
+});
+
+export const MessageSchema = frame("message", {
+  direction: "broker→peer",
+  title: "message",
+  description: "A delivered direct message (no `topic`) or broadcast (with `topic`).",
+}, {
+  from: id("Sender's agent id."),
+  payload: bin("Message document."),
+  topic: topic("Topic it was published to; absent for direct messages.").optional(),
+  correlation_id: id("From `send`.").optional(),
+});
+
+export const SubscribeSchema = frame("subscribe", {
+  direction: "peer→broker",
+  title: "subscribe",
+  description: "Receive every `publish` whose topic matches a pattern.",
+}, {
+  topic: pattern("Topic pattern; `*` matches one token, a final `>` one or more."),
+  ref: id("When present the broker answers `ack` or `error`.").optional(),
+});
+
+export const UnsubscribeSchema = frame("unsubscribe", {
+  direction: "peer→broker",
+  title: "unsubscribe",
+  description: "Stop a subscription made with the same pattern.",
+}, {
+  topic: pattern("The pattern given to `subscribe`."),
+  ref: id("When present the broker answers `ack` or `error`.").optional(),
+});
+
+export const PublishSchema = frame("publish", {
+  direction: "peer→broker",
+  title: "publish",
+  description: "Broadcast to every session subscribed to a matching pattern.",
+}, {
+  topic: topic("Topic, without wildcards."),
+  payload: bin("Message document."),
+  ref: id("When present the broker answers `ack` or `error`.").optional(),
+});
+
+export const RequestSchema = frame("request", {
+  direction: "both",
+  title: "request",
+  description: "Ask one agent (by id or capability) for a `response`.",
+}, {
+  id: id("Request id: the caller's own, or the broker's when forwarded."),
+  to: id("Target agent id; exactly one of `to` and `capability`.").optional(),
+  capability: capabilityName("Any agent offering this capability.").optional(),
+  payload: bin("Request document."),
+  timeout_ms: posInt(86_400_000, "Caller → broker: time to wait; default is the broker's.").optional(),
+  deadline: timeMs("Broker → agent: when the caller stops waiting.").optional(),
+  from: id("Broker → agent: the caller's agent id.").optional(),
+}, {
+  check: (r) => (r.to === undefined) !== (r.capability === undefined),
+  message: "exactly one of to and capability",
+  path: "to",
+  jsonSchema: { oneOf: [{ required: ["to"] }, { required: ["capability"] }] },
+});
+
+export const ResponseSchema = frame("response", {
+  direction: "both",
+  title: "response",
+  description: "The answer to a `request`, or its failure (no_responders, timeout, ...).",
+}, {
+  id: id("The `request.id` it answers."),
+  ok: z.boolean().optional().describe("False when `error` is present; default true."),
+  payload: bin("Response document.").optional(),
+  error: ErrorInfoSchema.optional(),
+});
+
+export const QuerySchema = frame("query", {
+  direction: "peer→broker",
+  title: "query",
+  description: "Ask the registry which agents there are.",
+}, {
+  ref: id("Echoed by `agents`."),
+  capability: capabilityName("Only agents offering it.").optional(),
+  status: AgentStatusSchema.optional(),
+  tags: tags("Only agents carrying all of them.").optional(),
+});
+
+export const AgentsSchema = frame("agents", {
+  direction: "broker→peer",
+  title: "agents",
+  description: "The registry's answer to `query`.",
+}, {
+  ref: id("The `query.ref`."),
+  agents: z.array(AgentInfoSchema).describe("Matching agents."),
+});
+
+export const DrainSchema = frame("drain", {
+  direction: "peer→broker",
+  title: "drain",
+  description: "The agent takes no new tasks; those it holds run to their end.",
+}, {
+  ref: id("When present the broker answers `ack`.").optional(),
+});
+
+export const GoawaySchema = frame("goaway", {
+  direction: "broker→peer",
+  title: "goaway",
+  description: "The broker is shutting down: finish in-flight work, then reconnect (elsewhere).",
+}, {
+  reason: text(1024, "Why."),
+  grace_ms: uint("Time the broker still waits for in-flight results before closing."),
+});
+
+export const AckSchema = frame("ack", {
+  direction: "broker→peer",
+  title: "ack",
+  description: "A frame carrying `ref` was carried out.",
+}, {
+  ref: id("The frame's `ref`."),
+});
+
+export const ErrorFrameSchema = frame("error", {
+  direction: "broker→peer",
+  title: "error",
+  description: "A frame failed, or the session ends.",
+}, {
+  ref: id("`ref`, `task_id` or `id` of the frame that failed, when known.").optional(),
+  code: z.string().min(1).max(64).describe("A code of the registry (ERR-1)."),
+  message: text(4096, "Human-readable text; never parsed."),
+  details: z.record(z.string(), z.unknown()).optional().describe("Structured context, e.g. `path` of a bad field."),
+  fatal: z.boolean().optional().describe("True when the broker closes the connection after this frame."),
+});
+
+/** Every frame schema by `type`, in the order SPEC.md lists them. */
+export const FRAME_SCHEMAS = {
+  register: RegisterSchema,
+  registered: RegisteredSchema,
+  heartbeat: HeartbeatSchema,
+  submit: SubmitSchema,
+  accepted: AcceptedSchema,
+  task: TaskSchema,
+  progress: ProgressSchema,
+  result: ResultSchema,
+  cancel: CancelSchema,
+  send: SendSchema,
+  message: MessageSchema,
+  subscribe: SubscribeSchema,
+  unsubscribe: UnsubscribeSchema,
+  publish: PublishSchema,
+  request: RequestSchema,
+  response: ResponseSchema,
+  query: QuerySchema,
+  agents: AgentsSchema,
+  drain: DrainSchema,
+  goaway: GoawaySchema,
+  ack: AckSchema,
+  error: ErrorFrameSchema,
+} as const;
+
+export type FrameType = keyof typeof FRAME_SCHEMAS;
+export const FRAME_TYPES = Object.keys(FRAME_SCHEMAS) as FrameType[];
+export type FrameOf<T extends FrameType> = z.infer<(typeof FRAME_SCHEMAS)[T]>;
+export type Frame = { [T in FrameType]: FrameOf<T> }[FrameType];
+
+export type Register = FrameOf<"register">;
+export type Registered = FrameOf<"registered">;
+export type Heartbeat = FrameOf<"heartbeat">;
+export type Submit = FrameOf<"submit">;
+export type Accepted = FrameOf<"accepted">;
+export type Task = FrameOf<"task">;
+export type Progress = FrameOf<"progress">;
+export type Result = FrameOf<"result">;
+export type Cancel = FrameOf<"cancel">;
+export type Send = FrameOf<"send">;
+export type Message = FrameOf<"message">;
+export type Subscribe = FrameOf<"subscribe">;
+export type Unsubscribe = FrameOf<"unsubscribe">;
+export type Publish = FrameOf<"publish">;
+export type Request = FrameOf<"request">;
+export type Response = FrameOf<"response">;
+export type Query = FrameOf<"query">;
+export type Agents = FrameOf<"agents">;
+export type Drain = FrameOf<"drain">;
+export type Goaway = FrameOf<"goaway">;
+export type Ack = FrameOf<"ack">;
+export type ErrorFrame = FrameOf<"error">;
+
+/** Frame types a broker accepts from peers [CONN-3]. */
+export const PEER_TO_BROKER: ReadonlySet<FrameType> = new Set(
+  FRAME_TYPES.filter((t) => frameMeta(t).direction !== "broker→peer"),
+);
+/** Frame types a peer accepts from a broker. */
+export const BROKER_TO_PEER: ReadonlySet<FrameType> = new Set(
+  FRAME_TYPES.filter((t) => frameMeta(t).direction !== "peer→broker"),
+);
+
+export function frameMeta(type: FrameType): FrameMeta {
+  return z.globalRegistry.get(FRAME_SCHEMAS[type]) as unknown as FrameMeta;
+}

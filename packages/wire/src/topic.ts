@@ -1,0 +1,41 @@
+import { LIMITS } from "./constants.js";
+
+/**
+ * Topic grammar [TOPIC-1..4]: tokens separated by ".", each token one or more characters other than
+ * ".", "*", ">", white space and control characters. A pattern may use "*" as a whole token (exactly
+ * one token) and ">" as its last token (one or more tokens).
+ */
+const TOKEN = /^[^.*>\s\p{Cc}]+$/u;
+
+function tokensOf(s: string): string[] | undefined {
+  if (s.length === 0 || Buffer.byteLength(s) > LIMITS.maxIdBytes) return undefined;
+  const tokens = s.split(".");
+  return tokens.length > LIMITS.maxTopicTokens ? undefined : tokens;
+}
+
+/** A concrete topic, as `publish` carries it: no wildcards. */
+export function isValidTopic(topic: string): boolean {
+  const tokens = tokensOf(topic);
+  return tokens !== undefined && tokens.every((t) => TOKEN.test(t));
+}
+
+/** A subscription pattern: a topic whose tokens may be "*", and whose last token may be ">". */
+export function isValidPattern(pattern: string): boolean {
+  const tokens = tokensOf(pattern);
+  if (tokens === undefined) return false;
+  const last = tokens.length - 1;
+  return tokens.every((t, i) => t === "*" || (t === ">" && i === last) || TOKEN.test(t));
+}
+
+/** Whether a valid pattern matches a valid topic. */
+export function topicMatches(pattern: string, topic: string): boolean {
+  const p = pattern.split(".");
+  const t = topic.split(".");
+  for (let i = 0; i < p.length; i++) {
+    const token = p[i];
+    if (token === ">") return t.length > i;
+    if (i >= t.length) return false;
+    if (token !== "*" && token !== t[i]) return false;
+  }
+  return p.length === t.length;
+}
