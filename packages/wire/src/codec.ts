@@ -46,6 +46,7 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Frame {
   }
   const type = value.type;
   if (typeof type !== "string") throw new BadFrameError("frame has no string `type`", { details: { path: "type" } });
+  dropNils(value);
   const ref = refOf(value);
   if (!Object.hasOwn(FRAME_SCHEMAS, type) || (options.accept !== undefined && !options.accept.has(type as FrameType))) {
     throw new UnknownTypeError(`unknown frame type ${JSON.stringify(type.slice(0, 64))}`, { details: { type }, ref });
@@ -60,6 +61,11 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Frame {
     });
   }
   return parsed.data as Frame;
+}
+
+/** A top-level optional field sent as nil counts as absent [ENC-12]; a required one then fails as missing. */
+function dropNils(obj: Record<string, unknown>): void {
+  for (const key in obj) if (obj[key] === null) delete obj[key];
 }
 
 /** The correlation of a frame that failed validation, so the error can name it [ERR-3]. */
@@ -126,6 +132,7 @@ function widenInts(value: unknown): unknown {
 
 // ---- structural scan ---------------------------------------------------------------------------
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const remaining = new Float64Array(LIMITS.maxDepth + 1);
 const isMap = new Uint8Array(LIMITS.maxDepth + 1);
 
@@ -151,8 +158,8 @@ export function scanEnvelope(bytes: Uint8Array): void {
     if (pos + k > n) bad("truncated MessagePack data", pos);
   };
   const open = (count: number, map: boolean): void => {
-    if (count === 0) return;
     if (depth + 1 >= LIMITS.maxDepth) bad(`nesting deeper than ${LIMITS.maxDepth}`, pos);
+    if (count === 0) return;
     depth++;
     remaining[depth] = map ? count * 2 : count;
     isMap[depth] = map ? 1 : 0;
@@ -189,7 +196,12 @@ export function scanEnvelope(bytes: Uint8Array): void {
         case 0xcc: case 0xd0: pos += 1; break;
         case 0xcd: case 0xd1: pos += 2; break;
         case 0xce: case 0xd2: pos += 4; break;
-        case 0xcf: case 0xd3: pos += 8; break;
+        case 0xcf: case 0xd3:
+          need(8);
+          { const v = b === 0xcf ? view.getBigUint64(pos) : view.getBigInt64(pos);
+            if (v > MAX_SAFE || v < -MAX_SAFE) bad("integer outside ±(2^53-1)", pos - 1); }
+          pos += 8;
+          break;
         case 0xd9: need(1); { const len = view.getUint8(pos); pos += 1; str(len); } break;
         case 0xda: need(2); { const len = view.getUint16(pos); pos += 2; str(len); } break;
         case 0xdb: need(4); { const len = view.getUint32(pos); pos += 4; str(len); } break;

@@ -38,7 +38,7 @@ const uint = (description: string) => z.number().int().min(0).max(Number.MAX_SAF
 const posInt = (max: number, description: string) => z.number().int().min(1).max(max).describe(description);
 /** Opaque application data: a MessagePack `bin` holding one MessagePack document [ENC-7]. */
 const bin = (description: string) =>
-  z.instanceof(Uint8Array).meta({ description, "x-msgpack": "bin" });
+  z.custom<Uint8Array>((v) => v instanceof Uint8Array, "expected bin").meta({ description, "x-msgpack": "bin" });
 const timeMs = (description: string) =>
   z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).meta({ description, "x-msgpack": "int" });
 const tags = (description: string) => z.array(z.string().regex(ID_RE)).max(64).describe(description);

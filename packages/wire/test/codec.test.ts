@@ -1,0 +1,133 @@
+import { describe, expect, it } from "vitest";
+import {
+  AgentwireError,
+  BadFrameError,
+  ERROR_CODE_LIST,
+  ERROR_CODES,
+  FRAME_TYPES,
+  FrameTooLargeError,
+  NoAgentsError,
+  PEER_TO_BROKER,
+  ProtocolError,
+  UnknownTypeError,
+  decode,
+  decodePayload,
+  encode,
+  encodePayload,
+  errorFromCode,
+  errorInfo,
+  type Frame,
+} from "../src/index.js";
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+const task: Frame = {
+  type: "task",
+  task_id: "t-1",
+  capability: "price.quote",
+  input: encodePayload({ symbols: ["SOL"] }),
+  priority: "high",
+  deadline: 1_795_600_000_000,
+  attempt: 1,
+  max_attempts: 3,
+};
+
+describe("encode/decode [ENC-1..3]", () => {
+  it("round-trips a frame", () => {
+    const back = decode(encode(task));
+    expect(back).toEqual({ ...task, input: Buffer.from(task.type === "task" ? task.input : []) });
+  });
+
+  it("writes integers beyond 32 bits as MessagePack int64, never float64 [ENC-3]", () => {
+    const bytes = hex(encode(task));
+    // deadline 1_795_600_000_000 = 0x1a2 0x...: int64 marker d3, no float64 marker cb anywhere
+    expect(bytes).toContain("a8646561646c696e65d3");
+    expect(bytes).not.toContain("cb");
+  });
+
+  it("leaves out undefined fields instead of writing an extension type", () => {
+    const bytes = encode({ type: "ack", ref: "r1", ...{ extra: undefined } } as unknown as Frame);
+    expect(hex(bytes)).toBe("82a474797065a361636ba3726566a27231");
+  });
+
+  it("ignores unknown keys [ENC-10]", () => {
+    const bytes = encode({ type: "ack", ref: "r1", x_future: [1, 2] } as unknown as Frame);
+    expect(decode(bytes)).toEqual({ type: "ack", ref: "r1" });
+  });
+
+  it("rejects a frame type the receiver does not accept with unknown_type, naming its ref", () => {
+    const bytes = encode({ type: "registered", protocol: 1, agent_id: "a", session_id: "s", broker_id: "b", heartbeat_interval_ms: 1, heartbeat_timeout_ms: 2, max_frame_bytes: 65536, max_in_flight: 1 });
+    expect(() => decode(bytes, { accept: PEER_TO_BROKER })).toThrow(UnknownTypeError);
+    try {
+      decode(encode({ type: "accepted", ref: "r9", task_id: "t" }), { accept: PEER_TO_BROKER });
+    } catch (e) {
+      expect((e as AgentwireError).ref).toBe("r9");
+    }
+  });
+
+  it("reports the failing field's path and the frame's ref for schema violations", () => {
+    const bytes = encode({ type: "submit", ref: "r7", capability: "x", input: new Uint8Array(), priority: "urgent" } as unknown as Frame);
+    try {
+      decode(bytes);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(BadFrameError);
+      expect(e).toBeInstanceOf(ProtocolError);
+      expect((e as AgentwireError).code).toBe("bad_frame");
+      expect((e as AgentwireError).ref).toBe("r7");
+      expect((e as AgentwireError).details).toMatchObject({ type: "submit", path: "priority" });
+    }
+  });
+
+  it("checks size before anything else [ENC-8]", () => {
+    const bytes = encode({ type: "publish", topic: "a.b", payload: new Uint8Array(200) });
+    expect(() => decode(bytes, { maxFrameBytes: 100 })).toThrow(FrameTooLargeError);
+  });
+
+  it("decodes payload documents separately from the envelope [ENC-7]", () => {
+    const doc = { a: 1, b: [true, null, "x"], big: 2 ** 40 };
+    expect(decodePayload(encodePayload(doc))).toEqual(doc);
+    expect(hex(encodePayload(2 ** 40))).toBe("d30000010000000000");
+  });
+});
+
+describe("error classes [ERR-1]", () => {
+  it("has one class per registry code, each a subclass of AgentwireError with that code", () => {
+    const names = new Set<string>();
+    for (const code of ERROR_CODE_LIST) {
+      const err = errorFromCode(code, "m");
+      expect(err).toBeInstanceOf(AgentwireError);
+      expect(err.code).toBe(code);
+      expect(err.retryable).toBe(ERROR_CODES[code].retryable);
+      names.add(err.name);
+    }
+    expect(names.size).toBe(ERROR_CODE_LIST.length);
+    expect(errorFromCode("no_agents", "m")).toBeInstanceOf(NoAgentsError);
+  });
+
+  it("keeps application codes as plain AgentwireError and maps unknown throwables", () => {
+    const app = errorFromCode("quote_stale", "m");
+    expect(app.constructor).toBe(AgentwireError);
+    expect(app.retryable).toBe(false);
+    expect(errorInfo(new Error("boom"), "handler_error")).toEqual({ code: "handler_error", message: "boom", retryable: false });
+    expect(errorInfo(new NoAgentsError("none", { details: { capability: "x" } }))).toEqual({
+      code: "no_agents", message: "none", retryable: true, details: { capability: "x" },
+    });
+  });
+
+  it("wire protocol violations are ProtocolErrors", () => {
+    for (const code of ["bad_frame", "frame_too_large", "unknown_type", "unsupported_version"]) {
+      expect(errorFromCode(code, "m")).toBeInstanceOf(ProtocolError);
+    }
+    expect(errorFromCode("timeout", "m")).not.toBeInstanceOf(ProtocolError);
+  });
+});
+
+describe("frame catalogue", () => {
+  it("covers every frame type of the protocol sketch", () => {
+    expect(FRAME_TYPES).toEqual([
+      "register", "registered", "heartbeat", "submit", "accepted", "task", "progress", "result", "cancel",
+      "send", "message", "subscribe", "unsubscribe", "publish", "request", "response", "query", "agents",
+      "drain", "goaway", "ack", "error",
+    ]);
+  });
+});
