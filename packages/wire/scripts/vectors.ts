@@ -612,7 +612,8 @@ function invalidDefs(): InvalidDef[] {
     },
     { id: "capability-missing-name", description: "register with a capability without a name.", spec: ["CAP-1"], hex: frameOf("register", [["capabilities", mp.array([mp.map([["version", mp.str("1.0.0")]])])]]), error: "bad_frame" },
     // -- cross-field rules
-    { id: "result-failed-without-error", description: "result with ok false and no error.", spec: ["TASK-1"], hex: frameOf("result", [["task_id", mp.str("t")], ["ok", mp.false]]), error: "bad_frame" },
+    { id: "result-failed-without-error", description: "result with ok false and no error.", spec: ["TASK-10"], hex: frameOf("result", [["task_id", mp.str("t")], ["ok", mp.false]]), error: "bad_frame" },
+    { id: "response-failed-without-error", description: "response with ok false and no error.", spec: ["REQ-4"], hex: frameOf("response", [["id", mp.str("q1")], ["ok", mp.false]]), error: "bad_frame" },
     { id: "result-error-without-message", description: "result whose error has a code but no message.", spec: ["ERR-1"], hex: frameOf("result", [["task_id", mp.str("t")], ["ok", mp.false], ["error", mp.map([["code", mp.str("x")]])]]), error: "bad_frame" },
     { id: "request-to-and-capability", description: "request with both to and capability.", spec: ["REQ-1"], hex: frameOf("request", [["id", mp.str("q1")], ["to", mp.str("a")], ["capability", mp.str("c")], ["payload", doc(1)]]), error: "bad_frame" },
     { id: "request-no-target", description: "request with neither to nor capability.", spec: ["REQ-1"], hex: frameOf("request", [["id", mp.str("q1")], ["payload", doc(1)]]), error: "bad_frame" },

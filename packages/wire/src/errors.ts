@@ -72,7 +72,7 @@ export const ERROR_CODES = {
     survives: true, http: 404, retryable: false,
   },
   timeout: {
-    when: "A request got no response within its timeout, or an HTTP `?wait` elapsed before the task ended.",
+    when: "A request got no response before its deadline.",
     survives: true, http: 504, retryable: true,
   },
   deadline_exceeded: {

@@ -82,7 +82,7 @@ export const AgentInfoSchema = z
     status: AgentStatusSchema,
     in_flight: uint("Tasks the agent holds now."),
     capacity: uint("Tasks the agent takes at once."),
-    tier: uint("Priority tier the agent declared (PRIO-1)."),
+    tier: z.number().int().min(0).max(9).describe("Priority tier 0..9 the agent declared (PRIO-1)."),
     tags: tags("Agent tags."),
     capabilities: z.array(CapabilitySchema).describe("Capabilities offered."),
     connected_at: timeMs("When the agent registered."),
@@ -302,6 +302,11 @@ export const ResponseSchema = frame("response", {
   ok: z.boolean().optional().describe("False when `error` is present; default true."),
   payload: bin("Response document.").optional(),
   error: ErrorInfoSchema.optional(),
+}, {
+  check: (r) => r.ok !== false || r.error !== undefined,
+  message: "a response with ok=false carries error",
+  path: "error",
+  jsonSchema: { if: { properties: { ok: { const: false } }, required: ["ok"] }, then: { required: ["error"] } },
 });
 
 export const QuerySchema = frame("query", {
