@@ -1,0 +1,48 @@
+/**
+ * Token ACLs [AUTH-*]. Auth is on when tokens are configured. Each list holds glob patterns (`*` =
+ * any run of characters); an absent list allows everything, an empty one nothing.
+ */
+import type { TokenAcl } from "./config.js";
+
+export type AclList = "agent_ids" | "capabilities" | "submit" | "publish" | "subscribe";
+
+const globCache = new Map<string, RegExp>();
+
+function glob(pattern: string): RegExp {
+  let re = globCache.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+    globCache.set(pattern, re);
+  }
+  return re;
+}
+
+export class Auth {
+  private readonly byToken = new Map<string, TokenAcl>();
+
+  constructor(tokens: readonly TokenAcl[]) {
+    for (const t of tokens) this.byToken.set(t.token, t);
+  }
+
+  get enabled(): boolean {
+    return this.byToken.size > 0;
+  }
+
+  /** The ACL of a token; undefined when auth is on and the token is missing or unknown. */
+  lookup(token: string | undefined): TokenAcl | undefined {
+    return token === undefined ? undefined : this.byToken.get(token);
+  }
+
+  /** Whether `acl` (undefined when auth is off) allows `value` in one of its lists. */
+  static allows(acl: TokenAcl | undefined, list: AclList, value: string): boolean {
+    const patterns = acl?.[list];
+    if (patterns === undefined) return true;
+    return patterns.some((p) => glob(p).test(value));
+  }
+}
+
+/** The token of an `Authorization: Bearer <t>` header. */
+export function bearer(header: string | undefined): string | undefined {
+  const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}

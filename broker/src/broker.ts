@@ -1,0 +1,167 @@
+/** Composition root: one broker = one HTTP+WebSocket server and its parts. No global state. */
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { WebSocketServer, type WebSocket } from "ws";
+import { CLOSE_CODES, SUBPROTOCOL } from "@agentwire/wire";
+import { Auth, bearer } from "./auth.js";
+import { MemoryBackend, type Backend } from "./backend.js";
+import type { BrokerConfig } from "./config.js";
+import { Dispatcher } from "./dispatch/dispatcher.js";
+import { Handlers, type BrokerState } from "./handlers.js";
+import { HeartbeatMonitor } from "./heartbeat.js";
+import { httpHandler } from "./http.js";
+import { Messaging } from "./messaging.js";
+import { Metrics } from "./metrics.js";
+import { Registry } from "./registry.js";
+import type { RequestRecord } from "./requests.js";
+import { Session } from "./session.js";
+import { WriteBatcher } from "./write-batch.js";
+import { DeadlineHeap } from "./tasks/deadlines.js";
+import { TaskService } from "./tasks/task-service.js";
+import { TaskTable, type TaskRecord } from "./tasks/task-table.js";
+
+export interface Broker extends AsyncDisposable {
+  readonly id: string;
+  readonly address: { host: string; port: number };
+  /** Graceful: goaway to every session, wait for in-flight tasks up to the grace period, close. */
+  shutdown(reason?: string): Promise<void>;
+  /** Closes every session and the server at once. */
+  close(): Promise<void>;
+}
+
+export async function startBroker(config: BrokerConfig, logger: Logger, backend: Backend = new MemoryBackend()): Promise<Broker> {
+  const brokerId = config.brokerId === "" ? `b-${randomBytes(4).toString("hex")}` : config.brokerId;
+  const log = logger.child({ broker_id: brokerId });
+  const state: BrokerState = { brokerId, shuttingDown: false };
+  const sessions = new Set<Session>();
+  const sockets = new Set<WebSocket>();
+  const auth = new Auth(config.auth.tokens);
+  const registry = new Registry(brokerId);
+  const table = new TaskTable(config.resultTtlMs, config.maxEndedTasks);
+
+  let tasks: TaskService | undefined;
+  let messaging: Messaging | undefined;
+  const deadlines = new DeadlineHeap<TaskRecord | RequestRecord>((item) => {
+    if (item.kind === "task") tasks!.expire(item);
+    else messaging!.expire(item);
+  });
+  const dispatcher = new Dispatcher(registry, (task, agent) => tasks!.dispatch(task, agent));
+  const metrics = new Metrics({
+    connections: () => sessions.size,
+    agentsByStatus: () => countBy(registry.all(), (s) => (s.isAgent ? s.status : undefined)),
+    tasksByState: () => countBy(table.values(), (t) => t.state),
+    queueDepths: () => dispatcher.depths(),
+  });
+  const heap = deadlines as unknown as DeadlineHeap<TaskRecord>;
+  tasks = new TaskService(config, `${brokerId}.t`, table, heap as never, dispatcher, registry, metrics);
+  messaging = new Messaging(config, `${brokerId}.r`, registry, heap as never, metrics);
+  const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend);
+
+  const monitor = new HeartbeatMonitor(
+    sessions,
+    config.heartbeatTimeoutMs,
+    (s) => log.info({ agent_id: s.agentId, session_id: s.id }, "evicting silent session"),
+    (now) => table.sweep(now),
+  );
+
+  const server = createServer(
+    httpHandler({ state, auth, registry, tasks, messaging, metrics, backend, maxBodyBytes: config.maxFrameBytes }),
+  );
+  const wss = new WebSocketServer({
+    noServer: true,
+    // Slightly above the limit so an oversized frame reaches our decoder and gets frame_too_large.
+    maxPayload: config.maxFrameBytes + 64 * 1024,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  let sessionSeq = 0;
+  const limits = { maxFrameBytes: config.maxFrameBytes, sendBufferBytes: config.sendBufferBytes, batcher: new WriteBatcher() };
+
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+    if (state.shuttingDown || !offered.includes(SUBPROTOCOL)) {
+      const status = state.shuttingDown ? "503 Service Unavailable" : "400 Bad Request";
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.on("close", () => sockets.delete(ws));
+      const s = new Session(`${brokerId}.s${(++sessionSeq).toString(36)}`, ws, socket, handlers, limits, bearer(req.headers.authorization));
+      sessions.add(s);
+    });
+  });
+
+  await backend.start();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  monitor.start();
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      state.shuttingDown = true;
+      monitor.stop();
+      tasks.endAll();
+      for (const s of [...sessions]) s.closeWith(CLOSE_CODES.goingAway, "broker shutting down");
+      deadlines.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      const timer = setTimeout(() => {
+        for (const ws of sockets) ws.terminate();
+      }, 1_000);
+      await closed;
+      clearTimeout(timer);
+      await backend.close();
+      log.info("closed");
+    })());
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason = "shutdown"): Promise<void> =>
+    (shuttingDown ??= (async () => {
+      state.shuttingDown = true;
+      const grace = config.shutdownGraceMs;
+      log.info({ in_flight: tasks.inFlight(), grace_ms: grace }, "shutting down");
+      for (const s of sessions) if (s.state === "ready" || s.state === "draining") s.send({ type: "goaway", reason, grace_ms: grace });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, grace);
+        const check = (): void => {
+          if (tasks.inFlight() === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        tasks.onRelease = check;
+        check();
+      });
+      await close();
+    })());
+
+  log.info({ host: config.host, port, backend: backend.kind }, "listening");
+  return {
+    id: brokerId,
+    address: { host: config.host, port },
+    shutdown,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function countBy<T>(items: Iterable<T>, key: (item: T) => string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) {
+    const k = key(item);
+    if (k !== undefined) out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}

@@ -1,0 +1,193 @@
+/**
+ * Broker configuration: flags > env `AGENTWIRE_*` > JSON config file (`--config path`) > defaults.
+ * Every option is validated on its own so a bad value is reported as one line naming its source.
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { DEFAULTS, STRATEGIES, type Strategy } from "@agentwire/wire";
+
+const ACL_LIST = z.array(z.string().min(1)).optional();
+
+export const TokenSchema = z.object({
+  token: z.string().min(1),
+  agent_ids: ACL_LIST,
+  capabilities: ACL_LIST,
+  submit: ACL_LIST,
+  publish: ACL_LIST,
+  subscribe: ACL_LIST,
+});
+export type TokenAcl = z.infer<typeof TokenSchema>;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+type Kind =
+  | { kind: "int"; min: number; max: number }
+  | { kind: "enum"; values: readonly string[] }
+  | { kind: "string" };
+
+interface OptionSpec {
+  key: keyof Omit<BrokerConfig, "auth">;
+  flag: string;
+  type: Kind;
+  default: string | number;
+  help: string;
+}
+
+const int = (min: number, max: number): Kind => ({ kind: "int", min, max });
+const MAX_MS = 86_400_000;
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: "host", flag: "host", type: { kind: "string" }, default: "127.0.0.1", help: "interface to listen on" },
+  { key: "port", flag: "port", type: int(0, 65535), default: DEFAULTS.port, help: "TCP port (0 = ephemeral)" },
+  { key: "brokerId", flag: "broker-id", type: { kind: "string" }, default: "", help: "broker id (default: random)" },
+  { key: "heartbeatIntervalMs", flag: "heartbeat-interval-ms", type: int(10, 3_600_000), default: DEFAULTS.heartbeatIntervalMs, help: "heartbeat interval announced to peers" },
+  { key: "heartbeatTimeoutMs", flag: "heartbeat-timeout-ms", type: int(20, 3_600_000), default: DEFAULTS.heartbeatTimeoutMs, help: "silence after which a session is evicted" },
+  { key: "maxFrameBytes", flag: "max-frame-bytes", type: int(64 * 1024, 1 << 30), default: DEFAULTS.maxFrameBytes, help: "largest accepted message" },
+  { key: "maxInFlight", flag: "max-in-flight", type: int(1, 1 << 30), default: DEFAULTS.maxInFlight, help: "open tasks + requests per session" },
+  { key: "maxQueueLength", flag: "max-queue-length", type: int(1, 1 << 30), default: DEFAULTS.maxQueueLength, help: "queued tasks per capability" },
+  { key: "taskTimeoutMs", flag: "task-timeout-ms", type: int(1, MAX_MS), default: DEFAULTS.taskTimeoutMs, help: "default task timeout" },
+  { key: "requestTimeoutMs", flag: "request-timeout-ms", type: int(1, MAX_MS), default: DEFAULTS.requestTimeoutMs, help: "default request timeout" },
+  { key: "maxAttempts", flag: "max-attempts", type: int(1, 100), default: DEFAULTS.maxAttempts, help: "default max attempts per task" },
+  { key: "defaultStrategy", flag: "default-strategy", type: { kind: "enum", values: STRATEGIES }, default: "round_robin", help: "routing strategy when a submit names none" },
+  { key: "sendBufferBytes", flag: "send-buffer-bytes", type: int(1024, 1 << 30), default: DEFAULTS.sendBufferBytes, help: "per-socket send buffer bound (slow consumer)" },
+  { key: "shutdownGraceMs", flag: "shutdown-grace-ms", type: int(0, 3_600_000), default: DEFAULTS.shutdownGraceMs, help: "wait for in-flight tasks on SIGTERM" },
+  { key: "resultTtlMs", flag: "result-ttl-ms", type: int(1_000, MAX_MS), default: 300_000, help: "keep ended tasks (results, idempotency keys) this long" },
+  { key: "maxEndedTasks", flag: "max-ended-tasks", type: int(0, 1 << 30), default: 100_000, help: "most ended tasks kept at once (oldest dropped first)" },
+  { key: "logLevel", flag: "log-level", type: { kind: "enum", values: LOG_LEVELS }, default: "info", help: "pino log level" },
+];
+
+export interface BrokerConfig {
+  host: string;
+  port: number;
+  brokerId: string;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  maxFrameBytes: number;
+  maxInFlight: number;
+  maxQueueLength: number;
+  taskTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxAttempts: number;
+  defaultStrategy: Strategy;
+  sendBufferBytes: number;
+  shutdownGraceMs: number;
+  resultTtlMs: number;
+  maxEndedTasks: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  auth: { tokens: TokenAcl[] };
+}
+
+const FileSchema = z
+  .object({ auth: z.object({ tokens: z.array(TokenSchema) }).partial().optional() })
+  .catchall(z.unknown());
+
+/** A bad configuration value; `bin` prints the message as one line and exits 2. */
+export class ConfigError extends Error {}
+
+export function usage(): string {
+  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(24)} ${o.help} (default ${o.default === "" ? "random" : o.default}; env ${envName(o)})`);
+  return [
+    "usage: agentwire-broker [options]",
+    "",
+    "options:",
+    ...lines,
+    `  --${"config".padEnd(24)} JSON config file: any option in camelCase, plus auth.tokens`,
+    `  --${"help".padEnd(24)} print this help`,
+  ].join("\n");
+}
+
+const envName = (o: OptionSpec): string => `AGENTWIRE_${o.flag.replace(/-/g, "_").toUpperCase()}`;
+
+function convert(o: OptionSpec, raw: unknown, source: string): string | number {
+  const got = typeof raw === "string" ? JSON.stringify(raw) : String(raw);
+  switch (o.type.kind) {
+    case "int": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < o.type.min || n > o.type.max) {
+        throw new ConfigError(`${source}: expected integer ${o.type.min}..${o.type.max}, got ${got}`);
+      }
+      return n;
+    }
+    case "enum":
+      if (typeof raw !== "string" || !o.type.values.includes(raw)) {
+        throw new ConfigError(`${source}: expected one of ${o.type.values.join(", ")}, got ${got}`);
+      }
+      return raw;
+    case "string":
+      if (typeof raw !== "string" || raw.length === 0) throw new ConfigError(`${source}: expected a non-empty string, got ${got}`);
+      return raw;
+  }
+}
+
+export interface ParsedArgs {
+  help: boolean;
+  config: BrokerConfig;
+}
+
+/** Parses argv (without node and script) and env into a validated config; throws ConfigError. */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedArgs {
+  const flags = new Map<string, string>();
+  let configPath: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") return { help: true, config: defaults() };
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)} (see --help)`);
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    if (name !== "config" && !OPTIONS.some((o) => o.flag === name)) throw new ConfigError(`--${name}: unknown option (see --help)`);
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new ConfigError(`--${name}: missing value`);
+    }
+    if (name === "config") configPath = value;
+    else flags.set(name, value);
+  }
+  configPath ??= env.AGENTWIRE_CONFIG;
+
+  let file: z.infer<typeof FileSchema> = {};
+  if (configPath !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(configPath, "utf8");
+    } catch (err) {
+      throw new ConfigError(`--config: cannot read ${configPath}: ${(err as Error).message}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`--config: ${configPath} is not valid JSON: ${(err as Error).message}`);
+    }
+    const parsed = FileSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ConfigError(`--config: ${configPath}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+    }
+    file = parsed.data;
+  }
+
+  const config = defaults();
+  const out = config as unknown as Record<string, unknown>;
+  for (const o of OPTIONS) {
+    const flag = flags.get(o.flag);
+    const fromEnv = env[envName(o)];
+    const fromFile = file[o.key];
+    if (flag !== undefined) out[o.key] = convert(o, flag, `--${o.flag}`);
+    else if (fromEnv !== undefined) out[o.key] = convert(o, fromEnv, envName(o));
+    else if (fromFile !== undefined) out[o.key] = convert(o, fromFile, `${configPath}: ${o.key}`);
+  }
+  config.auth = { tokens: file.auth?.tokens ?? [] };
+  if (config.heartbeatTimeoutMs < 2 * config.heartbeatIntervalMs) {
+    throw new ConfigError(
+      `--heartbeat-timeout-ms: expected at least 2 x heartbeat interval (${2 * config.heartbeatIntervalMs}), got ${config.heartbeatTimeoutMs}`,
+    );
+  }
+  return { help: false, config };
+}
+
+export function defaults(): BrokerConfig {
+  const config = { auth: { tokens: [] } } as unknown as Record<string, unknown>;
+  for (const o of OPTIONS) config[o.key] = o.default;
+  return config as unknown as BrokerConfig;
+}

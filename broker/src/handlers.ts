@@ -1,0 +1,217 @@
+/** Routes each decoded frame of a session to the part of the broker that owns it. */
+import {
+  PROTOCOL_VERSION,
+  type Cancel,
+  type Frame,
+  type Heartbeat,
+  type Query,
+  type Register,
+  type Submit,
+} from "@agentwire/wire";
+import type { Logger } from "pino";
+import { Auth } from "./auth.js";
+import type { Backend } from "./backend.js";
+import type { BrokerConfig } from "./config.js";
+import type { Messaging } from "./messaging.js";
+import type { Metrics } from "./metrics.js";
+import type { Registry } from "./registry.js";
+import type { FrameHandler, Session } from "./session.js";
+import type { TaskService } from "./tasks/task-service.js";
+
+export interface BrokerState {
+  readonly brokerId: string;
+  shuttingDown: boolean;
+}
+
+export class Handlers implements FrameHandler {
+  private agentSeq = 0;
+
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly state: BrokerState,
+    private readonly auth: Auth,
+    private readonly registry: Registry,
+    private readonly tasks: TaskService,
+    private readonly messaging: Messaging,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly sessions: Set<Session>,
+    private readonly backend: Backend,
+  ) {}
+
+  handle(s: Session, f: Frame): void {
+    switch (f.type) {
+      case "register":
+        return this.register(s, f);
+      case "heartbeat":
+        return this.heartbeat(s, f);
+      case "submit":
+        return this.submit(s, f);
+      case "progress":
+        return this.tasks.progress(s, f);
+      case "result":
+        return this.tasks.result(s, f);
+      case "cancel":
+        return this.cancel(s, f);
+      case "send":
+        return this.messaging.send(s, f);
+      case "subscribe":
+        if (!Auth.allows(s.acl, "subscribe", f.topic)) return s.error("forbidden", `token may not subscribe to ${f.topic}`, f.ref);
+        this.messaging.subscribe(s, f.topic);
+        return this.ack(s, f.ref);
+      case "unsubscribe":
+        this.messaging.unsubscribe(s, f.topic);
+        return this.ack(s, f.ref);
+      case "publish":
+        if (!Auth.allows(s.acl, "publish", f.topic)) return s.error("forbidden", `token may not publish to ${f.topic}`, f.ref);
+        this.messaging.publish(s.agentId, f);
+        if (this.backend.distributed) void this.backend.publishRemote(f.topic, s.agentId, f.payload).catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
+        return this.ack(s, f.ref);
+      case "request":
+        if (this.state.shuttingDown) return s.send({ type: "response", id: f.id, ok: false, error: { code: "shutting_down", message: "broker is shutting down" } });
+        return this.messaging.request(s, f);
+      case "response":
+        return this.messaging.response(s, f);
+      case "query":
+        return this.query(s, f);
+      case "drain":
+        s.state = "draining";
+        s.status = "draining";
+        this.log.info({ agent_id: s.agentId, in_flight: s.tasks.size }, "draining");
+        return this.ack(s, f.ref);
+      default:
+        // decode() only lets through frames a broker accepts, so this is a broker→peer type.
+        return s.error("unknown_type", `${f.type} is not accepted by a broker`);
+    }
+  }
+
+  gone(s: Session): void {
+    this.sessions.delete(s);
+    if (s.agentId !== "") {
+      this.registry.remove(s);
+      this.log.debug({ agent_id: s.agentId, session_id: s.id, tasks: s.tasks.size }, "session gone");
+    }
+    this.tasks.agentGone(s);
+    this.messaging.gone(s);
+  }
+
+  errorSent(code: string): void {
+    this.metrics.error(code);
+  }
+
+  private ack(s: Session, ref: string | undefined): void {
+    if (ref !== undefined) s.send({ type: "ack", ref });
+  }
+
+  private register(s: Session, f: Register): void {
+    if (s.state !== "awaiting_register") return s.error("already_registered", "this session is registered");
+    if (this.state.shuttingDown) return s.close("shutting_down", "broker is shutting down");
+    if (f.protocol !== undefined && f.protocol !== PROTOCOL_VERSION) {
+      return s.close("unsupported_version", `protocol ${f.protocol} is not supported; this broker speaks ${PROTOCOL_VERSION}`);
+    }
+    if (this.auth.enabled) {
+      if (f.token !== undefined && s.upgradeToken !== undefined && f.token !== s.upgradeToken) {
+        return s.close("unauthorized", "register.token and the upgrade's bearer token differ");
+      }
+      const acl = this.auth.lookup(f.token ?? s.upgradeToken);
+      if (acl === undefined) return s.close("unauthorized", "missing or unknown token");
+      s.acl = acl;
+      if (f.agent_id !== undefined && !Auth.allows(acl, "agent_ids", f.agent_id)) {
+        return s.close("forbidden", `token may not register agent id ${f.agent_id}`);
+      }
+      for (const c of f.capabilities ?? []) {
+        if (!Auth.allows(acl, "capabilities", c.name)) {
+          return s.close("forbidden", `token may not register capability ${c.name}`);
+        }
+      }
+    }
+    const names = new Set<string>();
+    for (const c of f.capabilities ?? []) {
+      if (names.has(c.name)) return s.error("bad_frame", `capability ${c.name} appears twice`, undefined, { type: "register", path: "capabilities" });
+      names.add(c.name);
+    }
+    if (f.agent_id !== undefined) {
+      const holder = this.registry.get(f.agent_id);
+      if (holder !== undefined && holder.state !== "closed") {
+        return s.close("duplicate_agent", `agent id ${f.agent_id} is held by a live session`);
+      }
+    }
+    s.agentId = f.agent_id ?? this.freshAgentId();
+    s.name = f.name ?? s.agentId;
+    s.capacity = f.capacity ?? 16;
+    s.tier = f.tier ?? 0;
+    s.tags = f.tags ?? [];
+    s.connectedAt = Date.now();
+    s.state = "ready";
+    this.registry.add(s, f.capabilities ?? []);
+    s.send({
+      type: "registered",
+      protocol: PROTOCOL_VERSION,
+      agent_id: s.agentId,
+      session_id: s.id,
+      broker_id: this.state.brokerId,
+      heartbeat_interval_ms: this.config.heartbeatIntervalMs,
+      heartbeat_timeout_ms: this.config.heartbeatTimeoutMs,
+      max_frame_bytes: this.config.maxFrameBytes,
+      max_in_flight: this.config.maxInFlight,
+    });
+    this.log.debug({ agent_id: s.agentId, capabilities: [...s.caps.keys()] }, "registered");
+    this.pumpFor(s);
+  }
+
+  private heartbeat(s: Session, f: Heartbeat): void {
+    if (f.in_flight !== undefined) s.reportedInFlight = f.in_flight;
+    const grew = f.capacity !== undefined && f.capacity > s.capacity;
+    if (f.capacity !== undefined) s.capacity = f.capacity;
+    const before = s.status;
+    if (f.status !== undefined && s.state !== "draining") s.status = f.status;
+    if (f.status === "draining" && s.state === "ready") s.state = "draining";
+    if (grew || (before !== s.status && (s.status === "ready" || s.status === "busy"))) this.pumpFor(s);
+  }
+
+  private submit(s: Session, f: Submit): void {
+    if (this.state.shuttingDown) return s.error("shutting_down", "broker is shutting down", f.ref);
+    if (!Auth.allows(s.acl, "submit", f.capability)) return s.error("forbidden", `token may not submit to ${f.capability}`, f.ref);
+    if (s.open >= this.config.maxInFlight) {
+      return s.error("overloaded", `session has ${s.open} tasks and requests open (max_in_flight)`, f.ref);
+    }
+    const { task, duplicate } = this.tasks.create(f, s, f.ref, s.acl?.token ?? "");
+    if (duplicate) {
+      s.send({ type: "accepted", ref: f.ref, task_id: task.id, duplicate: true });
+      if (task.submitter !== s || task.endedAt !== 0) this.tasks.watch(task, s, f.ref);
+      return;
+    }
+    s.open++;
+    s.send({ type: "accepted", ref: f.ref, task_id: task.id });
+    this.tasks.start(task);
+  }
+
+  private cancel(s: Session, f: Cancel): void {
+    const task = this.tasks.cancel(s, f.task_id, f.reason);
+    if (task === undefined) return s.error("unknown_task", `task ${f.task_id} is not yours or not known`, f.ref ?? f.task_id);
+    this.ack(s, f.ref);
+  }
+
+  private query(s: Session, f: Query): void {
+    const local = this.registry.query(f);
+    if (!this.backend.distributed) return s.send({ type: "agents", ref: f.ref, agents: local });
+    // TODO(mesh): this answer can overtake answers to later frames (CONN-7); the Redis backend must
+    // serialise per session or answer from its local registry cache synchronously.
+    this.backend.remoteAgents(f).then(
+      (remote) => s.send({ type: "agents", ref: f.ref, agents: [...local, ...remote] }),
+      () => s.send({ type: "agents", ref: f.ref, agents: local }),
+    );
+  }
+
+  /** An id no live session holds [REG-6] (a peer may have asked for one that looks like ours). */
+  private freshAgentId(): string {
+    for (;;) {
+      const id = `${this.state.brokerId}.a${(++this.agentSeq).toString(36)}`;
+      if (this.registry.get(id) === undefined) return id;
+    }
+  }
+
+  private pumpFor(s: Session): void {
+    for (const name of s.caps.keys()) this.tasks.pump(name);
+  }
+}

@@ -1,0 +1,218 @@
+/** The HTTP API on the WebSocket port [HTTP-*]: tasks, agents, publish, health, metrics. */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import {
+  AgentStatusSchema,
+  AgentwireError,
+  ERROR_CODES,
+  SubmitSchema,
+  decodePayload,
+  encodePayload,
+  isErrorCode,
+  isValidTopic,
+} from "@agentwire/wire";
+import { Auth, bearer } from "./auth.js";
+import type { Backend } from "./backend.js";
+import type { TokenAcl } from "./config.js";
+import type { BrokerState } from "./handlers.js";
+import type { Messaging } from "./messaging.js";
+import type { Metrics } from "./metrics.js";
+import type { Registry } from "./registry.js";
+import type { TaskService } from "./tasks/task-service.js";
+import type { TaskObserver, TaskRecord } from "./tasks/task-table.js";
+
+const HttpSubmitSchema = SubmitSchema.omit({ type: true, ref: true, input: true }).extend({ input: z.unknown().optional() });
+
+export interface HttpDeps {
+  state: BrokerState;
+  auth: Auth;
+  registry: Registry;
+  tasks: TaskService;
+  messaging: Messaging;
+  metrics: Metrics;
+  backend: Backend;
+  maxBodyBytes: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = isErrorCode(code) ? ERROR_CODES[code].http : 500,
+  ) {
+    super(message);
+  }
+}
+
+export function httpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    route(deps, req, res).catch((err: unknown) => {
+      const e =
+        err instanceof HttpError
+          ? err
+          : err instanceof AgentwireError
+            ? new HttpError(err.code, err.message)
+            : new HttpError("internal", err instanceof Error ? err.message : String(err));
+      deps.metrics.error(e.code);
+      if (!res.headersSent) json(res, e.status, { error: { code: e.code, message: e.message } });
+      else res.end();
+    });
+  };
+}
+
+async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://broker");
+  const path = url.pathname;
+  const method = req.method ?? "GET";
+
+  if (method === "GET" && path === "/livez") return json(res, 200, { status: "ok" });
+  if (method === "GET" && path === "/readyz") {
+    const ready = !deps.state.shuttingDown && deps.backend.ready;
+    return json(res, ready ? 200 : 503, { status: ready ? "ready" : deps.state.shuttingDown ? "shutting_down" : "backend_not_ready" });
+  }
+  if (method === "GET" && path === "/metrics") {
+    const text = await deps.metrics.registry.metrics();
+    res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
+    res.end(text);
+    return;
+  }
+
+  const acl = authorize(deps, req);
+  if (method === "POST" && path === "/v1/tasks") return submit(deps, req, res, url, acl);
+  const taskMatch = /^\/v1\/tasks\/([^/]+)$/.exec(path);
+  if (taskMatch !== null && (method === "GET" || method === "DELETE")) {
+    const id = decodeURIComponent(taskMatch[1]!);
+    const task = method === "GET" ? deps.tasks.table.get(id) : deps.tasks.cancel(null, id, "cancelled over HTTP");
+    if (task === undefined) throw new HttpError("unknown_task", `task ${id} is not known`);
+    return json(res, 200, method === "GET" ? taskView(task) : { task_id: task.id, state: task.state });
+  }
+  if (method === "GET" && path === "/v1/agents") {
+    const status = url.searchParams.get("status") ?? undefined;
+    if (status !== undefined && !AgentStatusSchema.safeParse(status).success) throw new HttpError("bad_frame", `bad status ${status}`);
+    const filter = { capability: url.searchParams.get("capability") ?? undefined, status: status as z.infer<typeof AgentStatusSchema> | undefined };
+    const agents = [...deps.registry.query(filter), ...(await deps.backend.remoteAgents(filter))];
+    return json(res, 200, { agents });
+  }
+  const pubMatch = /^\/v1\/publish\/([^/]+)$/.exec(path);
+  if (pubMatch !== null && method === "POST") {
+    const topic = decodeURIComponent(pubMatch[1]!);
+    if (!isValidTopic(topic)) throw new HttpError("bad_frame", `not a valid topic: ${topic}`);
+    if (!Auth.allows(acl, "publish", topic)) throw new HttpError("forbidden", `token may not publish to ${topic}`);
+    const payload = encodePayload(await readJson(req, deps.maxBodyBytes));
+    const local = deps.messaging.publish(deps.state.brokerId, { topic, payload });
+    const remote = await deps.backend.publishRemote(topic, deps.state.brokerId, payload);
+    return json(res, 202, { delivered: local + remote });
+  }
+  throw new HttpError("not_found", `no route ${method} ${path}`);
+}
+
+function authorize(deps: HttpDeps, req: IncomingMessage): TokenAcl | undefined {
+  if (!deps.auth.enabled) return undefined;
+  const acl = deps.auth.lookup(bearer(req.headers.authorization));
+  if (acl === undefined) throw new HttpError("unauthorized", "missing or unknown bearer token");
+  return acl;
+}
+
+async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse, url: URL, acl: TokenAcl | undefined): Promise<void> {
+  if (deps.state.shuttingDown) throw new HttpError("shutting_down", "broker is shutting down");
+  const parsed = HttpSubmitSchema.safeParse(await readJson(req, deps.maxBodyBytes));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new HttpError("bad_frame", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+  }
+  const body = parsed.data;
+  if (!Auth.allows(acl, "submit", body.capability)) throw new HttpError("forbidden", `token may not submit to ${body.capability}`);
+  const waitParam = url.searchParams.get("wait");
+  const waitMs = waitParam === null ? -1 : /^\d{1,8}$/.test(waitParam) ? Number(waitParam) : NaN;
+  if (Number.isNaN(waitMs) || waitMs > 86_400_000) throw new HttpError("bad_frame", "wait must be an integer 0..86400000 (ms)");
+  const { task, duplicate } = deps.tasks.create({ ...body, input: encodePayload(body.input ?? null) }, null, "http", acl?.token ?? "");
+  if (!duplicate) deps.tasks.start(task);
+  if (waitMs > 0 && task.endedAt === 0) await waitForEnd(deps.tasks, task, waitMs);
+  if (waitMs < 0 || task.endedAt === 0) {
+    return json(res, 202, duplicate ? { task_id: task.id, state: task.state, duplicate } : { task_id: task.id, state: task.state });
+  }
+  const { task_id, state, ok, output, error } = taskView(task);
+  return json(res, 200, { task_id, state, ok, output, error });
+}
+
+function waitForEnd(tasks: TaskService, task: TaskRecord, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const observer: TaskObserver = {
+      open: 0,
+      onProgress() {},
+      onResult(): void {
+        clearTimeout(timer);
+        resolve();
+      },
+    };
+    const timer = setTimeout(() => {
+      tasks.unwatch(task, observer);
+      resolve();
+    }, ms);
+    tasks.watch(task, observer, undefined);
+  });
+}
+
+function taskView(t: TaskRecord): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    task_id: t.id,
+    capability: t.capability,
+    state: t.state,
+    attempt: t.dispatchedAt === 0 ? 0 : t.attempt,
+    priority: t.priority,
+    created_at: t.createdAt,
+  };
+  if (t.endedAt !== 0) {
+    view.ended_at = t.endedAt;
+    view.ok = t.ok;
+    if (t.output !== undefined) view.output = safeDecode(t.output);
+    if (t.error !== undefined) view.error = t.error;
+  }
+  return view;
+}
+
+/** A payload document as JSON [HTTP-5]: bin as base64, NaN/infinities and extensions as null. */
+function safeDecode(bytes: Uint8Array): unknown {
+  let doc: unknown;
+  try {
+    doc = decodePayload(bytes);
+  } catch {
+    return null;
+  }
+  return toJson(doc);
+}
+
+function toJson(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (typeof v === "string" || typeof v === "boolean") return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64");
+  if (Array.isArray(v)) return v.map(toJson);
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [typeof k === "string" ? k : JSON.stringify(toJson(k)), toJson(x)]));
+  if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x)]));
+  }
+  return null;
+}
+
+async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw new HttpError("frame_too_large", `body larger than ${max} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8") || "null");
+  } catch (err) {
+    throw new HttpError("bad_frame", `body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v));
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,84 @@
+/** Prometheus metrics in a registry of this broker's own (two brokers in one process do not mix). */
+import { Counter, Gauge, Histogram, Registry as PromRegistry } from "prom-client";
+import { TASK_STATES, type TaskState } from "@agentwire/wire";
+
+export interface MetricSources {
+  connections(): number;
+  agentsByStatus(): Record<string, number>;
+  tasksByState(): Record<string, number>;
+  queueDepths(): Iterable<[string, number]>;
+}
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class Metrics {
+  readonly registry = new PromRegistry();
+  readonly tasksSubmitted: Counter;
+  /** Per end state, label children resolved once (no label hashing per task). */
+  readonly tasksEnded: Readonly<Record<TaskState, { inc(): void }>>;
+  readonly dispatchLatency: Histogram;
+  readonly endToEndLatency: Histogram;
+  private readonly errors: Counter<"code">;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    new Gauge({
+      name: "agentwire_connections",
+      help: "Open WebSocket sessions.",
+      registers,
+      collect() {
+        this.set(sources.connections());
+      },
+    });
+    new Gauge({
+      name: "agentwire_agents",
+      help: "Registered agents by status.",
+      labelNames: ["status"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [status, n] of Object.entries(sources.agentsByStatus())) this.set({ status }, n);
+      },
+    });
+    new Gauge({
+      name: "agentwire_tasks",
+      help: "Known tasks by state (ended ones until they expire).",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(sources.tasksByState())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: "agentwire_queue_depth",
+      help: "Queued tasks per capability.",
+      labelNames: ["capability"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [capability, n] of sources.queueDepths()) this.set({ capability }, n);
+      },
+    });
+    this.tasksSubmitted = new Counter({ name: "agentwire_tasks_submitted_total", help: "Tasks accepted.", registers });
+    const ended = new Counter({ name: "agentwire_tasks_ended_total", help: "Tasks ended by outcome.", labelNames: ["outcome"], registers });
+    this.tasksEnded = Object.fromEntries(TASK_STATES.map((s) => [s, ended.labels(s)])) as Record<TaskState, { inc(): void }>;
+    this.dispatchLatency = new Histogram({
+      name: "agentwire_dispatch_latency_seconds",
+      help: "Acceptance to dispatch of each attempt.",
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.endToEndLatency = new Histogram({
+      name: "agentwire_task_latency_seconds",
+      help: "Acceptance to result.",
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.errors = new Counter({ name: "agentwire_errors_total", help: "Error frames and responses sent, by code.", labelNames: ["code"], registers });
+  }
+
+  error(code: string): void {
+    this.errors.inc({ code });
+  }
+}

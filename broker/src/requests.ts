@@ -1,0 +1,33 @@
+/** Requests forwarded to a target and waiting for its `response`; timeouts via the deadline heap. */
+import type { Deadlined } from "./tasks/deadlines.js";
+import type { Session } from "./session.js";
+
+export interface RequestRecord extends Deadlined {
+  readonly kind: "request";
+  /** The id the broker gave the target. */
+  readonly id: string;
+  /** The caller's own request id, used in the response it gets. */
+  readonly callerId: string;
+  readonly caller: Session;
+  readonly target: Session;
+}
+
+export class RequestTable {
+  private readonly pending = new Map<string, RequestRecord>();
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  add(r: RequestRecord): void {
+    this.pending.set(r.id, r);
+  }
+
+  get(id: string): RequestRecord | undefined {
+    return this.pending.get(id);
+  }
+
+  delete(r: RequestRecord): void {
+    this.pending.delete(r.id);
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * One WebSocket connection: decode → validate → route → encode, with plain data between the steps.
+ * State machine: awaiting_register → ready → draining → closed [CONN-1].
+ */
+import type { Duplex } from "node:stream";
+import type { WebSocket } from "ws";
+import type { WriteBatcher } from "./write-batch.js";
+import {
+  AgentwireError,
+  CLOSE_CODES,
+  ERROR_CODES,
+  PEER_TO_BROKER,
+  decode,
+  encode,
+  isErrorCode,
+  type AgentStatus,
+  type Frame,
+} from "@agentwire/wire";
+import type { TokenAcl } from "./config.js";
+import type { TaskObserver, TaskRecord } from "./tasks/task-table.js";
+import type { RequestRecord } from "./requests.js";
+
+export type SessionState = "awaiting_register" | "ready" | "draining" | "closed";
+
+/** A capability as an agent registered it, with its semver checks cached per range. */
+export interface OfferedCapability {
+  readonly name: string;
+  readonly version: string;
+  readonly tags: readonly string[];
+  readonly raw: Record<string, unknown>;
+  readonly ranges: Map<string, boolean>;
+}
+
+/** What a session hands its decoded frames to (the broker's handlers). */
+export interface FrameHandler {
+  handle(session: Session, frame: Frame): void;
+  /** The session ended (closed, evicted, destroyed): requeue its tasks etc. Called once. */
+  gone(session: Session): void;
+  errorSent(code: string): void;
+}
+
+export interface SessionLimits {
+  maxFrameBytes: number;
+  sendBufferBytes: number;
+  batcher: WriteBatcher;
+}
+
+export class Session implements TaskObserver {
+  state: SessionState = "awaiting_register";
+  agentId = "";
+  name = "";
+  /** Registration order, for round robin. */
+  seq = 0;
+  readonly caps = new Map<string, OfferedCapability>();
+  capacity = 0;
+  tier = 0;
+  tags: readonly string[] = [];
+  status: AgentStatus = "ready";
+  reportedInFlight = 0;
+  /** Tasks dispatched to this agent and not ended. */
+  readonly tasks = new Set<TaskRecord>();
+  /** Requests forwarded to this session and not answered. */
+  readonly requestsIn = new Set<RequestRecord>();
+  /** Tasks submitted + requests made by this session and still open (max_in_flight). */
+  open = 0;
+  readonly subscriptions = new Set<string>();
+  lastSeen: number;
+  connectedAt = 0;
+  acl: TokenAcl | undefined;
+  /** Requests this session made and that are pending, by the caller's id. */
+  readonly requestsOut = new Map<string, RequestRecord>();
+  private slow = false;
+  /** Whether the socket is corked until the end of this event-loop turn (WriteBatcher). */
+  corked = false;
+
+  constructor(
+    readonly id: string,
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    private readonly handler: FrameHandler,
+    private readonly limits: SessionLimits,
+    /** Bearer token from the upgrade request, if any. */
+    readonly upgradeToken: string | undefined,
+  ) {
+    this.lastSeen = Date.now();
+    ws.on("message", this.onMessage);
+    ws.on("close", this.onClose);
+    ws.on("error", this.onClose);
+  }
+
+  get isAgent(): boolean {
+    return this.caps.size > 0;
+  }
+
+  /** Broker-counted in-flight, or the agent's own figure when higher. */
+  get load(): number {
+    const n = Math.max(this.tasks.size, this.reportedInFlight);
+    return this.capacity > 0 ? n / this.capacity : 1;
+  }
+
+  private readonly onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void => {
+    if (this.state === "closed") return;
+    this.lastSeen = Date.now();
+    if (!isBinary) {
+      this.error("bad_frame", "text messages are not allowed; send binary MessagePack");
+      return;
+    }
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+    let frame: Frame;
+    try {
+      frame = decode(bytes, { maxFrameBytes: this.limits.maxFrameBytes, accept: PEER_TO_BROKER });
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (this.state === "awaiting_register" && frame.type !== "register") {
+      this.error("not_registered", "send register first", refOf(frame));
+      return;
+    }
+    try {
+      this.handler.handle(this, frame);
+    } catch (err) {
+      this.fail(err, refOf(frame));
+    }
+  };
+
+  private readonly onClose = (): void => {
+    this.markGone();
+  };
+
+  /** Sends an encoded frame; a socket past its buffer bound is dropped as a slow consumer. */
+  sendBytes(bytes: Uint8Array): void {
+    if (this.state === "closed") return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      this.limits.batcher.add(this);
+    }
+    this.ws.send(bytes);
+    if (this.ws.bufferedAmount > this.limits.sendBufferBytes && !this.slow) {
+      this.slow = true;
+      // Deferred so that closing (and requeueing this session's tasks) never runs inside a dispatch loop.
+      queueMicrotask(() => this.close("slow_consumer", `send buffer passed ${this.limits.sendBufferBytes} bytes`));
+    }
+  }
+
+  send(frame: Frame): void {
+    if (this.state !== "closed") this.sendBytes(encode(frame));
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  /** Sends an error frame; codes that do not survive close the connection after it. */
+  error(code: string, message: string, ref?: string, details?: Record<string, unknown>): void {
+    const survives = isErrorCode(code) ? ERROR_CODES[code].survives : true;
+    if (!survives) {
+      this.close(code, message, ref, details);
+      return;
+    }
+    this.handler.errorSent(code);
+    this.send({ type: "error", code, message, ref: validRef(ref), details });
+  }
+
+  fail(err: unknown, ref?: string): void {
+    if (err instanceof AgentwireError) this.error(err.code, err.message, err.ref ?? ref, err.details);
+    else this.error("internal", err instanceof Error ? err.message : String(err), ref);
+  }
+
+  /** Sends a fatal error, closes the socket with the code of TRANS-8 and treats the session as gone at once. */
+  close(code: string, message: string, ref?: string, details?: Record<string, unknown>): void {
+    this.closeWith(CLOSE_FOR[code] ?? CLOSE_CODES.policyViolation, message, code, ref, details);
+  }
+
+  /** Closes the socket (after a fatal error frame when `code` is given) and treats the session as gone. */
+  closeWith(wsCode: number, message: string, code?: string, ref?: string, details?: Record<string, unknown>): void {
+    if (this.state === "closed") return;
+    if (code !== undefined) {
+      this.handler.errorSent(code);
+      this.ws.send(encode({ type: "error", code, message, ref: validRef(ref), details, fatal: true }));
+    }
+    this.ws.close(wsCode, message.slice(0, 120));
+    // A peer that never reads would keep the close handshake open: cut it after a grace period.
+    setTimeout(() => this.ws.terminate(), 2_000).unref();
+    this.markGone();
+  }
+
+  /** Cuts the connection without a handshake (eviction of a silent peer). */
+  terminate(): void {
+    this.ws.terminate();
+    this.markGone();
+  }
+
+  private markGone(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.handler.gone(this);
+  }
+
+  // ---- TaskObserver: the submitter side ----
+
+  onProgress(task: TaskRecord, data: Uint8Array): void {
+    this.send({ type: "progress", task_id: task.id, data });
+  }
+
+  onResult(task: TaskRecord, ref: string | undefined): void {
+    this.send({
+      type: "result",
+      task_id: task.id,
+      ok: task.ok,
+      output: task.output,
+      error: task.error,
+      attempt: task.dispatchedAt === 0 ? undefined : task.attempt,
+      ref,
+    });
+  }
+}
+
+/** Close codes of TRANS-8 for fatal errors; others close with 1008. */
+const CLOSE_FOR: Record<string, number> = {
+  frame_too_large: CLOSE_CODES.tooBig,
+  unsupported_version: CLOSE_CODES.protocolError,
+  duplicate_agent: CLOSE_CODES.tryAgainLater,
+  shutting_down: CLOSE_CODES.goingAway,
+  internal: CLOSE_CODES.internal,
+};
+
+const ID_RE = /^[\x21-\x7e]{1,256}$/;
+
+/** An invalid id (the reason a frame failed, maybe) is never echoed: the error frame must stay valid. */
+function validRef(ref: string | undefined): string | undefined {
+  return ref !== undefined && ID_RE.test(ref) ? ref : undefined;
+}
+
+function refOf(frame: Frame): string | undefined {
+  const f = frame as { ref?: unknown; task_id?: unknown; id?: unknown };
+  const r = f.ref ?? f.task_id ?? f.id;
+  return typeof r === "string" ? r : undefined;
+}

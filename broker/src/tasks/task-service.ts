@@ -1,0 +1,283 @@
+/**
+ * The task lifecycle [TASK-*]: submit → accepted → queued → dispatched → running → one result;
+ * requeue on agent loss or retryable failure, cancel, deadlines, idempotency keys.
+ */
+import {
+  AgentLostError,
+  NoAgentsError,
+  OverloadedError,
+  PRIORITY_RANK,
+  errorInfo,
+  type ErrorInfo,
+  type Priority,
+  type Progress,
+  type Result,
+  type Strategy,
+} from "@agentwire/wire";
+import type { BrokerConfig } from "../config.js";
+import type { Dispatcher } from "../dispatch/dispatcher.js";
+import type { Metrics } from "../metrics.js";
+import type { Registry } from "../registry.js";
+import type { Session } from "../session.js";
+import type { DeadlineHeap, Deadlined } from "./deadlines.js";
+import type { TaskObserver, TaskRecord, TaskTable } from "./task-table.js";
+
+/** What a submit asks for, from a `submit` frame or POST /v1/tasks. */
+export interface TaskSpec {
+  capability: string;
+  input: Uint8Array;
+  version?: string | undefined;
+  tags?: string[] | undefined;
+  priority?: Priority | undefined;
+  timeout_ms?: number | undefined;
+  strategy?: Strategy | undefined;
+  idempotency_key?: string | undefined;
+  max_attempts?: number | undefined;
+}
+
+export interface Submitted {
+  task: TaskRecord;
+  duplicate: boolean;
+}
+
+export class TaskService {
+  private seq = 0;
+  /** Called whenever a dispatched task ends or is requeued (shutdown waits on it). */
+  onRelease: (() => void) | undefined;
+
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly idPrefix: string,
+    readonly table: TaskTable,
+    private readonly deadlines: DeadlineHeap<Deadlined & { kind: string }>,
+    private readonly dispatcher: Dispatcher,
+    private readonly registry: Registry,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /**
+   * Creates (or, for a known idempotency key, finds) a task. Throws no_agents / overloaded. The caller
+   * announces `accepted` and then calls `start` (so accepted precedes any progress or result).
+   */
+  create(spec: TaskSpec, submitter: TaskObserver | null, ref: string, scope: string): Submitted {
+    const idemKey = spec.idempotency_key === undefined ? undefined : `${scope}\u0000${spec.idempotency_key}`;
+    if (idemKey !== undefined) {
+      const first = this.table.byIdempotencyKey(idemKey);
+      if (first !== undefined) return { task: first, duplicate: true };
+    }
+    if (!this.registry.anyOffers(spec.capability, spec.version, spec.tags)) {
+      throw new NoAgentsError(`no agent offers ${spec.capability}${spec.version === undefined ? "" : ` ${spec.version}`}`, { ref });
+    }
+    if (this.dispatcher.queueLength(spec.capability) >= this.config.maxQueueLength) {
+      throw new OverloadedError(`queue for ${spec.capability} is full (${this.config.maxQueueLength})`, { ref });
+    }
+    const now = Date.now();
+    const priority = spec.priority ?? "normal";
+    const seq = ++this.seq;
+    const task: TaskRecord = {
+      kind: "task",
+      id: `${this.idPrefix}${seq.toString(36)}`,
+      seq,
+      capability: spec.capability,
+      version: spec.version,
+      tags: spec.tags,
+      input: spec.input,
+      priority,
+      rank: PRIORITY_RANK[priority],
+      strategy: spec.strategy ?? this.config.defaultStrategy,
+      attempt: 1,
+      maxAttempts: spec.max_attempts ?? this.config.maxAttempts,
+      state: "queued",
+      submitter,
+      ref,
+      watchers: undefined,
+      agent: null,
+      formerAgents: undefined,
+      createdAt: now,
+      dispatchedAt: 0,
+      endedAt: 0,
+      ok: false,
+      output: undefined,
+      error: undefined,
+      idemKey,
+      deadline: now + (spec.timeout_ms ?? this.config.taskTimeoutMs),
+      heapIndex: -1,
+    };
+    this.table.add(task);
+    this.metrics.tasksSubmitted.inc();
+    return { task, duplicate: false };
+  }
+
+  /** Queues a new task for routing. */
+  start(task: TaskRecord): void {
+    this.deadlines.push(task);
+    this.dispatcher.enqueue(task);
+  }
+
+  /** Adds an observer to a known task (idempotent duplicate, HTTP wait); an ended task answers at once. */
+  watch(task: TaskRecord, observer: TaskObserver, ref: string | undefined): void {
+    if (task.endedAt !== 0) observer.onResult(task, ref);
+    else (task.watchers ??= []).push({ observer, ref });
+  }
+
+  unwatch(task: TaskRecord, observer: TaskObserver): void {
+    if (task.watchers !== undefined) task.watchers = task.watchers.filter((w) => w.observer !== observer);
+  }
+
+  /** The dispatcher chose `agent` for `task`. */
+  readonly dispatch = (task: TaskRecord, agent: Session): void => {
+    task.state = "dispatched";
+    task.agent = agent;
+    task.dispatchedAt = Date.now();
+    agent.tasks.add(task);
+    this.metrics.dispatchLatency.observe((task.dispatchedAt - task.createdAt) / 1000);
+    agent.send({
+      type: "task",
+      task_id: task.id,
+      capability: task.capability,
+      input: task.input,
+      priority: task.priority,
+      deadline: task.deadline,
+      attempt: task.attempt,
+      max_attempts: task.maxAttempts,
+    });
+  };
+
+  progress(agent: Session, f: Progress): void {
+    const task = this.ownTask(agent, f.task_id);
+    if (task === undefined) return;
+    if (task.state === "dispatched") task.state = "running";
+    task.submitter?.onProgress(task, f.data);
+    if (task.watchers !== undefined) for (const w of task.watchers) w.observer.onProgress(task, f.data);
+  }
+
+  result(agent: Session, f: Result): void {
+    const task = this.ownTask(agent, f.task_id);
+    if (task === undefined) return;
+    if (f.attempt !== undefined && f.attempt !== task.attempt) return; // a stale attempt
+    if (!f.ok && f.error?.retryable === true && task.attempt < task.maxAttempts) {
+      agent.tasks.delete(task);
+      this.retry(task, agent);
+      this.releaseCapacity(agent);
+      return;
+    }
+    this.finish(task, f.ok, f.output, f.ok ? undefined : f.error);
+  }
+
+  /**
+   * Cancel by a submitter (null: over HTTP). Returns undefined for a task this observer may not cancel (unknown_task).
+   * An ended task is a no-op (idempotent).
+   */
+  cancel(by: TaskObserver | null, taskId: string, reason: string | undefined): TaskRecord | undefined {
+    const task = this.table.get(taskId);
+    if (task === undefined) return undefined;
+    if (by !== null && task.submitter !== by && !(task.watchers?.some((w) => w.observer === by) ?? false)) return undefined;
+    if (task.endedAt === 0) {
+      this.stop(task, reason ?? "cancelled");
+      this.finish(task, false, undefined, { code: "cancelled", message: reason ?? "cancelled by the submitter", retryable: false });
+    }
+    return task;
+  }
+
+  /** The deadline passed. */
+  expire(task: TaskRecord): void {
+    if (task.endedAt !== 0) return;
+    this.stop(task, "deadline_exceeded");
+    this.finish(task, false, undefined, { code: "deadline_exceeded", message: "the task's deadline passed", retryable: true });
+  }
+
+  /** An agent session ended: its tasks are requeued or, out of attempts, fail with agent_lost. */
+  agentGone(agent: Session): void {
+    if (agent.tasks.size === 0) return;
+    const tasks = [...agent.tasks];
+    agent.tasks.clear();
+    for (const task of tasks) {
+      if (task.attempt < task.maxAttempts) this.retry(task, agent);
+      else this.finish(task, false, undefined, errorInfo(new AgentLostError(`agent ${agent.agentId} went away`)));
+    }
+  }
+
+  /** Routes queued tasks of a capability (an agent arrived or has room again). */
+  pump(capability: string): void {
+    this.dispatcher.pump(capability);
+  }
+
+  /** Ends every task not ended yet with `shutting_down` (broker closing, no mesh to hand them to) [SHUT-5]. */
+  endAll(): void {
+    const open = [...this.table.values()].filter((t) => t.endedAt === 0);
+    // Queued ones first, so that capacity freed by ending dispatched ones routes nothing.
+    open.sort((a, b) => Number(b.agent === null) - Number(a.agent === null));
+    for (const task of open) {
+      if (task.endedAt !== 0) continue;
+      this.stop(task, "shutting_down");
+      this.finish(task, false, undefined, { code: "shutting_down", message: "the broker shut down before the task ended", retryable: true });
+    }
+  }
+
+  /** Sum of tasks dispatched and not ended, for shutdown. */
+  inFlight(): number {
+    let n = 0;
+    for (const s of this.registry.all()) n += s.tasks.size;
+    return n;
+  }
+
+  private ownTask(agent: Session, taskId: string): TaskRecord | undefined {
+    const task = this.table.get(taskId);
+    if (task !== undefined && task.agent === agent && task.endedAt === 0) return task;
+    if (task !== undefined && (task.agent === agent || (task.formerAgents?.includes(agent.agentId) ?? false))) return undefined; // late
+    agent.error("unknown_task", `task ${taskId} is not dispatched to this session`, taskId);
+    return undefined;
+  }
+
+  /** Takes a task away from wherever it is (queue or agent) before it ends early. */
+  private stop(task: TaskRecord, reason: string): void {
+    if (task.state === "queued" || task.state === "requeued") {
+      this.dispatcher.dequeued(task);
+      return;
+    }
+    const agent = task.agent as Session | null;
+    if (agent !== null && (task.state === "dispatched" || task.state === "running")) {
+      agent.send({ type: "cancel", task_id: task.id, reason });
+    }
+  }
+
+  private retry(task: TaskRecord, from: Session): void {
+    (task.formerAgents ??= []).push(from.agentId);
+    task.agent = null;
+    task.attempt++;
+    task.state = "requeued";
+    this.onRelease?.();
+    this.dispatcher.enqueue(task, true);
+  }
+
+  private finish(task: TaskRecord, ok: boolean, output: Uint8Array | undefined, error: ErrorInfo | undefined): void {
+    const now = Date.now();
+    task.ok = ok;
+    task.output = output;
+    task.error = error;
+    task.state = ok ? "succeeded" : error?.code === "cancelled" ? "cancelled" : error?.code === "deadline_exceeded" ? "deadline_exceeded" : "failed";
+    this.deadlines.remove(task);
+    this.table.markEnded(task, now);
+    this.metrics.tasksEnded[task.state].inc();
+    this.metrics.endToEndLatency.observe((now - task.createdAt) / 1000);
+    if (task.submitter !== null) {
+      task.submitter.open--;
+      task.submitter.onResult(task, task.ref);
+    }
+    if (task.watchers !== undefined) {
+      for (const w of task.watchers) w.observer.onResult(task, w.ref);
+      task.watchers = undefined;
+    }
+    const agent = task.agent as Session | null;
+    if (agent !== null && agent.tasks.delete(task)) {
+      this.releaseCapacity(agent);
+      this.onRelease?.();
+    }
+  }
+
+  /** Capacity freed on `agent`: route queued work for its capabilities. */
+  private releaseCapacity(agent: Session): void {
+    if (agent.state !== "ready") return;
+    for (const name of agent.caps.keys()) this.dispatcher.pump(name);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Task records: lean plain objects, no Promise or timer per task. Ended tasks stay for `resultTtlMs`
+ * (results for GET /v1/tasks/:id, idempotency keys), oldest first, at most `maxEnded` at once.
+ */
+import type { ErrorInfo, Priority, Strategy, TaskState } from "@agentwire/wire";
+import type { Deadlined } from "./deadlines.js";
+import { Deque } from "../dispatch/deque.js";
+
+/** Whoever learns a task's progress and result: a session, or an HTTP waiter. */
+export interface TaskObserver {
+  /** Tasks and requests this observer has open (max_in_flight); the task service decrements it. */
+  open: number;
+  onProgress(task: TaskRecord, data: Uint8Array): void;
+  onResult(task: TaskRecord, ref: string | undefined): void;
+}
+
+export interface Watcher {
+  observer: TaskObserver;
+  ref: string | undefined;
+}
+
+export interface TaskRecord extends Deadlined {
+  readonly kind: "task";
+  readonly id: string;
+  /** Acceptance order, for FIFO within a priority. */
+  readonly seq: number;
+  readonly capability: string;
+  readonly version: string | undefined;
+  readonly tags: readonly string[] | undefined;
+  input: Uint8Array;
+  readonly priority: Priority;
+  readonly rank: number;
+  readonly strategy: Strategy;
+  attempt: number;
+  readonly maxAttempts: number;
+  state: TaskState;
+  /** The submitting observer and the ref it used; null once gone (the task keeps running). */
+  submitter: TaskObserver | null;
+  readonly ref: string;
+  /** More observers (idempotent duplicates with their own ref, HTTP ?wait), rare. */
+  watchers: Watcher[] | undefined;
+  /** The agent holding the current attempt (an opaque session), or the last one once ended. */
+  agent: object | null;
+  /** Agent ids of earlier attempts, so their late results are ignored rather than refused. */
+  formerAgents: string[] | undefined;
+  readonly createdAt: number;
+  dispatchedAt: number;
+  endedAt: number;
+  ok: boolean;
+  output: Uint8Array | undefined;
+  error: ErrorInfo | undefined;
+  idemKey: string | undefined;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class TaskTable {
+  private readonly tasks = new Map<string, TaskRecord>();
+  private readonly ended = new Deque<TaskRecord>();
+  private readonly idempotency = new Map<string, TaskRecord>();
+  /** Tasks not ended, by state bucket, for metrics and shutdown. */
+  open = 0;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEnded: number,
+  ) {}
+
+  get size(): number {
+    return this.tasks.size;
+  }
+
+  get(id: string): TaskRecord | undefined {
+    return this.tasks.get(id);
+  }
+
+  byIdempotencyKey(key: string): TaskRecord | undefined {
+    return this.idempotency.get(key);
+  }
+
+  add(task: TaskRecord): void {
+    this.tasks.set(task.id, task);
+    if (task.idemKey !== undefined) this.idempotency.set(task.idemKey, task);
+    this.open++;
+  }
+
+  /** Marks a task ended: it is kept for the TTL, then forgotten. */
+  markEnded(task: TaskRecord, now: number): void {
+    task.endedAt = now;
+    task.input = EMPTY;
+    this.open--;
+    this.ended.push(task);
+    while (this.ended.span > this.maxEnded) this.forget(this.ended.shift()!);
+  }
+
+  /** Forgets ended tasks older than the TTL; called from the broker's periodic tick. */
+  sweep(now: number): void {
+    for (let t = this.ended.peek(); t !== undefined && now - t.endedAt >= this.ttlMs; t = this.ended.peek()) {
+      this.forget(this.ended.shift()!);
+    }
+  }
+
+  values(): IterableIterator<TaskRecord> {
+    return this.tasks.values();
+  }
+
+  private forget(task: TaskRecord): void {
+    this.tasks.delete(task.id);
+    if (task.idemKey !== undefined && this.idempotency.get(task.idemKey) === task) this.idempotency.delete(task.idemKey);
+  }
+}

@@ -1,0 +1,114 @@
+/** HTTP API and metrics on the WebSocket port: SPEC §15. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodePayload, encodePayload } from "@agentwire/wire";
+import { BACKENDS, type RunningBroker } from "./helpers/backends.js";
+import { Peer } from "./helpers/peer.js";
+
+describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
+  let broker: RunningBroker;
+  let agent: Peer;
+  const post = (path: string, body: unknown) =>
+    fetch(`${broker.http}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+
+  beforeAll(async () => {
+    broker = await backend.start();
+    agent = await Peer.register(broker.url, { agent_id: "http-agent", capabilities: [{ name: "h.echo" }, { name: "h.hold" }] });
+    agent.serve((task, peer) => {
+      if (task.capability !== "h.echo") {
+        peer.frames.push(task); // h.hold tasks are left running, for the test to take
+        return;
+      }
+      const input = decodePayload<Record<string, unknown>>(task.input);
+      peer.send({ type: "result", task_id: task.task_id, ok: true, output: encodePayload({ got: input, bytes: new Uint8Array([1, 2, 3]) }) });
+    });
+  });
+  afterAll(async () => {
+    await agent?.close();
+    await broker?.stop();
+  });
+
+  it("[HTTP-13] /livez and /readyz answer 200", async () => {
+    expect((await fetch(`${broker.http}/livez`)).status).toBe(200);
+    expect((await fetch(`${broker.http}/readyz`)).status).toBe(200);
+  });
+
+  it("[HTTP-8][HTTP-4][HTTP-5] POST /v1/tasks?wait returns the output as JSON (bin as base64)", async () => {
+    const res = await post("/v1/tasks?wait=10000", { capability: "h.echo", input: { a: 1, s: "x" } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ state: "succeeded", ok: true, output: { got: { a: 1, s: "x" }, bytes: "AQID" } });
+    const view = await fetch(`${broker.http}/v1/tasks/${String(body.task_id)}`);
+    expect(view.status).toBe(200);
+    expect(await view.json()).toMatchObject({ task_id: body.task_id, capability: "h.echo", state: "succeeded", attempt: 1, priority: "normal", ok: true });
+  });
+
+  it("[HTTP-7][HTTP-9][HTTP-10] POST without wait → 202; GET shows it running; DELETE cancels it", async () => {
+    const res = await post("/v1/tasks", { capability: "h.hold", input: null, priority: "high" });
+    expect(res.status).toBe(202);
+    const { task_id } = (await res.json()) as { task_id: string };
+    await agent.next("task", (t) => t.task_id === task_id);
+    expect(await (await fetch(`${broker.http}/v1/tasks/${task_id}`)).json()).toMatchObject({ state: "dispatched", attempt: 1, priority: "high" });
+    const del = await fetch(`${broker.http}/v1/tasks/${task_id}`, { method: "DELETE" });
+    expect(del.status).toBe(200);
+    expect(await del.json()).toMatchObject({ task_id, state: "cancelled" });
+    expect(await agent.next("cancel")).toMatchObject({ task_id });
+    const wait = await post("/v1/tasks?wait=100", { capability: "h.hold", input: 1 });
+    expect(wait.status).toBe(202); // still running when the wait elapsed
+  });
+
+  it("[HTTP-7] an idempotency key over HTTP returns the first task with duplicate true", async () => {
+    const a = (await (await post("/v1/tasks", { capability: "h.echo", input: 1, idempotency_key: "hk" })).json()) as { task_id: string };
+    const b = (await (await post("/v1/tasks", { capability: "h.echo", input: 2, idempotency_key: "hk" })).json()) as { task_id: string; duplicate: boolean };
+    expect(b).toMatchObject({ task_id: a.task_id, duplicate: true });
+  });
+
+  it("[HTTP-2][HTTP-3] errors carry the registry status and {error:{code,message}}", async () => {
+    const cases: [Promise<Response>, number, string][] = [
+      [post("/v1/tasks", "{not json"), 400, "bad_frame"],
+      [post("/v1/tasks", { capability: 5 }), 400, "bad_frame"],
+      [post("/v1/tasks?wait=abc", { capability: "h.echo" }), 400, "bad_frame"],
+      [post("/v1/tasks", { capability: "h.none" }), 503, "no_agents"],
+      [fetch(`${broker.http}/v1/tasks/nope`), 404, "unknown_task"],
+      [fetch(`${broker.http}/v1/tasks/nope`, { method: "DELETE" }), 404, "unknown_task"],
+      [fetch(`${broker.http}/v2/anything`), 404, "not_found"],
+      [post("/v1/publish/a.*", {}), 400, "bad_frame"],
+    ];
+    for (const [res, status, code] of cases) {
+      const r = await res;
+      expect(r.status).toBe(status);
+      expect(await r.json()).toMatchObject({ error: { code, message: expect.any(String) } });
+    }
+  });
+
+  it("[HTTP-11] GET /v1/agents filters like query", async () => {
+    const res = await fetch(`${broker.http}/v1/agents?capability=h.echo&status=ready`);
+    const { agents } = (await res.json()) as { agents: { agent_id: string }[] };
+    expect(agents.map((a) => a.agent_id)).toEqual(["http-agent"]);
+    expect(((await (await fetch(`${broker.http}/v1/agents?capability=zzz`)).json()) as { agents: unknown[] }).agents).toEqual([]);
+  });
+
+  it("[HTTP-12] POST /v1/publish/:topic delivers the JSON body as a message from the broker", async () => {
+    const sub = await Peer.register(broker.url);
+    sub.send({ type: "subscribe", topic: "h.news.*", ref: "s" });
+    await sub.next("ack");
+    const res = await post("/v1/publish/h.news.today", { headline: "hi" });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ delivered: 1 });
+    const m = await sub.next("message");
+    expect(m.topic).toBe("h.news.today");
+    expect(decodePayload(m.payload)).toEqual({ headline: "hi" });
+    await sub.close();
+  });
+
+  it("[HTTP-14] /metrics is Prometheus text with the broker's series", async () => {
+    const res = await fetch(`${broker.http}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    for (const name of ["agentwire_connections", "agentwire_agents", "agentwire_tasks", "agentwire_queue_depth", "agentwire_task_latency_seconds_bucket", "agentwire_dispatch_latency_seconds_bucket", "agentwire_errors_total"]) {
+      expect(text).toContain(name);
+    }
+    expect(text).toMatch(/agentwire_agents\{status="ready"\} 1/);
+    expect(text).toMatch(/agentwire_errors_total\{code="no_agents"\} [1-9]/);
+  });
+});

@@ -1,0 +1,43 @@
+/** Many clients, many agents, every result delivered exactly once [TASK-19]. */
+import { describe, expect, it } from "vitest";
+import { encodePayload } from "@agentwire/wire";
+import { BACKENDS } from "./helpers/backends.js";
+import { Peer } from "./helpers/peer.js";
+
+const CLIENTS = 200;
+const AGENTS = 20;
+const PER_CLIENT = 100; // 20k tasks
+
+describe.each(BACKENDS)("load ($name)", (backend) => {
+  it(`${CLIENTS} concurrent clients and ${AGENTS} agents exchange ${CLIENTS * PER_CLIENT} tasks, each result delivered once`, async () => {
+    await using broker = await backend.start();
+    const agents = await Promise.all(
+      Array.from({ length: AGENTS }, () => Peer.register(broker.url, { capabilities: [{ name: "load" }], capacity: 32 })),
+    );
+    for (const a of agents) a.serve(Peer.echo);
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => Peer.register(broker.url)));
+    const resultsPerTask = new Map<string, number>();
+    const input = encodePayload({ n: 1 });
+    try {
+      await Promise.all(
+        clients.map(async (c, ci) => {
+          for (let i = 0; i < PER_CLIENT; i++) c.send({ type: "submit", ref: `c${ci}-${i}`, capability: "load", input });
+          const accepted = new Set<string>();
+          for (let i = 0; i < PER_CLIENT; i++) accepted.add((await c.next("accepted", () => true, 30_000)).task_id);
+          for (let i = 0; i < PER_CLIENT; i++) {
+            const r = await c.next("result", () => true, 30_000);
+            expect(r.ok).toBe(true);
+            expect(accepted.has(r.task_id)).toBe(true);
+            resultsPerTask.set(r.task_id, (resultsPerTask.get(r.task_id) ?? 0) + 1);
+          }
+        }),
+      );
+      expect(resultsPerTask.size).toBe(CLIENTS * PER_CLIENT);
+      expect([...resultsPerTask.values()].every((n) => n === 1)).toBe(true);
+      // nothing more arrives: each client's next frame is the answer to its own query
+      await Promise.all(clients.slice(0, 20).map((c) => c.expectQuiet()));
+    } finally {
+      await Promise.all([...agents, ...clients].map((p) => p.close()));
+    }
+  }, 120_000);
+});

@@ -1,0 +1,102 @@
+/**
+ * Every invalid vector of protocol/vectors sent to a live broker on a registered session gets an
+ * `error` with the vector's code, and the broker keeps serving [ENC-*, TRANS-7, ENC-8].
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentwireError, LIMITS, PEER_TO_BROKER, decode, encode, encodePayload } from "@agentwire/wire";
+import { BACKENDS, type RunningBroker } from "./helpers/backends.js";
+import { Peer } from "./helpers/peer.js";
+
+interface InvalidVector {
+  id: string;
+  hex: string;
+  error: string;
+  max_frame_bytes?: number;
+}
+
+const here = fileURLToPath(import.meta.url);
+const root = here.slice(0, here.lastIndexOf("/broker/"));
+const vectors = (JSON.parse(readFileSync(`${root}/protocol/vectors/invalid.json`, "utf8")) as { vectors: InvalidVector[] }).vectors;
+
+/**
+ * A broker cannot announce a max_frame_bytes below 65536 (REG-12), so vectors that need a smaller
+ * limit cannot be replayed against it; the oversize behaviour is covered below with the real limit.
+ */
+const replayable = vectors.filter((v) => v.max_frame_bytes === undefined || v.max_frame_bytes >= LIMITS.minFrameBytes);
+const skipped = vectors.filter((v) => !replayable.includes(v));
+
+/**
+ * What the broker must answer: the vector's code, except that a frame type only brokers send
+ * (e.g. `ack`) is refused by type before its fields are checked (ENC-11, CONN-3).
+ */
+function expected(v: InvalidVector): { code: string; ref: string | undefined } {
+  try {
+    decode(Buffer.from(v.hex, "hex"), { accept: PEER_TO_BROKER });
+  } catch (err) {
+    const e = err as AgentwireError;
+    const ref = e.ref !== undefined && /^[\x21-\x7e]{1,256}$/.test(e.ref) ? e.ref : undefined; // ERR-3: only a readable id
+    return { code: e.code === "unknown_type" ? "unknown_type" : v.error, ref };
+  }
+  throw new Error(`${v.id} decodes`);
+}
+
+describe.each(BACKENDS)("invalid vectors ($name)", (backend) => {
+  let broker: RunningBroker;
+  let peer: Peer;
+
+  beforeAll(async () => {
+    broker = await backend.start();
+    peer = await Peer.register(broker.url);
+  });
+  afterAll(async () => {
+    await peer?.close();
+    await broker?.stop();
+  });
+
+  it.each(replayable.map((v) => [v.id, v] as const))("%s → error with its code, session survives", async (_id, v) => {
+    const want = expected(v);
+    peer.sendRaw(Buffer.from(v.hex, "hex"));
+    const err = await peer.nextAny(5_000);
+    expect(err).toMatchObject({ type: "error", code: want.code });
+    if (want.ref !== undefined) expect((err as { ref?: string }).ref).toBe(want.ref);
+  });
+
+  it(`skips ${skipped.length} vectors needing max_frame_bytes below ${LIMITS.minFrameBytes} (REG-12 floor): ${skipped.map((v) => v.id).join(", ")}`, () => {
+    expect(skipped.every((v) => v.error === "frame_too_large")).toBe(true);
+  });
+
+  it("[TRANS-7] a text message → bad_frame, session survives", async () => {
+    peer.sendRaw("hello");
+    expect(await peer.nextAny()).toMatchObject({ type: "error", code: "bad_frame" });
+    await peer.expectQuiet();
+  });
+
+  it("[ENC-11] a broker→peer frame type from a peer → unknown_type", async () => {
+    peer.send({ type: "ack", ref: "a1" });
+    expect(await peer.nextAny()).toMatchObject({ type: "error", code: "unknown_type", ref: "a1" });
+  });
+
+  it("[ENC-8] a frame over max_frame_bytes → frame_too_large, fatal, close 1009", async () => {
+    const p = await Peer.register(broker.url);
+    p.send({ type: "publish", topic: "big", payload: new Uint8Array((1 << 20) + 10) });
+    expect(await p.next("error")).toMatchObject({ code: "frame_too_large", fatal: true });
+    expect(await p.closed).toBe(1009);
+  });
+
+  it("the broker keeps serving: a second connection completes a task afterwards", async () => {
+    const agent = await Peer.register(broker.url, { capabilities: [{ name: "after" }] });
+    agent.serve(Peer.echo);
+    const cl = await Peer.register(broker.url);
+    const id = await cl.submit("after", { ok: 1 });
+    expect(await cl.next("result", (r) => r.task_id === id)).toMatchObject({ ok: true });
+    await peer.expectQuiet(); // and the session that sent every vector is still served
+    await Promise.all([agent.close(), cl.close()]);
+  });
+
+  it("vectors are decodable by the encoder's own standard (sanity)", () => {
+    expect(() => decode(encode({ type: "heartbeat" }))).not.toThrow();
+    expect(encodePayload(1).byteLength).toBe(1);
+  });
+});

@@ -1,0 +1,86 @@
+/** What a handler gets besides its input: cancellation, progress, and the mesh, with deadlines propagated. */
+import { DeadlineExceededError, encodePayload, type AgentInfo, type Priority } from "@agentwire/wire";
+import type { Logger } from "pino";
+import type { AgentQuery, Client, RequestOptions, RequestTarget, SubmitOptions } from "./client.js";
+
+export interface TaskInfo {
+  id: string;
+  capability: string;
+  attempt: number;
+  maxAttempts: number;
+  /** Unix ms after which the result no longer counts. */
+  deadline: number;
+  priority: Priority;
+}
+
+export interface RequestContext {
+  /** Aborts on cancel, deadline, or loss of the connection; `signal.reason` is the typed error. */
+  signal: AbortSignal;
+  /** Unix ms by which the caller stops waiting. */
+  deadline: number;
+  logger: Logger;
+  /** The agent's own connection, for anything not wrapped below. */
+  client: Client;
+  send(to: string, payload: unknown, options?: { correlationId?: string }): Promise<void>;
+  publish(topic: string, payload: unknown): Promise<void>;
+  /** Nested request; its timeout is capped by this handler's remaining time. */
+  request<T = unknown>(target: RequestTarget, payload: unknown, options?: RequestOptions): Promise<T>;
+  /** Nested task; its timeout is capped by this handler's remaining time, and it is cancelled with this one. */
+  submit<O = unknown>(capability: string, input: unknown, options?: SubmitOptions): Promise<O>;
+  agents(query?: AgentQuery): Promise<AgentInfo[]>;
+}
+
+export interface TaskContext extends RequestContext {
+  task: TaskInfo;
+  /** Streams intermediate data to the submitter, in order, before the result. */
+  progress(data: unknown): void;
+}
+
+/** The time left before `deadline`, or a DeadlineExceededError when none is. */
+export function remaining(deadline: number, wanted: number | undefined): number {
+  const left = deadline - Date.now();
+  if (left <= 0) throw new DeadlineExceededError("the handler's deadline has passed");
+  return wanted === undefined ? left : Math.min(wanted, left);
+}
+
+function anySignal(a: AbortSignal, b: AbortSignal | undefined): AbortSignal {
+  return b === undefined ? a : AbortSignal.any([a, b]);
+}
+
+export function requestContext(client: Client, signal: AbortSignal, deadline: number, logger: Logger): RequestContext {
+  return {
+    signal,
+    deadline,
+    logger,
+    client,
+    send: (to, payload, options) => client.send(to, payload, options),
+    publish: (topic, payload) => client.publish(topic, payload),
+    request: (target, payload, options = {}) =>
+      client.request(target, payload, {
+        ...options,
+        timeoutMs: remaining(deadline, options.timeoutMs),
+        signal: anySignal(signal, options.signal),
+      }),
+    submit: (capability, input, options = {}) =>
+      client.submit(capability, input, {
+        ...options,
+        timeoutMs: remaining(deadline, options.timeoutMs),
+        signal: anySignal(signal, options.signal),
+      }),
+    agents: (query) => client.agents(query),
+  };
+}
+
+export function taskContext(
+  client: Client,
+  task: TaskInfo,
+  signal: AbortSignal,
+  logger: Logger,
+  progress: (data: Uint8Array) => void,
+): TaskContext {
+  return {
+    ...requestContext(client, signal, task.deadline, logger),
+    task,
+    progress: (data) => progress(encodePayload(data)),
+  };
+}

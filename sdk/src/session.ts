@@ -1,0 +1,330 @@
+/**
+ * The protocol state machine of one peer: register on every (re)connect, heartbeat with load, route
+ * incoming frames, keep the maps of open refs, submitted tasks and requests. Reconnect lives here in
+ * one place: when the transport drops, everything open fails with ConnectionLostError and a new
+ * `register` (same agent id) follows the next open.
+ */
+import {
+  PROTOCOL_VERSION,
+  errorFromCode,
+  topicMatches,
+  type AgentStatus,
+  type AgentwireError,
+  type Cancel,
+  type ErrorFrame,
+  type Frame,
+  type Message,
+  type Register,
+  type Registered,
+  type Request,
+  type Response,
+  type Result,
+  type Task,
+} from "@agentwire/wire";
+import type { Logger } from "pino";
+import { Connection, type BackoffOptions } from "./connection.js";
+import { ClosedError, ConnectionLostError } from "./errors.js";
+
+export interface Load {
+  in_flight: number;
+  capacity: number;
+  status: AgentStatus;
+}
+
+export interface SessionOptions {
+  url: string;
+  token?: string | undefined;
+  name?: string | undefined;
+  agentId?: string | undefined;
+  backoff?: BackoffOptions | undefined;
+  /** Overrides the broker's heartbeat_interval_ms when smaller. */
+  heartbeatIntervalMs?: number | undefined;
+  logger: Logger;
+  /** What `register` offers besides identity: capabilities, capacity, tier, tags. */
+  offer?: () => Pick<Register, "capabilities" | "capacity" | "tier" | "tags">;
+  /** Load for heartbeats; absent for plain clients. */
+  load?: () => Load;
+}
+
+/** Frames the session hands up instead of handling them itself. */
+export interface SessionHandlers {
+  task?(frame: Task): void;
+  cancel?(frame: Cancel): void;
+  request?(frame: Request): void;
+  message?(frame: Message): void;
+  /** After every `registered`, first connect included (`again` on reconnect). */
+  ready?(frame: Registered, again: boolean): void;
+  /** The socket dropped; everything open has been failed already. */
+  lost?(): void;
+}
+
+type RefWaiter = { resolve(frame: Frame): void; reject(err: AgentwireError): void };
+export type TaskWatcher = { progress(data: Uint8Array): void; result(frame: Result): void; fail(err: AgentwireError): void };
+type RequestWaiter = { resolve(frame: Response): void; reject(err: AgentwireError): void };
+export type TopicHandler = (msg: Message) => void;
+
+/** Codes that make a `register` fail for good: retrying with the same settings cannot help. */
+const FATAL_REGISTER = new Set(["unauthorized", "unsupported_version", "forbidden", "bad_frame"]);
+
+export class Session {
+  readonly handlers: SessionHandlers = {};
+  readonly subscriptions = new Map<string, Set<TopicHandler>>();
+  private readonly conn: Connection;
+  private state: "idle" | "registering" | "ready" | "closed" = "idle";
+  private info: Registered | undefined;
+  private generation = 0;
+  private seq = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly refs = new Map<string, RefWaiter>();
+  private readonly tasks = new Map<string, TaskWatcher>();
+  private readonly requests = new Map<string, RequestWaiter>();
+  private readyWaiters: { resolve(): void; reject(err: unknown): void }[] = [];
+  private fatal: AgentwireError | undefined;
+
+  constructor(readonly options: SessionOptions) {
+    this.conn = new Connection(
+      { url: options.url, token: options.token, backoff: options.backoff },
+      {
+        open: () => this.onOpen(),
+        frame: (frame) => this.onFrame(frame),
+        badFrame: (err) => options.logger.warn({ err }, "undecodable frame from broker"),
+        close: (code, reason, again) => this.onClose(code, reason, again),
+      },
+    );
+  }
+
+  get agentId(): string | undefined {
+    return this.info?.agent_id ?? this.options.agentId;
+  }
+  get registered(): Registered | undefined {
+    return this.info;
+  }
+  get isReady(): boolean {
+    return this.state === "ready";
+  }
+  get isClosed(): boolean {
+    return this.state === "closed";
+  }
+  /** Increments on every `registered`: work started under an older generation belongs to a dead session. */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /** Connects and resolves on the first `registered` (retrying with backoff until then). */
+  start(): Promise<void> {
+    if (this.state === "idle") {
+      this.state = "registering";
+      this.conn.start();
+    }
+    return this.whenReady();
+  }
+
+  whenReady(): Promise<void> {
+    if (this.state === "ready") return Promise.resolve();
+    if (this.state === "closed") return Promise.reject(this.fatal ?? new ClosedError());
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  nextId(prefix: string): string {
+    return `${prefix}${(++this.seq).toString(36)}`;
+  }
+
+  /** Sends a frame on the current session; false when there is none. */
+  send(frame: Frame): boolean {
+    return this.state === "ready" && this.conn.send(frame);
+  }
+
+  /** Sends a frame carrying `ref` and resolves with the broker's answer to it (ack, accepted, agents). */
+  call<F extends Frame>(frame: Frame & { ref: string }, onAnswer?: (answer: Frame) => void): Promise<F> {
+    return new Promise<F>((resolve, reject) => {
+      this.refs.set(frame.ref, {
+        resolve: (answer) => {
+          onAnswer?.(answer); // synchronous: e.g. a task watcher must exist before the next frame arrives
+          resolve(answer as F);
+        },
+        reject,
+      });
+      if (!this.send(frame)) {
+        this.refs.delete(frame.ref);
+        reject(this.state === "closed" ? new ClosedError() : new ConnectionLostError("not connected to the broker"));
+      }
+    });
+  }
+
+  watchTask(taskId: string, watcher: TaskWatcher): void {
+    this.tasks.set(taskId, watcher);
+  }
+  unwatchTask(taskId: string): void {
+    this.tasks.delete(taskId);
+  }
+
+  /** Sends a request and resolves with its response frame (ok or not). */
+  request(frame: Request, guardMs: number): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      // The broker answers `timeout` itself; this guard only covers a broker that never answers.
+      const timer = setTimeout(() => {
+        this.requests.delete(frame.id);
+        reject(errorFromCode("timeout", `no response to request ${frame.id}`, { ref: frame.id }));
+      }, guardMs);
+      timer.unref();
+      const done = <T>(f: (v: T) => void) => (v: T) => {
+        clearTimeout(timer);
+        this.requests.delete(frame.id);
+        f(v);
+      };
+      this.requests.set(frame.id, { resolve: done(resolve), reject: done(reject) });
+      if (!this.send(frame)) this.requests.get(frame.id)?.reject(new ConnectionLostError("not connected to the broker"));
+    });
+  }
+
+  /** Sends a heartbeat now (e.g. when the status changed). */
+  beat(): void {
+    this.send({ type: "heartbeat", ...this.options.load?.() });
+  }
+
+  /** Closes for good: open operations fail with ClosedError. */
+  async close(code = 1000, reason = "closing"): Promise<void> {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    clearInterval(this.heartbeat);
+    this.failAll(new ClosedError());
+    this.rejectReady(this.fatal ?? new ClosedError());
+    await this.conn.stop(code, reason);
+  }
+
+  private onOpen(): void {
+    if (this.state === "closed") return;
+    this.state = "registering";
+    const register: Register = {
+      type: "register",
+      protocol: PROTOCOL_VERSION,
+      name: this.options.name,
+      agent_id: this.agentId,
+      token: this.options.token,
+      ...this.options.offer?.(),
+    };
+    this.conn.send(register);
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case "registered":
+        return this.onRegistered(frame);
+      case "error":
+        return this.onError(frame);
+      case "accepted":
+      case "ack":
+      case "agents": {
+        const waiter = this.refs.get(frame.ref);
+        this.refs.delete(frame.ref);
+        return waiter?.resolve(frame);
+      }
+      case "progress":
+        return this.tasks.get(frame.task_id)?.progress(frame.data);
+      case "result": {
+        const watcher = this.tasks.get(frame.task_id);
+        this.tasks.delete(frame.task_id);
+        return watcher?.result(frame);
+      }
+      case "response":
+        return this.requests.get(frame.id)?.resolve(frame);
+      case "task":
+        return this.handlers.task?.(frame);
+      case "cancel":
+        return this.handlers.cancel?.(frame);
+      case "request":
+        return this.handlers.request?.(frame);
+      case "message":
+        return frame.topic === undefined ? this.handlers.message?.(frame) : this.deliver(frame.topic, frame);
+      case "goaway":
+        // The broker closes after its grace period; the reconnect logic takes it from there.
+        return this.options.logger.info({ reason: frame.reason, grace_ms: frame.grace_ms }, "broker going away");
+      default:
+        this.options.logger.debug({ type: frame.type }, "ignoring frame");
+    }
+  }
+
+  private deliver(topic: string, msg: Message): void {
+    for (const [pattern, handlers] of this.subscriptions) {
+      if (!topicMatches(pattern, topic)) continue;
+      for (const h of handlers) h(msg);
+    }
+  }
+
+  private onRegistered(frame: Registered): void {
+    const again = this.generation > 0;
+    this.info = frame;
+    this.generation++;
+    this.state = "ready";
+    this.conn.resetBackoff();
+    clearInterval(this.heartbeat);
+    const every = Math.min(frame.heartbeat_interval_ms, this.options.heartbeatIntervalMs ?? Infinity);
+    this.heartbeat = setInterval(() => this.beat(), every);
+    this.heartbeat.unref();
+    this.options.logger.debug({ agent_id: frame.agent_id, session_id: frame.session_id, again }, "registered");
+    this.beat();
+    if (again) this.resubscribe();
+    this.handlers.ready?.(frame, again);
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Subscriptions outlive sessions: the broker forgot them with the old one. */
+  private resubscribe(): void {
+    for (const pattern of this.subscriptions.keys()) {
+      this.call({ type: "subscribe", topic: pattern, ref: this.nextId("u") }).catch((err: unknown) =>
+        this.options.logger.warn({ err, pattern }, "resubscribe failed"),
+      );
+    }
+  }
+
+  private onError(frame: ErrorFrame): void {
+    const err = errorFromCode(frame.code, frame.message, { details: frame.details, ref: frame.ref });
+    if (this.state === "registering") {
+      this.options.logger.warn({ code: frame.code, message: frame.message }, "register failed");
+      if (FATAL_REGISTER.has(frame.code)) {
+        this.fatal = err;
+        void this.close(1000, "register failed");
+      }
+      return; // otherwise (duplicate_agent, shutting_down) the broker closes and we retry
+    }
+    const ref = frame.ref;
+    if (ref !== undefined) {
+      const waiter = this.refs.get(ref);
+      if (waiter !== undefined) {
+        this.refs.delete(ref);
+        return waiter.reject(err);
+      }
+      const request = this.requests.get(ref);
+      if (request !== undefined) return request.reject(err);
+    }
+    this.options.logger.warn({ code: frame.code, message: frame.message, ref }, "error from broker");
+  }
+
+  private onClose(code: number, reason: string, again: boolean): void {
+    clearInterval(this.heartbeat);
+    if (this.state !== "closed") this.state = again ? "registering" : "closed";
+    this.options.logger.debug({ code, reason, again }, "disconnected");
+    this.failAll(new ConnectionLostError(`connection to the broker closed (${code}${reason === "" ? "" : ` ${reason}`})`));
+    if (this.state === "closed") this.rejectReady(this.fatal ?? new ClosedError());
+    this.handlers.lost?.();
+  }
+
+  private failAll(err: AgentwireError): void {
+    const refs = [...this.refs.values()];
+    const tasks = [...this.tasks.values()];
+    const requests = [...this.requests.values()];
+    this.refs.clear();
+    this.tasks.clear();
+    for (const w of refs) w.reject(err);
+    for (const w of tasks) w.fail(err);
+    for (const w of requests) w.reject(err);
+  }
+
+  private rejectReady(err: unknown): void {
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w.reject(err);
+  }
+}
