@@ -1,0 +1,111 @@
+/** The connection factory broker-mode cases run over: peers, ids and short waits. */
+import { randomBytes } from "node:crypto";
+import { encodePayload, type Capability, type FrameOf, type Registered } from "@agentwire/wire";
+import { Failure, Skip, check } from "./case.js";
+import { WirePeer, type ConnectOptions } from "./peer.js";
+
+export interface BrokerTarget {
+  /** WebSocket URL of the broker, e.g. ws://127.0.0.1:7420/ */
+  url: string;
+  /** HTTP base URL of its API; cases of §15 skip without it. */
+  http?: string | undefined;
+  /** Default wait for one expected frame. */
+  timeoutMs?: number | undefined;
+}
+
+export interface Session {
+  peer: WirePeer;
+  registered: Registered;
+}
+
+let counter = 0;
+const runId = randomBytes(3).toString("hex");
+
+export class BrokerCtx {
+  readonly url: string;
+  readonly http: string | undefined;
+  readonly timeoutMs: number;
+  readonly peers: WirePeer[] = [];
+
+  constructor(target: BrokerTarget) {
+    this.url = target.url;
+    this.http = target.http;
+    this.timeoutMs = target.timeoutMs ?? 5_000;
+  }
+
+  /** A name unique to this run, valid as capability, agent id, ref and topic token. */
+  uniq(prefix = "cf"): string {
+    return `${prefix}-${runId}-${++counter}`;
+  }
+
+  async connect(options: ConnectOptions = {}, label = "peer"): Promise<WirePeer> {
+    const peer = await WirePeer.connect(this.url, options);
+    Object.assign(peer, { label });
+    this.peers.push(peer);
+    return peer;
+  }
+
+  /** Connects and registers; keeps the session alive with heartbeats unless `heartbeat` is false. */
+  async register(fields: Record<string, unknown> = {}, label = "peer", heartbeat = true): Promise<Session> {
+    const peer = await this.connect({}, label);
+    peer.send({ type: "register", ...fields });
+    const first = await peer.nextAny((f) => f.type === "registered" || f.type === "error", this.timeoutMs, "registered");
+    if (first.type !== "registered") {
+      if (first.type !== "error") throw new Failure("unreachable"); throw new Failure(`${label}: register ${JSON.stringify(fields)} was refused with ${first.code}: ${first.message}`);
+    }
+    if (heartbeat) peer.startHeartbeat(heartbeatEvery(first));
+    return { peer, registered: first };
+  }
+
+  /** An agent offering the given capabilities (names or full Capability maps). */
+  agent(capabilities: (string | Capability)[], fields: Record<string, unknown> = {}, label = "agent"): Promise<Session> {
+    return this.register({ capabilities: capabilities.map((c) => (typeof c === "string" ? { name: c } : c)), ...fields }, label);
+  }
+
+  client(label = "client"): Promise<Session> {
+    return this.register({}, label);
+  }
+
+  /** Submits and waits for `accepted`; returns the task id. */
+  async submit(client: WirePeer, capability: string, doc: unknown = null, extra: Record<string, unknown> = {}): Promise<{ ref: string; task_id: string; input: Uint8Array }> {
+    const ref = this.uniq("s");
+    const input = extra.input instanceof Uint8Array ? extra.input : encodePayload(doc);
+    client.send({ type: "submit", ref, capability, input, ...extra });
+    const answer = await client.nextAny((f) => (f.type === "accepted" || f.type === "error") && f.ref === ref, this.timeoutMs, `accepted for ${ref}`);
+    if (answer.type === "error") throw new Failure(`submit ${capability} was refused: ${answer.code} ${answer.message}`);
+    if (answer.type !== "accepted") throw new Failure("unreachable");
+    return { ref, task_id: answer.task_id, input };
+  }
+
+  /** Waits for a `query` round trip on `peer`: every frame the broker produced for it before is in. */
+  async sync(peer: WirePeer): Promise<void> {
+    const ref = this.uniq("sync");
+    peer.send({ type: "query", ref, capability: this.uniq("none") });
+    await peer.next("agents", (f) => f.ref === ref, this.timeoutMs, "agents answering a sync query");
+  }
+
+  /** Expects an `error` with `code` answering the frame with `ref`. */
+  async error(peer: WirePeer, code: string, ref?: string): Promise<FrameOf<"error">> {
+    const err = await peer.next("error", (f) => ref === undefined || f.ref === ref, this.timeoutMs, `error ${code}${ref === undefined ? "" : ` with ref ${ref}`}`);
+    check(err.code === code, `expected error ${code}${ref === undefined ? "" : ` (ref ${ref})`}, got ${err.code}: ${err.message}`);
+    return err;
+  }
+
+  /** Cases that need eviction or deadlines skip on brokers whose timers are too long to wait for. */
+  needShortHeartbeat(reg: Registered, limitMs = 5_000): void {
+    if (reg.heartbeat_timeout_ms > limitMs) throw new Skip(`heartbeat_timeout_ms is ${reg.heartbeat_timeout_ms} (> ${limitMs}); start the broker with a short heartbeat timeout to run this case`);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.peers.map((p) => p.close()));
+  }
+
+  /** Encoding violations the broker committed on any peer of this case. */
+  violations(): string[] {
+    return this.peers.flatMap((p) => p.violations.map((v) => `${p.label}: ${v}`));
+  }
+}
+
+export function heartbeatEvery(reg: Registered): number {
+  return Math.max(20, Math.min(reg.heartbeat_interval_ms, Math.floor(reg.heartbeat_timeout_ms / 3)));
+}

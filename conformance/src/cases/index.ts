@@ -1,0 +1,8 @@
+import type { Case } from "../case.js";
+import type { BrokerCtx } from "../broker-ctx.js";
+import { httpCases } from "./broker-http.js";
+import { messagingCases } from "./broker-messaging.js";
+import { taskCases } from "./broker-tasks.js";
+import { wireCases } from "./broker-wire.js";
+
+export const brokerCases: readonly Case<BrokerCtx>[] = [...wireCases, ...taskCases, ...messagingCases, ...httpCases];

@@ -1,0 +1,12 @@
+export * from "./case.js";
+export { WirePeer, summarize, type Closed, type ConnectOptions } from "./peer.js";
+export { BrokerCtx, type BrokerTarget, type Session } from "./broker-ctx.js";
+export { AgentCtx, type AgentTarget } from "./agent-ctx.js";
+export { MockBroker, type AgentSession, type MockBrokerOptions } from "./mock-broker.js";
+export { brokerCases } from "./cases/index.js";
+export { agentCases, CONFORMANCE_CAPABILITIES } from "./cases/agent.js";
+export { runCases, select, exitCode, type Selection, type RunOptions } from "./runner.js";
+export { runBrokerSuite, runAgentSuite, type AgentSuiteTarget } from "./suites.js";
+export { table, json, junit } from "./report.js";
+export { parseSpec, type Statement } from "./spec.js";
+export { UNCOVERED } from "./uncovered.js";
