@@ -45,8 +45,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backend:
   let tasks: TaskService | undefined;
   let messaging: Messaging | undefined;
   const deadlines = new DeadlineHeap<TaskRecord | RequestRecord>((item) => {
-    if (item.kind === "task") tasks!.expire(item);
-    else messaging!.expire(item);
+    if ("callerId" in item) messaging!.expire(item);
+    else tasks!.expire(item);
   });
   const dispatcher = new Dispatcher(registry, (task, agent) => tasks!.dispatch(task, agent));
   const metrics = new Metrics({
@@ -55,9 +55,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backend:
     tasksByState: () => countBy(table.values(), (t) => t.state),
     queueDepths: () => dispatcher.depths(),
   });
-  const heap = deadlines as unknown as DeadlineHeap<TaskRecord>;
-  tasks = new TaskService(config, `${brokerId}.t`, table, heap as never, dispatcher, registry, metrics);
-  messaging = new Messaging(config, `${brokerId}.r`, registry, heap as never, metrics);
+  tasks = new TaskService(config, `${brokerId}.t`, table, deadlines, dispatcher, registry, metrics);
+  messaging = new Messaging(config, `${brokerId}.r`, registry, deadlines, metrics);
   const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend);
 
   const monitor = new HeartbeatMonitor(

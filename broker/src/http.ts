@@ -19,7 +19,7 @@ import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 import type { Registry } from "./registry.js";
 import type { TaskService } from "./tasks/task-service.js";
-import type { TaskObserver, TaskRecord } from "./tasks/task-table.js";
+import { everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 
 const HttpSubmitSchema = SubmitSchema.omit({ type: true, ref: true, input: true }).extend({ input: z.unknown().optional() });
 
@@ -158,7 +158,7 @@ function taskView(t: TaskRecord): Record<string, unknown> {
     task_id: t.id,
     capability: t.capability,
     state: t.state,
-    attempt: t.dispatchedAt === 0 ? 0 : t.attempt,
+    attempt: everDispatched(t) ? t.attempt : 0,
     priority: t.priority,
     created_at: t.createdAt,
   };

@@ -6,7 +6,8 @@ import { TopicTrie } from "./pubsub/topic-trie.js";
 import type { Registry } from "./registry.js";
 import { RequestTable, type RequestRecord } from "./requests.js";
 import type { Session } from "./session.js";
-import type { DeadlineHeap, Deadlined } from "./tasks/deadlines.js";
+import type { DeadlineHeap } from "./tasks/deadlines.js";
+import type { TaskRecord } from "./tasks/task-table.js";
 
 export class Messaging {
   readonly topics = new TopicTrie<Session>();
@@ -20,7 +21,7 @@ export class Messaging {
     private readonly config: BrokerConfig,
     private readonly idPrefix: string,
     private readonly registry: Registry,
-    private readonly deadlines: DeadlineHeap<Deadlined & { kind: string }>,
+    private readonly deadlines: DeadlineHeap<TaskRecord | RequestRecord>,
     private readonly metrics: Metrics,
   ) {}
 
@@ -74,7 +75,6 @@ export class Messaging {
       return;
     }
     const r: RequestRecord = {
-      kind: "request",
       id: `${this.idPrefix}${(++this.seq).toString(36)}`,
       callerId: f.id,
       caller,

@@ -3,7 +3,6 @@ import type { Deadlined } from "./tasks/deadlines.js";
 import type { Session } from "./session.js";
 
 export interface RequestRecord extends Deadlined {
-  readonly kind: "request";
   /** The id the broker gave the target. */
   readonly id: string;
   /** The caller's own request id, used in the response it gets. */

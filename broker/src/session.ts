@@ -6,6 +6,7 @@ import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 import type { WriteBatcher } from "./write-batch.js";
 import {
+  isId,
   AgentwireError,
   CLOSE_CODES,
   ERROR_CODES,
@@ -17,7 +18,7 @@ import {
   type Frame,
 } from "@agentwire/wire";
 import type { TokenAcl } from "./config.js";
-import type { TaskObserver, TaskRecord } from "./tasks/task-table.js";
+import { everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 import type { RequestRecord } from "./requests.js";
 
 export type SessionState = "awaiting_register" | "ready" | "draining" | "closed";
@@ -211,7 +212,7 @@ export class Session implements TaskObserver {
       ok: task.ok,
       output: task.output,
       error: task.error,
-      attempt: task.dispatchedAt === 0 ? undefined : task.attempt,
+      attempt: everDispatched(task) ? task.attempt : undefined,
       ref,
     });
   }
@@ -226,11 +227,9 @@ const CLOSE_FOR: Record<string, number> = {
   internal: CLOSE_CODES.internal,
 };
 
-const ID_RE = /^[\x21-\x7e]{1,256}$/;
-
 /** An invalid id (the reason a frame failed, maybe) is never echoed: the error frame must stay valid. */
 function validRef(ref: string | undefined): string | undefined {
-  return ref !== undefined && ID_RE.test(ref) ? ref : undefined;
+  return ref !== undefined && isId(ref) ? ref : undefined;
 }
 
 function refOf(frame: Frame): string | undefined {

@@ -3,7 +3,7 @@
  * a task goes to an agent as soon as one with free capacity qualifies; otherwise it waits at its
  * place in the queue until capacity frees up [ROUTE-2].
  */
-import { PRIORITIES, type Strategy as StrategyName } from "@agentwire/wire";
+import { PRIORITIES, PRIORITY_RANK, type Strategy as StrategyName } from "@agentwire/wire";
 import type { Registry } from "../registry.js";
 import type { Session } from "../session.js";
 import type { TaskRecord } from "../tasks/task-table.js";
@@ -58,7 +58,7 @@ export class Dispatcher {
         return;
       }
     }
-    const level = q.levels[task.rank]!;
+    const level = q.levels[PRIORITY_RANK[task.priority]]!;
     if (retry) level.insertBefore(task, (other) => other.seq > task.seq);
     else level.push(task);
     q.size++;

@@ -1,6 +1,5 @@
+import { PRIORITY_RANK } from "@agentwire/wire";
 import { rotate, type Strategy } from "./strategy.js";
-
-const URGENT = 2; // PRIORITY_RANK.high
 
 /**
  * high/critical tasks go to the highest tier with free capacity; low/normal ones to the lowest tier,
@@ -8,7 +7,7 @@ const URGENT = 2; // PRIORITY_RANK.high
  */
 export const priorityTiers: Strategy = {
   pick(candidates, task, pool) {
-    const urgent = task.rank >= URGENT;
+    const urgent = PRIORITY_RANK[task.priority] >= PRIORITY_RANK.high;
     let tier = urgent ? -1 : Infinity;
     for (const s of candidates) tier = urgent ? Math.max(tier, s.tier) : Math.min(tier, s.tier);
     return rotate(candidates, pool, (s) => s.tier === tier);

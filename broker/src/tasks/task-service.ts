@@ -6,7 +6,6 @@ import {
   AgentLostError,
   NoAgentsError,
   OverloadedError,
-  PRIORITY_RANK,
   errorInfo,
   type ErrorInfo,
   type Priority,
@@ -19,7 +18,8 @@ import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { Metrics } from "../metrics.js";
 import type { Registry } from "../registry.js";
 import type { Session } from "../session.js";
-import type { DeadlineHeap, Deadlined } from "./deadlines.js";
+import type { RequestRecord } from "../requests.js";
+import type { DeadlineHeap } from "./deadlines.js";
 import type { TaskObserver, TaskRecord, TaskTable } from "./task-table.js";
 
 /** What a submit asks for, from a `submit` frame or POST /v1/tasks. */
@@ -49,7 +49,7 @@ export class TaskService {
     private readonly config: BrokerConfig,
     private readonly idPrefix: string,
     readonly table: TaskTable,
-    private readonly deadlines: DeadlineHeap<Deadlined & { kind: string }>,
+    private readonly deadlines: DeadlineHeap<TaskRecord | RequestRecord>,
     private readonly dispatcher: Dispatcher,
     private readonly registry: Registry,
     private readonly metrics: Metrics,
@@ -75,7 +75,6 @@ export class TaskService {
     const priority = spec.priority ?? "normal";
     const seq = ++this.seq;
     const task: TaskRecord = {
-      kind: "task",
       id: `${this.idPrefix}${seq.toString(36)}`,
       seq,
       capability: spec.capability,
@@ -83,7 +82,6 @@ export class TaskService {
       tags: spec.tags,
       input: spec.input,
       priority,
-      rank: PRIORITY_RANK[priority],
       strategy: spec.strategy ?? this.config.defaultStrategy,
       attempt: 1,
       maxAttempts: spec.max_attempts ?? this.config.maxAttempts,
@@ -94,7 +92,6 @@ export class TaskService {
       agent: null,
       formerAgents: undefined,
       createdAt: now,
-      dispatchedAt: 0,
       endedAt: 0,
       ok: false,
       output: undefined,
@@ -128,9 +125,8 @@ export class TaskService {
   readonly dispatch = (task: TaskRecord, agent: Session): void => {
     task.state = "dispatched";
     task.agent = agent;
-    task.dispatchedAt = Date.now();
     agent.tasks.add(task);
-    this.metrics.dispatchLatency.observe((task.dispatchedAt - task.createdAt) / 1000);
+    this.metrics.dispatchLatency.observe((Date.now() - task.createdAt) / 1000);
     agent.send({
       type: "task",
       task_id: task.id,

@@ -20,7 +20,6 @@ export interface Watcher {
 }
 
 export interface TaskRecord extends Deadlined {
-  readonly kind: "task";
   readonly id: string;
   /** Acceptance order, for FIFO within a priority. */
   readonly seq: number;
@@ -29,7 +28,6 @@ export interface TaskRecord extends Deadlined {
   readonly tags: readonly string[] | undefined;
   input: Uint8Array;
   readonly priority: Priority;
-  readonly rank: number;
   readonly strategy: Strategy;
   attempt: number;
   readonly maxAttempts: number;
@@ -44,7 +42,6 @@ export interface TaskRecord extends Deadlined {
   /** Agent ids of earlier attempts, so their late results are ignored rather than refused. */
   formerAgents: string[] | undefined;
   readonly createdAt: number;
-  dispatchedAt: number;
   endedAt: number;
   ok: boolean;
   output: Uint8Array | undefined;
@@ -53,6 +50,11 @@ export interface TaskRecord extends Deadlined {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Whether the task was ever sent to an agent (the agent of the last attempt stays set once ended). */
+export function everDispatched(task: TaskRecord): boolean {
+  return task.agent !== null || task.formerAgents !== undefined;
+}
 
 export class TaskTable {
   private readonly tasks = new Map<string, TaskRecord>();

@@ -10,7 +10,7 @@ import { isUtf8 } from "node:buffer";
 import { Packr, Unpackr, type Options } from "msgpackr";
 import { DEFAULTS, LIMITS } from "./constants.js";
 import { BadFrameError, FrameTooLargeError, UnknownTypeError } from "./errors.js";
-import { FRAME_SCHEMAS, type Frame, type FrameType } from "./frames.js";
+import { FRAME_SCHEMAS, isId, type Frame, type FrameType } from "./frames.js";
 
 // `skipValues` and int64AsType "auto" exist in msgpackr 2.x but not in its type definitions.
 const packr = new Packr({
@@ -72,7 +72,8 @@ function dropNils(obj: Record<string, unknown>): void {
 function refOf(value: Record<string, unknown>): string | undefined {
   for (const key of ["ref", "task_id", "id"] as const) {
     const v = value[key];
-    if (typeof v === "string" && v.length <= LIMITS.maxIdBytes) return v;
+    // Only a well-formed id is echoed: the error frame must itself be valid [ENC-6].
+    if (typeof v === "string" && isId(v)) return v;
   }
   return undefined;
 }

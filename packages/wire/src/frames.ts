@@ -21,7 +21,9 @@ export interface FrameMeta {
 // ---- field types -------------------------------------------------------------------------------
 
 /** Printable ASCII without spaces, 1..256 bytes: ids, refs, keys [ENC-6]. */
-const ID_RE = /^[\x21-\x7e]{1,256}$/;
+export const ID_RE = /^[\x21-\x7e]{1,256}$/;
+/** Whether a string is a well-formed id [ENC-6]. */
+export const isId = (s: string): boolean => ID_RE.test(s);
 const id = (description: string) => z.string().regex(ID_RE).describe(description);
 
 const CAPABILITY_RE = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/;
