@@ -1,6 +1,6 @@
 /**
  * ONE interval timer for all sessions: evicts those silent for heartbeat_timeout_ms (and those that
- * never registered within it) [HB-3], and runs other periodic housekeeping.
+ * never registered within it) [CONN-4], and runs other periodic housekeeping.
  */
 import { CLOSE_CODES } from "@agentwire/wire";
 import type { Session } from "./session.js";

@@ -4,7 +4,7 @@ import { rotate, type Strategy } from "./strategy.js";
 
 /**
  * Highest capability version satisfying the range; ties: most of the task's tags on the capability
- * itself, then fewest in flight, then round robin [ROUTE-4].
+ * itself, then fewest in flight, then round robin [ROUTE-7].
  */
 export const capabilityMatch: Strategy = {
   pick(candidates, task, pool) {

@@ -3,7 +3,7 @@ import { rotate, type Strategy } from "./strategy.js";
 
 /**
  * high/critical tasks go to the highest tier with free capacity; low/normal ones to the lowest tier,
- * so tiered agents stay free for urgent work; round robin within a tier [ROUTE-6].
+ * so tiered agents stay free for urgent work; round robin within a tier [PRIO-2][PRIO-3].
  */
 export const priorityTiers: Strategy = {
   pick(candidates, task, pool) {
