@@ -60,6 +60,9 @@ export interface CapabilitySpec<I extends z.ZodType, O extends z.ZodType> {
 
 export type RequestHandler = (payload: unknown, ctx: RequestContext & { from: string | undefined }) => unknown;
 
+/** What a `goaway` announced: the broker closes the connection `graceMs` after sending it. */
+export type GoawayHandler = (info: { reason: string; graceMs: number }) => void | Promise<void>;
+
 
 interface Running {
   key: string;
@@ -77,6 +80,7 @@ export class Agent implements AsyncDisposable {
   private readonly requestHandlers = new Map<string, RequestHandler>();
   private readonly topicHandlers: [string, (msg: IncomingMessage) => void | Promise<void>][] = [];
   private messageHandler: ((msg: IncomingMessage) => void | Promise<void>) | undefined;
+  private goawayHandler: GoawayHandler | undefined;
   private readonly running = new Map<string, Running>();
   private readonly requestsOpen = new Set<AbortController>();
   private healthy = true;
@@ -110,6 +114,7 @@ export class Agent implements AsyncDisposable {
       request: (f: Request) => void this.handleRequest(f),
       message: (f: Parameters<NonNullable<Session["handlers"]["message"]>>[0]) => this.onDirect(f),
       lost: () => this.onLost(),
+      goaway: (f: { reason: string; grace_ms: number }) => this.onBrokerGoaway(f),
     });
   }
 
@@ -149,6 +154,16 @@ export class Agent implements AsyncDisposable {
   /** Handles direct messages (`send`). */
   onMessage<T = unknown>(handler: (msg: IncomingMessage<T>) => void | Promise<void>): this {
     this.messageHandler = handler as (msg: IncomingMessage) => void;
+    return this;
+  }
+
+  /**
+   * Runs when the broker announces its shutdown (`goaway`). Without a handler the agent keeps its work
+   * running and reconnects once the broker closed [SHUT-6]; `agent.onGoaway(() => agent.drain())`
+   * finishes the work, then closes with 1000 and stays closed [DRAIN-5].
+   */
+  onGoaway(handler: GoawayHandler): this {
+    this.goawayHandler = handler;
     return this;
   }
 
@@ -319,6 +334,14 @@ export class Agent implements AsyncDisposable {
     void Promise.resolve()
       .then(() => handler(toIncoming(frame)))
       .catch((err: unknown) => this.logger.error({ err }, "message handler failed"));
+  }
+
+  private onBrokerGoaway(frame: { reason: string; grace_ms: number }): void {
+    const handler = this.goawayHandler;
+    if (handler === undefined) return;
+    void Promise.resolve()
+      .then(() => handler({ reason: frame.reason, graceMs: frame.grace_ms }))
+      .catch((err: unknown) => this.logger.error({ err }, "goaway handler failed"));
   }
 
   /** The broker requeues what this session held; the handlers' work can no longer be delivered. */

@@ -1,4 +1,4 @@
-export { Agent, createAgent, type AgentOptions, type CapabilitySpec, type Health, type RequestHandler, type TaskHandler } from "./agent.js";
+export { Agent, createAgent, type AgentOptions, type CapabilitySpec, type GoawayHandler, type Health, type RequestHandler, type TaskHandler } from "./agent.js";
 export { Client, connect, type AgentQuery, type ConnectOptions, type IncomingMessage, type RequestOptions, type RequestTarget, type SubmitOptions } from "./client.js";
 export { Connection, backoffDelay, type BackoffOptions } from "./connection.js";
 export type { RequestContext, TaskContext, TaskInfo } from "./context.js";

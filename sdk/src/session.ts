@@ -13,6 +13,7 @@ import {
   type Cancel,
   type ErrorFrame,
   type Frame,
+  type Goaway,
   type Message,
   type Register,
   type Registered,
@@ -56,6 +57,8 @@ export interface SessionHandlers {
   ready?(frame: Registered, again: boolean): void;
   /** The socket dropped; everything open has been failed already. */
   lost?(): void;
+  /** The broker announced its shutdown [SHUT-1]; it closes the connection after `grace_ms`. */
+  goaway?(frame: Goaway): void;
 }
 
 type RefWaiter = { resolve(frame: Frame): void; reject(err: AgentwireError): void };
@@ -237,8 +240,9 @@ export class Session {
       case "message":
         return frame.topic === undefined ? this.handlers.message?.(frame) : this.deliver(frame.topic, frame);
       case "goaway":
-        // The broker closes after its grace period; the reconnect logic takes it from there.
-        return this.options.logger.info({ reason: frame.reason, grace_ms: frame.grace_ms }, "broker going away");
+        // Unless a handler acts on it, the broker closes after its grace period and the reconnect logic takes it from there.
+        this.options.logger.info({ reason: frame.reason, grace_ms: frame.grace_ms }, "broker going away");
+        return this.handlers.goaway?.(frame);
       default:
         this.options.logger.debug({ type: frame.type }, "ignoring frame");
     }

@@ -81,3 +81,40 @@ describe.skipIf(!HAVE_BROKER)("drain [DRAIN-2] [DRAIN-5]", () => {
     await agent.close();
   });
 });
+
+describe.skipIf(!HAVE_BROKER)("goaway [SHUT-6]", () => {
+  it("onGoaway hears the broker's shutdown; draining there finishes the task and closes for good", async () => {
+    const broker = await startBroker(["--shutdown-grace-ms", "5000"]);
+    const client = await connect({ url: broker.url, logger, backoff });
+    const release = deferred<void>();
+    const started = deferred<void>();
+    const heard = deferred<{ reason: string; graceMs: number }>();
+    const agent = createAgent({ url: broker.url, name: "goaway", logger, backoff })
+      .capability("goaway.job", { input: z.object({}) }, async () => {
+        started.resolve();
+        await release.promise;
+        return "finished";
+      })
+      .onGoaway(async (info) => {
+        heard.resolve(info);
+        await agent.drain();
+      });
+    try {
+      await agent.start();
+      const generation = agent.session.currentGeneration;
+      const inFlight = client.submit("goaway.job", {});
+      await within(started.promise, 10_000, "task start");
+      const stopping = broker.stop(); // SIGTERM: goaway, then the broker waits for in-flight tasks
+      await expect(within(heard.promise, 10_000, "goaway")).resolves.toMatchObject({ graceMs: 5000 });
+      release.resolve();
+      await expect(inFlight).resolves.toBe("finished");
+      await waitFor(() => (agent.session.isClosed ? true : undefined), 10_000, "agent closed");
+      await stopping;
+      expect(agent.session.currentGeneration).toBe(generation);
+    } finally {
+      await client.close();
+      await agent.close();
+      await broker.stop();
+    }
+  });
+});
