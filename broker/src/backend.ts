@@ -1,9 +1,9 @@
 /**
  * Where agents and tasks live across brokers. The session logic asks the backend only when the local
  * registry cannot answer; in-memory fast paths stay synchronous. `MemoryBackend` is a single broker:
- * nothing is remote. A Redis mesh backend implements the same interface later.
+ * nothing is remote. `RedisBackend` (src/redis/) joins a mesh of brokers over Redis.
  */
-import type { AgentInfo } from "@agentwire/wire";
+import type { AgentInfo, ErrorInfo } from "@agentwire/wire";
 import type { AgentFilter } from "./registry.js";
 
 export interface RemoteTask {
@@ -11,6 +11,31 @@ export interface RemoteTask {
   capability: string;
   input: Uint8Array;
   origin_broker: string;
+  /** The broker whose agent should run it. */
+  target_broker: string;
+  timeout_ms: number;
+  /** 1 on first handoff; a broker reclaiming it from a dead one runs it with attempt + 1. */
+  attempt: number;
+}
+
+/** How a task handed to another broker ended. */
+export interface RemoteOutcome {
+  ok: boolean;
+  output?: Uint8Array | undefined;
+  error?: ErrorInfo | undefined;
+}
+
+/** What a distributed backend needs from its broker; `startBroker` provides it via `attach`. */
+export interface MeshHost {
+  readonly brokerId: string;
+  /** Agents registered here, to publish to the shared registry. */
+  localAgents(): AgentInfo[];
+  /** Delivers a publish from another broker to local subscribers; returns how many got it. */
+  publishLocal(topic: string, from: string, payload: Uint8Array): number;
+  /** Runs a task handed over by another broker on a local agent; `done` exactly once. */
+  runTask(task: RemoteTask, done: (outcome: RemoteOutcome) => void): void;
+  /** A task this broker handed to another broker has ended. */
+  onRemoteResult(taskId: string, outcome: RemoteOutcome): void;
 }
 
 export interface Backend {
@@ -19,6 +44,8 @@ export interface Backend {
   readonly distributed: boolean;
   /** Connected and able to serve (GET /readyz). */
   readonly ready: boolean;
+  /** Called once before `start` by `startBroker`; the memory backend ignores it. */
+  attach?(host: MeshHost): void;
   start(): Promise<void>;
   close(): Promise<void>;
   /** Agents registered on other brokers. */

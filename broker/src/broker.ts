@@ -5,9 +5,9 @@ import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { CLOSE_CODES, SUBPROTOCOL } from "@agentwire/wire";
+import { CLOSE_CODES, SUBPROTOCOL, errorInfo } from "@agentwire/wire";
 import { Auth, bearer } from "./auth.js";
-import { MemoryBackend, type Backend } from "./backend.js";
+import { MemoryBackend, type Backend, type MeshHost } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { Handlers, type BrokerState } from "./handlers.js";
@@ -16,6 +16,7 @@ import { httpHandler } from "./http.js";
 import { Messaging } from "./messaging.js";
 import { Metrics } from "./metrics.js";
 import { Registry } from "./registry.js";
+import { RedisBackend } from "./redis/redis-backend.js";
 import type { RequestRecord } from "./requests.js";
 import { Session } from "./session.js";
 import { WriteBatcher } from "./write-batch.js";
@@ -32,9 +33,14 @@ export interface Broker extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-export async function startBroker(config: BrokerConfig, logger: Logger, backend: Backend = new MemoryBackend()): Promise<Broker> {
+export async function startBroker(config: BrokerConfig, logger: Logger, backendArg?: Backend): Promise<Broker> {
   const brokerId = config.brokerId === "" ? `b-${randomBytes(4).toString("hex")}` : config.brokerId;
   const log = logger.child({ broker_id: brokerId });
+  const backend: Backend =
+    backendArg ??
+    (config.redis !== "" || config.redisCluster !== ""
+      ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, log })
+      : new MemoryBackend());
   const state: BrokerState = { brokerId, shuttingDown: false };
   const sessions = new Set<Session>();
   const sockets = new Set<WebSocket>();
@@ -95,6 +101,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backend:
     });
   });
 
+  backend.attach?.(meshHost(brokerId, registry, tasks, messaging, log));
   await backend.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -153,6 +160,33 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backend:
     shutdown,
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/** The broker seen from its mesh backend: local agents, local delivery, running handed-over tasks. */
+function meshHost(brokerId: string, registry: Registry, tasks: TaskService, messaging: Messaging, log: Logger): MeshHost {
+  return {
+    brokerId,
+    localAgents: () => registry.query({}),
+    publishLocal: (topic, from, payload) => messaging.publish(from, { topic, payload }),
+    runTask(remote, done) {
+      const observer = {
+        open: 1,
+        onProgress() {},
+        onResult: (t: TaskRecord) => done({ ok: t.ok, output: t.output, error: t.error }),
+      };
+      try {
+        // The task id as idempotency key (scoped to the origin) makes a redelivery join the first run.
+        const spec = { capability: remote.capability, input: remote.input, timeout_ms: remote.timeout_ms, idempotency_key: remote.task_id };
+        const { task, duplicate } = tasks.create(spec, observer, "mesh", `mesh:${remote.origin_broker}`);
+        if (duplicate) tasks.watch(task, observer, undefined);
+        else tasks.start(task);
+      } catch (err) {
+        done({ ok: false, error: errorInfo(err) });
+      }
+    },
+    // TODO(mesh): hand the outcome to TaskService once it routes tasks to remote agents.
+    onRemoteResult: (taskId, outcome) => log.debug({ task_id: taskId, ok: outcome.ok }, "remote result"),
   };
 }
 

@@ -54,6 +54,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "resultTtlMs", flag: "result-ttl-ms", type: int(1_000, MAX_MS), default: 300_000, help: "keep ended tasks (results, idempotency keys) this long" },
   { key: "maxEndedTasks", flag: "max-ended-tasks", type: int(0, 1 << 30), default: 100_000, help: "most ended tasks kept at once (oldest dropped first)" },
   { key: "logLevel", flag: "log-level", type: { kind: "enum", values: LOG_LEVELS }, default: "info", help: "pino log level" },
+  { key: "redis", flag: "redis", type: { kind: "string" }, default: "", help: "join a broker mesh over this Redis URL, e.g. redis://host:6379" },
+  { key: "redisCluster", flag: "redis-cluster", type: { kind: "string" }, default: "", help: "join a broker mesh over Redis Cluster: host:port,host:port,..." },
 ];
 
 export interface BrokerConfig {
@@ -74,6 +76,10 @@ export interface BrokerConfig {
   resultTtlMs: number;
   maxEndedTasks: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Redis URL of the mesh; "" = single broker (in-memory backend). */
+  redis: string;
+  /** Redis Cluster seed nodes `host:port,...`; "" = none. Exclusive with `redis`. */
+  redisCluster: string;
   auth: { tokens: TokenAcl[] };
 }
 
@@ -85,7 +91,7 @@ const FileSchema = z
 export class ConfigError extends Error {}
 
 export function usage(): string {
-  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(24)} ${o.help} (default ${o.default === "" ? "random" : o.default}; env ${envName(o)})`);
+  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(24)} ${o.help} (default ${o.default === "" ? (o.key === "brokerId" ? "random" : "none") : o.default}; env ${envName(o)})`);
   return [
     "usage: agentwire-broker [options]",
     "",
@@ -182,6 +188,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}
     throw new ConfigError(
       `--heartbeat-timeout-ms: expected at least 2 x heartbeat interval (${2 * config.heartbeatIntervalMs}), got ${config.heartbeatTimeoutMs}`,
     );
+  }
+  if (config.redis !== "" && config.redisCluster !== "") throw new ConfigError("--redis-cluster: cannot be combined with --redis");
+  if (config.redis !== "" && !/^rediss?:\/\//.test(config.redis)) throw new ConfigError(`--redis: expected redis://host:port, got ${JSON.stringify(config.redis)}`);
+  if (config.redisCluster !== "" && !config.redisCluster.split(",").every((n) => /^[^:,\s]+:\d{1,5}$/.test(n))) {
+    throw new ConfigError(`--redis-cluster: expected host:port,host:port,..., got ${JSON.stringify(config.redisCluster)}`);
   }
   return { help: false, config };
 }

@@ -1,0 +1,35 @@
+/**
+ * The fixed set of Redis connections of one broker: whatever the number of tasks in flight, a broker
+ * holds exactly these four (per Cluster node on Cluster). Each is named `aw:<broker>:<role>` so
+ * `CLIENT LIST` shows who holds what.
+ */
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+
+export const ROLES = ["cmd", "tasks", "ready", "sub"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface RedisTarget {
+  /** redis://host:port, or "" when `cluster` is given. */
+  url: string;
+  /** Cluster seed nodes `host:port,...`, or "". */
+  cluster: string;
+}
+
+export function connect(target: RedisTarget, brokerId: string, role: Role): Redis {
+  const options: RedisOptions = {
+    connectionName: `aw:${brokerId}:${role}`,
+    lazyConnect: true,
+    // Blocking reads must wait across a Redis restart instead of failing after 20 retries.
+    maxRetriesPerRequest: null,
+    retryStrategy: (times) => Math.min(50 * times, 1_000),
+  };
+  if (target.cluster !== "") {
+    const nodes = target.cluster.split(",").map((n) => {
+      const [host, port] = n.split(":");
+      return { host: host!, port: Number(port) };
+    });
+    // A Cluster exposes the same command API; the union would only burden every call site.
+    return new Cluster(nodes, { redisOptions: options, lazyConnect: true }) as unknown as Redis;
+  }
+  return new Redis(target.url, options);
+}

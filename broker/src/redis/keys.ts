@@ -1,0 +1,32 @@
+/**
+ * Every Redis key and channel of the mesh. A broker's keys share its hash tag `{b:<id>}` so one
+ * script can touch several of them on Redis Cluster; mesh-wide keys share `{mesh}`.
+ */
+export const meshKeys = {
+  /** Sorted set: broker id -> last liveness refresh (ms). Membership list; liveness is `alive`. */
+  brokers: "aw:{mesh}:brokers",
+  /** Channel: a broker id whose agent set changed (PUBLISH, or SPUBLISH on Cluster). */
+  changes: "aw:{mesh}:changes",
+  /** Channel: cross-broker publish frames (see envelope.ts). */
+  publish: "aw:{mesh}:publish",
+} as const;
+
+export const CONSUMER_GROUP = "brokers";
+
+export function brokerKeys(id: string) {
+  const tag = `aw:{b:${id}}`;
+  return {
+    /** String with PX TTL: present while the broker lives. */
+    alive: `${tag}:alive`,
+    /** Hash agent_id -> AgentInfo JSON, PX TTL refreshed with `alive`. */
+    agents: `${tag}:agents`,
+    /** Hash capability -> number of agents offering it (the capability index). */
+    caps: `${tag}:caps`,
+    /** Stream of tasks this broker's agents should run; group `brokers`, PEL = processing list. */
+    tasks: `${tag}:tasks`,
+    /** List of task ids whose response key is ready, read by the origin with BLMPOP. */
+    ready: `${tag}:ready`,
+    /** List holding one response; PX TTL = task timeout + margin. */
+    response: (taskId: string) => `${tag}:response:${taskId}`,
+  };
+}

@@ -1,0 +1,324 @@
+/**
+ * The Redis mesh backend (docs/decisions/003-redis-mesh.md). Four connections, whatever the load:
+ * `cmd` for every non-blocking command and script, `tasks` blocked on this broker's task stream
+ * (XREADGROUP), `ready` blocked on this broker's ready list (BLMPOP), `sub` for change notices and
+ * cross-broker publishes.
+ */
+import type { Logger } from "pino";
+import type { Redis } from "ioredis";
+import type { AgentInfo } from "@agentwire/wire";
+import type { Backend, MeshHost, RemoteOutcome, RemoteTask } from "../backend.js";
+import type { AgentFilter } from "../registry.js";
+import { connect, ROLES, type RedisTarget, type Role } from "./connections.js";
+import { decodeOutcome, decodePublish, encodeOutcome, encodePublish, parseTaskFields, taskFields } from "./envelope.js";
+import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
+import { parseAgents, RegistryCache } from "./registry-cache.js";
+import { defineScripts, type MeshCommands } from "./scripts.js";
+
+export interface RedisBackendOptions {
+  target: RedisTarget;
+  brokerId: string;
+  log: Logger;
+  /** Liveness refresh period; the liveness key lives 3 x this. */
+  livenessMs?: number;
+  /** Entries per XREADGROUP / ids per BLMPOP. */
+  batch?: number;
+  /** Response keys live task timeout + this. */
+  responseMarginMs?: number;
+}
+
+type StreamReply = [string, [string, string[]][]][] | null;
+
+export class RedisBackend implements Backend {
+  readonly kind: string;
+  readonly distributed = true;
+  readonly cache = new RegistryCache();
+  private host: MeshHost | undefined;
+  private readonly conns: Record<Role, Redis>;
+  private readonly cmd: Redis & MeshCommands;
+  private readonly keys: ReturnType<typeof brokerKeys>;
+  private readonly livenessMs: number;
+  private readonly batch: number;
+  private readonly marginMs: number;
+  private readonly cluster: boolean;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private loops: Promise<void>[] = [];
+  private lastPublished = "";
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  /** Task ids this broker reclaimed from dead brokers (metric). */
+  reclaimed = 0;
+
+  constructor(private readonly options: RedisBackendOptions) {
+    this.cluster = options.target.cluster !== "";
+    this.kind = this.cluster ? "redis-cluster" : "redis";
+    this.livenessMs = options.livenessMs ?? 1_000;
+    this.batch = options.batch ?? 128;
+    this.marginMs = options.responseMarginMs ?? 30_000;
+    this.keys = brokerKeys(options.brokerId);
+    this.conns = Object.fromEntries(ROLES.map((r) => [r, connect(options.target, options.brokerId, r)])) as Record<Role, Redis>;
+    this.cmd = defineScripts(this.conns.cmd);
+    for (const r of ROLES) this.conns[r].on("error", (err: Error) => options.log.debug({ err, role: r }, "redis connection error"));
+  }
+
+  get ready(): boolean {
+    return this.running && ROLES.every((r) => this.conns[r].status === "ready");
+  }
+
+  attach(host: MeshHost): void {
+    this.host = host;
+  }
+
+  async start(): Promise<void> {
+    if (this.host === undefined) throw new Error("RedisBackend.start before attach");
+    await Promise.all(ROLES.map((r) => this.conns[r].connect()));
+    await this.ensureGroup();
+    const sub = this.conns.sub;
+    sub.on(this.cluster ? "smessageBuffer" : "messageBuffer", (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
+    if (this.cluster) await sub.ssubscribe(meshKeys.changes, meshKeys.publish);
+    else await sub.subscribe(meshKeys.changes, meshKeys.publish);
+    this.running = true;
+    await this.tick();
+    this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.options.log.warn({ err }, "mesh tick failed")), this.livenessMs);
+    this.loops = [this.readTasks(), this.readResponses()];
+  }
+
+  async close(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.timer);
+    try {
+      // A graceful leave: peers forget our agents now; our task stream stays for reclaim.
+      await this.cmd.del(this.keys.alive, this.keys.agents, this.keys.caps);
+      // With nothing left in our stream we leave the mesh; otherwise a survivor reclaims it.
+      if ((await this.cmd.xlen(this.keys.tasks)) === 0) {
+        await this.cmd.del(this.keys.tasks);
+        await this.cmd.zrem(meshKeys.brokers, this.options.brokerId);
+      }
+      await this.signal(meshKeys.changes, this.options.brokerId);
+    } catch (err) {
+      this.options.log.warn({ err }, "mesh leave failed");
+    }
+    for (const r of ROLES) this.conns[r].disconnect();
+    await Promise.allSettled(this.loops);
+  }
+
+  async remoteAgents(filter: AgentFilter): Promise<AgentInfo[]> {
+    return this.cache.query(filter);
+  }
+
+  async hasRemoteAgent(capability: string): Promise<boolean> {
+    return this.cache.brokerFor(capability) !== undefined;
+  }
+
+  async enqueueRemote(task: RemoteTask): Promise<void> {
+    await this.cmd.xadd(brokerKeys(task.target_broker).tasks, "*", ...taskFields(task));
+  }
+
+  async publishRemote(topic: string, from: string, payload: Uint8Array): Promise<number> {
+    await this.signal(meshKeys.publish, encodePublish(this.options.brokerId, topic, from, payload));
+    return 0; // remote deliveries are counted by the receiving brokers, not known here
+  }
+
+  /** Result of a task that ran here for `origin`, readable via the response key until its TTL. */
+  async response(origin: string, taskId: string): Promise<RemoteOutcome | undefined> {
+    const text = await this.cmd.lindex(brokerKeys(origin).response(taskId), 0);
+    return text === null ? undefined : decodeOutcome(text);
+  }
+
+  private signal(channel: string, message: string | Buffer): Promise<unknown> {
+    return this.cluster ? this.cmd.spublish(channel, message) : this.cmd.publish(channel, message);
+  }
+
+  private onMessage(channel: string, message: Buffer): void {
+    if (channel === meshKeys.publish) {
+      const m = decodePublish(message);
+      if (m.origin !== this.options.brokerId) this.host!.publishLocal(m.topic, m.from, m.payload);
+    } else if (channel === meshKeys.changes && message.toString() !== this.options.brokerId) {
+      void this.refresh().catch((err: unknown) => this.options.log.warn({ err }, "registry refresh failed"));
+    }
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.cmd.xgroup("CREATE", this.keys.tasks, CONSUMER_GROUP, "0", "MKSTREAM");
+    } catch (err) {
+      if (!String(err).includes("BUSYGROUP")) throw err;
+    }
+  }
+
+  /** Liveness + agent records (one script), membership, change notice, then the cache. */
+  private async tick(): Promise<void> {
+    if (!this.running) return;
+    const me = this.options.brokerId;
+    const agents = this.host!.localAgents();
+    const caps = new Map<string, number>();
+    const argv: (string | number)[] = [3 * this.livenessMs, me, agents.length];
+    for (const a of agents) {
+      argv.push(a.agent_id, JSON.stringify(a));
+      for (const c of a.capabilities) caps.set(c.name, (caps.get(c.name) ?? 0) + 1);
+    }
+    for (const [name, n] of caps) argv.push(name, n);
+    await this.cmd.publishAgents(this.keys.alive, this.keys.agents, this.keys.caps, ...argv);
+    await this.cmd.zadd(meshKeys.brokers, Date.now(), me);
+    // Compare without in_flight, which changes with every task and is not worth a notice.
+    const shape = JSON.stringify(agents.map((a) => [a.agent_id, a.status, a.capabilities.map((c) => c.name)]));
+    if (shape !== this.lastPublished) {
+      this.lastPublished = shape;
+      await this.signal(meshKeys.changes, me);
+    }
+    await this.refresh();
+  }
+
+  /** Reloads other brokers' agents; coalesces concurrent calls into at most one more run. */
+  private refresh(): Promise<void> {
+    if (this.refreshing !== undefined) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        await this.reload();
+      } while (this.refreshAgain && this.running);
+    })().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async reload(): Promise<void> {
+    const me = this.options.brokerId;
+    const members = await this.cmd.zrange(meshKeys.brokers, "0", "-1", "WITHSCORES");
+    const now = Date.now();
+    const seen = new Set<string>();
+    for (let i = 0; i + 1 < members.length; i += 2) {
+      const id = members[i]!;
+      if (id === me) continue;
+      seen.add(id);
+      const k = brokerKeys(id);
+      const [alive, hash] = await Promise.all([this.cmd.exists(k.alive), this.cmd.hgetall(k.agents)]);
+      if (alive === 1) this.cache.replace(id, parseAgents(hash));
+      else {
+        this.cache.drop(id);
+        if (now - Number(members[i + 1]) > 3 * this.livenessMs) await this.reclaim(id);
+      }
+    }
+    for (const id of [...this.cache.brokers]) if (!seen.has(id)) this.cache.drop(id);
+  }
+
+  /**
+   * Takes over a dead broker's tasks: its pending entries (XAUTOCLAIM; the idle time keeps two
+   * survivors from claiming the same entry) and the entries it never read. Each is handed again, with
+   * attempt + 1, to a broker that has an agent for it (this one first), then acknowledged on the dead
+   * stream: a crash in between runs it twice (at-least-once), never zero times. Forgets the dead
+   * broker once its stream is empty.
+   */
+  private async reclaim(dead: string): Promise<void> {
+    const stream = brokerKeys(dead).tasks;
+    if ((await this.cmd.exists(stream)) === 0) {
+      await this.cmd.zrem(meshKeys.brokers, dead);
+      return;
+    }
+    const me = this.options.brokerId;
+    let cursor = "0-0";
+    do {
+      const reply = (await this.cmd.xautoclaim(stream, CONSUMER_GROUP, me, String(3 * this.livenessMs), cursor, "COUNT", this.batch)) as [string, [string, string[]][]];
+      cursor = reply[0];
+      for (const [id, fields] of reply[1]) await this.rehand(stream, id, fields);
+    } while (cursor !== "0-0" && this.running);
+    for (;;) {
+      const fresh = (await this.cmd.xreadgroup("GROUP", CONSUMER_GROUP, me, "COUNT", this.batch, "STREAMS", stream, ">")) as StreamReply;
+      const entries = fresh?.[0]?.[1] ?? [];
+      if (entries.length === 0) break;
+      for (const [id, fields] of entries) await this.rehand(stream, id, fields);
+    }
+    if ((await this.cmd.xlen(stream)) === 0) {
+      await this.cmd.del(stream);
+      await this.cmd.zrem(meshKeys.brokers, dead);
+    }
+  }
+
+  private async rehand(stream: string, entryId: string, fields: string[]): Promise<void> {
+    const task = parseTaskFields(fields);
+    if (task !== undefined) {
+      const local = this.host!.localAgents().some((a) => a.capabilities.some((c) => c.name === task.capability));
+      const target = local ? this.options.brokerId : this.cache.brokerFor(task.capability);
+      // No agent anywhere yet: leave it pending here; it is claimable again after the idle time.
+      if (target === undefined) return;
+      await this.enqueueRemote({ ...task, target_broker: target, attempt: task.attempt + 1 });
+      this.reclaimed++;
+    }
+    await this.cmd.ack(stream, CONSUMER_GROUP, entryId);
+  }
+
+  private async readTasks(): Promise<void> {
+    const conn = this.conns.tasks;
+    while (this.running) {
+      try {
+        const reply = (await conn.xreadgroup(
+          "GROUP", CONSUMER_GROUP, this.options.brokerId, "COUNT", this.batch, "BLOCK", 1_000, "STREAMS", this.keys.tasks, ">",
+        )) as StreamReply;
+        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) this.runEntry(this.keys.tasks, id, fields);
+      } catch (err) {
+        if (!this.running) return;
+        if (String(err).includes("NOGROUP")) await this.ensureGroup().catch(() => undefined);
+        else await this.backoff(conn);
+      }
+    }
+  }
+
+  private async readResponses(): Promise<void> {
+    const conn = this.conns.ready;
+    while (this.running) {
+      try {
+        const reply = (await conn.blmpop(1, 1, this.keys.ready, "RIGHT", "COUNT", this.batch)) as [string, string[]] | null;
+        if (reply === null) continue;
+        const ids = reply[1];
+        const pipe = this.cmd.pipeline();
+        for (const id of ids) pipe.lindex(this.keys.response(id), 0);
+        const results = (await pipe.exec()) ?? [];
+        ids.forEach((id, i) => {
+          const text = results[i]?.[1];
+          if (typeof text === "string") this.host!.onRemoteResult(id, decodeOutcome(text));
+          else this.options.log.warn({ task_id: id }, "response key expired before it was read");
+        });
+      } catch (err) {
+        if (!this.running) return;
+        await this.backoff(conn);
+      }
+    }
+  }
+
+  private runEntry(stream: string, entryId: string, fields: string[]): void {
+    const task = parseTaskFields(fields);
+    if (task === undefined) {
+      void this.cmd.ack(stream, CONSUMER_GROUP, entryId).catch(() => undefined);
+      return;
+    }
+    this.host!.runTask(task, (outcome) => void this.finish(stream, entryId, task, outcome));
+  }
+
+  /** Store first, acknowledge second: a crash in between means a rerun, never a lost result. */
+  private async finish(stream: string, entryId: string, task: RemoteTask, outcome: RemoteOutcome): Promise<void> {
+    const origin = brokerKeys(task.origin_broker);
+    try {
+      await this.cmd.storeResponse(origin.response(task.task_id), origin.ready, encodeOutcome(outcome), task.timeout_ms + this.marginMs, task.task_id);
+      await this.cmd.ack(stream, CONSUMER_GROUP, entryId);
+    } catch (err) {
+      this.options.log.warn({ err, task_id: task.task_id }, "storing a remote result failed; the entry stays pending for reclaim");
+    }
+  }
+
+  /** After a failed blocking read: wait until the connection is ready again (or a short while). */
+  private backoff(conn: Redis): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        conn.off("ready", done);
+        resolve();
+      };
+      const timer = setTimeout(done, 500);
+      conn.once("ready", done);
+    });
+  }
+}

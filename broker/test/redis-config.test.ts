@@ -1,0 +1,24 @@
+/** `--redis` / `--redis-cluster`: absent = in-memory broker; validated as one-line ConfigErrors. */
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig, usage } from "../src/config.js";
+
+describe("redis flags", () => {
+  it("default to no mesh", () => {
+    const { config } = parseConfig([]);
+    expect(config.redis).toBe("");
+    expect(config.redisCluster).toBe("");
+    expect(usage()).toMatch(/--redis\s+join a broker mesh.*\(default none; env AGENTWIRE_REDIS\)/);
+  });
+
+  it("accept a URL, a node list, or the env", () => {
+    expect(parseConfig(["--redis", "redis://127.0.0.1:7000"]).config.redis).toBe("redis://127.0.0.1:7000");
+    expect(parseConfig(["--redis-cluster", "a:7000,b:7001"]).config.redisCluster).toBe("a:7000,b:7001");
+    expect(parseConfig([], { AGENTWIRE_REDIS: "redis://h:1" }).config.redis).toBe("redis://h:1");
+  });
+
+  it("reject bad values and both at once", () => {
+    expect(() => parseConfig(["--redis", "127.0.0.1:6379"])).toThrow(ConfigError);
+    expect(() => parseConfig(["--redis-cluster", "a:7000,b"])).toThrow(/--redis-cluster: expected host:port/);
+    expect(() => parseConfig(["--redis", "redis://a:1", "--redis-cluster", "a:1"])).toThrow(/cannot be combined/);
+  });
+});
