@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Suites spawn real brokers and redis-servers; on a 2-core machine fewer workers are steadier.
     maxWorkers: 2,
-    reporters: ["default", "./scripts/summary-reporter.ts"],
+    reporters: ["default", "./scripts/summary-reporter.mjs"],
   },
 });
