@@ -3,7 +3,7 @@
  * registry cannot answer; in-memory fast paths stay synchronous. `MemoryBackend` is a single broker:
  * nothing is remote. `RedisBackend` (src/redis/) joins a mesh of brokers over Redis.
  */
-import type { AgentInfo, ErrorInfo } from "@agentwire/wire";
+import type { AgentInfo, ErrorInfo, Priority } from "@agentwire/wire";
 import type { AgentFilter } from "./registry.js";
 
 export interface RemoteTask {
@@ -16,6 +16,12 @@ export interface RemoteTask {
   timeout_ms: number;
   /** 1 on first handoff; a broker reclaiming it from a dead one runs it with attempt + 1. */
   attempt: number;
+  /** The origin task's attempt limit, for retries on the executing broker (its default if absent). */
+  max_attempts?: number | undefined;
+  /** Version range and tags the executing broker's agent must match. */
+  version?: string | undefined;
+  tags?: readonly string[] | undefined;
+  priority?: Priority | undefined;
 }
 
 /** How a task handed to another broker ended. */
@@ -23,6 +29,8 @@ export interface RemoteOutcome {
   ok: boolean;
   output?: Uint8Array | undefined;
   error?: ErrorInfo | undefined;
+  /** The handoff attempt this outcome answers (the origin drops outcomes of older attempts). */
+  attempt?: number | undefined;
 }
 
 /** What a distributed backend needs from its broker; `startBroker` provides it via `attach`. */
@@ -52,6 +60,11 @@ export interface Backend {
   remoteAgents(filter: AgentFilter): Promise<AgentInfo[]>;
   /** Whether another broker has an agent for this capability (consulted when none is local). */
   hasRemoteAgent(capability: string): Promise<boolean>;
+  /**
+   * Synchronously, from the backend's registry cache: a broker (round-robin among matching ones)
+   * with an agent offering `capability` in version `range` with `tags`, or undefined.
+   */
+  remoteBrokerFor?(capability: string, range: string | undefined, tags: readonly string[] | undefined): string | undefined;
   /** Hands a task to the broker holding a remote agent. */
   enqueueRemote(task: RemoteTask): Promise<void>;
   /** Broadcasts a publish to other brokers; resolves with how many remote sessions got it. */

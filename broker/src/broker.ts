@@ -61,7 +61,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     tasksByState: () => countBy(table.values(), (t) => t.state),
     queueDepths: () => dispatcher.depths(),
   });
-  tasks = new TaskService(config, `${brokerId}.t`, table, deadlines, dispatcher, registry, metrics);
+  tasks = new TaskService(config, `${brokerId}.t`, table, deadlines, dispatcher, registry, metrics, backend.distributed ? { brokerId, backend } : undefined);
   messaging = new Messaging(config, `${brokerId}.r`, registry, deadlines, metrics);
   const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend);
 
@@ -176,17 +176,29 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
         onResult: (t: TaskRecord) => done({ ok: t.ok, output: t.output, error: t.error }),
       };
       try {
-        // The task id as idempotency key (scoped to the origin) makes a redelivery join the first run.
-        const spec = { capability: remote.capability, input: remote.input, timeout_ms: remote.timeout_ms, idempotency_key: remote.task_id };
-        const { task, duplicate } = tasks.create(spec, observer, "mesh", `mesh:${remote.origin_broker}`);
+        // The origin's task id is its idempotency identity (the origin's table already folded the
+        // client's idempotency key into it); scoped to the origin, it makes a redelivery of the same
+        // task join the first run here instead of running again.
+        const spec = {
+          capability: remote.capability,
+          input: remote.input,
+          timeout_ms: remote.timeout_ms,
+          idempotency_key: remote.task_id,
+          version: remote.version,
+          tags: remote.tags === undefined ? undefined : [...remote.tags],
+          priority: remote.priority,
+          max_attempts: remote.max_attempts,
+        };
+        const { task, duplicate } = tasks.create(spec, observer, "mesh", `mesh:${remote.origin_broker}`, { attempt: remote.attempt, localOnly: true });
         if (duplicate) tasks.watch(task, observer, undefined);
         else tasks.start(task);
       } catch (err) {
         done({ ok: false, error: errorInfo(err) });
       }
     },
-    // TODO(mesh): hand the outcome to TaskService once it routes tasks to remote agents.
-    onRemoteResult: (taskId, outcome) => log.debug({ task_id: taskId, ok: outcome.ok }, "remote result"),
+    onRemoteResult(taskId, outcome) {
+      if (!tasks.remoteResult(taskId, outcome)) log.debug({ task_id: taskId, attempt: outcome.attempt }, "dropped a remote result (task ended or older attempt)");
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The Redis mesh with real processes: one private redis-server, two broker bins joined with
- * `--redis`, and an in-process RedisBackend standing in for an origin broker where the broker does not
- * route to remote agents yet (see docs/decisions/003-redis-mesh.md, "state and next steps").
+ * `--redis`, and an in-process RedisBackend standing in for an origin broker, to look at the stream,
+ * ready list and response keys directly. Routing from a real origin broker: redis-routing.test.ts.
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";

@@ -1,6 +1,6 @@
 /** Wire formats of values the mesh stores in Redis: task entries, responses, publish messages. */
 import type { RemoteOutcome, RemoteTask } from "../backend.js";
-import type { ErrorInfo } from "@agentwire/wire";
+import type { ErrorInfo, Priority } from "@agentwire/wire";
 
 /** Stream entry fields (flat string pairs, as XADD takes them). */
 export function taskFields(t: RemoteTask): string[] {
@@ -12,6 +12,10 @@ export function taskFields(t: RemoteTask): string[] {
     "target", t.target_broker,
     "timeout", String(t.timeout_ms),
     "attempt", String(t.attempt),
+    ...(t.max_attempts === undefined ? [] : ["max", String(t.max_attempts)]),
+    ...(t.version === undefined ? [] : ["ver", t.version]),
+    ...(t.tags === undefined ? [] : ["tags", JSON.stringify(t.tags)]),
+    ...(t.priority === undefined ? [] : ["prio", t.priority]),
   ];
 }
 
@@ -30,16 +34,20 @@ export function parseTaskFields(fields: readonly string[]): RemoteTask | undefin
     target_broker: m.get("target") ?? "",
     timeout_ms: Number(m.get("timeout") ?? 30_000),
     attempt: Number(m.get("attempt") ?? 1),
+    max_attempts: m.has("max") ? Number(m.get("max")) : undefined,
+    version: m.get("ver"),
+    tags: m.has("tags") ? (JSON.parse(m.get("tags")!) as string[]) : undefined,
+    priority: m.get("prio") as Priority | undefined,
   };
 }
 
 export function encodeOutcome(o: RemoteOutcome): string {
-  return JSON.stringify({ ok: o.ok, output: o.output === undefined ? undefined : Buffer.from(o.output).toString("base64"), error: o.error });
+  return JSON.stringify({ ok: o.ok, output: o.output === undefined ? undefined : Buffer.from(o.output).toString("base64"), error: o.error, attempt: o.attempt });
 }
 
 export function decodeOutcome(text: string): RemoteOutcome {
-  const v = JSON.parse(text) as { ok: boolean; output?: string; error?: ErrorInfo };
-  return { ok: v.ok, output: v.output === undefined ? undefined : Buffer.from(v.output, "base64"), error: v.error };
+  const v = JSON.parse(text) as { ok: boolean; output?: string; error?: ErrorInfo; attempt?: number };
+  return { ok: v.ok, output: v.output === undefined ? undefined : Buffer.from(v.output, "base64"), error: v.error, attempt: v.attempt };
 }
 
 /** Publish message: u32 header length, header JSON {topic, from, origin}, then the payload bytes. */

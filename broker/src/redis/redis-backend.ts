@@ -112,6 +112,10 @@ export class RedisBackend implements Backend {
     return this.cache.brokerFor(capability) !== undefined;
   }
 
+  remoteBrokerFor(capability: string, range: string | undefined, tags: readonly string[] | undefined): string | undefined {
+    return this.cache.brokerFor(capability, range, tags);
+  }
+
   async enqueueRemote(task: RemoteTask): Promise<void> {
     await this.cmd.xadd(brokerKeys(task.target_broker).tasks, "*", ...taskFields(task));
   }
@@ -242,7 +246,7 @@ export class RedisBackend implements Backend {
     const task = parseTaskFields(fields);
     if (task !== undefined) {
       const local = this.host!.localAgents().some((a) => a.capabilities.some((c) => c.name === task.capability));
-      const target = local ? this.options.brokerId : this.cache.brokerFor(task.capability);
+      const target = local ? this.options.brokerId : this.cache.brokerFor(task.capability, task.version, task.tags);
       // No agent anywhere yet: leave it pending here; it is claimable again after the idle time.
       if (target === undefined) return;
       await this.enqueueRemote({ ...task, target_broker: target, attempt: task.attempt + 1 });
@@ -302,7 +306,8 @@ export class RedisBackend implements Backend {
   private async finish(stream: string, entryId: string, task: RemoteTask, outcome: RemoteOutcome): Promise<void> {
     const origin = brokerKeys(task.origin_broker);
     try {
-      await this.cmd.storeResponse(origin.response(task.task_id), origin.ready, encodeOutcome(outcome), task.timeout_ms + this.marginMs, task.task_id);
+      const stored = encodeOutcome({ ...outcome, attempt: task.attempt });
+      await this.cmd.storeResponse(origin.response(task.task_id), origin.ready, stored, task.timeout_ms + this.marginMs, task.task_id);
       await this.cmd.ack(stream, CONSUMER_GROUP, entryId);
     } catch (err) {
       this.options.log.warn({ err, task_id: task.task_id }, "storing a remote result failed; the entry stays pending for reclaim");

@@ -2,6 +2,7 @@
  * This broker's copy of the agents registered on other brokers, replaced per broker whenever that
  * broker announces a change (and on every liveness tick, so a lost notice heals within one tick).
  */
+import semver from "semver";
 import type { AgentInfo } from "@agentwire/wire";
 import type { AgentFilter } from "../registry.js";
 
@@ -34,13 +35,28 @@ export class RegistryCache {
     return out;
   }
 
-  /** A broker with a ready agent for `capability`, or undefined; rotates over candidates. */
+  /**
+   * A broker with a ready (or busy) agent offering `capability` in the version `range` with all
+   * `tags`; round-robin over the matching brokers (not agents), or undefined when none matches.
+   */
   private turn = 0;
-  brokerFor(capability: string): string | undefined {
-    const candidates = this.query({ capability }).filter((a) => a.status === "ready" || a.status === "busy");
-    if (candidates.length === 0) return undefined;
-    return candidates[this.turn++ % candidates.length]!.broker_id;
+  brokerFor(capability: string, range?: string, tags?: readonly string[]): string | undefined {
+    const brokers: string[] = [];
+    for (const [brokerId, agents] of this.byBroker) {
+      if (agents.some((a) => (a.status === "ready" || a.status === "busy") && offers(a, capability, range, tags))) brokers.push(brokerId);
+    }
+    if (brokers.length === 0) return undefined;
+    return brokers[this.turn++ % brokers.length];
   }
+}
+
+/** The same test as `Registry.matches`, on a shared agent record. */
+function offers(a: AgentInfo, capability: string, range: string | undefined, tags: readonly string[] | undefined): boolean {
+  const cap = a.capabilities.find((c) => c.name === capability);
+  if (cap === undefined) return false;
+  if (range !== undefined && range !== "*" && !semver.satisfies(cap.version ?? "1.0.0", range)) return false;
+  if (tags !== undefined) for (const t of tags) if (!(cap.tags ?? []).includes(t) && !a.tags.includes(t)) return false;
+  return true;
 }
 
 export function parseAgents(hash: Record<string, string>): AgentInfo[] {

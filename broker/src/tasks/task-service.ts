@@ -13,6 +13,7 @@ import {
   type Result,
   type Strategy,
 } from "@agentwire/wire";
+import type { Backend, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { BrokerConfig } from "../config.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { Metrics } from "../metrics.js";
@@ -35,6 +36,20 @@ export interface TaskSpec {
   max_attempts?: number | undefined;
 }
 
+/** Options of tasks created for the mesh (handed over by another broker). */
+export interface CreateOptions {
+  /** The origin's attempt number (1 on first handoff, + 1 per reclaim). */
+  attempt?: number | undefined;
+  /** Only local agents may run it (a task another broker handed over is never handed on). */
+  localOnly?: boolean | undefined;
+}
+
+/** The mesh this broker belongs to, when its backend is distributed. */
+export interface TaskMesh {
+  readonly brokerId: string;
+  readonly backend: Backend;
+}
+
 export interface Submitted {
   task: TaskRecord;
   duplicate: boolean;
@@ -53,22 +68,28 @@ export class TaskService {
     private readonly dispatcher: Dispatcher,
     private readonly registry: Registry,
     private readonly metrics: Metrics,
+    private readonly mesh?: TaskMesh | undefined,
   ) {}
 
   /**
    * Creates (or, for a known idempotency key, finds) a task. Throws no_agents / overloaded. The caller
    * announces `accepted` and then calls `start` (so accepted precedes any progress or result).
    */
-  create(spec: TaskSpec, submitter: TaskObserver | null, ref: string, scope: string): Submitted {
+  create(spec: TaskSpec, submitter: TaskObserver | null, ref: string, scope: string, options?: CreateOptions): Submitted {
     const idemKey = spec.idempotency_key === undefined ? undefined : `${scope}\u0000${spec.idempotency_key}`;
     if (idemKey !== undefined) {
       const first = this.table.byIdempotencyKey(idemKey);
       if (first !== undefined) return { task: first, duplicate: true };
     }
+    let remoteBroker: string | undefined;
     if (!this.registry.anyOffers(spec.capability, spec.version, spec.tags)) {
-      throw new NoAgentsError(`no agent offers ${spec.capability}${spec.version === undefined ? "" : ` ${spec.version}`}`, { ref });
+      // No local agent: another broker of the mesh whose agent offers it (round-robin over brokers).
+      if (options?.localOnly !== true) remoteBroker = this.mesh?.backend.remoteBrokerFor?.(spec.capability, spec.version, spec.tags);
+      if (remoteBroker === undefined) {
+        throw new NoAgentsError(`no agent offers ${spec.capability}${spec.version === undefined ? "" : ` ${spec.version}`}`, { ref });
+      }
     }
-    if (this.dispatcher.queueLength(spec.capability) >= this.config.maxQueueLength) {
+    if (remoteBroker === undefined && this.dispatcher.queueLength(spec.capability) >= this.config.maxQueueLength) {
       throw new OverloadedError(`queue for ${spec.capability} is full (${this.config.maxQueueLength})`, { ref });
     }
     const now = Date.now();
@@ -83,8 +104,8 @@ export class TaskService {
       input: spec.input,
       priority,
       strategy: spec.strategy ?? this.config.defaultStrategy,
-      attempt: 1,
-      maxAttempts: spec.max_attempts ?? this.config.maxAttempts,
+      attempt: options?.attempt ?? 1,
+      maxAttempts: Math.max(spec.max_attempts ?? this.config.maxAttempts, options?.attempt ?? 1),
       state: "queued",
       submitter,
       ref,
@@ -99,16 +120,63 @@ export class TaskService {
       idemKey,
       deadline: now + (spec.timeout_ms ?? this.config.taskTimeoutMs),
       heapIndex: -1,
+      remoteBroker,
     };
     this.table.add(task);
     this.metrics.tasksSubmitted.inc();
     return { task, duplicate: false };
   }
 
-  /** Queues a new task for routing. */
+  /** Queues a new task for routing, or hands it to the mesh broker chosen by `create`. */
   start(task: TaskRecord): void {
     this.deadlines.push(task);
-    this.dispatcher.enqueue(task);
+    if (task.remoteBroker !== undefined) this.handOff(task, task.remoteBroker);
+    else this.dispatcher.enqueue(task);
+  }
+
+  /**
+   * The origin's record stays here (state dispatched, its deadline in the heap); the executing broker
+   * runs it under its own routing and answers through the mesh (`remoteResult`).
+   */
+  private handOff(task: TaskRecord, target: string): void {
+    const mesh = this.mesh!;
+    task.state = "dispatched";
+    this.metrics.dispatchLatency.observe((Date.now() - task.createdAt) / 1000);
+    const attempt = task.attempt;
+    const remote: RemoteTask = {
+      task_id: task.id,
+      capability: task.capability,
+      input: task.input,
+      origin_broker: mesh.brokerId,
+      target_broker: target,
+      timeout_ms: Math.max(1, task.deadline - Date.now()),
+      attempt,
+      max_attempts: task.maxAttempts,
+      version: task.version,
+      tags: task.tags,
+      priority: task.priority,
+    };
+    mesh.backend.enqueueRemote(remote).catch((err: unknown) => {
+      if (task.endedAt !== 0 || task.attempt !== attempt) return;
+      this.finish(task, false, undefined, { ...errorInfo(err), retryable: true });
+    });
+  }
+
+  /**
+   * A task handed to another broker ended there. Ends the local record once: an outcome for an ended
+   * task (a rerun after a reclaim, a redelivered ready entry) or for an older attempt is dropped.
+   * Returns whether it ended the task.
+   */
+  remoteResult(taskId: string, outcome: RemoteOutcome): boolean {
+    const task = this.table.get(taskId);
+    if (task === undefined || task.endedAt !== 0 || task.remoteBroker === undefined) return false;
+    if (outcome.attempt !== undefined) {
+      if (outcome.attempt < task.attempt) return false;
+      task.attempt = outcome.attempt; // a reclaiming broker ran it as a later attempt
+    }
+    const error = outcome.ok ? undefined : (outcome.error ?? { code: "internal", message: "remote task failed without an error" });
+    this.finish(task, outcome.ok, outcome.ok ? outcome.output : undefined, error);
+    return true;
   }
 
   /** Adds an observer to a known task (idempotent duplicate, HTTP wait); an ended task answers at once. */

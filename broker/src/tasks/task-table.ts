@@ -47,13 +47,15 @@ export interface TaskRecord extends Deadlined {
   output: Uint8Array | undefined;
   error: ErrorInfo | undefined;
   idemKey: string | undefined;
+  /** Set when the task was handed to another broker of the mesh (no local agent offered it). */
+  remoteBroker?: string | undefined;
 }
 
 const EMPTY = new Uint8Array(0);
 
 /** Whether the task was ever sent to an agent (the agent of the last attempt stays set once ended). */
 export function everDispatched(task: TaskRecord): boolean {
-  return task.agent !== null || task.formerAgents !== undefined;
+  return task.agent !== null || task.formerAgents !== undefined || task.remoteBroker !== undefined;
 }
 
 export class TaskTable {

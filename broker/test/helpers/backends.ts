@@ -1,10 +1,11 @@
 /**
  * Broker factories for the shared suite: each starts the real `agentwire-broker` bin as a child
- * process on port 0 and reads the port from its `listening` log line. Only `memory` exists now; a
- * Redis mesh factory joins this list later.
+ * process on port 0 and reads the port from its `listening` log line. `memory` is the default
+ * backend, `redis` the same bin joined to a mesh (`--redis`) on a private redis-server. Both talk to
+ * one broker URL, so the shared suites do not route across brokers yet (docs/decisions/003).
  */
 import { fileURLToPath } from "node:url";
-import { run, type Child } from "@agentwire/testkit";
+import { run, startRedis, type Child } from "@agentwire/testkit";
 
 export interface RunningBroker extends AsyncDisposable {
   readonly child: Child;
@@ -42,4 +43,30 @@ export interface BackendFactory {
   start(args?: string[]): Promise<RunningBroker>;
 }
 
-export const BACKENDS: BackendFactory[] = [{ name: "memory", start: (args) => startBrokerProcess(args) }];
+/**
+ * A broker joined to a Redis mesh (`--redis`) on its own private redis-server, stopped with it. One
+ * Redis per broker keeps suites isolated: brokers sharing a Redis would see each other's agents.
+ */
+export async function startRedisBroker(args: string[] = []): Promise<RunningBroker> {
+  const redis = await startRedis();
+  let broker: RunningBroker;
+  try {
+    broker = await startBrokerProcess(["--redis", redis.url, ...args]);
+  } catch (err) {
+    await redis[Symbol.asyncDispose]();
+    throw err;
+  }
+  const stop = async (): Promise<number | string> => {
+    try {
+      return await broker.stop();
+    } finally {
+      await redis[Symbol.asyncDispose]();
+    }
+  };
+  return { ...broker, stop, [Symbol.asyncDispose]: async () => void (await stop()) };
+}
+
+export const BACKENDS: BackendFactory[] = [
+  { name: "memory", start: (args) => startBrokerProcess(args) },
+  { name: "redis", start: (args) => startRedisBroker(args) },
+];
