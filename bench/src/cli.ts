@@ -1,0 +1,270 @@
+/**
+ * `pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios a,b] [--duration ms]
+ *  [--heap-tasks n | --no-heap]`
+ * Progress on stderr, the Markdown table on stdout; Markdown + NDJSON under bench/results/.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { ROOT, closedLoop, killChildren, log, type LoadOptions, type LoadResult } from "./harness.js";
+import { measureHeap, type HeapResult } from "./heap.js";
+import type { Scenario } from "./scenario.js";
+import { relay } from "./scenarios/relay.js";
+import { agentwireMemory } from "./scenarios/agentwire-memory.js";
+import { agentwireRaw } from "./scenarios/agentwire-raw.js";
+import { http } from "./scenarios/http.js";
+import { nats, NATS_SERVER } from "./scenarios/nats.js";
+import { socketio } from "./scenarios/socketio.js";
+import { bullmq } from "./scenarios/bullmq.js";
+import { seedBrpop } from "./scenarios/seed-brpop.js";
+
+/**
+ * Run order. The Redis mesh scenarios (zero-logic mesh baseline, agentwire mesh A→B) plug in here as
+ * further `Scenario` files once the mesh lands; ratio columns already key on scenario names.
+ */
+const SCENARIOS: Scenario[] = [relay, agentwireMemory, agentwireRaw, http, nats, socketio, bullmq, seedBrpop];
+
+interface Args {
+  full: boolean;
+  payload: number;
+  inflight: number[];
+  scenarios: string[];
+  durationMs: number;
+  heapTasks: number;
+}
+
+function usage(): string {
+  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${SCENARIOS.map((s) => s.name).join(",")}] [--duration ms] [--heap-tasks n | --no-heap]`;
+}
+
+function parseArgs(argv: string[]): Args {
+  const full = argv.includes("--full");
+  const a: Args = {
+    full,
+    payload: 100,
+    inflight: full ? [1, 16, 64, 256, 1024] : [1, 256],
+    scenarios: SCENARIOS.map((s) => s.name),
+    durationMs: full ? 15_000 : 4_000,
+    heapTasks: 100_000,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg}: missing value\n${usage()}`);
+      return v;
+    };
+    switch (arg) {
+      case "--full":
+        break;
+      case "--payload":
+        a.payload = Number(value());
+        break;
+      case "--inflight":
+        a.inflight = value().split(",").map(Number);
+        break;
+      case "--scenarios":
+        a.scenarios = value().split(",");
+        break;
+      case "--duration":
+        a.durationMs = Number(value());
+        break;
+      case "--heap-tasks":
+        a.heapTasks = Number(value());
+        break;
+      case "--no-heap":
+        a.heapTasks = 0;
+        break;
+      case "--help":
+      case "-h":
+        process.stdout.write(`${usage()}\n`);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown argument ${String(arg)}\n${usage()}`);
+    }
+  }
+  const bad = a.scenarios.filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (bad.length > 0) throw new Error(`unknown scenario(s) ${bad.join(",")}\n${usage()}`);
+  if (!Number.isInteger(a.payload) || a.payload < 1 || a.payload > 1 << 20) throw new Error("--payload: 1..1048576 bytes");
+  if (a.inflight.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000)) throw new Error("--inflight: integers 1..10000");
+  if (!(a.durationMs >= 500 && a.durationMs <= 600_000)) throw new Error("--duration: 500..600000 ms");
+  return a;
+}
+
+interface Row extends LoadResult {
+  kind: "row";
+  scenario: string;
+  inflight: number;
+  payload_bytes: number;
+  extra?: Record<string, unknown>;
+  setupError?: string;
+}
+
+function version(path: string): string {
+  try {
+    return (JSON.parse(readFileSync(path, "utf8")) as { version?: string }).version ?? "?";
+  } catch {
+    return "?";
+  }
+}
+
+function tool(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", timeout: 5000 }).trim().split("\n")[0] ?? "";
+  } catch {
+    return "unavailable";
+  }
+}
+
+function meta(args: Args, argv: string[]): Record<string, unknown> {
+  const nm = join(ROOT, "bench", "node_modules");
+  const pkgs = ["ws", "msgpackr", "nats", "socket.io", "socket.io-client", "bullmq", "ioredis", "autocannon", "hdr-histogram-js"];
+  return {
+    kind: "meta",
+    date: new Date().toISOString(),
+    command: `pnpm bench${argv.length > 0 ? ` ${argv.join(" ")}` : ""}`,
+    mode: args.full ? "full" : "quick",
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "?", memory_bytes: totalmem(), platform: `${process.platform} ${process.arch}` },
+    node: process.version,
+    versions: {
+      "@agentwire/broker": version(join(ROOT, "broker", "package.json")),
+      "@agentwire/sdk": version(join(ROOT, "sdk", "package.json")),
+      "@agentwire/wire": version(join(ROOT, "packages", "wire", "package.json")),
+      ...Object.fromEntries(pkgs.map((p) => [p, version(join(nm, p, "package.json"))])),
+      "nats-server": tool(NATS_SERVER, ["--version"]),
+      "redis-server": tool(process.env["AGENTWIRE_REDIS_SERVER"] ?? "/usr/bin/redis-server", ["--version"]),
+    },
+    payload_bytes: args.payload,
+    inflight: args.inflight,
+    duration_ms: args.durationMs,
+  };
+}
+
+const f = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+const ms = (n: number): string => (!Number.isFinite(n) ? "–" : n === 0 ? "<1" : n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
+const ratio = (a: number | undefined, b: number | undefined): string =>
+  a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 && a > 0 ? `${(a / b).toFixed(2)}×` : "–";
+
+function table(rows: Row[]): string {
+  const find = (name: string, inflight: number): Row | undefined => rows.find((r) => r.scenario === name && r.inflight === inflight && r.tasks > 0);
+  const head =
+    "| scenario | in flight | tasks/s | p50 ms | p99 ms | p99.9 ms | CPU µs/task (per process) | tput × relay | p50 × relay | p99 × relay | tput × BullMQ | errors |\n" +
+    "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|";
+  const lines = rows.map((r) => {
+    const base = find("relay", r.inflight);
+    const bull = find("bullmq", r.inflight);
+    const cpu = Object.entries(r.cpuUsPerTask)
+      .map(([k, v]) => `${k} ${f(v)}`)
+      .join(" · ");
+    const err = r.setupError !== undefined ? `setup failed: ${r.setupError.slice(0, 80)}` : r.stalled ? `${r.errors} (stalled)` : String(r.errors);
+    return `| ${r.scenario} | ${r.inflight} | ${f(r.tasksPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.p999Ms)} | ${cpu} | ${ratio(r.tasksPerSec, base?.tasksPerSec)} | ${ratio(r.p50Ms, base?.p50Ms)} | ${ratio(r.p99Ms, base?.p99Ms)} | ${ratio(r.tasksPerSec, bull?.tasksPerSec)} | ${err} |`;
+  });
+  return [head, ...lines].join("\n");
+}
+
+function heapLine(h: HeapResult | undefined, note: string | undefined): string {
+  if (h === undefined) return note !== undefined ? `Broker memory: ${note}` : "";
+  const heap = h.heap_bytes_per_task === null ? "not exposed" : `${f(h.heap_bytes_per_task)} B/task`;
+  return `Broker memory at ${h.tasks} tasks in flight (${h.payload_bytes}-byte payload${h.held ? "" : ", NOT all held before the deadline"}): heap ${heap}; RSS growth ${f(h.rss_bytes_per_task)} B/task (${f(h.rss_before / 2 ** 20, 1)} → ${f(h.rss_after / 2 ** 20, 1)} MiB). ${h.note}.`;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv);
+  const started = Date.now();
+  // The whole run stops by itself: quick mode within 5 minutes, full within an hour.
+  const budgetMs = args.full ? 3_600_000 : 300_000;
+  const watchdog = setTimeout(() => {
+    log(`watchdog: ${budgetMs / 1000}s budget exhausted; stopping children and exiting`);
+    killChildren();
+    process.exit(3);
+  }, budgetMs);
+  watchdog.unref();
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.once(sig, () => {
+      killChildren();
+      process.exit(130);
+    });
+  const m = meta(args, argv);
+  log(`${m["mode"] as string} run: payload ${args.payload} B, in flight ${args.inflight.join(",")}, ${args.durationMs} ms per level`);
+
+  const rows: Row[] = [];
+  const maxInflight = Math.max(...args.inflight);
+  for (const scenario of SCENARIOS.filter((s) => args.scenarios.includes(s.name))) {
+    log(`${scenario.name}: ${scenario.describe}`);
+    let running;
+    try {
+      running = await scenario.setup({ payloadBytes: args.payload, maxInflight });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
+      log(`${scenario.name}: setup failed: ${msg}`);
+      killChildren();
+      for (const inflight of args.inflight)
+        rows.push({ kind: "row", scenario: scenario.name, inflight, payload_bytes: args.payload, tasks: 0, errors: 1, elapsedMs: 0, tasksPerSec: NaN, p50Ms: NaN, p99Ms: NaN, p999Ms: NaN, maxMs: NaN, cpuUsPerTask: {}, stalled: false, setupError: msg });
+      continue;
+    }
+    try {
+      for (const inflight of args.inflight) {
+        const o: LoadOptions = {
+          inflight,
+          durationMs: args.durationMs,
+          maxTasks: args.full ? 5_000_000 : 1_000_000,
+          warmupMs: args.full ? 3000 : 1000,
+          warmupTasks: 200_000,
+        };
+        const r = running.drive !== undefined ? await running.drive(o) : await closedLoop(() => running.task(), running.meters, o);
+        const extra = running.extra !== undefined ? await running.extra() : undefined;
+        const row: Row = { kind: "row", scenario: scenario.name, inflight, payload_bytes: args.payload, ...r, ...(extra !== undefined ? { extra } : {}) };
+        rows.push(row);
+        log(`${scenario.name} @${inflight}: ${f(r.tasksPerSec)} tasks/s, p50 ${ms(r.p50Ms)} ms, p99 ${ms(r.p99Ms)} ms${r.errors > 0 ? `, ${r.errors} errors (${r.firstError ?? ""})` : ""}${r.stalled ? " STALLED" : ""}`);
+      }
+    } finally {
+      await Promise.race([running.close().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+      killChildren();
+    }
+  }
+
+  let heap: HeapResult | undefined;
+  let heapNote: string | undefined;
+  if (args.heapTasks > 0) {
+    log(`heap: broker memory with ${args.heapTasks} tasks held in flight`);
+    try {
+      heap = await measureHeap(args.heapTasks, args.payload, 60_000);
+      log(heapLine(heap, undefined));
+    } catch (err) {
+      heapNote = `heap run failed: ${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)}`;
+      log(heapNote);
+    }
+    killChildren();
+  } else heapNote = "skipped (--no-heap)";
+
+  const md = [
+    `## agentwire bench — ${m["mode"] as string}, ${args.payload}-byte payload`,
+    "",
+    `Machine: ${(m["machine"] as { cpus: number }).cpus} × ${(m["machine"] as { model: string }).model}, ${f(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}. Command: \`${m["command"] as string}\`. Each level: ${args.durationMs / 1000} s measured after a warm-up; client in the bench process, middle tier and worker in one child each.`,
+    "",
+    table(rows),
+    "",
+    heapLine(heap, heapNote),
+    "",
+  ].join("\n");
+  process.stdout.write(`${md}\n`);
+
+  const dir = join(ROOT, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const ndjson = [m, ...rows, ...(heap !== undefined ? [heap] : [])].map((x) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v))).join("\n");
+  writeFileSync(join(dir, `bench-${stamp}.ndjson`), `${ndjson}\n`);
+  writeFileSync(join(dir, `bench-${stamp}.md`), `${md}\n\n\`\`\`json\n${JSON.stringify(m, null, 2)}\n\`\`\`\n`);
+  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; results in bench/results/bench-${stamp}.{md,ndjson}`);
+  clearTimeout(watchdog);
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  killChildren();
+  process.exit(1);
+});

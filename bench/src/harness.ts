@@ -1,0 +1,216 @@
+/**
+ * The load driver and the meters every scenario shares: a closed loop keeping N requests in flight,
+ * latency in an HDR histogram, CPU time per process (this one via process.cpuUsage, children via
+ * /proc/<pid>/stat utime+stime).
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import * as hdr from "hdr-histogram-js";
+import { run, type Child } from "@agentwire/testkit";
+
+export const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat times are in these ticks
+
+/** One process whose CPU time a scenario reports: "self" is this process (the client side). */
+export interface Meter {
+  name: string;
+  /** Cumulative CPU time in µs. */
+  cpuUs(): number;
+}
+
+export const selfMeter = (name = "client"): Meter => ({
+  name,
+  cpuUs: () => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  },
+});
+
+export function procCpuUs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the ")" of comm: state is field 3; utime 14, stime 15 (1-based).
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(rest[11]);
+    const stime = Number(rest[12]);
+    return ((utime + stime) * 1_000_000) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+export function procRssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m === null ? NaN : Number(m[1]) * 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+export const pidMeter = (name: string, pid: number): Meter => ({ name, cpuUs: () => procCpuUs(pid) });
+
+export interface LoadOptions {
+  inflight: number;
+  /** Measurement stops at whichever comes first. */
+  maxTasks: number;
+  durationMs: number;
+  /** Untimed warm-up before measuring (also bounded by count and time). */
+  warmupMs: number;
+  warmupTasks: number;
+  /** A lane that has not come back this long after the deadline counts as stalled; the run ends anyway. */
+  stallGraceMs?: number;
+}
+
+export interface LoadResult {
+  tasks: number;
+  errors: number;
+  elapsedMs: number;
+  tasksPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  /** CPU µs per completed task, per metered process. */
+  cpuUsPerTask: Record<string, number>;
+  stalled: boolean;
+  firstError?: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Keeps `inflight` calls of `task` open until `count` are done or `ms` elapsed; records latency in µs. */
+async function loop(
+  task: () => Promise<unknown>,
+  inflight: number,
+  count: number,
+  ms: number,
+  graceMs: number,
+  record: ((us: number) => void) | undefined,
+): Promise<{ done: number; errors: number; elapsedMs: number; stalled: boolean; firstError?: string }> {
+  let started = 0;
+  let done = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const t0 = performance.now();
+  const deadline = t0 + ms;
+  let stop = false;
+  const lane = async (): Promise<void> => {
+    while (!stop && started < count && performance.now() < deadline) {
+      started++;
+      const s = performance.now();
+      try {
+        await task();
+        done++;
+        record?.(Math.max(1, Math.round((performance.now() - s) * 1000)));
+      } catch (err) {
+        errors++;
+        firstError ??= err instanceof Error ? err.message : String(err);
+        if (errors > 100) stop = true;
+      }
+    }
+  };
+  const lanes = Promise.all(Array.from({ length: inflight }, lane));
+  let timer: NodeJS.Timeout | undefined;
+  const stalledP = new Promise<"stalled">((resolve) => {
+    timer = setTimeout(() => resolve("stalled"), ms + graceMs);
+  });
+  const outcome = await Promise.race([lanes.then(() => "ok" as const), stalledP]);
+  clearTimeout(timer);
+  stop = true;
+  const elapsedMs = performance.now() - t0;
+  return { done, errors, elapsedMs, stalled: outcome === "stalled", ...(firstError !== undefined ? { firstError } : {}) };
+}
+
+export async function closedLoop(task: () => Promise<unknown>, meters: Meter[], o: LoadOptions): Promise<LoadResult> {
+  const grace = o.stallGraceMs ?? 10_000;
+  const warm = await loop(task, o.inflight, o.warmupTasks, o.warmupMs, grace, undefined);
+  if (warm.stalled) return failed(meters, warm.firstError ?? "warm-up stalled", true);
+  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+  const before = meters.map((m) => m.cpuUs());
+  const r = await loop(task, o.inflight, o.maxTasks, o.durationMs, grace, (us) => hist.recordValue(us));
+  const after = meters.map((m) => m.cpuUs());
+  const cpuUsPerTask: Record<string, number> = {};
+  meters.forEach((m, i) => {
+    cpuUsPerTask[m.name] = r.done > 0 ? ((after[i] ?? NaN) - (before[i] ?? NaN)) / r.done : NaN;
+  });
+  const res: LoadResult = {
+    tasks: r.done,
+    errors: r.errors + warm.errors,
+    elapsedMs: r.elapsedMs,
+    tasksPerSec: (r.done * 1000) / r.elapsedMs,
+    p50Ms: hist.getValueAtPercentile(50) / 1000,
+    p99Ms: hist.getValueAtPercentile(99) / 1000,
+    p999Ms: hist.getValueAtPercentile(99.9) / 1000,
+    maxMs: hist.maxValue / 1000,
+    cpuUsPerTask,
+    stalled: r.stalled,
+  };
+  const firstError = r.firstError ?? warm.firstError;
+  if (firstError !== undefined) res.firstError = firstError;
+  hist.destroy();
+  // Let stragglers of a stalled run settle before the next level reuses the connections.
+  if (r.stalled) await sleep(200);
+  return res;
+}
+
+function failed(meters: Meter[], why: string, stalled: boolean): LoadResult {
+  return {
+    tasks: 0,
+    errors: 1,
+    elapsedMs: 0,
+    tasksPerSec: 0,
+    p50Ms: NaN,
+    p99Ms: NaN,
+    p999Ms: NaN,
+    maxMs: NaN,
+    cpuUsPerTask: Object.fromEntries(meters.map((m) => [m.name, NaN])),
+    stalled,
+    firstError: why,
+  };
+}
+
+// ---- children ------------------------------------------------------------------------------------
+
+/** Every child this run started, so a watchdog or a failed scenario can stop exactly those. */
+export const children = new Set<Child>();
+export function track<C extends Child>(child: C): C {
+  children.add(child);
+  void child.exited.then(() => children.delete(child));
+  return child;
+}
+export function killChildren(): void {
+  for (const c of children) c.kill("SIGKILL");
+}
+
+export const BENCH_DIST = dirname(fileURLToPath(import.meta.url)); // bench/dist/src
+export const ROOT = join(BENCH_DIST, "..", "..", "..");
+
+/** Starts `node bench/dist/src/roles.js <role> ...args` and waits for its "ready <json>" line. */
+export async function startRole(role: string, args: string[], env: Record<string, string> = {}): Promise<{ child: Child; info: Record<string, unknown> }> {
+  const child = track(
+    run(process.execPath, [join(BENCH_DIST, "roles.js"), role, ...args], {
+      label: role,
+      env: { ...process.env, ...env },
+    }),
+  );
+  const m = await child.waitForLine(/^ready (.*)$/, 20_000);
+  return { child, info: JSON.parse(m[1] ?? "{}") as Record<string, unknown> };
+}
+
+/** The real broker bin on an ephemeral port; resolves with its port from the JSON "listening" line. */
+export async function startBroker(extra: string[] = [], nodeArgs: string[] = []): Promise<{ child: Child; port: number; url: string }> {
+  const child = track(run(process.execPath, [...nodeArgs, join(ROOT, "broker", "dist", "src", "bin.js"), "--port", "0", "--log-level", "info", ...extra], { label: "broker" }));
+  const m = await child.waitForLine(/"msg":"listening"/, 20_000);
+  const line = m.input ?? "";
+  const port = Number((JSON.parse(line) as { port: number }).port);
+  return { child, port, url: `ws://127.0.0.1:${port}` };
+}
+
+export function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+export function payloadOf(bytes: number): string {
+  return "x".repeat(bytes);
+}
