@@ -1,5 +1,5 @@
 /** Prometheus metrics in a registry of this broker's own (two brokers in one process do not mix). */
-import { Counter, Gauge, Histogram, Registry as PromRegistry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from "prom-client";
 import { TASK_STATES, type TaskState } from "@agentwire/wire";
 
 export interface MetricSources {
@@ -22,6 +22,8 @@ export class Metrics {
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
+    // Process CPU, memory, heap and event-loop lag, for operators and for bench/ heap figures.
+    collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: "agentwire_connections",
       help: "Open WebSocket sessions.",

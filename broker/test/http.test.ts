@@ -105,7 +105,7 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    for (const name of ["agentwire_connections", "agentwire_agents", "agentwire_tasks", "agentwire_queue_depth", "agentwire_task_latency_seconds_bucket", "agentwire_dispatch_latency_seconds_bucket", "agentwire_errors_total"]) {
+    for (const name of ["nodejs_heap_size_used_bytes", "process_cpu_seconds_total", "nodejs_eventloop_lag_seconds", "agentwire_connections", "agentwire_agents", "agentwire_tasks", "agentwire_queue_depth", "agentwire_task_latency_seconds_bucket", "agentwire_dispatch_latency_seconds_bucket", "agentwire_errors_total"]) {
       expect(text).toContain(name);
     }
     expect(text).toMatch(/agentwire_agents\{status="ready"\} 1/);
