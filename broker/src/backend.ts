@@ -33,6 +33,23 @@ export interface RemoteOutcome {
   attempt?: number | undefined;
 }
 
+/**
+ * A control entry one broker sends another through the receiver's ready list (the same blocking
+ * connection that reads responses, so the connection count stays constant and entries keep their
+ * order: a task's progress entries precede its response). Binary fields are base64.
+ */
+export type MeshControl =
+  /** To the executing broker: the origin cancelled (or timed out) a task it handed over. */
+  | { k: "cancel"; origin: string; task: string; reason: string }
+  /** To the origin: progress of a handed-over task (`task` is the origin's id). */
+  | { k: "progress"; task: string; attempt: number; data: string }
+  /** To the broker holding agent `to`: a direct message. */
+  | { k: "message"; to: string; from: string; payload: string; cid?: string | undefined }
+  /** To the broker holding the target: a request; `id` is the origin's request record id. */
+  | { k: "request"; origin: string; id: string; to?: string | undefined; cap?: string | undefined; from: string; payload: string; deadline: number }
+  /** To the origin: the answer to request `id`. */
+  | { k: "response"; id: string; ok?: boolean | undefined; payload?: string | undefined; error?: ErrorInfo | undefined };
+
 /** What a distributed backend needs from its broker; `startBroker` provides it via `attach`. */
 export interface MeshHost {
   readonly brokerId: string;
@@ -44,6 +61,8 @@ export interface MeshHost {
   runTask(task: RemoteTask, done: (outcome: RemoteOutcome) => void): void;
   /** A task this broker handed to another broker has ended. */
   onRemoteResult(taskId: string, outcome: RemoteOutcome): void;
+  /** A control entry from another broker (see `MeshControl`). */
+  onControl?(entry: MeshControl): void;
 }
 
 export interface Backend {
@@ -65,6 +84,10 @@ export interface Backend {
    * with an agent offering `capability` in version `range` with `tags`, or undefined.
    */
   remoteBrokerFor?(capability: string, range: string | undefined, tags: readonly string[] | undefined): string | undefined;
+  /** From the registry cache: the broker holding agent `agentId`, or undefined. */
+  brokerOfAgent?(agentId: string): string | undefined;
+  /** Sends a control entry to another broker (fire and forget; failures are logged). */
+  control?(broker: string, entry: MeshControl): void;
   /** Hands a task to the broker holding a remote agent. */
   enqueueRemote(task: RemoteTask): Promise<void>;
   /** Broadcasts a publish to other brokers; resolves with how many remote sessions got it. */

@@ -62,7 +62,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     queueDepths: () => dispatcher.depths(),
   });
   tasks = new TaskService(config, `${brokerId}.t`, table, deadlines, dispatcher, registry, metrics, backend.distributed ? { brokerId, backend } : undefined);
-  messaging = new Messaging(config, `${brokerId}.r`, registry, deadlines, metrics);
+  messaging = new Messaging(config, `${brokerId}.r`, registry, deadlines, metrics, backend.distributed ? { brokerId, backend } : undefined);
   const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend);
 
   const monitor = new HeartbeatMonitor(
@@ -101,7 +101,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     });
   });
 
-  backend.attach?.(meshHost(brokerId, registry, tasks, messaging, log));
+  backend.attach?.(meshHost(brokerId, registry, tasks, messaging, backend, log));
   await backend.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -164,7 +164,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
 }
 
 /** The broker seen from its mesh backend: local agents, local delivery, running handed-over tasks. */
-function meshHost(brokerId: string, registry: Registry, tasks: TaskService, messaging: Messaging, log: Logger): MeshHost {
+function meshHost(brokerId: string, registry: Registry, tasks: TaskService, messaging: Messaging, backend: Backend, log: Logger): MeshHost {
   return {
     brokerId,
     localAgents: () => registry.query({}),
@@ -172,7 +172,9 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
     runTask(remote, done) {
       const observer = {
         open: 1,
-        onProgress() {},
+        // Progress goes back to the origin ahead of the result (same connection, same ready list).
+        onProgress: (_t: TaskRecord, data: Uint8Array) =>
+          backend.control?.(remote.origin_broker, { k: "progress", task: remote.task_id, attempt: remote.attempt, data: Buffer.from(data).toString("base64") }),
         onResult: (t: TaskRecord) => done({ ok: t.ok, output: t.output, error: t.error }),
       };
       try {
@@ -194,6 +196,20 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
         else tasks.start(task);
       } catch (err) {
         done({ ok: false, error: errorInfo(err) });
+      }
+    },
+    onControl(e) {
+      switch (e.k) {
+        case "cancel":
+          return tasks.cancelFromMesh(e.origin, e.task, e.reason);
+        case "progress":
+          return tasks.remoteProgress(e.task, e.attempt, Buffer.from(e.data, "base64"));
+        case "message":
+          return messaging.deliverRemoteMessage(e);
+        case "request":
+          return messaging.remoteRequest(e);
+        case "response":
+          return messaging.remoteResponse(e);
       }
     },
     onRemoteResult(taskId, outcome) {

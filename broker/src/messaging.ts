@@ -1,5 +1,6 @@
 /** Direct messages, topic broadcast and request/response between sessions [MSG-*, PUB-*, REQ-*]. */
 import { encode, type Publish, type Request, type Response, type Send } from "@agentwire/wire";
+import type { Backend, MeshControl } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import type { Metrics } from "./metrics.js";
 import { TopicTrie } from "./pubsub/topic-trie.js";
@@ -23,12 +24,20 @@ export class Messaging {
     private readonly registry: Registry,
     private readonly deadlines: DeadlineHeap<TaskRecord | RequestRecord>,
     private readonly metrics: Metrics,
+    /** The mesh, when the backend is distributed: targets on other brokers are reached through it. */
+    private readonly mesh?: { readonly brokerId: string; readonly backend: Backend } | undefined,
   ) {}
 
   send(from: Session, f: Send): void {
     const target = this.registry.get(f.to);
     if (target === undefined || target.state === "closed") {
-      from.error("no_responders", `no session ${f.to}`, f.ref);
+      const broker = this.mesh?.backend.brokerOfAgent?.(f.to);
+      if (broker === undefined) {
+        from.error("no_responders", `no session ${f.to}`, f.ref);
+        return;
+      }
+      this.mesh!.backend.control!(broker, { k: "message", to: f.to, from: from.agentId, payload: b64(f.payload), cid: f.correlation_id });
+      if (f.ref !== undefined) from.send({ type: "ack", ref: f.ref });
       return;
     }
     target.send({ type: "message", from: from.agentId, payload: f.payload, correlation_id: f.correlation_id });
@@ -66,7 +75,14 @@ export class Messaging {
       return;
     }
     const target = f.to !== undefined ? this.byId(f.to) : this.byCapability(f.capability!);
-    if (target === undefined) {
+    // No local target: a broker of the mesh holding that agent or an agent offering the capability.
+    const remote =
+      target !== undefined || this.mesh === undefined
+        ? undefined
+        : f.to !== undefined
+          ? this.mesh.backend.brokerOfAgent?.(f.to)
+          : this.mesh.backend.remoteBrokerFor?.(f.capability!, undefined, undefined);
+    if (target === undefined && remote === undefined) {
       this.fail(caller, f.id, "no_responders", `no live session for ${f.to ?? f.capability}`);
       return;
     }
@@ -78,28 +94,73 @@ export class Messaging {
       id: `${this.idPrefix}${(++this.seq).toString(36)}`,
       callerId: f.id,
       caller,
-      target,
+      target: target ?? null,
       deadline: Date.now() + (f.timeout_ms ?? this.config.requestTimeoutMs),
       heapIndex: -1,
     };
     this.requests.add(r);
     caller.requestsOut.set(r.callerId, r);
     this.deadlines.push(r);
-    target.requestsIn.add(r);
     caller.open++;
+    if (target === undefined) {
+      // The remote broker answers with a `response` entry; our deadline still applies here.
+      this.mesh!.backend.control!(remote!, { k: "request", origin: this.mesh!.brokerId, id: r.id, to: f.to, cap: f.capability, from: caller.agentId, payload: b64(f.payload), deadline: r.deadline });
+      return;
+    }
+    target.requestsIn.add(r);
     target.send({ type: "request", id: r.id, to: target.agentId, from: caller.agentId, payload: f.payload, deadline: r.deadline });
+  }
+
+  /** A direct message from another broker to a local agent; dropped if the agent is gone. */
+  deliverRemoteMessage(e: Extract<MeshControl, { k: "message" }>): void {
+    const target = this.registry.get(e.to);
+    if (target === undefined || target.state === "closed") return;
+    target.send({ type: "message", from: e.from, payload: unb64(e.payload), correlation_id: e.cid });
+  }
+
+  /** A request from a caller on another broker: served by a local agent, answered through the mesh. */
+  remoteRequest(e: Extract<MeshControl, { k: "request" }>): void {
+    const target = e.to !== undefined ? this.byId(e.to) : e.cap !== undefined ? this.byCapability(e.cap) : undefined;
+    if (target === undefined) {
+      this.metrics.error("no_responders");
+      this.mesh?.backend.control?.(e.origin, { k: "response", id: e.id, ok: false, error: { code: "no_responders", message: `no live session for ${e.to ?? e.cap}` } });
+      return;
+    }
+    const r: RequestRecord = {
+      id: `${this.idPrefix}${(++this.seq).toString(36)}`,
+      callerId: e.id,
+      caller: null,
+      target,
+      originBroker: e.origin,
+      deadline: e.deadline,
+      heapIndex: -1,
+    };
+    this.requests.add(r);
+    this.deadlines.push(r);
+    target.requestsIn.add(r);
+    target.send({ type: "request", id: r.id, to: target.agentId, from: e.from, payload: unb64(e.payload), deadline: r.deadline });
+  }
+
+  /** The answer to a request this broker forwarded to another broker; late ones are dropped. */
+  remoteResponse(e: Extract<MeshControl, { k: "response" }>): void {
+    const r = this.requests.get(e.id);
+    if (r === undefined || r.target !== null || r.caller === null) return;
+    this.end(r);
+    r.caller.send({ type: "response", id: r.callerId, ok: e.ok, payload: e.payload === undefined ? undefined : unb64(e.payload), error: e.error });
   }
 
   response(from: Session, f: Response): void {
     const r = this.requests.get(f.id);
     if (r === undefined || r.target !== from) return; // late (timed out) or not ours: dropped
     this.end(r);
-    r.caller.send({ type: "response", id: r.callerId, ok: f.ok, payload: f.payload, error: f.error });
+    if (r.caller !== null) r.caller.send({ type: "response", id: r.callerId, ok: f.ok, payload: f.payload, error: f.error });
+    else this.answerRemote(r, { ok: f.ok, payload: f.payload === undefined ? undefined : b64(f.payload), error: f.error });
   }
 
   expire(r: RequestRecord): void {
     this.end(r);
-    this.fail(r.caller, r.callerId, "timeout", "no response before the deadline");
+    // A remote caller's broker holds the same deadline and answers `timeout` itself.
+    if (r.caller !== null) this.fail(r.caller, r.callerId, "timeout", "no response before the deadline");
   }
 
   /** A session ended: drop its subscriptions; callers of requests it held get no_responders. */
@@ -108,16 +169,24 @@ export class Messaging {
     session.subscriptions.clear();
     for (const r of [...session.requestsIn]) {
       this.end(r);
-      this.fail(r.caller, r.callerId, "no_responders", `${session.agentId} went away before responding`);
+      const message = `${session.agentId} went away before responding`;
+      if (r.caller !== null) this.fail(r.caller, r.callerId, "no_responders", message);
+      else this.answerRemote(r, { ok: false, error: { code: "no_responders", message } });
     }
+  }
+
+  private answerRemote(r: RequestRecord, answer: Omit<Extract<MeshControl, { k: "response" }>, "k" | "id">): void {
+    if (r.originBroker !== undefined) this.mesh?.backend.control?.(r.originBroker, { k: "response", id: r.callerId, ...answer });
   }
 
   private end(r: RequestRecord): void {
     this.requests.delete(r);
     this.deadlines.remove(r);
-    r.target.requestsIn.delete(r);
-    r.caller.requestsOut.delete(r.callerId);
-    r.caller.open--;
+    r.target?.requestsIn.delete(r);
+    if (r.caller !== null) {
+      r.caller.requestsOut.delete(r.callerId);
+      r.caller.open--;
+    }
   }
 
   private fail(caller: Session, id: string, code: string, message: string): void {
@@ -145,4 +214,12 @@ export class Messaging {
     if (first !== undefined) this.cursors.set(capability, first.seq);
     return first;
   }
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+function unb64(text: string): Uint8Array {
+  return Buffer.from(text, "base64");
 }

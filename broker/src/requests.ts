@@ -7,8 +7,11 @@ export interface RequestRecord extends Deadlined {
   readonly id: string;
   /** The caller's own request id, used in the response it gets. */
   readonly callerId: string;
-  readonly caller: Session;
-  readonly target: Session;
+  /** null: the caller is on broker `originBroker`, answered through the mesh. */
+  readonly caller: Session | null;
+  /** null: the target is on another broker, which answers through the mesh. */
+  readonly target: Session | null;
+  readonly originBroker?: string | undefined;
 }
 
 export class RequestTable {

@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import type { Redis } from "ioredis";
 import type { AgentInfo } from "@agentwire/wire";
-import type { Backend, MeshHost, RemoteOutcome, RemoteTask } from "../backend.js";
+import type { Backend, MeshControl, MeshHost, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { AgentFilter } from "../registry.js";
 import { connect, ROLES, type RedisTarget, type Role } from "./connections.js";
 import { decodeOutcome, decodePublish, encodeOutcome, encodePublish, parseTaskFields, taskFields } from "./envelope.js";
@@ -114,6 +114,15 @@ export class RedisBackend implements Backend {
 
   remoteBrokerFor(capability: string, range: string | undefined, tags: readonly string[] | undefined): string | undefined {
     return this.cache.brokerFor(capability, range, tags);
+  }
+
+  brokerOfAgent(agentId: string): string | undefined {
+    return this.cache.brokerOfAgent(agentId);
+  }
+
+  /** LPUSH on the receiver's ready list via `cmd`: entries of one sender arrive in call order. */
+  control(broker: string, entry: MeshControl): void {
+    this.cmd.lpush(brokerKeys(broker).ready, JSON.stringify(entry)).catch((err: unknown) => this.options.log.warn({ err, broker, kind: entry.k }, "mesh control entry failed"));
   }
 
   async enqueueRemote(task: RemoteTask): Promise<void> {
@@ -277,15 +286,26 @@ export class RedisBackend implements Backend {
       try {
         const reply = (await conn.blmpop(1, 1, this.keys.ready, "RIGHT", "COUNT", this.batch)) as [string, string[]] | null;
         if (reply === null) continue;
+        // Entries are task ids (a response key is ready) or JSON control entries (`{...}`); task ids
+        // never start with "{". Handled in list order, so progress precedes its task's result.
         const ids = reply[1];
         const pipe = this.cmd.pipeline();
-        for (const id of ids) pipe.lindex(this.keys.response(id), 0);
+        for (const id of ids) if (!id.startsWith("{")) pipe.lindex(this.keys.response(id), 0);
         const results = (await pipe.exec()) ?? [];
-        ids.forEach((id, i) => {
-          const text = results[i]?.[1];
+        let i = 0;
+        for (const id of ids) {
+          if (id.startsWith("{")) {
+            try {
+              this.host!.onControl?.(JSON.parse(id) as MeshControl);
+            } catch (err) {
+              this.options.log.warn({ err }, "bad mesh control entry");
+            }
+            continue;
+          }
+          const text = results[i++]?.[1];
           if (typeof text === "string") this.host!.onRemoteResult(id, decodeOutcome(text));
           else this.options.log.warn({ task_id: id }, "response key expired before it was read");
-        });
+        }
       } catch (err) {
         if (!this.running) return;
         await this.backoff(conn);

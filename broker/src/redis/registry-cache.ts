@@ -35,6 +35,12 @@ export class RegistryCache {
     return out;
   }
 
+  /** The broker holding a live (not unhealthy) agent with this id, or undefined. */
+  brokerOfAgent(agentId: string): string | undefined {
+    for (const [brokerId, agents] of this.byBroker) if (agents.some((a) => a.agent_id === agentId && a.status !== "unhealthy")) return brokerId;
+    return undefined;
+  }
+
   /**
    * A broker with a ready (or busy) agent offering `capability` in the version `range` with all
    * `tags`; round-robin over the matching brokers (not agents), or undefined when none matches.

@@ -179,6 +179,27 @@ export class TaskService {
     return true;
   }
 
+  /** Progress of a task handed to another broker; progress of an older attempt or an ended task is dropped. */
+  remoteProgress(taskId: string, attempt: number, data: Uint8Array): void {
+    const task = this.table.get(taskId);
+    if (task === undefined || task.endedAt !== 0 || task.remoteBroker === undefined || attempt < task.attempt) return;
+    if (task.state === "dispatched") task.state = "running";
+    task.submitter?.onProgress(task, data);
+    if (task.watchers !== undefined) for (const w of task.watchers) w.observer.onProgress(task, data);
+  }
+
+  /**
+   * The origin broker ended a task it handed here (cancel, deadline): stop the local run (a `cancel`
+   * frame to its agent) and end it; the agent's late result is then dropped, and the outcome sent back
+   * to the origin is dropped there too. Unknown or ended: a no-op.
+   */
+  cancelFromMesh(origin: string, taskId: string, reason: string): void {
+    const task = this.table.byIdempotencyKey(`mesh:${origin}\u0000${taskId}`);
+    if (task === undefined || task.endedAt !== 0) return;
+    this.stop(task, reason);
+    this.finish(task, false, undefined, { code: "cancelled", message: `cancelled by the origin broker (${reason})`, retryable: false });
+  }
+
   /** Adds an observer to a known task (idempotent duplicate, HTTP wait); an ended task answers at once. */
   watch(task: TaskRecord, observer: TaskObserver, ref: string | undefined): void {
     if (task.endedAt !== 0) observer.onResult(task, ref);
@@ -295,6 +316,11 @@ export class TaskService {
 
   /** Takes a task away from wherever it is (queue or agent) before it ends early. */
   private stop(task: TaskRecord, reason: string): void {
+    if (task.remoteBroker !== undefined) {
+      // Handed to another broker: tell it to stop (it ends its run; its outcome is dropped here).
+      this.mesh?.backend.control?.(task.remoteBroker, { k: "cancel", origin: this.mesh.brokerId, task: task.id, reason });
+      return;
+    }
     if (task.state === "queued" || task.state === "requeued") {
       this.dispatcher.dequeued(task);
       return;
