@@ -92,6 +92,23 @@ export interface Backend {
   enqueueRemote(task: RemoteTask): Promise<void>;
   /** Broadcasts a publish to other brokers; resolves with how many remote sessions got it. */
   publishRemote(topic: string, from: string, payload: Uint8Array): Promise<number>;
+  /** Mesh figures for /metrics, as of the backend's last refresh (no Redis call). */
+  stats?(): MeshStats;
+}
+
+export interface MeshStats {
+  /** Entries in this broker's task stream (unread + pending). */
+  streamLength: number;
+  /** Pending entries of the stream's consumer group: the processing list. */
+  pending: number;
+  /** Entries waiting in this broker's ready list. */
+  readyLength: number;
+  /** Response keys under this broker's hash tag (bounded SCAN in the sweep). */
+  responseKeys: number;
+  /** Tasks this broker reclaimed from dead brokers. */
+  reclaimed: number;
+  /** Orphaned keys of dead brokers removed by the sweep. */
+  swept: number;
 }
 
 export class MemoryBackend implements Backend {

@@ -39,7 +39,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   const backend: Backend =
     backendArg ??
     (config.redis !== "" || config.redisCluster !== ""
-      ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, log })
+      ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, log, sweepMs: config.meshSweepMs })
       : new MemoryBackend());
   const state: BrokerState = { brokerId, shuttingDown: false };
   const sessions = new Set<Session>();
@@ -60,6 +60,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     agentsByStatus: () => countBy(registry.all(), (s) => (s.isAgent ? s.status : undefined)),
     tasksByState: () => countBy(table.values(), (t) => t.state),
     queueDepths: () => dispatcher.depths(),
+    ...(backend.stats !== undefined ? { mesh: () => backend.stats?.() } : {}),
   });
   tasks = new TaskService(config, `${brokerId}.t`, table, deadlines, dispatcher, registry, metrics, backend.distributed ? { brokerId, backend } : undefined);
   messaging = new Messaging(config, `${brokerId}.r`, registry, deadlines, metrics, backend.distributed ? { brokerId, backend } : undefined);

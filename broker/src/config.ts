@@ -56,6 +56,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "logLevel", flag: "log-level", type: { kind: "enum", values: LOG_LEVELS }, default: "info", help: "pino log level" },
   { key: "redis", flag: "redis", type: { kind: "string" }, default: "", help: "join a broker mesh over this Redis URL, e.g. redis://host:6379" },
   { key: "redisCluster", flag: "redis-cluster", type: { kind: "string" }, default: "", help: "join a broker mesh over Redis Cluster: host:port,host:port,..." },
+  { key: "meshSweepMs", flag: "mesh-sweep-ms", type: int(100, 3_600_000), default: 10_000, help: "mesh: period of the orphaned-key sweep and response-key count" },
 ];
 
 export interface BrokerConfig {
@@ -80,6 +81,8 @@ export interface BrokerConfig {
   redis: string;
   /** Redis Cluster seed nodes `host:port,...`; "" = none. Exclusive with `redis`. */
   redisCluster: string;
+  /** Period of the mesh's orphaned-key sweep (and its response-key count). */
+  meshSweepMs: number;
   auth: { tokens: TokenAcl[] };
 }
 

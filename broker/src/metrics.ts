@@ -1,12 +1,15 @@
 /** Prometheus metrics in a registry of this broker's own (two brokers in one process do not mix). */
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from "prom-client";
 import { TASK_STATES, type TaskState } from "@agentwire/wire";
+import type { MeshStats } from "./backend.js";
 
 export interface MetricSources {
   connections(): number;
   agentsByStatus(): Record<string, number>;
   tasksByState(): Record<string, number>;
   queueDepths(): Iterable<[string, number]>;
+  /** Redis mesh figures; absent for a single broker. */
+  mesh?(): MeshStats | undefined;
 }
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -62,6 +65,39 @@ export class Metrics {
         for (const [capability, n] of sources.queueDepths()) this.set({ capability }, n);
       },
     });
+    const mesh = sources.mesh;
+    if (mesh !== undefined) {
+      const gauge = (name: string, help: string, pick: (s: MeshStats) => number): void => {
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            const s = mesh();
+            if (s !== undefined) this.set(pick(s));
+          },
+        });
+      };
+      const counter = (name: string, help: string, pick: (s: MeshStats) => number): void => {
+        new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            const s = mesh();
+            if (s === undefined) return;
+            this.reset();
+            this.inc(pick(s));
+          },
+        });
+      };
+      gauge("agentwire_mesh_task_stream_length", "Entries in this broker's Redis task stream (unread + processing).", (s) => s.streamLength);
+      gauge("agentwire_mesh_processing", "Pending entries of this broker's task stream (its processing list).", (s) => s.pending);
+      gauge("agentwire_mesh_ready_length", "Entries waiting in this broker's ready list.", (s) => s.readyLength);
+      gauge("agentwire_mesh_response_keys", "Response keys under this broker's hash tag (as of the last sweep).", (s) => s.responseKeys);
+      counter("agentwire_mesh_reclaimed_tasks_total", "Tasks reclaimed from dead brokers' processing lists.", (s) => s.reclaimed);
+      counter("agentwire_mesh_swept_keys_total", "Orphaned keys of dead brokers removed by the sweep.", (s) => s.swept);
+    }
     this.tasksSubmitted = new Counter({ name: "agentwire_tasks_submitted_total", help: "Tasks accepted.", registers });
     const ended = new Counter({ name: "agentwire_tasks_ended_total", help: "Tasks ended by outcome.", labelNames: ["outcome"], registers });
     this.tasksEnded = Object.fromEntries(TASK_STATES.map((s) => [s, ended.labels(s)])) as Record<TaskState, { inc(): void }>;

@@ -50,6 +50,10 @@ it("tasks pending on a killed broker complete on a survivor, each delivered once
     await waitFor(async () => ((await admin.exists(`aw:{b:${idB}}:tasks`)) === 0 ? true : undefined), 10_000, "dead stream removed");
     expect([...results.values()].filter((o) => o.length !== 1 || !o[0]!.ok)).toEqual([]);
     expect(await admin.zscore("aw:{mesh}:brokers", idB)).toBeNull();
+    // Every pending entry was reclaimed once, by the survivor broker C or by this backend.
+    const text = await (await fetch(`${c.http}/metrics`)).text();
+    const byC = Number(/^agentwire_mesh_reclaimed_tasks_total (\S+)$/m.exec(text)?.[1]);
+    expect(byC + backend.stats().reclaimed).toBeGreaterThanOrEqual(n);
   } finally {
     await backend.close();
     admin.disconnect();

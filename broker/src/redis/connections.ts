@@ -29,7 +29,8 @@ export function connect(target: RedisTarget, brokerId: string, role: Role): Redi
       return { host: host!, port: Number(port) };
     });
     // A Cluster exposes the same command API; the union would only burden every call site.
-    return new Cluster(nodes, { redisOptions: options, lazyConnect: true }) as unknown as Redis;
+    // `sub` uses SSUBSCRIBE: sharded subscribers connect to the node owning the `{mesh}` slot.
+    return new Cluster(nodes, { redisOptions: options, lazyConnect: true, shardedSubscribers: role === "sub" }) as unknown as Redis;
   }
   return new Redis(target.url, options);
 }

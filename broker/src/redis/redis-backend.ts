@@ -5,9 +5,9 @@
  * cross-broker publishes.
  */
 import type { Logger } from "pino";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { AgentInfo } from "@agentwire/wire";
-import type { Backend, MeshControl, MeshHost, RemoteOutcome, RemoteTask } from "../backend.js";
+import type { Backend, MeshControl, MeshHost, MeshStats, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { AgentFilter } from "../registry.js";
 import { connect, ROLES, type RedisTarget, type Role } from "./connections.js";
 import { decodeOutcome, decodePublish, encodeOutcome, encodePublish, parseTaskFields, taskFields } from "./envelope.js";
@@ -25,7 +25,18 @@ export interface RedisBackendOptions {
   batch?: number;
   /** Response keys live task timeout + this. */
   responseMarginMs?: number;
+  /** Period of the orphaned-key sweep, which also counts this broker's response keys. */
+  sweepMs?: number;
+  /** SCAN rounds (COUNT 1000 each, per node) one sweep pattern may take. */
+  scanRounds?: number;
 }
+
+/** Escapes Redis glob metacharacters in a literal key part. */
+function globLiteral(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+const BROKER_KEY = /^aw:\{b:(.*)\}:(ready|tasks)$/;
 
 type StreamReply = [string, [string, string[]][]][] | null;
 
@@ -41,14 +52,18 @@ export class RedisBackend implements Backend {
   private readonly batch: number;
   private readonly marginMs: number;
   private readonly cluster: boolean;
+  private readonly sweepMs: number;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private loops: Promise<void>[] = [];
   private lastPublished = "";
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
   /** Task ids this broker reclaimed from dead brokers (metric). */
   reclaimed = 0;
+  private readonly figures: MeshStats = { streamLength: 0, pending: 0, readyLength: 0, responseKeys: 0, reclaimed: 0, swept: 0 };
 
   constructor(private readonly options: RedisBackendOptions) {
     this.cluster = options.target.cluster !== "";
@@ -59,6 +74,7 @@ export class RedisBackend implements Backend {
     this.keys = brokerKeys(options.brokerId);
     this.conns = Object.fromEntries(ROLES.map((r) => [r, connect(options.target, options.brokerId, r)])) as Record<Role, Redis>;
     this.cmd = defineScripts(this.conns.cmd);
+    this.sweepMs = options.sweepMs ?? 10_000;
     for (const r of ROLES) this.conns[r].on("error", (err: Error) => options.log.debug({ err, role: r }, "redis connection error"));
   }
 
@@ -73,14 +89,16 @@ export class RedisBackend implements Backend {
   async start(): Promise<void> {
     if (this.host === undefined) throw new Error("RedisBackend.start before attach");
     await Promise.all(ROLES.map((r) => this.conns[r].connect()));
-    await this.ensureGroup();
     const sub = this.conns.sub;
     sub.on(this.cluster ? "smessageBuffer" : "messageBuffer", (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
     if (this.cluster) await sub.ssubscribe(meshKeys.changes, meshKeys.publish);
     else await sub.subscribe(meshKeys.changes, meshKeys.publish);
     this.running = true;
+    // Liveness first, then the stream: the sweep takes a stream without a live owner for an orphan.
     await this.tick();
+    await this.ensureGroup();
     this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.options.log.warn({ err }, "mesh tick failed")), this.livenessMs);
+    this.sweepTimer = setInterval(() => void this.sweep().catch((err: unknown) => this.options.log.warn({ err }, "mesh sweep failed")), this.sweepMs);
     this.loops = [this.readTasks(), this.readResponses()];
   }
 
@@ -88,6 +106,8 @@ export class RedisBackend implements Backend {
     if (!this.running) return;
     this.running = false;
     clearInterval(this.timer);
+    clearInterval(this.sweepTimer);
+    await this.sweeping?.catch(() => undefined);
     try {
       // A graceful leave: peers forget our agents now; our task stream stays for reclaim.
       await this.cmd.del(this.keys.alive, this.keys.agents, this.keys.caps);
@@ -132,6 +152,82 @@ export class RedisBackend implements Backend {
   async publishRemote(topic: string, from: string, payload: Uint8Array): Promise<number> {
     await this.signal(meshKeys.publish, encodePublish(this.options.brokerId, topic, from, payload));
     return 0; // remote deliveries are counted by the receiving brokers, not known here
+  }
+
+  stats(): MeshStats {
+    return { ...this.figures, reclaimed: this.reclaimed };
+  }
+
+  /**
+   * Removes what dead brokers left behind and counts this broker's response keys; runs every
+   * `sweepMs`, one at a time. A broker is dead when its liveness key is gone and it is either out of
+   * the membership or its membership score is stale. Its ready list (responses and control entries
+   * nobody will read) is deleted; a non-empty task stream of a broker out of the membership (an XADD
+   * that raced its leave) gets its group and goes back into the membership at score 0, so `reclaim`
+   * re-hands its entries and then forgets it. Response keys are left to their TTL: a dead origin's
+   * results stay readable through GET /v1/tasks/:id until then. SCAN rounds are bounded per sweep.
+   */
+  sweep(): Promise<void> {
+    if (this.sweeping !== undefined) return this.sweeping;
+    this.sweeping = this.sweepOnce().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    if (!this.running) return;
+    const me = this.options.brokerId;
+    let responses = 0;
+    await this.scan(`${globLiteral(this.keys.response(""))}*`, async (keys) => void (responses += keys.length));
+    this.figures.responseKeys = responses;
+    const members = await this.cmd.zrange(meshKeys.brokers, "0", "-1", "WITHSCORES");
+    const score = new Map<string, number>();
+    for (let i = 0; i + 1 < members.length; i += 2) score.set(members[i]!, Number(members[i + 1]));
+    const dead = new Map<string, boolean>();
+    const isDead = async (id: string): Promise<boolean> => {
+      let d = dead.get(id);
+      if (d === undefined) {
+        const s = score.get(id);
+        d = (await this.cmd.exists(brokerKeys(id).alive)) === 0 && (s === undefined || Date.now() - s > 3 * this.livenessMs);
+        dead.set(id, d);
+      }
+      return d;
+    };
+    await this.scan("aw:{b:*}:*", async (keys) => {
+      for (const key of keys) {
+        const m = BROKER_KEY.exec(key);
+        if (m === null || m[1] === me || !this.running) continue;
+        const id = m[1]!;
+        if (!(await isDead(id))) continue;
+        if (m[2] === "ready") {
+          this.figures.swept += await this.cmd.del(key);
+        } else if (!score.has(id)) {
+          if ((await this.cmd.xlen(key)) === 0) this.figures.swept += await this.cmd.del(key);
+          else {
+            try {
+              await this.cmd.xgroup("CREATE", key, CONSUMER_GROUP, "0");
+            } catch (err) {
+              if (!String(err).includes("BUSYGROUP")) throw err;
+            }
+            await this.cmd.zadd(meshKeys.brokers, 0, id);
+          }
+        }
+      }
+    });
+  }
+
+  /** SCAN MATCH `pattern` on every node (each master on Cluster), at most `scanRounds` rounds each. */
+  private async scan(pattern: string, each: (keys: string[]) => Promise<void>): Promise<void> {
+    const nodes: Redis[] = this.cluster ? (this.cmd as unknown as Cluster).nodes("master") : [this.cmd];
+    const rounds = this.options.scanRounds ?? 100;
+    for (const node of nodes) {
+      let cursor = "0";
+      let n = 0;
+      do {
+        const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1_000);
+        cursor = next;
+        if (keys.length > 0) await each(keys);
+      } while (cursor !== "0" && ++n < rounds && this.running);
+    }
   }
 
   /** Result of a task that ran here for `origin`, readable via the response key until its TTL. */
@@ -181,6 +277,11 @@ export class RedisBackend implements Backend {
       this.lastPublished = shape;
       await this.signal(meshKeys.changes, me);
     }
+    const figures = await this.cmd.pipeline().xlen(this.keys.tasks).xpending(this.keys.tasks, CONSUMER_GROUP).llen(this.keys.ready).exec();
+    const value = (i: number): unknown => (figures?.[i]?.[0] == null ? figures?.[i]?.[1] : undefined);
+    this.figures.streamLength = Number(value(0) ?? 0);
+    this.figures.pending = Number((value(1) as [number] | undefined)?.[0] ?? 0);
+    this.figures.readyLength = Number(value(2) ?? 0);
     await this.refresh();
   }
 
