@@ -14,6 +14,7 @@ import {
   type AgentStatus,
   type Capability,
   type Request,
+  type Result,
   type Task,
 } from "@agentwire/wire";
 import pino, { type Logger } from "pino";
@@ -24,7 +25,7 @@ import { requestContext, type RequestContext, type TaskInfo } from "./context.js
 import { ConnectionLostError } from "./errors.js";
 import { Session } from "./session.js";
 import type { Signer } from "./signer.js";
-import { runTask, type CapabilityEntry, type TaskHandler } from "./task.js";
+import { LazyAbort, runTask, type CapabilityEntry, type TaskHandler } from "./task.js";
 
 export type { TaskHandler } from "./task.js";
 
@@ -67,7 +68,7 @@ export type GoawayHandler = (info: { reason: string; graceMs: number }) => void 
 interface Running {
   key: string;
   taskId: string;
-  controller: AbortController;
+  controller: LazyAbort;
 }
 
 const ANY = "*";
@@ -265,25 +266,13 @@ export class Agent implements AsyncDisposable {
       this.logger.warn({ task_id: frame.task_id, attempt: frame.attempt }, "duplicate task frame ignored");
       return;
     }
-    const controller = new AbortController();
+    const controller = new LazyAbort();
     const run: Running = { key, taskId: frame.task_id, controller };
     this.running.set(key, run);
     this.statusChanged();
     const generation = this.session.currentGeneration;
-    const timer = setTimeout(
-      () => controller.abort(errorFromCode("deadline_exceeded", "task deadline passed", { ref: frame.task_id })),
-      Math.max(0, frame.deadline - Date.now()),
-    );
-    void runTask(frame, this.capabilities.get(frame.capability), {
-      signal: controller.signal,
-      client: this.client,
-      logger: this.logger,
-      signer: this.options.signerFor,
-      defaultSigner: this.options.signer,
-      progress: (data) => {
-        if (!controller.signal.aborted && this.session.currentGeneration === generation) this.session.send({ type: "progress", task_id: frame.task_id, data });
-      },
-    }).then((result) => {
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (result: Result): void => {
       clearTimeout(timer);
       this.running.delete(key);
       // A result for a session that ended would name a task the broker already requeued.
@@ -291,7 +280,26 @@ export class Agent implements AsyncDisposable {
       else this.logger.debug({ task_id: frame.task_id }, "dropping result of a previous session");
       this.statusChanged();
       this.maybeIdle();
+    };
+    const result = runTask(frame, this.capabilities.get(frame.capability), {
+      abort: controller,
+      client: this.client,
+      logger: this.logger,
+      signer: this.options.signerFor,
+      defaultSigner: this.options.signer,
+      progress: (data) => {
+        if (!controller.aborted && this.session.currentGeneration === generation) this.session.send({ type: "progress", task_id: frame.task_id, data });
+      },
     });
+    // A handler that answered synchronously is settled at once: no promise and microtask hop per task.
+    // No timer can fire during synchronous code, so the deadline timer is only armed for async work.
+    if (result instanceof Promise) {
+      timer = setTimeout(
+        () => controller.abort(errorFromCode("deadline_exceeded", "task deadline passed", { ref: frame.task_id })),
+        Math.max(0, frame.deadline - Date.now()),
+      );
+      void result.then(settle);
+    } else settle(result);
   }
 
   private abortTask(taskId: string, reason: string | undefined): void {

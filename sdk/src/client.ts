@@ -131,27 +131,36 @@ export class Client implements AsyncDisposable {
         fail: (err) => stream.fail(err),
       });
     };
-    this.session
-      .whenReady()
-      .then(() =>
-        this.session.call(
-          {
-            type: "submit",
-            ref,
-            capability,
-            input: encodePayload(input),
-            priority: options.priority,
-            timeout_ms: options.timeoutMs,
-            strategy: options.strategy,
-            idempotency_key: options.idempotencyKey,
-            max_attempts: options.maxAttempts,
-            version: options.version,
-            tags: options.tags,
-          },
-          watch,
-        ),
-      )
-      .catch((err: unknown) => stream.fail(err));
+    const fail = (err: unknown): void => stream.fail(err);
+    const send = (): void => {
+      this.session.callback(
+        {
+          type: "submit",
+          ref,
+          capability,
+          input: encodePayload(input),
+          priority: options.priority,
+          timeout_ms: options.timeoutMs,
+          strategy: options.strategy,
+          idempotency_key: options.idempotencyKey,
+          max_attempts: options.maxAttempts,
+          version: options.version,
+          tags: options.tags,
+        },
+        watch,
+        fail,
+      );
+    };
+    if (this.session.isReady) {
+      // Hot path: no whenReady()/call() promises per submit.
+      try {
+        send();
+      } catch (err) {
+        fail(err);
+      }
+    } else {
+      this.session.whenReady().then(send).catch(fail);
+    }
     return stream;
   }
 

@@ -74,12 +74,41 @@ export function requestContext(client: Client, signal: AbortSignal, deadline: nu
 export function taskContext(
   client: Client,
   task: TaskInfo,
-  signal: AbortSignal,
-  logger: Logger,
+  signal: AbortSignal | (() => AbortSignal),
+  logger: Logger | (() => Logger),
   progress: (data: Uint8Array) => void,
 ): TaskContext {
+  const { deadline } = task;
+  // One object per task, built directly (no intermediate context spread). `logger` may be a factory:
+  // a pino child costs a bindings serialization per task, so it is made on first use only.
+  // `signal` may be a factory too (see LazyAbort).
+  let log = typeof logger === "function" ? undefined : logger;
+  let sig = typeof signal === "function" ? undefined : signal;
+  const getSignal = (): AbortSignal => (sig ??= (signal as () => AbortSignal)());
   return {
-    ...requestContext(client, signal, task.deadline, logger),
+    get signal(): AbortSignal {
+      return getSignal();
+    },
+    deadline,
+    get logger(): Logger {
+      return (log ??= (logger as () => Logger)());
+    },
+    client,
+    send: (to, payload, options) => client.send(to, payload, options),
+    publish: (topic, payload) => client.publish(topic, payload),
+    request: (target, payload, options = {}) =>
+      client.request(target, payload, {
+        ...options,
+        timeoutMs: remaining(deadline, options.timeoutMs),
+        signal: anySignal(getSignal(), options.signal),
+      }),
+    submit: (capability, input, options = {}) =>
+      client.submit(capability, input, {
+        ...options,
+        timeoutMs: remaining(deadline, options.timeoutMs),
+        signal: anySignal(getSignal(), options.signal),
+      }),
+    agents: (query) => client.agents(query),
     task,
     progress: (data) => progress(encodePayload(data)),
   };

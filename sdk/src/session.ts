@@ -154,6 +154,18 @@ export class Session {
     });
   }
 
+  /**
+   * `call` without a promise, for hot paths: `onAnswer` gets the broker's answer (synchronously, from
+   * the frame handler), `onError` its error frame or the lost/closed connection.
+   */
+  callback(frame: Frame & { ref: string }, onAnswer: (answer: Frame) => void, onError: (err: AgentwireError) => void): void {
+    this.refs.set(frame.ref, { resolve: onAnswer, reject: onError });
+    if (!this.send(frame)) {
+      this.refs.delete(frame.ref);
+      onError(this.state === "closed" ? new ClosedError() : new ConnectionLostError("not connected to the broker"));
+    }
+  }
+
   watchTask(taskId: string, watcher: TaskWatcher): void {
     this.tasks.set(taskId, watcher);
   }

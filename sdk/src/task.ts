@@ -16,8 +16,39 @@ export interface CapabilityEntry {
   handler: TaskHandler<unknown, unknown>;
 }
 
+/**
+ * A task's cancellation, with the AbortController made only when someone looks at `signal`: creating
+ * an AbortSignal (an EventTarget) per task is a large share of the per-task cost, and most handlers
+ * never read it. Aborting before the signal exists records the reason; the signal is then born aborted.
+ */
+export class LazyAbort {
+  private controller: AbortController | undefined;
+  private abortReason: unknown;
+  private isAborted = false;
+
+  get aborted(): boolean {
+    return this.isAborted;
+  }
+  get reason(): unknown {
+    return this.abortReason;
+  }
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.isAborted) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+  abort(reason: unknown): void {
+    if (this.isAborted) return;
+    this.isAborted = true;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
 export interface RunDeps {
-  signal: AbortSignal;
+  abort: LazyAbort;
   client: Client;
   logger: Logger;
   signer: ((task: TaskInfo) => Signer | undefined) | undefined;
@@ -25,11 +56,13 @@ export interface RunDeps {
   progress: (data: Uint8Array) => void;
 }
 
-/** Runs one attempt and returns the `result` frame that ends it; never throws. */
-export async function runTask(frame: Task, entry: CapabilityEntry | undefined, deps: RunDeps): Promise<Result> {
-  const { signal } = deps;
-  const base = { type: "result" as const, task_id: frame.task_id, attempt: frame.attempt };
-  const fail = (err: unknown, code?: string): Result => ({ ...base, ok: false, error: errorInfo(err, code) });
+/**
+ * Runs one attempt and returns the `result` frame that ends it; never throws (nor rejects). When the
+ * handler answers synchronously the frame is returned as is, without a promise per task.
+ */
+export function runTask(frame: Task, entry: CapabilityEntry | undefined, deps: RunDeps): Result | Promise<Result> {
+  const signal = deps.abort;
+  const fail = (err: unknown, code?: string): Result => ({ type: "result", task_id: frame.task_id, attempt: frame.attempt, ok: false, error: errorInfo(err, code) });
   if (entry === undefined) return fail(new AgentwireError("unknown_capability", `this agent does not offer ${frame.capability}`));
   const info: TaskInfo = {
     id: frame.task_id,
@@ -51,19 +84,37 @@ export async function runTask(frame: Task, entry: CapabilityEntry | undefined, d
   if (!parsed.success) {
     return fail(errorFromCode("invalid_input", z.prettifyError(parsed.error), { details: { issues: parsed.error.issues } }));
   }
-  const logger = deps.logger.child({ task_id: info.id, attempt: info.attempt, capability: info.capability });
-  const ctx = taskContext(deps.client, info, signal, logger, deps.progress);
+  let logger: Logger | undefined;
+  const getLogger = (): Logger => (logger ??= deps.logger.child({ task_id: info.id, attempt: info.attempt, capability: info.capability }));
+  const ctx = taskContext(deps.client, info, () => signal.signal, getLogger, deps.progress);
   const signer = deps.signer?.(info) ?? deps.defaultSigner;
-  try {
-    const run = (): Promise<unknown> => Promise.resolve(entry.handler(parsed.data, ctx));
-    const out = await (signer === undefined ? run() : SignerContext.run(signer, run));
+  const failed = (err: unknown): Result => {
+    getLogger().debug({ err }, "handler failed");
+    return fail(signal.aborted ? signal.reason : err);
+  };
+  const finish = (out: unknown): Result => {
     if (signal.aborted) return fail(signal.reason);
-    if (entry.output === undefined) return { ...base, ok: true, output: encodePayload(out) };
+    if (entry.output === undefined) return { type: "result", task_id: frame.task_id, attempt: frame.attempt, ok: true, output: encodePayload(out) };
     const checked = entry.output.safeParse(out);
     if (!checked.success) return fail(new InvalidOutputError(z.prettifyError(checked.error), { details: { issues: checked.error.issues } }));
-    return { ...base, ok: true, output: encodePayload(checked.data) };
+    return { type: "result", task_id: frame.task_id, attempt: frame.attempt, ok: true, output: encodePayload(checked.data) };
+  };
+  let out: unknown;
+  try {
+    out = signer === undefined ? entry.handler(parsed.data, ctx) : SignerContext.run(signer, () => entry.handler(parsed.data, ctx));
   } catch (err) {
-    logger.debug({ err }, "handler failed");
-    return fail(signal.aborted ? signal.reason : err);
+    return failed(err);
   }
+  if (!isThenable(out)) {
+    try {
+      return finish(out);
+    } catch (err) {
+      return failed(err);
+    }
+  }
+  return Promise.resolve(out).then(finish).catch(failed);
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
 }
