@@ -17,7 +17,7 @@ describe("redis flags", () => {
   });
 
   it("reject bad values and both at once", () => {
-    expect(() => parseConfig(["--redis", "127.0.0.1:6379"])).toThrow(ConfigError);
+    expect(() => parseConfig(["--redis", "127.0.0.1:7000"])).toThrow(ConfigError);
     expect(() => parseConfig(["--redis-cluster", "a:7000,b"])).toThrow(/--redis-cluster: expected host:port/);
     expect(() => parseConfig(["--redis", "redis://a:1", "--redis-cluster", "a:1"])).toThrow(/cannot be combined/);
   });

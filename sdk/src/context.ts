@@ -47,11 +47,16 @@ function anySignal(a: AbortSignal, b: AbortSignal | undefined): AbortSignal {
   return b === undefined ? a : AbortSignal.any([a, b]);
 }
 
-export function requestContext(client: Client, signal: AbortSignal, deadline: number, logger: Logger): RequestContext {
+/** What request and task handlers share: messaging whose timeouts are capped by the handler's deadline. */
+function handlerContext(client: Client, deadline: number, getSignal: () => AbortSignal, getLogger: () => Logger): RequestContext {
   return {
-    signal,
+    get signal(): AbortSignal {
+      return getSignal();
+    },
     deadline,
-    logger,
+    get logger(): Logger {
+      return getLogger();
+    },
     client,
     send: (to, payload, options) => client.send(to, payload, options),
     publish: (topic, payload) => client.publish(topic, payload),
@@ -59,16 +64,20 @@ export function requestContext(client: Client, signal: AbortSignal, deadline: nu
       client.request(target, payload, {
         ...options,
         timeoutMs: remaining(deadline, options.timeoutMs),
-        signal: anySignal(signal, options.signal),
+        signal: anySignal(getSignal(), options.signal),
       }),
     submit: (capability, input, options = {}) =>
       client.submit(capability, input, {
         ...options,
         timeoutMs: remaining(deadline, options.timeoutMs),
-        signal: anySignal(signal, options.signal),
+        signal: anySignal(getSignal(), options.signal),
       }),
     agents: (query) => client.agents(query),
   };
+}
+
+export function requestContext(client: Client, signal: AbortSignal, deadline: number, logger: Logger): RequestContext {
+  return handlerContext(client, deadline, () => signal, () => logger);
 }
 
 export function taskContext(
@@ -78,38 +87,15 @@ export function taskContext(
   logger: Logger | (() => Logger),
   progress: (data: Uint8Array) => void,
 ): TaskContext {
-  const { deadline } = task;
-  // One object per task, built directly (no intermediate context spread). `logger` may be a factory:
-  // a pino child costs a bindings serialization per task, so it is made on first use only.
-  // `signal` may be a factory too (see LazyAbort).
+  // `logger` may be a factory: a pino child costs a bindings serialization per task, so it is made on
+  // first use only. `signal` may be a factory too (see LazyAbort).
   let log = typeof logger === "function" ? undefined : logger;
   let sig = typeof signal === "function" ? undefined : signal;
-  const getSignal = (): AbortSignal => (sig ??= (signal as () => AbortSignal)());
-  return {
-    get signal(): AbortSignal {
-      return getSignal();
-    },
-    deadline,
-    get logger(): Logger {
-      return (log ??= (logger as () => Logger)());
-    },
+  const ctx = handlerContext(
     client,
-    send: (to, payload, options) => client.send(to, payload, options),
-    publish: (topic, payload) => client.publish(topic, payload),
-    request: (target, payload, options = {}) =>
-      client.request(target, payload, {
-        ...options,
-        timeoutMs: remaining(deadline, options.timeoutMs),
-        signal: anySignal(getSignal(), options.signal),
-      }),
-    submit: (capability, input, options = {}) =>
-      client.submit(capability, input, {
-        ...options,
-        timeoutMs: remaining(deadline, options.timeoutMs),
-        signal: anySignal(getSignal(), options.signal),
-      }),
-    agents: (query) => client.agents(query),
-    task,
-    progress: (data) => progress(encodePayload(data)),
-  };
+    task.deadline,
+    () => (sig ??= (signal as () => AbortSignal)()),
+    () => (log ??= (logger as () => Logger)()),
+  );
+  return Object.assign(ctx, { task, progress: (data: unknown) => progress(encodePayload(data)) });
 }
