@@ -115,15 +115,20 @@ export class Peer implements AsyncDisposable {
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`${this.agentId || "peer"}: no ${type} within ${timeoutMs} ms; buffered: ${this.describe()}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          this.waiter = undefined;
-          resolve();
-        };
-      });
+      await this.arrival(left);
     }
+  }
+
+  /** Resolves when a frame arrives or the socket closes, or after `ms` at most. */
+  private arrival(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.waiter = () => {
+        clearTimeout(timer);
+        this.waiter = undefined;
+        resolve();
+      };
+    });
   }
 
   /** Takes the next frame whatever its type (to assert what arrives first). */
@@ -134,14 +139,7 @@ export class Peer implements AsyncDisposable {
       if (this.closeCode !== undefined) throw new Error(`closed (${this.closeCode}) while waiting for a frame`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no frame within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          this.waiter = undefined;
-          resolve();
-        };
-      });
+      await this.arrival(left);
     }
     return this.frames.shift()!;
   }
