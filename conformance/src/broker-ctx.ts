@@ -77,6 +77,16 @@ export class BrokerCtx {
     return { ref, task_id: answer.task_id, input };
   }
 
+  /** A fresh capability, one agent offering it, a client, and one task submitted and dispatched to the agent. */
+  async dispatched(extra: Record<string, unknown> = {}): Promise<{ cap: string; agent: Session; client: WirePeer; task_id: string }> {
+    const cap = this.uniq("cap");
+    const agent = await this.agent([cap]);
+    const { peer: client } = await this.client();
+    const { task_id } = await this.submit(client, cap, null, extra);
+    await agent.peer.next("task", (t) => t.task_id === task_id);
+    return { cap, agent, client, task_id };
+  }
+
   /** Waits for a `query` round trip on `peer`: every frame the broker produced for it before is in. */
   async sync(peer: WirePeer): Promise<void> {
     const ref = this.uniq("sync");

@@ -89,11 +89,7 @@ export const taskCases: C[] = [
     spec: ["TASK-8", "TASK-19", "TASK-20"],
     level: "MUST",
     async run(ctx) {
-      const cap = ctx.uniq("cap");
-      const agent = await ctx.agent([cap]);
-      const { peer: client } = await ctx.client();
-      const { task_id } = await ctx.submit(client, cap, null);
-      await agent.peer.next("task", (t) => t.task_id === task_id);
+      const { agent, client, task_id } = await ctx.dispatched();
       for (let i = 0; i < 20; i++) agent.peer.send({ type: "progress", task_id, data: encodePayload(i) });
       agent.peer.send({ type: "result", task_id, ok: true, output: encodePayload("done") });
       agent.peer.send({ type: "progress", task_id, data: encodePayload(99) });
@@ -132,11 +128,7 @@ export const taskCases: C[] = [
     spec: ["TASK-29", "TASK-12", "TASK-23", "TASK-30", "TASK-32", "TASK-19"],
     level: "MUST",
     async run(ctx) {
-      const cap = ctx.uniq("cap");
-      const agent = await ctx.agent([cap]);
-      const { peer: client } = await ctx.client();
-      const { task_id } = await ctx.submit(client, cap, null);
-      await agent.peer.next("task", (t) => t.task_id === task_id);
+      const { agent, client, task_id } = await ctx.dispatched();
       const ref = ctx.uniq("c");
       client.send({ type: "cancel", task_id, ref, reason: "conformance" });
       const result = await client.next("result", (r) => r.task_id === task_id);
@@ -182,11 +174,7 @@ export const taskCases: C[] = [
     spec: ["TASK-33", "TASK-12", "TASK-15", "TASK-23"],
     level: "MUST",
     async run(ctx) {
-      const cap = ctx.uniq("cap");
-      const agent = await ctx.agent([cap]);
-      const { peer: client } = await ctx.client();
-      const { task_id } = await ctx.submit(client, cap, null, { timeout_ms: 300 });
-      await agent.peer.next("task", (t) => t.task_id === task_id);
+      const { agent, client, task_id } = await ctx.dispatched({ timeout_ms: 300 });
       const result = await client.next("result", (r) => r.task_id === task_id, 300 + ctx.timeoutMs);
       checkEqual(result.ok, false, "result.ok");
       checkEqual(result.error?.code, "deadline_exceeded", "result.error.code");
@@ -242,11 +230,7 @@ export const taskCases: C[] = [
     spec: ["TASK-22", "TASK-23", "TASK-13"],
     level: "MUST",
     async run(ctx) {
-      const cap = ctx.uniq("cap");
-      const agent = await ctx.agent([cap]);
-      const { peer: client } = await ctx.client();
-      const { task_id } = await ctx.submit(client, cap, null, { max_attempts: 1 });
-      await agent.peer.next("task", (t) => t.task_id === task_id);
+      const { agent, client, task_id } = await ctx.dispatched({ max_attempts: 1 });
       agent.peer.terminate();
       const result = await client.next("result", (r) => r.task_id === task_id);
       checkEqual([result.ok, result.error?.code], [false, "agent_lost"], "result [ok, error.code]");
@@ -279,11 +263,7 @@ export const taskCases: C[] = [
     spec: ["TASK-20", "TASK-9"],
     level: "MUST",
     async run(ctx) {
-      const cap = ctx.uniq("cap");
-      const agent = await ctx.agent([cap]);
-      const { peer: client } = await ctx.client();
-      const { task_id } = await ctx.submit(client, cap, null);
-      await agent.peer.next("task", (t) => t.task_id === task_id);
+      const { agent, client, task_id } = await ctx.dispatched();
       agent.peer.send({ type: "result", task_id, ok: true, attempt: 2, output: encodePayload("stale") });
       await ctx.sync(agent.peer);
       check(agent.peer.all("error").length === 0, "a stale result was answered with error");
