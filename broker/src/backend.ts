@@ -3,7 +3,7 @@
  * registry cannot answer; in-memory fast paths stay synchronous. `MemoryBackend` is a single broker:
  * nothing is remote. `RedisBackend` (src/redis/) joins a mesh of brokers over Redis.
  */
-import type { AgentInfo, ErrorInfo, Priority } from "@agentwire/wire";
+import type { AgentInfo, ErrorInfo, Priority, Strategy } from "@agentwire/wire";
 import type { AgentFilter } from "./registry.js";
 
 export interface RemoteTask {
@@ -22,6 +22,8 @@ export interface RemoteTask {
   version?: string | undefined;
   tags?: readonly string[] | undefined;
   priority?: Priority | undefined;
+  /** The submitter's routing strategy, applied among the executing broker's agents. */
+  strategy?: Strategy | undefined;
 }
 
 /** How a task handed to another broker ended. */
@@ -29,7 +31,10 @@ export interface RemoteOutcome {
   ok: boolean;
   output?: Uint8Array | undefined;
   error?: ErrorInfo | undefined;
-  /** The handoff attempt this outcome answers (the origin drops outcomes of older attempts). */
+  /**
+   * The attempt that produced it: the handoff attempt plus retries on the executing broker (the
+   * origin drops outcomes of older attempts and reports this one to the submitter).
+   */
   attempt?: number | undefined;
 }
 
@@ -53,7 +58,7 @@ export type MeshControl =
 /** What a distributed backend needs from its broker; `startBroker` provides it via `attach`. */
 export interface MeshHost {
   readonly brokerId: string;
-  /** Agents registered here, to publish to the shared registry. */
+  /** Sessions registered here (clients too, for direct messages), to publish to the shared registry. */
   localAgents(): AgentInfo[];
   /** Delivers a publish from another broker to local subscribers; returns how many got it. */
   publishLocal(topic: string, from: string, payload: Uint8Array): number;
@@ -86,6 +91,8 @@ export interface Backend {
   remoteBrokerFor?(capability: string, range: string | undefined, tags: readonly string[] | undefined): string | undefined;
   /** From the registry cache: the broker holding agent `agentId`, or undefined. */
   brokerOfAgent?(agentId: string): string | undefined;
+  /** The local registry changed (register, leave, status): publish it soon rather than on the next tick. */
+  changed?(): void;
   /** Sends a control entry to another broker (fire and forget; failures are logged). */
   control?(broker: string, entry: MeshControl): void;
   /** Hands a task to the broker holding a remote agent. */

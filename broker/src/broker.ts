@@ -103,6 +103,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   });
 
   backend.attach?.(meshHost(brokerId, registry, tasks, messaging, backend, log));
+  if (backend.changed !== undefined) registry.onChange = () => backend.changed!();
   await backend.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -168,7 +169,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
 function meshHost(brokerId: string, registry: Registry, tasks: TaskService, messaging: Messaging, backend: Backend, log: Logger): MeshHost {
   return {
     brokerId,
-    localAgents: () => registry.query({}),
+    localAgents: () => registry.directory(),
     publishLocal: (topic, from, payload) => messaging.publish(from, { topic, payload }),
     runTask(remote, done) {
       const observer = {
@@ -176,7 +177,7 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
         // Progress goes back to the origin ahead of the result (same connection, same ready list).
         onProgress: (_t: TaskRecord, data: Uint8Array) =>
           backend.control?.(remote.origin_broker, { k: "progress", task: remote.task_id, attempt: remote.attempt, data: Buffer.from(data).toString("base64") }),
-        onResult: (t: TaskRecord) => done({ ok: t.ok, output: t.output, error: t.error }),
+        onResult: (t: TaskRecord) => done({ ok: t.ok, output: t.output, error: t.error, attempt: t.attempt }),
       };
       try {
         // The origin's task id is its idempotency identity (the origin's table already folded the
@@ -190,9 +191,10 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
           version: remote.version,
           tags: remote.tags === undefined ? undefined : [...remote.tags],
           priority: remote.priority,
+          strategy: remote.strategy,
           max_attempts: remote.max_attempts,
         };
-        const { task, duplicate } = tasks.create(spec, observer, "mesh", `mesh:${remote.origin_broker}`, { attempt: remote.attempt, localOnly: true });
+        const { task, duplicate } = tasks.create(spec, observer, "mesh", `mesh:${remote.origin_broker}`, { attempt: remote.attempt, localOnly: true, id: remote.task_id });
         if (duplicate) tasks.watch(task, observer, undefined);
         else tasks.start(task);
       } catch (err) {

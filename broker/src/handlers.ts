@@ -77,6 +77,7 @@ export class Handlers implements FrameHandler {
       case "drain":
         s.state = "draining";
         s.status = "draining";
+        this.registry.changed();
         this.log.info({ agent_id: s.agentId, in_flight: s.tasks.size }, "draining");
         return this.ack(s, f.ref);
       default:
@@ -132,7 +133,7 @@ export class Handlers implements FrameHandler {
     }
     if (f.agent_id !== undefined) {
       const holder = this.registry.get(f.agent_id);
-      if (holder !== undefined && holder.state !== "closed") {
+      if ((holder !== undefined && holder.state !== "closed") || this.backend.brokerOfAgent?.(f.agent_id) !== undefined) {
         return s.close("duplicate_agent", `agent id ${f.agent_id} is held by a live session`);
       }
     }
@@ -166,6 +167,7 @@ export class Handlers implements FrameHandler {
     const before = s.status;
     if (f.status !== undefined && s.state !== "draining") s.status = f.status;
     if (f.status === "draining" && s.state === "ready") s.state = "draining";
+    if (before !== s.status) this.registry.changed();
     if (grew || (before !== s.status && (s.status === "ready" || s.status === "busy"))) this.pumpFor(s);
   }
 

@@ -18,8 +18,15 @@ export class Registry {
   private readonly byId = new Map<string, Session>();
   private readonly byCapability = new Map<string, Session[]>();
   private seq = 0;
+  /** Called after a session registers, leaves or changes status (a mesh republishes the registry). */
+  onChange: (() => void) | undefined;
 
   constructor(private readonly brokerId: string) {}
+
+  /** Reports a change that `add`/`remove` do not see (a status from a heartbeat or drain). */
+  changed(): void {
+    this.onChange?.();
+  }
 
   get size(): number {
     return this.byId.size;
@@ -49,6 +56,7 @@ export class Registry {
       list.push(session);
     }
     this.byId.set(session.agentId, session);
+    this.onChange?.();
   }
 
   remove(session: Session): void {
@@ -61,6 +69,7 @@ export class Registry {
       if (i >= 0) list.splice(i, 1);
       if (list.length === 0) this.byCapability.delete(name);
     }
+    this.onChange?.();
   }
 
   /** Sessions offering `capability`, in registration order. */
@@ -89,6 +98,13 @@ export class Registry {
       if (s.state === "ready" && s.status !== "draining" && this.matches(s, capability, range, tags)) return true;
     }
     return false;
+  }
+
+  /** Every registered session, clients included: the mesh's directory of who is connected where. */
+  directory(): AgentInfo[] {
+    const out: AgentInfo[] = [];
+    for (const s of this.byId.values()) if (s.state !== "closed") out.push(this.info(s));
+    return out;
   }
 
   query(filter: AgentFilter): AgentInfo[] {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
-import { BACKENDS, type RunningBroker } from "./helpers/backends.js";
+import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 const TOKENS = [
@@ -36,7 +36,7 @@ describe.each(BACKENDS)("auth ($name)", (backend) => {
   });
 
   it("[REG-2] the upgrade's bearer token works; a different register.token → unauthorized", async () => {
-    const ok = track(await Peer.register(broker.url, {}, { headers: { authorization: "Bearer admin" } }));
+    const ok = track(await registerOn(broker, {}, { headers: { authorization: "Bearer admin" } }));
     expect(ok.agentId).not.toBe("");
     const p = track(await Peer.connect(broker.url, { headers: { authorization: "Bearer admin" } }));
     p.send({ type: "register", token: "limited" });
@@ -54,7 +54,7 @@ describe.each(BACKENDS)("auth ($name)", (backend) => {
   });
 
   it("[TASK-2][TOPIC-10] submit, publish and subscribe outside the ACL → forbidden, session survives", async () => {
-    const a = track(await Peer.register(broker.url, { token: "limited", agent_id: "lim-agent", capabilities: [{ name: "ok.work" }] }));
+    const a = track(await registerOn(broker, { token: "limited", agent_id: "lim-agent", capabilities: [{ name: "ok.work" }] }));
     a.serve(Peer.echo);
     a.send({ type: "submit", ref: "s", capability: "other", input: encodePayload(1) });
     expect(await a.next("error")).toMatchObject({ code: "forbidden", ref: "s" });
@@ -88,9 +88,9 @@ describe.each(BACKENDS)("auth ($name)", (backend) => {
 describe.each(BACKENDS)("limits ($name)", (backend) => {
   it("[LIMIT-5] a consumer that stops reading is dropped when its send buffer passes the bound, its task requeued", async () => {
     await using b = await backend.start(["--send-buffer-bytes", "65536"]);
-    await using slow = await Peer.register(b.url, { agent_id: "slow-agent", capabilities: [{ name: "sc" }] });
-    await using pub = await Peer.register(b.url);
-    const cl = await Peer.register(b.url);
+    await using slow = await registerOn(b, { agent_id: "slow-agent", capabilities: [{ name: "sc" }] });
+    await using pub = await registerOn(b);
+    const cl = await registerOn(b);
     try {
       const id = await cl.submit("sc", 1);
       await slow.next("task");
@@ -106,7 +106,7 @@ describe.each(BACKENDS)("limits ($name)", (backend) => {
         gone = (await cl.next("agents")).agents.length === 0;
       }
       expect(gone).toBe(true);
-      const again = await Peer.register(b.url, { capabilities: [{ name: "sc" }] });
+      const again = await registerOn(b, { capabilities: [{ name: "sc" }] });
       again.serve(Peer.echo);
       expect(await cl.next("result", (r) => r.task_id === id)).toMatchObject({ ok: true, attempt: 2 });
       await again.close();

@@ -1,7 +1,7 @@
 /** HTTP API and metrics on the WebSocket port: SPEC §15. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
-import { BACKENDS, type RunningBroker } from "./helpers/backends.js";
+import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
@@ -12,7 +12,7 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
 
   beforeAll(async () => {
     broker = await backend.start();
-    agent = await Peer.register(broker.url, { agent_id: "http-agent", capabilities: [{ name: "h.echo" }, { name: "h.hold" }] });
+    agent = await registerOn(broker, { agent_id: "http-agent", capabilities: [{ name: "h.echo" }, { name: "h.hold" }] });
     agent.serve((task, peer) => {
       if (task.capability !== "h.echo") {
         peer.frames.push(task); // h.hold tasks are left running, for the test to take
@@ -88,7 +88,7 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
   });
 
   it("[HTTP-12] POST /v1/publish/:topic delivers the JSON body as a message from the broker", async () => {
-    const sub = await Peer.register(broker.url);
+    const sub = await registerOn(broker);
     sub.send({ type: "subscribe", topic: "h.news.*", ref: "s" });
     await sub.next("ack");
     const res = await post("/v1/publish/h.news.today", { headline: "hi" });
@@ -103,12 +103,14 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
   it("[HTTP-14] /metrics is Prometheus text with the broker's series", async () => {
     const res = await fetch(`${broker.http}/metrics`);
     expect(res.status).toBe(200);
+    // Agent gauges count the broker's own sessions: in a mesh, the agent is on the agents' broker.
+    const agents = await (await fetch(`${broker.agentHttp}/metrics`)).text();
+    expect(agents).toMatch(/agentwire_agents\{status="ready"\} 1/);
     expect(res.headers.get("content-type")).toMatch(/text\/plain; version=0\.0\.4/);
     const text = await res.text();
     for (const name of ["nodejs_heap_size_used_bytes", "process_cpu_seconds_total", "nodejs_eventloop_lag_seconds", "agentwire_connections", "agentwire_agents", "agentwire_tasks", "agentwire_queue_depth", "agentwire_task_latency_seconds_bucket", "agentwire_dispatch_latency_seconds_bucket", "agentwire_errors_total"]) {
       expect(text).toContain(name);
     }
-    expect(text).toMatch(/agentwire_agents\{status="ready"\} 1/);
     expect(text).toMatch(/agentwire_errors_total\{code="no_agents"\} [1-9]/);
   });
 });

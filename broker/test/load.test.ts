@@ -1,7 +1,7 @@
 /** Many clients, many agents, every result delivered exactly once [TASK-19]. */
 import { describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
-import { BACKENDS } from "./helpers/backends.js";
+import { BACKENDS, registerOn } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 const CLIENTS = 200;
@@ -12,10 +12,10 @@ describe.each(BACKENDS)("load ($name)", (backend) => {
   it(`${CLIENTS} concurrent clients and ${AGENTS} agents exchange ${CLIENTS * PER_CLIENT} tasks, each result delivered once`, async () => {
     await using broker = await backend.start();
     const agents = await Promise.all(
-      Array.from({ length: AGENTS }, () => Peer.register(broker.url, { capabilities: [{ name: "load" }], capacity: 32 })),
+      Array.from({ length: AGENTS }, () => registerOn(broker, { capabilities: [{ name: "load" }], capacity: 32 })),
     );
     for (const a of agents) a.serve(Peer.echo);
-    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => Peer.register(broker.url)));
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => registerOn(broker)));
     const resultsPerTask = new Map<string, number>();
     const input = encodePayload({ n: 1 });
     try {

@@ -1,14 +1,14 @@
 /** Direct messages, topics, request/response, query and drain: SPEC §9–12. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
-import { BACKENDS, type RunningBroker } from "./helpers/backends.js";
+import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe.each(BACKENDS)("messaging ($name)", (backend) => {
   let broker: RunningBroker;
   const peers: Peer[] = [];
   const reg = async (...args: Parameters<typeof Peer.register> extends [string, ...infer R] ? R : never) => {
-    const p = await Peer.register(broker.url, ...args);
+    const p = await registerOn(broker, ...args);
     peers.push(p);
     return p;
   };
@@ -164,6 +164,7 @@ describe.each(BACKENDS)("messaging ($name)", (backend) => {
     const t = await a.next("task");
     a.send({ type: "drain", ref: "d1" });
     expect(await a.next("ack")).toMatchObject({ ref: "d1" });
+    await broker.visible("dr-a", undefined, "draining"); // a mesh shares the status within milliseconds
     c.send({ type: "query", ref: "qd", capability: "dr" });
     expect((await c.next("agents")).agents[0]).toMatchObject({ agent_id: "dr-a", status: "draining", in_flight: 1 });
     c.send({ type: "submit", ref: "after-drain", capability: "dr", input: encodePayload(2) });

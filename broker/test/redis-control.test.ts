@@ -90,7 +90,6 @@ describe("redis mesh control", () => {
   });
 
   it("send reaches an agent on another broker; no_responders only when no broker has it", async () => {
-    // Only agents (sessions with capabilities) are in the shared registry; see the decision record.
     const target = await Peer.register(b.url, { agent_id: `target-${run}`, capabilities: [{ name: `inbox-${run}` }] });
     const client = await Peer.register(a.url, {});
     try {
@@ -160,6 +159,49 @@ describe("redis mesh control", () => {
       expect(await client.next("response", (f) => f.id === "gone")).toMatchObject({ ok: false, error: { code: "no_responders" } });
     } finally {
       await Promise.allSettled([client.close(), onB.close(), onC.close()]);
+    }
+  });
+
+  it("send and request reach a plain client (no capabilities) on another broker; its id is held mesh-wide", async () => {
+    const plain = await Peer.register(b.url, { agent_id: `plain-${run}` });
+    const client = await Peer.register(a.url, {});
+    try {
+      // Clients are never listed (QUERY-4), so wait for A to learn of it by sending until acked:
+      // a send answered no_responders delivers nothing (MSG-3), so the target gets exactly one.
+      let n = 0;
+      await waitFor(async () => {
+        const ref = `p${++n}`;
+        client.send({ type: "send", to: plain.agentId, payload: encodePayload({ n }), ref });
+        const f = await client.nextAny(); // ack, or error no_responders: nothing else comes to it
+        expect(f).toMatchObject({ ref });
+        return f.type === "ack" ? true : undefined;
+      }, 10_000, "A to route to a client on B");
+      const m = await plain.next("message");
+      expect(m).toMatchObject({ from: client.agentId });
+      expect(decodePayload(m.payload)).toEqual({ n });
+      await plain.expectQuiet(500);
+
+      client.send({ type: "request", id: "to-plain", to: plain.agentId, payload: encodePayload("ping") });
+      const q = await plain.next("request");
+      expect(q.from).toBe(client.agentId);
+      plain.send({ type: "response", id: q.id, ok: true, payload: encodePayload("pong") });
+      const r = await client.next("response", (f) => f.id === "to-plain");
+      expect(decodePayload(r.payload!)).toBe("pong");
+
+      // REG-5 across the mesh: the id is held on B, so registering it on C is refused.
+      const twin = await Peer.connect(c.url);
+      await waitFor(async () => {
+        const probe = await Peer.connect(c.url);
+        probe.send({ type: "register", agent_id: plain.agentId });
+        const f = await probe.nextAny(); // registered, or the fatal duplicate_agent
+        await probe.close();
+        return f.type === "error" ? true : undefined;
+      }, 10_000, "C to learn that B holds the id");
+      twin.send({ type: "register", agent_id: plain.agentId });
+      expect(await twin.next("error")).toMatchObject({ code: "duplicate_agent", fatal: true });
+      expect(await twin.closed).toBe(1013);
+    } finally {
+      await Promise.allSettled([client.close(), plain.close()]);
     }
   });
 });

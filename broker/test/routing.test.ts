@@ -1,14 +1,14 @@
 /** Routing strategies and queue order: SPEC §7. */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodePayload, type Task } from "@agentwire/wire";
-import { BACKENDS, type RunningBroker } from "./helpers/backends.js";
+import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe.each(BACKENDS)("routing ($name)", (backend) => {
   let broker: RunningBroker;
   let peers: Peer[] = [];
   const reg = async (...args: Parameters<typeof Peer.register> extends [string, ...infer R] ? R : never) => {
-    const p = await Peer.register(broker.url, ...args);
+    const p = await registerOn(broker, ...args);
     peers.push(p);
     return p;
   };

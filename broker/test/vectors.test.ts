@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentwireError, LIMITS, PEER_TO_BROKER, decode, encode, encodePayload } from "@agentwire/wire";
-import { BACKENDS, type RunningBroker } from "./helpers/backends.js";
+import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 interface InvalidVector {
@@ -48,7 +48,7 @@ describe.each(BACKENDS)("invalid vectors ($name)", (backend) => {
 
   beforeAll(async () => {
     broker = await backend.start();
-    peer = await Peer.register(broker.url);
+    peer = await registerOn(broker);
   });
   afterAll(async () => {
     await peer?.close();
@@ -79,16 +79,16 @@ describe.each(BACKENDS)("invalid vectors ($name)", (backend) => {
   });
 
   it("[ENC-8] a frame over max_frame_bytes → frame_too_large, fatal, close 1009", async () => {
-    const p = await Peer.register(broker.url);
+    const p = await registerOn(broker);
     p.send({ type: "publish", topic: "big", payload: new Uint8Array((1 << 20) + 10) });
     expect(await p.next("error")).toMatchObject({ code: "frame_too_large", fatal: true });
     expect(await p.closed).toBe(1009);
   });
 
   it("the broker keeps serving: a second connection completes a task afterwards", async () => {
-    const agent = await Peer.register(broker.url, { capabilities: [{ name: "after" }] });
+    const agent = await registerOn(broker, { capabilities: [{ name: "after" }] });
     agent.serve(Peer.echo);
-    const cl = await Peer.register(broker.url);
+    const cl = await registerOn(broker);
     const id = await cl.submit("after", { ok: 1 });
     expect(await cl.next("result", (r) => r.task_id === id)).toMatchObject({ ok: true });
     await peer.expectQuiet(); // and the session that sent every vector is still served

@@ -1,6 +1,6 @@
 /** Wire formats of values the mesh stores in Redis: task entries, responses, publish messages. */
 import type { RemoteOutcome, RemoteTask } from "../backend.js";
-import type { ErrorInfo, Priority } from "@agentwire/wire";
+import type { ErrorInfo, Priority, Strategy } from "@agentwire/wire";
 
 /** Stream entry fields (flat string pairs, as XADD takes them). */
 export function taskFields(t: RemoteTask): string[] {
@@ -16,6 +16,7 @@ export function taskFields(t: RemoteTask): string[] {
     ...(t.version === undefined ? [] : ["ver", t.version]),
     ...(t.tags === undefined ? [] : ["tags", JSON.stringify(t.tags)]),
     ...(t.priority === undefined ? [] : ["prio", t.priority]),
+    ...(t.strategy === undefined ? [] : ["strat", t.strategy]),
   ];
 }
 
@@ -38,6 +39,7 @@ export function parseTaskFields(fields: readonly string[]): RemoteTask | undefin
     version: m.get("ver"),
     tags: m.has("tags") ? (JSON.parse(m.get("tags")!) as string[]) : undefined,
     priority: m.get("prio") as Priority | undefined,
+    strategy: m.get("strat") as Strategy | undefined,
   };
 }
 

@@ -36,6 +36,9 @@ function globLiteral(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+/** Least time between two registry publishes triggered by changes (not by the liveness tick). */
+const CHANGE_SPACING_MS = 20;
+
 const BROKER_KEY = /^aw:\{b:(.*)\}:(ready|tasks)$/;
 
 type StreamReply = [string, [string, string[]][]][] | null;
@@ -60,6 +63,8 @@ export class RedisBackend implements Backend {
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private changeTimer: NodeJS.Timeout | undefined;
+  private lastChangeTick = 0;
   private sweeping: Promise<void> | undefined;
   /** Task ids this broker reclaimed from dead brokers (metric). */
   reclaimed = 0;
@@ -107,6 +112,7 @@ export class RedisBackend implements Backend {
     this.running = false;
     clearInterval(this.timer);
     clearInterval(this.sweepTimer);
+    clearTimeout(this.changeTimer);
     await this.sweeping?.catch(() => undefined);
     try {
       // A graceful leave: peers forget our agents now; our task stream stays for reclaim.
@@ -122,6 +128,21 @@ export class RedisBackend implements Backend {
     }
     for (const r of ROLES) this.conns[r].disconnect();
     await Promise.allSettled(this.loops);
+  }
+
+  /**
+   * Publishes the local registry soon after a change instead of on the next liveness tick; changes
+   * within `CHANGE_SPACING_MS` of the last publish share one (a burst of registrations costs a few
+   * publishes, not one each).
+   */
+  changed(): void {
+    if (!this.running || this.changeTimer !== undefined) return;
+    const wait = Math.max(0, this.lastChangeTick + CHANGE_SPACING_MS - Date.now());
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = undefined;
+      this.lastChangeTick = Date.now();
+      void this.tick().catch((err: unknown) => this.options.log.warn({ err }, "mesh registry publish failed"));
+    }, wait);
   }
 
   async remoteAgents(filter: AgentFilter): Promise<AgentInfo[]> {
@@ -427,7 +448,7 @@ export class RedisBackend implements Backend {
   private async finish(stream: string, entryId: string, task: RemoteTask, outcome: RemoteOutcome): Promise<void> {
     const origin = brokerKeys(task.origin_broker);
     try {
-      const stored = encodeOutcome({ ...outcome, attempt: task.attempt });
+      const stored = encodeOutcome({ ...outcome, attempt: outcome.attempt ?? task.attempt });
       await this.cmd.storeResponse(origin.response(task.task_id), origin.ready, stored, task.timeout_ms + this.marginMs, task.task_id);
       await this.cmd.ack(stream, CONSUMER_GROUP, entryId);
     } catch (err) {

@@ -22,10 +22,12 @@ export class RegistryCache {
     this.byBroker.delete(brokerId);
   }
 
+  /** Agents (sessions with a capability; clients are never listed) matching the filter. */
   query(filter: AgentFilter): AgentInfo[] {
     const out: AgentInfo[] = [];
     for (const agents of this.byBroker.values()) {
       for (const a of agents) {
+        if (a.capabilities.length === 0) continue;
         if (filter.capability !== undefined && !a.capabilities.some((c) => c.name === filter.capability)) continue;
         if (filter.status !== undefined && a.status !== filter.status) continue;
         if (filter.tags !== undefined && !filter.tags.every((t) => a.tags.includes(t) || a.capabilities.some((c) => (c.tags ?? []).includes(t)))) continue;
@@ -35,24 +37,37 @@ export class RegistryCache {
     return out;
   }
 
-  /** The broker holding a live (not unhealthy) agent with this id, or undefined. */
+  /** The broker holding the session (agent or client) with this id, or undefined. */
   brokerOfAgent(agentId: string): string | undefined {
-    for (const [brokerId, agents] of this.byBroker) if (agents.some((a) => a.agent_id === agentId && a.status !== "unhealthy")) return brokerId;
+    for (const [brokerId, agents] of this.byBroker) if (agents.some((a) => a.agent_id === agentId)) return brokerId;
     return undefined;
   }
 
   /**
    * A broker with a ready (or busy) agent offering `capability` in the version `range` with all
-   * `tags`; round-robin over the matching brokers (not agents), or undefined when none matches.
+   * `tags`, round-robin over the matching brokers (not agents); failing that, one whose matching
+   * agents are all unhealthy (the task waits there, as it would on a single broker, ROUTE-4); else
+   * undefined. Draining agents never count.
    */
   private turn = 0;
   brokerFor(capability: string, range?: string, tags?: readonly string[]): string | undefined {
-    const brokers: string[] = [];
+    const ready: string[] = [];
+    const waiting: string[] = [];
     for (const [brokerId, agents] of this.byBroker) {
-      if (agents.some((a) => (a.status === "ready" || a.status === "busy") && offers(a, capability, range, tags))) brokers.push(brokerId);
+      let best: string[] | undefined;
+      for (const a of agents) {
+        if (a.status === "draining" || !offers(a, capability, range, tags)) continue;
+        if (a.status === "ready" || a.status === "busy") {
+          best = ready;
+          break;
+        }
+        best = waiting;
+      }
+      best?.push(brokerId);
     }
-    if (brokers.length === 0) return undefined;
-    return brokers[this.turn++ % brokers.length];
+    const pool = ready.length > 0 ? ready : waiting;
+    if (pool.length === 0) return undefined;
+    return pool[this.turn++ % pool.length];
   }
 }
 

@@ -42,6 +42,11 @@ export interface CreateOptions {
   attempt?: number | undefined;
   /** Only local agents may run it (a task another broker handed over is never handed on). */
   localOnly?: boolean | undefined;
+  /**
+   * The origin's task id, so the agent sees the id the submitter holds (TASK-4: one id across the
+   * mesh). Ignored when this table already holds it: the task came back to its origin after a reclaim.
+   */
+  id?: string | undefined;
 }
 
 /** The mesh this broker belongs to, when its backend is distributed. */
@@ -59,6 +64,8 @@ export class TaskService {
   private seq = 0;
   /** Called whenever a dispatched task ends or is requeued (shutdown waits on it). */
   onRelease: (() => void) | undefined;
+  /** Tasks handed to another broker of the mesh and not ended. */
+  private handedOver = 0;
 
   constructor(
     private readonly config: BrokerConfig,
@@ -96,7 +103,7 @@ export class TaskService {
     const priority = spec.priority ?? "normal";
     const seq = ++this.seq;
     const task: TaskRecord = {
-      id: `${this.idPrefix}${seq.toString(36)}`,
+      id: options?.id !== undefined && this.table.get(options.id) === undefined ? options.id : `${this.idPrefix}${seq.toString(36)}`,
       seq,
       capability: spec.capability,
       version: spec.version,
@@ -141,6 +148,7 @@ export class TaskService {
   private handOff(task: TaskRecord, target: string): void {
     const mesh = this.mesh!;
     task.state = "dispatched";
+    this.handedOver++;
     this.metrics.dispatchLatency.observe((Date.now() - task.createdAt) / 1000);
     const attempt = task.attempt;
     const remote: RemoteTask = {
@@ -155,6 +163,7 @@ export class TaskService {
       version: task.version,
       tags: task.tags,
       priority: task.priority,
+      strategy: task.strategy,
     };
     mesh.backend.enqueueRemote(remote).catch((err: unknown) => {
       if (task.endedAt !== 0 || task.attempt !== attempt) return;
@@ -299,9 +308,9 @@ export class TaskService {
     }
   }
 
-  /** Sum of tasks dispatched and not ended, for shutdown. */
+  /** Sum of tasks dispatched and not ended, handed-over ones included, for shutdown. */
   inFlight(): number {
-    let n = 0;
+    let n = this.handedOver;
     for (const s of this.registry.all()) n += s.tasks.size;
     return n;
   }
@@ -361,6 +370,9 @@ export class TaskService {
     const agent = task.agent as Session | null;
     if (agent !== null && agent.tasks.delete(task)) {
       this.releaseCapacity(agent);
+      this.onRelease?.();
+    } else if (task.remoteBroker !== undefined) {
+      this.handedOver--;
       this.onRelease?.();
     }
   }

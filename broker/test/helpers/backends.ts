@@ -1,18 +1,46 @@
 /**
  * Broker factories for the shared suite: each starts the real `agentwire-broker` bin as a child
  * process on port 0 and reads the port from its `listening` log line. `memory` is the default
- * backend, `redis` the same bin joined to a mesh (`--redis`) on a private redis-server. Both talk to
- * one broker URL, so the shared suites do not route across brokers yet (docs/decisions/003).
+ * backend, `redis` the same bin joined to a mesh (`--redis`) on a private redis-server, and `mesh`
+ * two brokers A and B on one private redis-server: clients talk to A, agents register on B, so every
+ * task, request and message of the suite crosses brokers.
  */
 import { fileURLToPath } from "node:url";
-import { run, startRedis, type Child } from "@agentwire/testkit";
+import type { Register } from "@agentwire/wire";
+import { run, startRedis, waitFor, type Child } from "@agentwire/testkit";
+import { Peer, type ConnectOptions } from "./peer.js";
 
 export interface RunningBroker extends AsyncDisposable {
   readonly child: Child;
   readonly port: number;
+  /** Where clients connect (and HTTP calls go). */
   readonly url: string;
   readonly http: string;
+  /** Where agents (sessions with capabilities) connect: `url`, or another broker of the mesh. */
+  readonly agentUrl: string;
+  /** HTTP base of the agents' broker. */
+  readonly agentHttp: string;
+  /**
+   * Resolves once the client-side broker lists agent `agentId` (with `status`, when given) — at once
+   * for a single broker. A mesh shares its registry within milliseconds, not atomically; `token`
+   * authorizes the HTTP probe.
+   */
+  visible(agentId: string, token?: string, status?: string): Promise<void>;
+  /** Resolves once the client-side broker no longer lists agent `agentId` (at once for a single broker). */
+  gone(agentId: string): Promise<void>;
   stop(): Promise<number | string>;
+}
+
+/**
+ * Registers a peer where the backend puts it — an agent on `agentUrl`, a client on `url` — and, for
+ * an agent, waits until the client side can route to it. The token (register field or bearer
+ * header) also authorizes the visibility probe.
+ */
+export async function registerOn(broker: RunningBroker, register: Omit<Register, "type"> = {}, options?: ConnectOptions): Promise<Peer> {
+  const agent = (register.capabilities?.length ?? 0) > 0;
+  const p = await Peer.register(agent ? broker.agentUrl : broker.url, register, options);
+  if (agent) await broker.visible(p.agentId, register.token ?? options?.headers?.authorization?.replace(/^Bearer /, ""));
+  return p;
 }
 
 export async function startBrokerProcess(args: string[] = [], env: Record<string, string> = {}): Promise<RunningBroker> {
@@ -24,6 +52,10 @@ export async function startBrokerProcess(args: string[] = [], env: Record<string
     port,
     url: `ws://127.0.0.1:${port}/`,
     http: `http://127.0.0.1:${port}`,
+    agentUrl: `ws://127.0.0.1:${port}/`,
+    agentHttp: `http://127.0.0.1:${port}`,
+    visible: async () => {},
+    gone: async () => {},
     stop: () => child.stop(),
     [Symbol.asyncDispose]: async () => {
       await child.stop();
@@ -66,7 +98,44 @@ export async function startRedisBroker(args: string[] = []): Promise<RunningBrok
   return { ...broker, stop, [Symbol.asyncDispose]: async () => void (await stop()) };
 }
 
+/**
+ * Brokers A and B with the same arguments on one private redis-server: `url`/`http` are A's,
+ * `agentUrl` is B's, and `visible` polls A's `GET /v1/agents` until B's agent shows up there.
+ */
+export async function startMeshPair(args: string[] = []): Promise<RunningBroker> {
+  const redis = await startRedis();
+  const started: RunningBroker[] = [];
+  const stop = async (): Promise<number | string> => {
+    try {
+      const codes = await Promise.all(started.map((b) => b.stop()));
+      return codes[0] ?? 0;
+    } finally {
+      await redis[Symbol.asyncDispose]();
+    }
+  };
+  try {
+    for (const name of ["a", "b"]) started.push(await startBrokerProcess(["--redis", redis.url, "--broker-id", `mesh-${name}`, ...args]));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const [a, b] = started as [RunningBroker, RunningBroker];
+  const listed = async (token: string | undefined): Promise<{ agent_id: string; status: string }[]> => {
+    const res = await fetch(`${a.http}/v1/agents`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    return ((await res.json()) as { agents?: { agent_id: string; status: string }[] }).agents ?? [];
+  };
+  const visible = async (agentId: string, token?: string, status?: string): Promise<void> => {
+    const what = `agent ${agentId} on broker B to be listed by broker A${status === undefined ? "" : ` as ${status}`}`;
+    await waitFor(async () => ((await listed(token)).some((x) => x.agent_id === agentId && (status === undefined || x.status === status)) ? true : undefined), 10_000, what);
+  };
+  const gone = async (agentId: string): Promise<void> => {
+    await waitFor(async () => ((await listed(undefined)).some((x) => x.agent_id === agentId) ? undefined : true), 10_000, `broker A to forget agent ${agentId}`);
+  };
+  return { ...a, agentUrl: b.url, agentHttp: b.http, visible, gone, stop, [Symbol.asyncDispose]: async () => void (await stop()) };
+}
+
 export const BACKENDS: BackendFactory[] = [
   { name: "memory", start: (args) => startBrokerProcess(args) },
   { name: "redis", start: (args) => startRedisBroker(args) },
+  { name: "mesh", start: (args) => startMeshPair(args) },
 ];
