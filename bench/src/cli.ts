@@ -1,6 +1,6 @@
 /**
  * `pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios a,b] [--duration ms]
- *  [--heap-tasks n | --no-heap]`
+ *  [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale]`
  * Progress on stderr, the Markdown table on stdout; Markdown + NDJSON under bench/results/.
  */
 import { execFileSync } from "node:child_process";
@@ -9,6 +9,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { ROOT, closedLoop, killChildren, log, type LoadOptions, type LoadResult } from "./harness.js";
 import { measureHeap, type HeapResult } from "./heap.js";
+import { measureScale, type ScaleResult } from "./scale.js";
 import type { Scenario } from "./scenario.js";
 import { relay } from "./scenarios/relay.js";
 import { agentwireMemory } from "./scenarios/agentwire-memory.js";
@@ -16,14 +17,15 @@ import { agentwireRaw } from "./scenarios/agentwire-raw.js";
 import { http } from "./scenarios/http.js";
 import { nats, NATS_SERVER } from "./scenarios/nats.js";
 import { socketio } from "./scenarios/socketio.js";
+import { meshBaseline } from "./scenarios/mesh-baseline.js";
+import { agentwireMesh } from "./scenarios/agentwire-mesh.js";
 import { bullmq } from "./scenarios/bullmq.js";
 import { seedBrpop } from "./scenarios/seed-brpop.js";
 
-/**
- * Run order. The Redis mesh scenarios (zero-logic mesh baseline, agentwire mesh A→B) plug in here as
- * further `Scenario` files once the mesh lands; ratio columns already key on scenario names.
- */
-const SCENARIOS: Scenario[] = [relay, agentwireMemory, agentwireRaw, http, nats, socketio, bullmq, seedBrpop];
+/** Run order: in-memory and peer scenarios, then the Redis ones; ratio columns key on scenario names. */
+const SCENARIOS: Scenario[] = [relay, agentwireMemory, agentwireRaw, http, nats, socketio, meshBaseline, agentwireMesh, bullmq, seedBrpop];
+/** Rows compared with the zero-logic mesh baseline as well as with the relay. */
+const MESH = new Set([meshBaseline.name, agentwireMesh.name]);
 
 interface Args {
   full: boolean;
@@ -32,10 +34,11 @@ interface Args {
   scenarios: string[];
   durationMs: number;
   heapTasks: number;
+  scaleAgents: number;
 }
 
 function usage(): string {
-  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${SCENARIOS.map((s) => s.name).join(",")}] [--duration ms] [--heap-tasks n | --no-heap]`;
+  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${SCENARIOS.map((s) => s.name).join(",")}] [--duration ms] [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale]`;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -47,6 +50,7 @@ function parseArgs(argv: string[]): Args {
     scenarios: SCENARIOS.map((s) => s.name),
     durationMs: full ? 15_000 : 4_000,
     heapTasks: 100_000,
+    scaleAgents: 10_000,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -76,6 +80,12 @@ function parseArgs(argv: string[]): Args {
       case "--no-heap":
         a.heapTasks = 0;
         break;
+      case "--scale-agents":
+        a.scaleAgents = Number(value());
+        break;
+      case "--no-scale":
+        a.scaleAgents = 0;
+        break;
       case "--help":
       case "-h":
         process.stdout.write(`${usage()}\n`);
@@ -89,6 +99,7 @@ function parseArgs(argv: string[]): Args {
   if (bad.length > 0) throw new Error(`unknown scenario(s) ${bad.join(",")}\n${usage()}`);
   if (!Number.isInteger(a.payload) || a.payload < 1 || a.payload > 1 << 20) throw new Error("--payload: 1..1048576 bytes");
   if (a.inflight.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000)) throw new Error("--inflight: integers 1..10000");
+  if (!Number.isInteger(a.scaleAgents) || a.scaleAgents < 0 || a.scaleAgents > 15_000) throw new Error("--scale-agents: 0..15000 (fd limit)");
   if (!(a.durationMs >= 500 && a.durationMs <= 600_000)) throw new Error("--duration: 500..600000 ms");
   return a;
 }
@@ -147,27 +158,46 @@ const ms = (n: number): string => (!Number.isFinite(n) ? "–" : n === 0 ? "<1" 
 const ratio = (a: number | undefined, b: number | undefined): string =>
   a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 && a > 0 ? `${(a / b).toFixed(2)}×` : "–";
 
+const show = (v: unknown): string =>
+  typeof v === "object" && v !== null ? Object.entries(v).map(([k, x]) => `${k}${typeof x === "object" ? ": " : " "}${show(x)}`).join(", ") : String(v);
+
 function table(rows: Row[]): string {
   const find = (name: string, inflight: number): Row | undefined => rows.find((r) => r.scenario === name && r.inflight === inflight && r.tasks > 0);
   const head =
-    "| scenario | in flight | tasks/s | p50 ms | p99 ms | p99.9 ms | CPU µs/task (per process) | tput × relay | p50 × relay | p99 × relay | tput × BullMQ | errors |\n" +
-    "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|";
+    "| scenario | in flight | tasks/s | p50 ms | p99 ms | p99.9 ms | CPU µs/task (per process) | tput × relay | p50 × relay | p99 × relay | tput × mesh baseline | p50 × mesh baseline | tput × BullMQ | p50 × BullMQ | errors |\n" +
+    "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|";
   const lines = rows.map((r) => {
     const base = find("relay", r.inflight);
+    const mesh = MESH.has(r.scenario) ? find(meshBaseline.name, r.inflight) : undefined;
     const bull = find("bullmq", r.inflight);
     const cpu = Object.entries(r.cpuUsPerTask)
       .map(([k, v]) => `${k} ${f(v)}`)
       .join(" · ");
     const err = r.setupError !== undefined ? `setup failed: ${r.setupError.slice(0, 80)}` : r.stalled ? `${r.errors} (stalled)` : String(r.errors);
-    return `| ${r.scenario} | ${r.inflight} | ${f(r.tasksPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.p999Ms)} | ${cpu} | ${ratio(r.tasksPerSec, base?.tasksPerSec)} | ${ratio(r.p50Ms, base?.p50Ms)} | ${ratio(r.p99Ms, base?.p99Ms)} | ${ratio(r.tasksPerSec, bull?.tasksPerSec)} | ${err} |`;
+    return `| ${r.scenario} | ${r.inflight} | ${f(r.tasksPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.p999Ms)} | ${cpu} | ${ratio(r.tasksPerSec, base?.tasksPerSec)} | ${ratio(r.p50Ms, base?.p50Ms)} | ${ratio(r.p99Ms, base?.p99Ms)} | ${ratio(r.tasksPerSec, mesh?.tasksPerSec)} | ${ratio(r.p50Ms, mesh?.p50Ms)} | ${ratio(r.tasksPerSec, bull?.tasksPerSec)} | ${ratio(r.p50Ms, bull?.p50Ms)} | ${err} |`;
   });
-  return [head, ...lines].join("\n");
+  const extras = rows.filter((r) => r.extra !== undefined).map((r) => `- ${r.scenario} @ ${r.inflight} in flight: ${show(r.extra)}`);
+  return [head, ...lines, ...(extras.length > 0 ? ["", "Extra figures:", ...extras] : [])].join("\n");
 }
 
 function heapLine(h: HeapResult | undefined, note: string | undefined): string {
   if (h === undefined) return note !== undefined ? `Broker memory: ${note}` : "";
   const heap = h.heap_bytes_per_task === null ? "not exposed" : `${f(h.heap_bytes_per_task)} B/task`;
   return `Broker memory at ${h.tasks} tasks in flight (${h.payload_bytes}-byte payload${h.held ? "" : ", NOT all held before the deadline"}): heap ${heap}; RSS growth ${f(h.rss_bytes_per_task)} B/task (${f(h.rss_before / 2 ** 20, 1)} → ${f(h.rss_after / 2 ** 20, 1)} MiB). ${h.note}.`;
+}
+
+function scaleTable(s: ScaleResult | undefined, note: string | undefined): string {
+  if (s === undefined) return note !== undefined ? `Broker at scale: ${note}` : "";
+  const kb = (n: number | null): string => (n === null ? "–" : f(n / 1024, 1));
+  return [
+    `Broker with ${s.agents} raw-wire agents connected (${s.processes} generator processes), heartbeating every ${s.heartbeat_interval_ms} ms, measured over ${f(s.window_ms / 1000, 1)} s (connect + register took ${f(s.connect_ms / 1000, 1)} s):`,
+    "",
+    "| agents registered (after window) | evicted / closed | RSS KiB/agent (window end · after GC) | heap KiB/agent | broker CPU % | heartbeats/s | broker CPU µs/heartbeat | generator CPU % |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    `| ${s.registered} (${s.registered_after}) | ${s.evicted} / ${s.closed} | ${kb(s.rss_bytes_per_agent)} · ${kb(s.rss_bytes_per_agent_gc)} | ${kb(s.heap_bytes_per_agent)} | ${f(s.broker_cpu_percent, 1)} | ${f(s.heartbeats_per_sec)} | ${f(s.broker_cpu_us_per_heartbeat, 1)} | ${f(s.agents_cpu_percent, 1)} |`,
+    "",
+    `${s.note}.`,
+  ].join("\n");
 }
 
 async function main(): Promise<void> {
@@ -240,6 +270,20 @@ async function main(): Promise<void> {
     killChildren();
   } else heapNote = "skipped (--no-heap)";
 
+  let scale: ScaleResult | undefined;
+  let scaleNote: string | undefined;
+  if (args.scaleAgents > 0) {
+    log(`scale: ${args.scaleAgents} agents connected and heartbeating`);
+    try {
+      scale = await measureScale(args.scaleAgents);
+      log(`scale: ${f(scale.rss_bytes_per_agent)} B RSS/agent, ${f(scale.broker_cpu_percent, 1)}% broker CPU, ${f(scale.broker_cpu_us_per_heartbeat, 1)} µs/heartbeat`);
+    } catch (err) {
+      scaleNote = `scale run failed: ${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)}`;
+      log(scaleNote);
+    }
+    killChildren();
+  } else scaleNote = "skipped (--no-scale)";
+
   const md = [
     `## agentwire bench — ${m["mode"] as string}, ${args.payload}-byte payload`,
     "",
@@ -249,13 +293,15 @@ async function main(): Promise<void> {
     "",
     heapLine(heap, heapNote),
     "",
+    scaleTable(scale, scaleNote),
+    "",
   ].join("\n");
   process.stdout.write(`${md}\n`);
 
   const dir = join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const ndjson = [m, ...rows, ...(heap !== undefined ? [heap] : [])].map((x) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v))).join("\n");
+  const ndjson = [m, ...rows, ...(heap !== undefined ? [heap] : []), ...(scale !== undefined ? [scale] : [])].map((x) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v))).join("\n");
   writeFileSync(join(dir, `bench-${stamp}.ndjson`), `${ndjson}\n`);
   writeFileSync(join(dir, `bench-${stamp}.md`), `${md}\n\n\`\`\`json\n${JSON.stringify(m, null, 2)}\n\`\`\`\n`);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; results in bench/results/bench-${stamp}.{md,ndjson}`);

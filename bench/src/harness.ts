@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import * as hdr from "hdr-histogram-js";
+import { Redis } from "ioredis";
 import { run, type Child } from "@agentwire/testkit";
 
 export const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat times are in these ticks
@@ -49,6 +50,24 @@ export function procRssBytes(pid: number): number {
 }
 
 export const pidMeter = (name: string, pid: number): Meter => ({ name, cpuUs: () => procCpuUs(pid) });
+
+/** Connections open on a private redis-server per owner, from CLIENT LIST names `aw:<owner>:<role>`. */
+export async function redisConnections(port: number): Promise<Record<string, number>> {
+  const admin = new Redis({ host: "127.0.0.1", port, connectionName: "bench-admin", lazyConnect: true });
+  try {
+    await admin.connect();
+    const counts: Record<string, number> = {};
+    for (const line of ((await admin.client("LIST")) as string).split("\n")) {
+      const name = /\bname=(\S*)/.exec(line)?.[1];
+      if (name === undefined || name === "bench-admin") continue;
+      const owner = name.startsWith("aw:") ? name.split(":")[1] ?? "" : name === "" ? "unnamed" : name;
+      counts[owner] = (counts[owner] ?? 0) + 1;
+    }
+    return counts;
+  } finally {
+    admin.disconnect();
+  }
+}
 
 export interface LoadOptions {
   inflight: number;

@@ -34,7 +34,7 @@ async function heapUsed(port: number): Promise<number | null> {
  * The broker's used heap after a full GC, read over the V8 inspector of a broker started with
  * `--inspect=127.0.0.1:0` (a Node runtime flag: nothing is added to the broker).
  */
-async function inspectorHeap(wsUrl: string): Promise<number | null> {
+export async function inspectorHeap(wsUrl: string): Promise<number | null> {
   const ws = new WebSocket(wsUrl);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,8 @@
  */
 import { WebSocketServer, WebSocket } from "ws";
 import { Packr } from "msgpackr";
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
 import { createAgent, z } from "@agentwire/sdk";
 import { SUBPROTOCOL, decode, encode, type Frame } from "@agentwire/wire";
 
@@ -34,6 +36,10 @@ async function main(): Promise<void> {
       return bullmqWorker(Number(args[0]), Number(args[1] ?? 256));
     case "brpop-worker":
       return brpopWorker(Number(args[0]), Number(args[1] ?? 16));
+    case "mesh-origin":
+      return meshOrigin(Number(args[0]), args[1] ?? "", args[2] ?? "");
+    case "mesh-target":
+      return meshTarget(Number(args[0]), args[1] ?? "");
     default:
       throw new Error(`unknown role ${role}`);
   }
@@ -165,6 +171,115 @@ async function brpopWorker(port: number, loops: number): Promise<void> {
         await out.lpush(`response:${t.id}`, JSON.stringify({ output: t.input }));
       }
     })();
+  }
+}
+
+// ---- zero-logic two-broker mesh: the Redis work of agentwire's mesh (docs/decisions/003) without its bookkeeping ----
+
+/** The key shapes of broker/src/redis/keys.ts. */
+const meshKeys = (id: string) => ({
+  tasks: `aw:{b:${id}}:tasks`,
+  ready: `aw:{b:${id}}:ready`,
+  response: (taskId: string) => `aw:{b:${id}}:response:${taskId}`,
+});
+const GROUP = "brokers";
+const BATCH = 128;
+
+/** The broker's own scripts, loaded from its sources: store-response-2 (LPUSH + PEXPIRE + ready push) and ack-1 (XACK + XDEL). */
+type MeshRedis = Redis & {
+  storeResponse(response: string, ready: string, body: string, ttlMs: number, taskId: string): Promise<number>;
+  ack(stream: string, group: string, ...ids: string[]): Promise<number>;
+};
+
+async function meshConn(port: number, me: string, role: string): Promise<MeshRedis> {
+  const { Redis } = await import("ioredis");
+  const conn = new Redis({ host: "127.0.0.1", port, connectionName: `aw:${me}:${role}`, maxRetriesPerRequest: null });
+  for (const [name, file] of [["storeResponse", "store-response-2"], ["ack", "ack-1"]] as const) {
+    const lua = readFileSync(new URL(`../../../broker/src/redis/${file}.lua`, import.meta.url), "utf8");
+    conn.defineCommand(name, { numberOfKeys: Number(file.slice(-1)), lua });
+  }
+  await conn.ping();
+  return conn as MeshRedis;
+}
+
+const listen = (wss: WebSocketServer): void =>
+  void wss.on("listening", () => {
+    const a = wss.address();
+    ready({ port: typeof a === "object" && a !== null ? a.port : 0 });
+  });
+
+/**
+ * Origin side: a client's [id, payload] becomes an XADD onto the target's task stream; one BLMPOP loop
+ * on this side's ready list, then the batch's response keys in one pipeline (LINDEX 0), answered to
+ * the clients. Two connections whatever the load: `cmd` and `ready`.
+ */
+async function meshOrigin(port: number, me: string, target: string): Promise<void> {
+  const [cmd, blocking] = await Promise.all([meshConn(port, me, "cmd"), meshConn(port, me, "ready")]);
+  const mine = meshKeys(me);
+  const tasks = meshKeys(target).tasks;
+  const clients: WebSocket[] = [];
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  wss.on("connection", (ws) => {
+    const slot = clients.push(ws) - 1;
+    ws.on("message", (data: Buffer) => {
+      const [id, payload] = packr.unpack(data) as [number, string];
+      void cmd.xadd(tasks, "*", "id", `${slot}.${id}`, "cap", "echo", "in", payload, "origin", me, "target", target, "timeout", "30000", "attempt", "1");
+    });
+  });
+  listen(wss);
+  for (;;) {
+    const reply = await blocking.blmpop(1, 1, mine.ready, "RIGHT", "COUNT", BATCH);
+    if (reply === null) continue;
+    const ids = reply[1];
+    const pipe = cmd.pipeline();
+    for (const id of ids) pipe.lindex(mine.response(id), 0);
+    const results = (await pipe.exec()) ?? [];
+    ids.forEach((taskId, i) => {
+      const text = results[i]?.[1];
+      if (typeof text !== "string") return;
+      const dot = taskId.indexOf(".");
+      clients[Number(taskId.slice(0, dot))]?.send(packr.pack([Number(taskId.slice(dot + 1)), (JSON.parse(text) as { output: string }).output]));
+    });
+  }
+}
+
+/**
+ * Target side: one XREADGROUP loop (COUNT, BLOCK) on this side's stream; each entry goes to the worker;
+ * its answer is stored with store-response-2 on the origin's keys, then the entry is acknowledged with
+ * ack-1. Two connections whatever the load: `cmd` and `tasks`.
+ */
+async function meshTarget(port: number, me: string): Promise<void> {
+  const [cmd, reader] = await Promise.all([meshConn(port, me, "cmd"), meshConn(port, me, "tasks")]);
+  const tasks = meshKeys(me).tasks;
+  await cmd.xgroup("CREATE", tasks, GROUP, "$", "MKSTREAM");
+  const running = new Map<number, { entry: string; id: string; origin: string; timeout: number }>();
+  let next = 0;
+  let worker: WebSocket | undefined;
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  wss.on("connection", (ws) => {
+    worker = ws;
+    ws.on("message", (data: Buffer) => {
+      const [n, , output] = packr.unpack(data) as [number, number, string];
+      const t = running.get(n);
+      if (t === undefined) return;
+      running.delete(n);
+      const origin = meshKeys(t.origin);
+      void cmd
+        .storeResponse(origin.response(t.id), origin.ready, JSON.stringify({ ok: true, output, attempt: 1 }), t.timeout + 30_000, t.id)
+        .then(() => cmd.ack(tasks, GROUP, t.entry));
+    });
+  });
+  listen(wss);
+  for (;;) {
+    const reply = (await reader.xreadgroup("GROUP", GROUP, me, "COUNT", BATCH, "BLOCK", 1_000, "STREAMS", tasks, ">")) as [string, [string, string[]][]][] | null;
+    for (const [, entries] of reply ?? [])
+      for (const [entry, fields] of entries) {
+        const f = new Map<string, string>();
+        for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] ?? "", fields[i + 1] ?? "");
+        const n = next++;
+        running.set(n, { entry, id: f.get("id") ?? "", origin: f.get("origin") ?? "", timeout: Number(f.get("timeout")) });
+        worker?.send(packr.pack([n, 0, f.get("in")]));
+      }
   }
 }
 
