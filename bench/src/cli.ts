@@ -1,13 +1,13 @@
 /**
  * `pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios a,b] [--duration ms]
- *  [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale]`
+ *  [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale] [--cpu-prof dir]`
  * Progress on stderr, the Markdown table on stdout; Markdown + NDJSON under bench/results/.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { ROOT, closedLoop, killChildren, log, type LoadOptions, type LoadResult } from "./harness.js";
+import { ROOT, closedLoop, killChildren, log, profiling, type LoadOptions, type LoadResult } from "./harness.js";
 import { measureHeap, type HeapResult } from "./heap.js";
 import { measureScale, type ScaleResult } from "./scale.js";
 import type { Scenario } from "./scenario.js";
@@ -38,7 +38,7 @@ interface Args {
 }
 
 function usage(): string {
-  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${SCENARIOS.map((s) => s.name).join(",")}] [--duration ms] [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale]`;
+  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${SCENARIOS.map((s) => s.name).join(",")}] [--duration ms] [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale] [--cpu-prof dir]`;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -76,6 +76,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case "--heap-tasks":
         a.heapTasks = Number(value());
+        break;
+      case "--cpu-prof":
+        profiling.dir = value();
         break;
       case "--no-heap":
         a.heapTasks = 0;

@@ -202,13 +202,17 @@ export function killChildren(): void {
   for (const c of children) c.kill("SIGKILL");
 }
 
+/** Set by `--cpu-prof <dir>`: every broker and role process writes a V8 CPU profile there on exit. */
+export const profiling: { dir?: string } = {};
+const profArgs = (): string[] => (profiling.dir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profiling.dir}`]);
+
 export const BENCH_DIST = dirname(fileURLToPath(import.meta.url)); // bench/dist/src
 export const ROOT = join(BENCH_DIST, "..", "..", "..");
 
 /** Starts `node bench/dist/src/roles.js <role> ...args` and waits for its "ready <json>" line. */
 export async function startRole(role: string, args: string[], env: Record<string, string> = {}): Promise<{ child: Child; info: Record<string, unknown> }> {
   const child = track(
-    run(process.execPath, [join(BENCH_DIST, "roles.js"), role, ...args], {
+    run(process.execPath, [...profArgs(), join(BENCH_DIST, "roles.js"), role, ...args], {
       label: role,
       env: { ...process.env, ...env },
     }),
@@ -219,7 +223,7 @@ export async function startRole(role: string, args: string[], env: Record<string
 
 /** The real broker bin on an ephemeral port; resolves with its port from the JSON "listening" line. */
 export async function startBroker(extra: string[] = [], nodeArgs: string[] = []): Promise<{ child: Child; port: number; url: string }> {
-  const child = track(run(process.execPath, [...nodeArgs, join(ROOT, "broker", "dist", "src", "bin.js"), "--port", "0", "--log-level", "info", ...extra], { label: "broker" }));
+  const child = track(run(process.execPath, [...profArgs(), ...nodeArgs, join(ROOT, "broker", "dist", "src", "bin.js"), "--port", "0", "--log-level", "info", ...extra], { label: "broker" }));
   const m = await child.waitForLine(/"msg":"listening"/, 20_000);
   const line = m.input ?? "";
   const port = Number((JSON.parse(line) as { port: number }).port);

@@ -185,18 +185,18 @@ const meshKeys = (id: string) => ({
 const GROUP = "brokers";
 const BATCH = 128;
 
-/** The broker's own scripts, loaded from its sources: store-response-2 (LPUSH + PEXPIRE + ready push) and ack-1 (XACK + XDEL). */
+/** The broker's own scripts, loaded from its sources: store-responses (response keys + ready entries) and ack-1 (XACK + XDEL). */
 type MeshRedis = Redis & {
-  storeResponse(response: string, ready: string, body: string, ttlMs: number, taskId: string): Promise<number>;
+  storeResponses(numberOfKeys: number, ...keysAndArgv: (string | number)[]): Promise<number>;
   ack(stream: string, group: string, ...ids: string[]): Promise<number>;
 };
 
 async function meshConn(port: number, me: string, role: string): Promise<MeshRedis> {
   const { Redis } = await import("ioredis");
-  const conn = new Redis({ host: "127.0.0.1", port, connectionName: `aw:${me}:${role}`, maxRetriesPerRequest: null });
-  for (const [name, file] of [["storeResponse", "store-response-2"], ["ack", "ack-1"]] as const) {
+  const conn = new Redis({ host: "127.0.0.1", port, connectionName: `aw:${me}:${role}`, maxRetriesPerRequest: null, enableAutoPipelining: role === "cmd" });
+  for (const [name, file, keys] of [["storeResponses", "store-responses", undefined], ["ack", "ack-1", 1]] as const) {
     const lua = readFileSync(new URL(`../../../broker/src/redis/${file}.lua`, import.meta.url), "utf8");
-    conn.defineCommand(name, { numberOfKeys: Number(file.slice(-1)), lua });
+    conn.defineCommand(name, { numberOfKeys: keys, lua });
   }
   await conn.ping();
   return conn as MeshRedis;
@@ -210,7 +210,7 @@ const listen = (wss: WebSocketServer): void =>
 
 /**
  * Origin side: a client's [id, payload] becomes an XADD onto the target's task stream; one BLMPOP loop
- * on this side's ready list, then the batch's response keys in one pipeline (LINDEX 0), answered to
+ * on this side's ready list, whose entries carry the responses ("<task id>\n<response>"), answered to
  * the clients. Two connections whatever the load: `cmd` and `ready`.
  */
 async function meshOrigin(port: number, me: string, target: string): Promise<void> {
@@ -230,23 +230,18 @@ async function meshOrigin(port: number, me: string, target: string): Promise<voi
   for (;;) {
     const reply = await blocking.blmpop(1, 1, mine.ready, "RIGHT", "COUNT", BATCH);
     if (reply === null) continue;
-    const ids = reply[1];
-    const pipe = cmd.pipeline();
-    for (const id of ids) pipe.lindex(mine.response(id), 0);
-    const results = (await pipe.exec()) ?? [];
-    ids.forEach((taskId, i) => {
-      const text = results[i]?.[1];
-      if (typeof text !== "string") return;
-      const dot = taskId.indexOf(".");
-      clients[Number(taskId.slice(0, dot))]?.send(packr.pack([Number(taskId.slice(dot + 1)), (JSON.parse(text) as { output: string }).output]));
-    });
+    for (const entry of reply[1]) {
+      const nl = entry.indexOf("\n");
+      const dot = entry.indexOf(".");
+      clients[Number(entry.slice(0, dot))]?.send(packr.pack([Number(entry.slice(dot + 1, nl)), (JSON.parse(entry.slice(nl + 1)) as { output: string }).output]));
+    }
   }
 }
 
 /**
  * Target side: one XREADGROUP loop (COUNT, BLOCK) on this side's stream; each entry goes to the worker;
- * its answer is stored with store-response-2 on the origin's keys, then the entry is acknowledged with
- * ack-1. Two connections whatever the load: `cmd` and `tasks`.
+ * the answers of one event-loop turn are stored with one store-responses call per origin, then their
+ * entries acknowledged with one ack-1. Two connections whatever the load: `cmd` and `tasks`.
  */
 async function meshTarget(port: number, me: string): Promise<void> {
   const [cmd, reader] = await Promise.all([meshConn(port, me, "cmd"), meshConn(port, me, "tasks")]);
@@ -255,6 +250,15 @@ async function meshTarget(port: number, me: string): Promise<void> {
   const running = new Map<number, { entry: string; id: string; origin: string; timeout: number }>();
   let next = 0;
   let worker: WebSocket | undefined;
+  let done: { entry: string; id: string; origin: string; timeout: number; output: string }[] = [];
+  const flush = (): void => {
+    const batch = done;
+    done = [];
+    const origin = meshKeys(batch[0]!.origin); // one origin in this scenario
+    const args: (string | number)[] = [origin.ready, ...batch.map((t) => origin.response(t.id))];
+    for (const t of batch) args.push(t.id, t.timeout + 30_000, JSON.stringify({ ok: true, output: t.output, attempt: 1 }));
+    void cmd.storeResponses(batch.length + 1, ...args).then(() => cmd.ack(tasks, GROUP, ...batch.map((t) => t.entry)));
+  };
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   wss.on("connection", (ws) => {
     worker = ws;
@@ -263,10 +267,8 @@ async function meshTarget(port: number, me: string): Promise<void> {
       const t = running.get(n);
       if (t === undefined) return;
       running.delete(n);
-      const origin = meshKeys(t.origin);
-      void cmd
-        .storeResponse(origin.response(t.id), origin.ready, JSON.stringify({ ok: true, output, attempt: 1 }), t.timeout + 30_000, t.id)
-        .then(() => cmd.ack(tasks, GROUP, t.entry));
+      done.push({ ...t, output });
+      if (done.length === 1) setImmediate(flush);
     });
   });
   listen(wss);

@@ -39,7 +39,7 @@ const MAX_MS = 86_400_000;
 export const OPTIONS: readonly OptionSpec[] = [
   { key: "host", flag: "host", type: { kind: "string" }, default: "127.0.0.1", help: "interface to listen on" },
   { key: "port", flag: "port", type: int(0, 65535), default: DEFAULTS.port, help: "TCP port (0 = ephemeral)" },
-  { key: "brokerId", flag: "broker-id", type: { kind: "string" }, default: "", help: "broker id (default: random)" },
+  { key: "brokerId", flag: "broker-id", type: { kind: "string" }, default: "", help: "broker id, 1-64 of A-Z a-z 0-9 . _ - (default: random)" },
   { key: "heartbeatIntervalMs", flag: "heartbeat-interval-ms", type: int(10, 3_600_000), default: DEFAULTS.heartbeatIntervalMs, help: "heartbeat interval announced to peers" },
   { key: "heartbeatTimeoutMs", flag: "heartbeat-timeout-ms", type: int(20, 3_600_000), default: DEFAULTS.heartbeatTimeoutMs, help: "silence after which a session is evicted" },
   { key: "maxFrameBytes", flag: "max-frame-bytes", type: int(64 * 1024, 1 << 30), default: DEFAULTS.maxFrameBytes, help: "largest accepted message" },
@@ -191,6 +191,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}
     throw new ConfigError(
       `--heartbeat-timeout-ms: expected at least 2 x heartbeat interval (${2 * config.heartbeatIntervalMs}), got ${config.heartbeatTimeoutMs}`,
     );
+  }
+  // The id names this broker's Redis keys (`aw:{b:<id>}:...`, a Cluster hash tag) and prefixes task ids.
+  if (config.brokerId !== "" && !/^[A-Za-z0-9._-]{1,64}$/.test(config.brokerId)) {
+    throw new ConfigError(`--broker-id: expected 1-64 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(config.brokerId)}`);
   }
   if (config.redis !== "" && config.redisCluster !== "") throw new ConfigError("--redis-cluster: cannot be combined with --redis");
   if (config.redis !== "" && !/^rediss?:\/\//.test(config.redis)) throw new ConfigError(`--redis: expected redis://host:port, got ${JSON.stringify(config.redis)}`);

@@ -21,4 +21,9 @@ describe("redis flags", () => {
     expect(() => parseConfig(["--redis-cluster", "a:7000,b"])).toThrow(/--redis-cluster: expected host:port/);
     expect(() => parseConfig(["--redis", "redis://a:1", "--redis-cluster", "a:1"])).toThrow(/cannot be combined/);
   });
+
+  it("accept a broker id that fits a Redis hash tag and reject one that does not", () => {
+    expect(parseConfig(["--broker-id", "eu-1.b_2"]).config.brokerId).toBe("eu-1.b_2");
+    for (const bad of ["a}b", "a{b", "a b", "a\nb", "x".repeat(65)]) expect(() => parseConfig(["--broker-id", bad])).toThrow(/--broker-id: expected 1-64/);
+  });
 });

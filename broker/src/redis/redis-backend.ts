@@ -43,6 +43,17 @@ const BROKER_KEY = /^aw:\{b:(.*)\}:(ready|tasks)$/;
 
 type StreamReply = [string, [string, string[]][]][] | null;
 
+/** A result waiting for the end-of-turn store (`finish`). */
+interface StoredResult {
+  stream: string;
+  entryId: string;
+  task: RemoteTask;
+  body: string;
+}
+
+/** Most responses per store script call (Lua's unpack takes a few thousand values). */
+const STORE_CHUNK = 1_000;
+
 export class RedisBackend implements Backend {
   readonly kind: string;
   readonly distributed = true;
@@ -66,6 +77,9 @@ export class RedisBackend implements Backend {
   private changeTimer: NodeJS.Timeout | undefined;
   private lastChangeTick = 0;
   private sweeping: Promise<void> | undefined;
+  private readonly stores = new Map<string, StoredResult[]>();
+  private storeScheduled = false;
+  private readonly storing = new Set<Promise<void>>();
   /** Task ids this broker reclaimed from dead brokers (metric). */
   reclaimed = 0;
   private readonly figures: MeshStats = { streamLength: 0, pending: 0, readyLength: 0, responseKeys: 0, reclaimed: 0, swept: 0 };
@@ -114,6 +128,9 @@ export class RedisBackend implements Backend {
     clearInterval(this.sweepTimer);
     clearTimeout(this.changeTimer);
     await this.sweeping?.catch(() => undefined);
+    // Results already queued are stored and acknowledged before we leave.
+    this.flushStores();
+    await Promise.allSettled(this.storing);
     try {
       // A graceful leave: peers forget our agents now; our task stream stays for reclaim.
       await this.cmd.del(this.keys.alive, this.keys.agents, this.keys.caps);
@@ -408,25 +425,39 @@ export class RedisBackend implements Backend {
       try {
         const reply = (await conn.blmpop(1, 1, this.keys.ready, "RIGHT", "COUNT", this.batch)) as [string, string[]] | null;
         if (reply === null) continue;
-        // Entries are task ids (a response key is ready) or JSON control entries (`{...}`); task ids
-        // never start with "{". Handled in list order, so progress precedes its task's result.
-        const ids = reply[1];
-        const pipe = this.cmd.pipeline();
-        for (const id of ids) if (!id.startsWith("{")) pipe.lindex(this.keys.response(id), 0);
-        const results = (await pipe.exec()) ?? [];
-        let i = 0;
-        for (const id of ids) {
-          if (id.startsWith("{")) {
+        // Entries, handled in list order (progress precedes its task's result): "<task id>\n<response>"
+        // (store-responses.lua), JSON control entries ("{...}"; task ids never start with "{"), or a
+        // bare task id whose response is read from its response key.
+        const entries = reply[1];
+        const bare = entries.filter((e) => !e.startsWith("{") && !e.includes("\n"));
+        const texts = new Map<string, unknown>();
+        if (bare.length > 0) {
+          const pipe = this.cmd.pipeline();
+          for (const id of bare) pipe.lindex(this.keys.response(id), 0);
+          const results = (await pipe.exec()) ?? [];
+          bare.forEach((id, i) => texts.set(id, results[i]?.[1]));
+        }
+        for (const entry of entries) {
+          if (entry.startsWith("{")) {
             try {
-              this.host!.onControl?.(JSON.parse(id) as MeshControl);
+              this.host!.onControl?.(JSON.parse(entry) as MeshControl);
             } catch (err) {
               this.options.log.warn({ err }, "bad mesh control entry");
             }
             continue;
           }
-          const text = results[i++]?.[1];
-          if (typeof text === "string") this.host!.onRemoteResult(id, decodeOutcome(text));
-          else this.options.log.warn({ task_id: id }, "response key expired before it was read");
+          const nl = entry.indexOf("\n");
+          const id = nl === -1 ? entry : entry.slice(0, nl);
+          const text = nl === -1 ? texts.get(entry) : entry.slice(nl + 1);
+          if (typeof text !== "string") {
+            this.options.log.warn({ task_id: id }, "response key expired before it was read");
+            continue;
+          }
+          try {
+            this.host!.onRemoteResult(id, decodeOutcome(text));
+          } catch (err) {
+            this.options.log.warn({ err, task_id: id }, "bad mesh response");
+          }
         }
       } catch (err) {
         if (!this.running) return;
@@ -441,18 +472,55 @@ export class RedisBackend implements Backend {
       void this.cmd.ack(stream, CONSUMER_GROUP, entryId).catch(() => undefined);
       return;
     }
-    this.host!.runTask(task, (outcome) => void this.finish(stream, entryId, task, outcome));
+    this.host!.runTask(task, (outcome) => this.finish(stream, entryId, task, outcome));
   }
 
+  /**
+   * Queues a result for the batch stored at the end of this event-loop turn: results of one turn
+   * cost one store script per origin broker and one acknowledgement, not two commands each.
+   */
+  private finish(stream: string, entryId: string, task: RemoteTask, outcome: RemoteOutcome): void {
+    const body = encodeOutcome({ ...outcome, attempt: outcome.attempt ?? task.attempt });
+    let batch = this.stores.get(task.origin_broker);
+    if (batch === undefined) this.stores.set(task.origin_broker, (batch = []));
+    batch.push({ stream, entryId, task, body });
+    if (!this.storeScheduled) {
+      this.storeScheduled = true;
+      setImmediate(this.flushStores);
+    }
+  }
+
+  private readonly flushStores = (): void => {
+    this.storeScheduled = false;
+    for (const [origin, batch] of this.stores) {
+      for (let i = 0; i < batch.length; i += STORE_CHUNK) {
+        const p = this.store(origin, batch.slice(i, i + STORE_CHUNK)).finally(() => this.storing.delete(p));
+        this.storing.add(p);
+      }
+    }
+    this.stores.clear();
+  };
+
   /** Store first, acknowledge second: a crash in between means a rerun, never a lost result. */
-  private async finish(stream: string, entryId: string, task: RemoteTask, outcome: RemoteOutcome): Promise<void> {
-    const origin = brokerKeys(task.origin_broker);
+  private async store(origin: string, batch: StoredResult[]): Promise<void> {
+    const keys = brokerKeys(origin);
+    const args: (string | number)[] = [keys.ready];
+    for (const r of batch) args.push(keys.response(r.task.task_id));
+    for (const r of batch) args.push(r.task.task_id, r.task.timeout_ms + this.marginMs, r.body);
     try {
-      const stored = encodeOutcome({ ...outcome, attempt: outcome.attempt ?? task.attempt });
-      await this.cmd.storeResponse(origin.response(task.task_id), origin.ready, stored, task.timeout_ms + this.marginMs, task.task_id);
-      await this.cmd.ack(stream, CONSUMER_GROUP, entryId);
+      await this.cmd.storeResponses(batch.length + 1, ...args);
     } catch (err) {
-      this.options.log.warn({ err, task_id: task.task_id }, "storing a remote result failed; the entry stays pending for reclaim");
+      this.options.log.warn({ err, origin, tasks: batch.length }, "storing remote results failed; their entries stay pending for reclaim");
+      return;
+    }
+    const byStream = new Map<string, string[]>();
+    for (const r of batch) {
+      const ids = byStream.get(r.stream);
+      if (ids === undefined) byStream.set(r.stream, [r.entryId]);
+      else ids.push(r.entryId);
+    }
+    for (const [stream, ids] of byStream) {
+      await this.cmd.ack(stream, CONSUMER_GROUP, ...ids).catch((err: unknown) => this.options.log.warn({ err, stream }, "acknowledging stored results failed; reclaim may run them again"));
     }
   }
 

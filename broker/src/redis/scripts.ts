@@ -1,12 +1,13 @@
 /**
- * The Lua scripts of the mesh, one per file (key count in the name), registered as ioredis commands.
+ * The Lua scripts of the mesh, one per file (key count in the name; none when the caller passes it
+ * first), registered as ioredis commands.
  * tsc does not copy .lua files, so from dist/ we read them from the package's src/.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Cluster, Redis } from "ioredis";
 
-export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponse: "store-response-2", ack: "ack-1" } as const;
+export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-1" } as const;
 
 function source(file: string): string {
   const here = fileURLToPath(new URL(`./${file}.lua`, import.meta.url));
@@ -16,14 +17,15 @@ function source(file: string): string {
 
 export interface MeshCommands {
   publishAgents(alive: string, agents: string, caps: string, ...argv: (string | number)[]): Promise<number>;
-  storeResponse(response: string, ready: string, body: string, ttlMs: number, taskId: string): Promise<number>;
+  /** `numberOfKeys` = 1 + responses; keys: ready, then each response key; argv: id, ttl ms, body per response. */
+  storeResponses(numberOfKeys: number, ...keysAndArgv: (string | number)[]): Promise<number>;
   ack(stream: string, group: string, ...ids: string[]): Promise<number>;
 }
 
 export function defineScripts(conn: Redis | Cluster): Redis & MeshCommands {
   for (const [name, file] of Object.entries(SCRIPTS)) {
     const keys = Number(file.slice(file.lastIndexOf("-") + 1));
-    conn.defineCommand(name, { numberOfKeys: keys, lua: source(file) });
+    conn.defineCommand(name, { numberOfKeys: Number.isInteger(keys) ? keys : undefined, lua: source(file) });
   }
   return conn as unknown as Redis & MeshCommands;
 }
