@@ -3,6 +3,7 @@
  * It knows nothing of agents, registration or tasks; the Session above it does.
  */
 import { BROKER_TO_PEER, SUBPROTOCOL, decode, encode, type Frame } from "@agentwire/wire";
+import type { Duplex } from "node:stream";
 import WebSocket from "ws";
 
 export interface BackoffOptions {
@@ -38,6 +39,9 @@ export function backoffDelay(n: number, { minMs = 100, maxMs = 5_000 }: BackoffO
 
 export class Connection {
   private ws: WebSocket | undefined;
+  /** The open socket's TCP stream, corked from a turn's first send until the turn ends. */
+  private socket: Duplex | undefined;
+  private corked = false;
   private attempts = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -73,6 +77,16 @@ export class Connection {
   send(frame: Frame): boolean {
     const ws = this.ws;
     if (ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
+    // Frames sent within one event-loop turn leave in one write, not one syscall each.
+    const socket = this.socket;
+    if (!this.corked && socket !== undefined) {
+      this.corked = true;
+      socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
     ws.send(encode(frame), { binary: true });
     return true;
   }
@@ -103,6 +117,9 @@ export class Connection {
     const ws = new WebSocket(this.options.url, SUBPROTOCOL, { headers, maxPayload: this.maxFrameBytes });
     this.ws = ws;
     ws.binaryType = "nodebuffer";
+    ws.on("upgrade", (res) => {
+      this.socket = res.socket;
+    });
     ws.on("open", () => {
       if (ws.protocol !== SUBPROTOCOL) {
         ws.close(1002, `broker did not select ${SUBPROTOCOL}`);
@@ -127,6 +144,7 @@ export class Connection {
     ws.on("close", (code, reason) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
+      this.socket = undefined;
       this.events.close(code, reason.toString(), !this.stopped);
       if (!this.stopped) this.timer = setTimeout(() => this.dial(), backoffDelay(this.attempts++, this.options.backoff));
     });
