@@ -173,4 +173,32 @@ describe("redis mesh", () => {
       await agent.close();
     }
   });
+
+  it("a result the agent sends while Redis is down reaches the origin once, after Redis is back", async () => {
+    const capability = `outage-${run}`;
+    const agent = await Peer.register(b.url, { capabilities: [{ name: capability }] });
+    const origin = `o4-${run}`;
+    const { backend, results } = originBackend(origin);
+    await backend.start();
+    try {
+      await backend.enqueueRemote(task(origin, 1, capability));
+      const held = await agent.next("task");
+      await redis.stop(true);
+      await waitFor(async () => ((await readyz(b)) === 503 ? true : undefined), 10_000, "B not ready");
+      agent.send({ type: "result", task_id: held.task_id, attempt: held.attempt, ok: true, output: encodePayload({ late: 1 }) });
+      await redis.restart();
+      await waitFor(() => (results.size === 1 ? true : undefined), 20_000, "the result stored after the outage");
+      const outs = results.get(held.task_id)!;
+      expect(outs).toHaveLength(1);
+      expect(decodePayload(outs[0]!.output!)).toEqual({ late: 1 });
+      // Nothing more for it: a later task's result arrives and the first still has exactly one.
+      agent.serve(Peer.echo);
+      await backend.enqueueRemote(task(origin, 2, capability));
+      await waitFor(() => (results.size === 2 ? true : undefined), 15_000, "a later result");
+      expect(results.get(held.task_id)).toHaveLength(1);
+    } finally {
+      await backend.close();
+      await agent.close();
+    }
+  });
 });

@@ -49,7 +49,12 @@ interface StoredResult {
   entryId: string;
   task: RemoteTask;
   body: string;
+  /** When the result was first queued (retries stop after the response margin). */
+  since: number;
 }
+
+/** Pause before storing results again after a failed store. */
+const STORE_RETRY_MS = 250;
 
 /** Most responses per store script call (Lua's unpack takes a few thousand values). */
 const STORE_CHUNK = 1_000;
@@ -481,9 +486,13 @@ export class RedisBackend implements Backend {
    */
   private finish(stream: string, entryId: string, task: RemoteTask, outcome: RemoteOutcome): void {
     const body = encodeOutcome({ ...outcome, attempt: outcome.attempt ?? task.attempt });
-    let batch = this.stores.get(task.origin_broker);
-    if (batch === undefined) this.stores.set(task.origin_broker, (batch = []));
-    batch.push({ stream, entryId, task, body });
+    this.queueStore({ stream, entryId, task, body, since: Date.now() });
+  }
+
+  private queueStore(r: StoredResult): void {
+    let batch = this.stores.get(r.task.origin_broker);
+    if (batch === undefined) this.stores.set(r.task.origin_broker, (batch = []));
+    batch.push(r);
     if (!this.storeScheduled) {
       this.storeScheduled = true;
       setImmediate(this.flushStores);
@@ -510,7 +519,12 @@ export class RedisBackend implements Backend {
     try {
       await this.cmd.storeResponses(batch.length + 1, ...args);
     } catch (err) {
-      this.options.log.warn({ err, origin, tasks: batch.length }, "storing remote results failed; their entries stay pending for reclaim");
+      // Redis unreachable for a moment: try again for up to the response margin (the origin's deadline
+      // ends the task meanwhile if it must); after that the entries stay pending, for reclaim.
+      const now = Date.now();
+      const again = batch.filter((r) => now - r.since < this.marginMs);
+      this.options.log.warn({ err, origin, tasks: batch.length, retrying: again.length }, "storing remote results failed");
+      if (this.running && again.length > 0) setTimeout(() => again.forEach((r) => this.queueStore(r)), STORE_RETRY_MS);
       return;
     }
     const byStream = new Map<string, string[]>();
