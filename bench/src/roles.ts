@@ -223,7 +223,9 @@ async function meshOrigin(port: number, me: string, target: string): Promise<voi
     const slot = clients.push(ws) - 1;
     ws.on("message", (data: Buffer) => {
       const [id, payload] = packr.unpack(data) as [number, string];
-      void cmd.xadd(tasks, "*", "id", `${slot}.${id}`, "cap", "echo", "in", payload, "origin", me, "target", target, "timeout", "30000", "attempt", "1");
+      // One field `t`: the task as one MessagePack map, as the broker writes it.
+      const t = packr.pack({ task_id: `${slot}.${id}`, capability: "echo", input: payload, origin_broker: me, target_broker: target, timeout_ms: 30_000, attempt: 1 });
+      void cmd.xadd(tasks, "*", "t", t);
     });
   });
   listen(wss);
@@ -273,14 +275,13 @@ async function meshTarget(port: number, me: string): Promise<void> {
   });
   listen(wss);
   for (;;) {
-    const reply = (await reader.xreadgroup("GROUP", GROUP, me, "COUNT", BATCH, "BLOCK", 1_000, "STREAMS", tasks, ">")) as [string, [string, string[]][]][] | null;
+    const reply = (await reader.xreadgroupBuffer("GROUP", GROUP, me, "COUNT", BATCH, "BLOCK", 1_000, "STREAMS", tasks, ">")) as [Buffer, [Buffer, Buffer[]][]][] | null;
     for (const [, entries] of reply ?? [])
       for (const [entry, fields] of entries) {
-        const f = new Map<string, string>();
-        for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] ?? "", fields[i + 1] ?? "");
+        const t = packr.unpack(fields[1]!) as { task_id: string; origin_broker: string; timeout_ms: number; input: string };
         const n = next++;
-        running.set(n, { entry, id: f.get("id") ?? "", origin: f.get("origin") ?? "", timeout: Number(f.get("timeout")) });
-        worker?.send(packr.pack([n, 0, f.get("in")]));
+        running.set(n, { entry: entry.toString(), id: t.task_id, origin: t.origin_broker, timeout: t.timeout_ms });
+        worker?.send(packr.pack([n, 0, t.input]));
       }
   }
 }

@@ -1,46 +1,39 @@
 /** Wire formats of values the mesh stores in Redis: task entries, responses, publish messages. */
 import type { RemoteOutcome, RemoteTask } from "../backend.js";
-import type { ErrorInfo, Priority, Strategy } from "@agentwire/wire";
+import { decodePayload, encodePayload, type ErrorInfo } from "@agentwire/wire";
 
-/** Stream entry fields (flat string pairs, as XADD takes them). */
-export function taskFields(t: RemoteTask): string[] {
-  return [
-    "id", t.task_id,
-    "cap", t.capability,
-    "in", Buffer.from(t.input).toString("base64"),
-    "origin", t.origin_broker,
-    "target", t.target_broker,
-    "timeout", String(t.timeout_ms),
-    "attempt", String(t.attempt),
-    ...(t.max_attempts === undefined ? [] : ["max", String(t.max_attempts)]),
-    ...(t.version === undefined ? [] : ["ver", t.version]),
-    ...(t.tags === undefined ? [] : ["tags", JSON.stringify(t.tags)]),
-    ...(t.priority === undefined ? [] : ["prio", t.priority]),
-    ...(t.strategy === undefined ? [] : ["strat", t.strategy]),
-  ];
+/** A task stream entry has one field, `t`: the task as one MessagePack map, its input as `bin`. */
+export const TASK_FIELD = "t";
+
+export function encodeTask(t: RemoteTask): Buffer {
+  const bytes = encodePayload(t);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export function parseTaskFields(fields: readonly string[]): RemoteTask | undefined {
-  const m = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) m.set(fields[i]!, fields[i + 1]!);
-  const id = m.get("id");
-  const cap = m.get("cap");
-  const origin = m.get("origin");
-  if (id === undefined || cap === undefined || origin === undefined) return undefined;
-  return {
-    task_id: id,
-    capability: cap,
-    input: Buffer.from(m.get("in") ?? "", "base64"),
-    origin_broker: origin,
-    target_broker: m.get("target") ?? "",
-    timeout_ms: Number(m.get("timeout") ?? 30_000),
-    attempt: Number(m.get("attempt") ?? 1),
-    max_attempts: m.has("max") ? Number(m.get("max")) : undefined,
-    version: m.get("ver"),
-    tags: m.has("tags") ? (JSON.parse(m.get("tags")!) as string[]) : undefined,
-    priority: m.get("prio") as Priority | undefined,
-    strategy: m.get("strat") as Strategy | undefined,
-  };
+const isStr = (v: unknown): v is string => typeof v === "string";
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const optional = (v: unknown, check: (v: unknown) => boolean): boolean => v === undefined || v === null || check(v);
+
+/** The task of a stream entry's field/value list, or undefined when it holds none (or a malformed one). */
+export function decodeTask(fields: readonly Buffer[]): RemoteTask | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i]!.toString() !== TASK_FIELD) continue;
+    let v: Record<string, unknown>;
+    try {
+      v = decodePayload<Record<string, unknown>>(fields[i + 1]!);
+    } catch {
+      return undefined;
+    }
+    if (typeof v !== "object" || v === null) return undefined;
+    const ok =
+      isStr(v.task_id) && isStr(v.capability) && v.input instanceof Uint8Array && isStr(v.origin_broker) && isStr(v.target_broker) &&
+      isInt(v.timeout_ms) && isInt(v.attempt) && optional(v.max_attempts, isInt) && optional(v.version, isStr) &&
+      optional(v.tags, (t) => Array.isArray(t) && t.every(isStr)) && optional(v.priority, isStr) && optional(v.strategy, isStr);
+    if (!ok) return undefined;
+    for (const k of ["max_attempts", "version", "tags", "priority", "strategy"]) if (v[k] === null) delete v[k];
+    return v as unknown as RemoteTask;
+  }
+  return undefined;
 }
 
 export function encodeOutcome(o: RemoteOutcome): string {

@@ -10,7 +10,7 @@ import type { AgentInfo } from "@agentwire/wire";
 import type { Backend, MeshControl, MeshHost, MeshStats, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { AgentFilter } from "../registry.js";
 import { connect, ROLES, type RedisTarget, type Role } from "./connections.js";
-import { decodeOutcome, decodePublish, encodeOutcome, encodePublish, parseTaskFields, taskFields } from "./envelope.js";
+import { decodeOutcome, decodePublish, decodeTask, encodeOutcome, encodePublish, encodeTask, TASK_FIELD } from "./envelope.js";
 import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
 import { parseAgents, RegistryCache } from "./registry-cache.js";
 import { defineScripts, type MeshCommands } from "./scripts.js";
@@ -41,7 +41,14 @@ const CHANGE_SPACING_MS = 20;
 
 const BROKER_KEY = /^aw:\{b:(.*)\}:(ready|tasks)$/;
 
-type StreamReply = [string, [string, string[]][]][] | null;
+/** XREADGROUP / XAUTOCLAIM entries read as Buffers: [entry id, [field, value, ...]]. */
+type Entries = [Buffer, Buffer[]][];
+type StreamReply = [Buffer, Entries][] | null;
+/**
+ * ioredis has `xautoclaimBuffer` at run time but not in its types. (`callBuffer` is no way around it:
+ * on an auto-pipelined connection it sends the key as the command name.)
+ */
+type XAutoClaimBuffer = { xautoclaimBuffer(...args: (string | number)[]): Promise<unknown> };
 
 /** A result waiting for the end-of-turn store (`finish`). */
 interface StoredResult {
@@ -189,7 +196,7 @@ export class RedisBackend implements Backend {
   }
 
   async enqueueRemote(task: RemoteTask): Promise<void> {
-    await this.cmd.xadd(brokerKeys(task.target_broker).tasks, "*", ...taskFields(task));
+    await this.cmd.xadd(brokerKeys(task.target_broker).tasks, "*", TASK_FIELD, encodeTask(task));
   }
 
   async publishRemote(topic: string, from: string, payload: Uint8Array): Promise<number> {
@@ -379,15 +386,15 @@ export class RedisBackend implements Backend {
     const me = this.options.brokerId;
     let cursor = "0-0";
     do {
-      const reply = (await this.cmd.xautoclaim(stream, CONSUMER_GROUP, me, String(3 * this.livenessMs), cursor, "COUNT", this.batch)) as [string, [string, string[]][]];
-      cursor = reply[0];
-      for (const [id, fields] of reply[1]) await this.rehand(stream, id, fields);
+      const reply = (await (this.cmd as unknown as XAutoClaimBuffer).xautoclaimBuffer(stream, CONSUMER_GROUP, me, 3 * this.livenessMs, cursor, "COUNT", this.batch)) as [Buffer, Entries];
+      cursor = reply[0].toString();
+      for (const [id, fields] of reply[1]) await this.rehand(stream, id.toString(), fields);
     } while (cursor !== "0-0" && this.running);
     for (;;) {
-      const fresh = (await this.cmd.xreadgroup("GROUP", CONSUMER_GROUP, me, "COUNT", this.batch, "STREAMS", stream, ">")) as StreamReply;
+      const fresh = (await this.cmd.xreadgroupBuffer("GROUP", CONSUMER_GROUP, me, "COUNT", this.batch, "STREAMS", stream, ">")) as StreamReply;
       const entries = fresh?.[0]?.[1] ?? [];
       if (entries.length === 0) break;
-      for (const [id, fields] of entries) await this.rehand(stream, id, fields);
+      for (const [id, fields] of entries) await this.rehand(stream, id.toString(), fields);
     }
     if ((await this.cmd.xlen(stream)) === 0) {
       await this.cmd.del(stream);
@@ -395,8 +402,8 @@ export class RedisBackend implements Backend {
     }
   }
 
-  private async rehand(stream: string, entryId: string, fields: string[]): Promise<void> {
-    const task = parseTaskFields(fields);
+  private async rehand(stream: string, entryId: string, fields: Buffer[]): Promise<void> {
+    const task = decodeTask(fields);
     if (task !== undefined) {
       const local = this.host!.localAgents().some((a) => a.capabilities.some((c) => c.name === task.capability));
       const target = local ? this.options.brokerId : this.cache.brokerFor(task.capability, task.version, task.tags);
@@ -412,10 +419,10 @@ export class RedisBackend implements Backend {
     const conn = this.conns.tasks;
     while (this.running) {
       try {
-        const reply = (await conn.xreadgroup(
+        const reply = (await conn.xreadgroupBuffer(
           "GROUP", CONSUMER_GROUP, this.options.brokerId, "COUNT", this.batch, "BLOCK", 1_000, "STREAMS", this.keys.tasks, ">",
         )) as StreamReply;
-        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) this.runEntry(this.keys.tasks, id, fields);
+        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) this.runEntry(this.keys.tasks, id.toString(), fields);
       } catch (err) {
         if (!this.running) return;
         if (String(err).includes("NOGROUP")) await this.ensureGroup().catch(() => undefined);
@@ -471,8 +478,8 @@ export class RedisBackend implements Backend {
     }
   }
 
-  private runEntry(stream: string, entryId: string, fields: string[]): void {
-    const task = parseTaskFields(fields);
+  private runEntry(stream: string, entryId: string, fields: Buffer[]): void {
+    const task = decodeTask(fields);
     if (task === undefined) {
       void this.cmd.ack(stream, CONSUMER_GROUP, entryId).catch(() => undefined);
       return;

@@ -1,13 +1,18 @@
 /**
  * Broker factories for the shared suite: each starts the real `agentwire-broker` bin as a child
  * process on port 0 and reads the port from its `listening` log line. `memory` is the default
- * backend, `redis` the same bin joined to a mesh (`--redis`) on a private redis-server, and `mesh`
+ * backend, `redis` the same bin joined to a mesh (`--redis`) on a private redis-server, `mesh`
  * two brokers A and B on one private redis-server: clients talk to A, agents register on B, so every
- * task, request and message of the suite crosses brokers.
+ * task, request and message of the suite crosses brokers; `mesh-cluster` the same pair on a private
+ * 3-master Redis Cluster (`--redis-cluster`).
+ *
+ * `STORES` are the two places a mesh keeps its state (standalone Redis, 3-master Cluster), for the
+ * mesh-specific suites to run against both.
  */
 import { fileURLToPath } from "node:url";
+import { Cluster, Redis } from "ioredis";
 import type { Register } from "@agentwire/wire";
-import { run, startRedis, waitFor, type Child } from "@agentwire/testkit";
+import { run, startRedis, startRedisCluster, waitFor, type Child } from "@agentwire/testkit";
 import { Peer, type ConnectOptions } from "./peer.js";
 
 export interface RunningBroker extends AsyncDisposable {
@@ -98,23 +103,71 @@ export async function startRedisBroker(args: string[] = []): Promise<RunningBrok
   return { ...broker, stop, [Symbol.asyncDispose]: async () => void (await stop()) };
 }
 
-/**
- * Brokers A and B with the same arguments on one private redis-server: `url`/`http` are A's,
- * `agentUrl` is B's, and `visible` polls A's `GET /v1/agents` until B's agent shows up there.
- */
-export async function startMeshPair(args: string[] = []): Promise<RunningBroker> {
+/** A private place for one mesh's state, started for it and stopped with it. */
+export interface MeshStore extends AsyncDisposable {
+  /** `redis` (one redis-server) or `cluster` (three masters, no replicas). */
+  readonly name: string;
+  /** Broker arguments that join it: `--redis <url>` or `--redis-cluster <seeds>`. */
+  readonly join: string[];
+  /** The same, as `RedisBackendOptions.target` for an in-process backend. */
+  readonly target: { url: string; cluster: string };
+  /**
+   * A new client for inspecting and injecting keys (`disconnect()` it). On Cluster an ioredis
+   * `Cluster`, typed as `Redis` as in broker/src/redis/connections.ts: single-key commands and
+   * same-slot pipelines behave the same.
+   */
+  admin(): Redis;
+  stop(): Promise<void>;
+}
+
+export interface StoreFactory {
+  name: string;
+  start(): Promise<MeshStore>;
+}
+
+export async function startRedisStore(): Promise<MeshStore> {
   const redis = await startRedis();
+  const stop = async (): Promise<void> => void (await redis[Symbol.asyncDispose]());
+  return { name: "redis", join: ["--redis", redis.url], target: { url: redis.url, cluster: "" }, admin: () => new Redis(redis.url), stop, [Symbol.asyncDispose]: stop };
+}
+
+export async function startClusterStore(masters = 3): Promise<MeshStore> {
+  const cluster = await startRedisCluster(masters);
+  const nodes = cluster.nodes.map((n) => ({ host: n.host, port: n.port }));
+  return {
+    name: "cluster",
+    join: ["--redis-cluster", cluster.seeds],
+    target: { url: "", cluster: cluster.seeds },
+    admin: () => new Cluster(nodes) as unknown as Redis,
+    stop: () => cluster.stop(),
+    [Symbol.asyncDispose]: () => cluster.stop(),
+  };
+}
+
+/** Standalone Redis and a 3-master Redis Cluster, for `describe.each` in the mesh suites. */
+export const STORES: StoreFactory[] = [
+  { name: "redis", start: startRedisStore },
+  { name: "cluster", start: () => startClusterStore(3) },
+];
+
+/**
+ * Brokers A and B with the same arguments on one private store (a redis-server, or a Cluster):
+ * `url`/`http` are A's, `agentUrl` is B's, and `visible` polls A's `GET /v1/agents` until B's agent
+ * shows up there.
+ */
+export async function startMeshPair(args: string[] = [], storeFactory: StoreFactory = STORES[0]!): Promise<RunningBroker> {
+  const store = await storeFactory.start();
   const started: RunningBroker[] = [];
   const stop = async (): Promise<number | string> => {
     try {
       const codes = await Promise.all(started.map((b) => b.stop()));
       return codes[0] ?? 0;
     } finally {
-      await redis[Symbol.asyncDispose]();
+      await store.stop();
     }
   };
   try {
-    for (const name of ["a", "b"]) started.push(await startBrokerProcess(["--redis", redis.url, "--broker-id", `mesh-${name}`, ...args]));
+    for (const name of ["a", "b"]) started.push(await startBrokerProcess([...store.join, "--broker-id", `mesh-${name}`, ...args]));
   } catch (err) {
     await stop();
     throw err;
@@ -138,4 +191,5 @@ export const BACKENDS: BackendFactory[] = [
   { name: "memory", start: (args) => startBrokerProcess(args) },
   { name: "redis", start: (args) => startRedisBroker(args) },
   { name: "mesh", start: (args) => startMeshPair(args) },
+  { name: "mesh-cluster", start: (args) => startMeshPair(args, STORES[1]) },
 ];
