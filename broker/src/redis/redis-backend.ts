@@ -60,6 +60,9 @@ interface StoredResult {
   since: number;
 }
 
+/** Resolves after this event-loop turn's setImmediate callbacks (WriteBatcher's flush among them). */
+const afterFlush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Pause before storing results again after a failed store. */
 const STORE_RETRY_MS = 250;
 
@@ -423,6 +426,8 @@ export class RedisBackend implements Backend {
           "GROUP", CONSUMER_GROUP, this.options.brokerId, "COUNT", this.batch, "BLOCK", 1_000, "STREAMS", this.keys.tasks, ">",
         )) as StreamReply;
         for (const [, entries] of reply ?? []) for (const [id, fields] of entries) this.runEntry(this.keys.tasks, id.toString(), fields);
+        // The next read waits for this turn's socket flush: the tasks just dispatched go out first.
+        if (reply !== null) await afterFlush();
       } catch (err) {
         if (!this.running) return;
         if (String(err).includes("NOGROUP")) await this.ensureGroup().catch(() => undefined);
@@ -471,6 +476,7 @@ export class RedisBackend implements Backend {
             this.options.log.warn({ err, task_id: id }, "bad mesh response");
           }
         }
+        await afterFlush(); // results to clients leave before the next BLMPOP is written
       } catch (err) {
         if (!this.running) return;
         await this.backoff(conn);
