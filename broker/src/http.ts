@@ -19,7 +19,7 @@ import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 import type { Registry } from "./registry.js";
 import type { TaskService } from "./tasks/task-service.js";
-import { everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
+import { createdAt, everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 
 const HttpSubmitSchema = SubmitSchema.omit({ type: true, ref: true, input: true }).extend({ input: z.unknown().optional() });
 
@@ -160,7 +160,7 @@ function taskView(t: TaskRecord): Record<string, unknown> {
     state: t.state,
     attempt: everDispatched(t) ? t.attempt : 0,
     priority: t.priority,
-    created_at: t.createdAt,
+    created_at: createdAt(t),
   };
   if (t.endedAt !== 0) {
     view.ended_at = t.endedAt;

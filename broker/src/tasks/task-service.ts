@@ -21,7 +21,7 @@ import type { Registry } from "../registry.js";
 import type { Session } from "../session.js";
 import type { RequestRecord } from "../requests.js";
 import type { DeadlineHeap } from "./deadlines.js";
-import type { TaskObserver, TaskRecord, TaskTable } from "./task-table.js";
+import { createdAt, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
 
 /** What a submit asks for, from a `submit` frame or POST /v1/tasks. */
 export interface TaskSpec {
@@ -119,7 +119,7 @@ export class TaskService {
       watchers: undefined,
       agent: null,
       formerAgents: undefined,
-      createdAt: now,
+      timeoutMs: spec.timeout_ms ?? this.config.taskTimeoutMs,
       endedAt: 0,
       ok: false,
       output: undefined,
@@ -149,7 +149,7 @@ export class TaskService {
     const mesh = this.mesh!;
     task.state = "dispatched";
     this.handedOver++;
-    this.metrics.dispatchLatency.observe((Date.now() - task.createdAt) / 1000);
+    this.metrics.dispatchLatency.observe((Date.now() - createdAt(task)) / 1000);
     const attempt = task.attempt;
     const remote: RemoteTask = {
       task_id: task.id,
@@ -224,7 +224,7 @@ export class TaskService {
     task.state = "dispatched";
     task.agent = agent;
     agent.tasks.add(task);
-    this.metrics.dispatchLatency.observe((Date.now() - task.createdAt) / 1000);
+    this.metrics.dispatchLatency.observe((Date.now() - createdAt(task)) / 1000);
     agent.send({
       type: "task",
       task_id: task.id,
@@ -358,7 +358,7 @@ export class TaskService {
     this.deadlines.remove(task);
     this.table.markEnded(task, now);
     this.metrics.tasksEnded[task.state].inc();
-    this.metrics.endToEndLatency.observe((now - task.createdAt) / 1000);
+    this.metrics.endToEndLatency.observe((now - createdAt(task)) / 1000);
     if (task.submitter !== null) {
       task.submitter.open--;
       task.submitter.onResult(task, task.ref);

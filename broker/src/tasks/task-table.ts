@@ -41,7 +41,11 @@ export interface TaskRecord extends Deadlined {
   agent: object | null;
   /** Agent ids of earlier attempts, so their late results are ignored rather than refused. */
   formerAgents: string[] | undefined;
-  readonly createdAt: number;
+  /**
+   * The task's timeout, ms: it was created at `deadline - timeoutMs` (`createdAt`). A small integer,
+   * where a Unix-ms creation time would cost every open task a boxed number on the heap.
+   */
+  readonly timeoutMs: number;
   endedAt: number;
   ok: boolean;
   output: Uint8Array | undefined;
@@ -52,6 +56,11 @@ export interface TaskRecord extends Deadlined {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Unix ms at which the task was created. */
+export function createdAt(task: TaskRecord): number {
+  return task.deadline - task.timeoutMs;
+}
 
 /** Whether the task was ever sent to an agent (the agent of the last attempt stays set once ended). */
 export function everDispatched(task: TaskRecord): boolean {
