@@ -17,11 +17,22 @@ const NONE: readonly Session[] = [];
 export class Registry {
   private readonly byId = new Map<string, Session>();
   private readonly byCapability = new Map<string, Session[]>();
+  /** Each offered capability name, one string instance per name (see `capabilityName`). */
+  private readonly names = new Map<string, string>();
   private seq = 0;
   /** Called after a session registers, leaves or changes status (a mesh republishes the registry). */
   onChange: (() => void) | undefined;
 
   constructor(private readonly brokerId: string) {}
+
+  /**
+   * The registry's own instance of an offered capability name (else `name` itself): a task that keeps
+   * it shares one string with every task for that capability instead of holding the copy its frame
+   * was decoded into.
+   */
+  capabilityName(name: string): string {
+    return this.names.get(name) ?? name;
+  }
 
   /** Reports a change that `add`/`remove` do not see (a status from a heartbeat or drain). */
   changed(): void {
@@ -52,7 +63,10 @@ export class Registry {
       };
       session.caps.set(c.name, offered);
       let list = this.byCapability.get(c.name);
-      if (list === undefined) this.byCapability.set(c.name, (list = []));
+      if (list === undefined) {
+        this.byCapability.set(c.name, (list = []));
+        this.names.set(c.name, c.name);
+      }
       list.push(session);
     }
     this.byId.set(session.agentId, session);
@@ -67,7 +81,10 @@ export class Registry {
       if (list === undefined) continue;
       const i = list.indexOf(session);
       if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.byCapability.delete(name);
+      if (list.length === 0) {
+        this.byCapability.delete(name);
+        this.names.delete(name);
+      }
     }
     this.onChange?.();
   }

@@ -105,7 +105,7 @@ export class TaskService {
     const task: TaskRecord = {
       id: options?.id !== undefined && this.table.get(options.id) === undefined ? options.id : `${this.idPrefix}${seq.toString(36)}`,
       seq,
-      capability: spec.capability,
+      capability: this.registry.capabilityName(spec.capability),
       version: spec.version,
       tags: spec.tags,
       input: spec.input,
