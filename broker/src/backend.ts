@@ -80,8 +80,8 @@ export interface Backend {
   attach?(host: MeshHost): void;
   start(): Promise<void>;
   close(): Promise<void>;
-  /** Agents registered on other brokers. */
-  remoteAgents(filter: AgentFilter): Promise<AgentInfo[]>;
+  /** Agents registered on other brokers, from a local cache (no round trip, so answers keep their order). */
+  remoteAgents(filter: AgentFilter): AgentInfo[];
   /** Whether another broker has an agent for this capability (consulted when none is local). */
   hasRemoteAgent(capability: string): Promise<boolean>;
   /**
@@ -124,7 +124,7 @@ export class MemoryBackend implements Backend {
   readonly ready = true;
   async start(): Promise<void> {}
   async close(): Promise<void> {}
-  async remoteAgents(): Promise<AgentInfo[]> {
+  remoteAgents(): AgentInfo[] {
     return [];
   }
   async hasRemoteAgent(): Promise<boolean> {

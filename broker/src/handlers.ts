@@ -195,14 +195,8 @@ export class Handlers implements FrameHandler {
   }
 
   private query(s: Session, f: Query): void {
-    const local = this.registry.query(f);
-    if (!this.backend.distributed) return s.send({ type: "agents", ref: f.ref, agents: local });
-    // TODO(mesh): this answer can overtake answers to later frames (CONN-7); the Redis backend must
-    // serialise per session or answer from its local registry cache synchronously.
-    this.backend.remoteAgents(f).then(
-      (remote) => s.send({ type: "agents", ref: f.ref, agents: [...local, ...remote] }),
-      () => s.send({ type: "agents", ref: f.ref, agents: local }),
-    );
+    // Local and cached remote agents, answered in order with the session's other frames [CONN-7].
+    s.send({ type: "agents", ref: f.ref, agents: [...this.registry.query(f), ...this.backend.remoteAgents(f)] });
   }
 
   /** An id no live session holds [REG-6] (a peer may have asked for one that looks like ours). */

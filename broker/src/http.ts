@@ -90,7 +90,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     const status = url.searchParams.get("status") ?? undefined;
     if (status !== undefined && !AgentStatusSchema.safeParse(status).success) throw new HttpError("bad_frame", `bad status ${status}`);
     const filter = { capability: url.searchParams.get("capability") ?? undefined, status: status as z.infer<typeof AgentStatusSchema> | undefined };
-    const agents = [...deps.registry.query(filter), ...(await deps.backend.remoteAgents(filter))];
+    const agents = [...deps.registry.query(filter), ...deps.backend.remoteAgents(filter)];
     return json(res, 200, { agents });
   }
   const pubMatch = /^\/v1\/publish\/([^/]+)$/.exec(path);

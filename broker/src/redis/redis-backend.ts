@@ -177,7 +177,7 @@ export class RedisBackend implements Backend {
     }, wait);
   }
 
-  async remoteAgents(filter: AgentFilter): Promise<AgentInfo[]> {
+  remoteAgents(filter: AgentFilter): AgentInfo[] {
     return this.cache.query(filter);
   }
 
