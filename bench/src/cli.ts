@@ -1,6 +1,6 @@
 /**
  * `pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios a,b] [--duration ms]
- *  [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale] [--cpu-prof dir]`
+ *  [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir]`
  * Progress on stderr, the Markdown table on stdout; Markdown + NDJSON under bench/results/.
  */
 import { execFileSync } from "node:child_process";
@@ -35,10 +35,11 @@ interface Args {
   durationMs: number;
   heapTasks: number;
   scaleAgents: number;
+  repeat: number;
 }
 
 function usage(): string {
-  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${SCENARIOS.map((s) => s.name).join(",")}] [--duration ms] [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale] [--cpu-prof dir]`;
+  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${SCENARIOS.map((s) => s.name).join(",")}] [--duration ms] [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir]`;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -51,6 +52,7 @@ function parseArgs(argv: string[]): Args {
     durationMs: full ? 15_000 : 4_000,
     heapTasks: 100_000,
     scaleAgents: 10_000,
+    repeat: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -73,6 +75,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case "--duration":
         a.durationMs = Number(value());
+        break;
+      case "--repeat":
+        a.repeat = Number(value());
         break;
       case "--heap-tasks":
         a.heapTasks = Number(value());
@@ -103,6 +108,7 @@ function parseArgs(argv: string[]): Args {
   if (!Number.isInteger(a.payload) || a.payload < 1 || a.payload > 1 << 20) throw new Error("--payload: 1..1048576 bytes");
   if (a.inflight.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000)) throw new Error("--inflight: integers 1..10000");
   if (!Number.isInteger(a.scaleAgents) || a.scaleAgents < 0 || a.scaleAgents > 15_000) throw new Error("--scale-agents: 0..15000 (fd limit)");
+  if (!Number.isInteger(a.repeat) || a.repeat < 1 || a.repeat > 9) throw new Error("--repeat: 1..9");
   if (!(a.durationMs >= 500 && a.durationMs <= 600_000)) throw new Error("--duration: 500..600000 ms");
   return a;
 }
@@ -112,6 +118,8 @@ interface Row extends LoadResult {
   scenario: string;
   inflight: number;
   payload_bytes: number;
+  /** With --repeat: tasks/s of every round; the row's figures are those of the median round. */
+  rounds?: number[];
   extra?: Record<string, unknown>;
   setupError?: string;
 }
@@ -164,6 +172,23 @@ const ratio = (a: number | undefined, b: number | undefined): string =>
 const show = (v: unknown): string =>
   typeof v === "object" && v !== null ? Object.entries(v).map(([k, x]) => `${k}${typeof x === "object" ? ": " : " "}${show(x)}`).join(", ") : String(v);
 
+/** One row per scenario and level: the round with the median tasks/s (failed rounds count as 0). */
+function medianRows(all: Row[]): Row[] {
+  const groups = new Map<string, Row[]>();
+  for (const r of all) {
+    const key = `${r.scenario}\0${r.inflight}`;
+    const g = groups.get(key);
+    if (g === undefined) groups.set(key, [r]);
+    else g.push(r);
+  }
+  return [...groups.values()].map((g) => {
+    if (g.length === 1) return g[0]!;
+    const rate = (r: Row): number => (r.tasks > 0 && Number.isFinite(r.tasksPerSec) ? r.tasksPerSec : 0);
+    const sorted = [...g].sort((a, b) => rate(a) - rate(b));
+    return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, rounds: g.map(rate) };
+  });
+}
+
 function table(rows: Row[]): string {
   const find = (name: string, inflight: number): Row | undefined => rows.find((r) => r.scenario === name && r.inflight === inflight && r.tasks > 0);
   const head =
@@ -208,7 +233,7 @@ async function main(): Promise<void> {
   const args = parseArgs(argv);
   const started = Date.now();
   // The whole run stops by itself: quick mode within 5 minutes, full within an hour.
-  const budgetMs = args.full ? 3_600_000 : 300_000;
+  const budgetMs = (args.full ? 3_600_000 : 300_000) * args.repeat;
   const watchdog = setTimeout(() => {
     log(`watchdog: ${budgetMs / 1000}s budget exhausted; stopping children and exiting`);
     killChildren();
@@ -223,41 +248,46 @@ async function main(): Promise<void> {
   const m = meta(args, argv);
   log(`${m["mode"] as string} run: payload ${args.payload} B, in flight ${args.inflight.join(",")}, ${args.durationMs} ms per level`);
 
-  const rows: Row[] = [];
+  const all: Row[] = [];
   const maxInflight = Math.max(...args.inflight);
-  for (const scenario of SCENARIOS.filter((s) => args.scenarios.includes(s.name))) {
-    log(`${scenario.name}: ${scenario.describe}`);
-    let running;
-    try {
-      running = await scenario.setup({ payloadBytes: args.payload, maxInflight });
-    } catch (err) {
-      const msg = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
-      log(`${scenario.name}: setup failed: ${msg}`);
-      killChildren();
-      for (const inflight of args.inflight)
-        rows.push({ kind: "row", scenario: scenario.name, inflight, payload_bytes: args.payload, tasks: 0, errors: 1, elapsedMs: 0, tasksPerSec: NaN, p50Ms: NaN, p99Ms: NaN, p999Ms: NaN, maxMs: NaN, cpuUsPerTask: {}, stalled: false, setupError: msg });
-      continue;
-    }
-    try {
-      for (const inflight of args.inflight) {
-        const o: LoadOptions = {
-          inflight,
-          durationMs: args.durationMs,
-          maxTasks: args.full ? 5_000_000 : 1_000_000,
-          warmupMs: args.full ? 3000 : 1000,
-          warmupTasks: 200_000,
-        };
-        const r = running.drive !== undefined ? await running.drive(o) : await closedLoop(() => running.task(), running.meters, o);
-        const extra = running.extra !== undefined ? await running.extra() : undefined;
-        const row: Row = { kind: "row", scenario: scenario.name, inflight, payload_bytes: args.payload, ...r, ...(extra !== undefined ? { extra } : {}) };
-        rows.push(row);
-        log(`${scenario.name} @${inflight}: ${f(r.tasksPerSec)} tasks/s, p50 ${ms(r.p50Ms)} ms, p99 ${ms(r.p99Ms)} ms${r.errors > 0 ? `, ${r.errors} errors (${r.firstError ?? ""})` : ""}${r.stalled ? " STALLED" : ""}`);
+  // Rounds interleave the scenarios, so a machine that slows down mid-run weighs on all of them.
+  for (let round = 1; round <= args.repeat; round++) {
+    if (args.repeat > 1) log(`round ${round} of ${args.repeat}`);
+    for (const scenario of SCENARIOS.filter((s) => args.scenarios.includes(s.name))) {
+      log(`${scenario.name}: ${scenario.describe}`);
+      let running;
+      try {
+        running = await scenario.setup({ payloadBytes: args.payload, maxInflight });
+      } catch (err) {
+        const msg = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
+        log(`${scenario.name}: setup failed: ${msg}`);
+        killChildren();
+        for (const inflight of args.inflight)
+          all.push({ kind: "row", scenario: scenario.name, inflight, payload_bytes: args.payload, tasks: 0, errors: 1, elapsedMs: 0, tasksPerSec: NaN, p50Ms: NaN, p99Ms: NaN, p999Ms: NaN, maxMs: NaN, cpuUsPerTask: {}, stalled: false, setupError: msg });
+        continue;
       }
-    } finally {
-      await Promise.race([running.close().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
-      killChildren();
+      try {
+        for (const inflight of args.inflight) {
+          const o: LoadOptions = {
+            inflight,
+            durationMs: args.durationMs,
+            maxTasks: args.full ? 5_000_000 : 1_000_000,
+            warmupMs: args.full ? 3000 : 1000,
+            warmupTasks: 200_000,
+          };
+          const r = running.drive !== undefined ? await running.drive(o) : await closedLoop(() => running.task(), running.meters, o);
+          const extra = running.extra !== undefined ? await running.extra() : undefined;
+          const row: Row = { kind: "row", scenario: scenario.name, inflight, payload_bytes: args.payload, ...r, ...(extra !== undefined ? { extra } : {}) };
+          all.push(row);
+          log(`${scenario.name} @${inflight}: ${f(r.tasksPerSec)} tasks/s, p50 ${ms(r.p50Ms)} ms, p99 ${ms(r.p99Ms)} ms${r.errors > 0 ? `, ${r.errors} errors (${r.firstError ?? ""})` : ""}${r.stalled ? " STALLED" : ""}`);
+        }
+      } finally {
+        await Promise.race([running.close().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+        killChildren();
+      }
     }
   }
+  const rows = medianRows(all);
 
   let heap: HeapResult | undefined;
   let heapNote: string | undefined;
@@ -290,7 +320,7 @@ async function main(): Promise<void> {
   const md = [
     `## agentwire bench — ${m["mode"] as string}, ${args.payload}-byte payload`,
     "",
-    `Machine: ${(m["machine"] as { cpus: number }).cpus} × ${(m["machine"] as { model: string }).model}, ${f(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}. Command: \`${m["command"] as string}\`. Each level: ${args.durationMs / 1000} s measured after a warm-up; client in the bench process, middle tier and worker in one child each.`,
+    `Machine: ${(m["machine"] as { cpus: number }).cpus} × ${(m["machine"] as { model: string }).model}, ${f(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}. Command: \`${m["command"] as string}\`. Each level: ${args.durationMs / 1000} s measured after a warm-up${args.repeat > 1 ? `, median of ${args.repeat} rounds (by tasks/s; scenarios interleaved)` : ""}; client in the bench process, middle tier and worker in one child each.`,
     "",
     table(rows),
     "",
