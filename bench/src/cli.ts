@@ -18,14 +18,14 @@ import { http } from "./scenarios/http.js";
 import { nats, NATS_SERVER } from "./scenarios/nats.js";
 import { socketio } from "./scenarios/socketio.js";
 import { meshBaseline } from "./scenarios/mesh-baseline.js";
-import { agentwireMesh } from "./scenarios/agentwire-mesh.js";
+import { agentwireMesh, agentwireMeshRaw } from "./scenarios/agentwire-mesh.js";
 import { bullmq } from "./scenarios/bullmq.js";
 import { seedBrpop } from "./scenarios/seed-brpop.js";
 
 /** Run order: in-memory and peer scenarios, then the Redis ones; ratio columns key on scenario names. */
-const SCENARIOS: Scenario[] = [relay, agentwireMemory, agentwireRaw, http, nats, socketio, meshBaseline, agentwireMesh, bullmq, seedBrpop];
+const SCENARIOS: Scenario[] = [relay, agentwireMemory, agentwireRaw, http, nats, socketio, meshBaseline, agentwireMesh, agentwireMeshRaw, bullmq, seedBrpop];
 /** Rows compared with the zero-logic mesh baseline as well as with the relay. */
-const MESH = new Set([meshBaseline.name, agentwireMesh.name]);
+const MESH = new Set([meshBaseline.name, agentwireMesh.name, agentwireMeshRaw.name]);
 
 interface Args {
   full: boolean;
