@@ -104,9 +104,14 @@ export class Client implements AsyncDisposable {
     }
     const { signal } = options;
     let taskId: string | undefined;
+    let abortedEarly = false;
     const onAbort = (): void => {
       if (taskId !== undefined) void this.cancel(taskId, "aborted by submitter").catch(() => undefined);
-      else stream.fail(errorFromCode("cancelled", "submit aborted before acceptance"));
+      else {
+        // The submit may already be on its way: cancel the task once the broker names it (`watch`).
+        abortedEarly = true;
+        stream.fail(errorFromCode("cancelled", "submit aborted before acceptance"));
+      }
     };
     if (signal?.aborted === true) {
       onAbort();
@@ -118,6 +123,10 @@ export class Client implements AsyncDisposable {
     const watch = (answer: unknown): void => {
       const accepted = answer as Accepted;
       taskId = accepted.task_id;
+      if (abortedEarly) {
+        void this.cancel(taskId, "aborted by submitter").catch(() => undefined);
+        return;
+      }
       options.onAccepted?.(taskId, accepted.duplicate === true);
       this.session.watchTask(taskId, {
         progress: (data) => stream.push({ type: "progress", data: decodePayload<P>(data) }),
@@ -133,6 +142,7 @@ export class Client implements AsyncDisposable {
     };
     const fail = (err: unknown): void => stream.fail(err);
     const send = (): void => {
+      if (abortedEarly) return; // aborted while waiting for the session: nothing to cancel
       this.session.callback(
         {
           type: "submit",
