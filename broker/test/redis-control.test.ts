@@ -1,38 +1,39 @@
 /**
- * Cross-broker control over the mesh, real processes only (one private redis-server, brokers A, B, C):
- * cancel and progress of handed-over tasks, direct `send` and `request` to agents on other brokers.
- * All of it travels as control entries on the receiving broker's ready list (no new connections).
+ * Cross-broker control over the mesh, real processes only (brokers A, B, C on one private store: a
+ * redis-server, then a 3-master Redis Cluster): cancel and progress of handed-over tasks, direct
+ * `send` and `request` to agents on other brokers. All of it travels as control entries on the
+ * receiving broker's ready list (no new connections).
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload, type AgentInfo } from "@agentwire/wire";
-import { startRedis, waitFor, type RedisInstance } from "@agentwire/testkit";
-import { startBrokerProcess, type RunningBroker } from "./helpers/backends.js";
+import { waitFor } from "@agentwire/testkit";
+import { startBrokerProcess, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
-
-let redis: RedisInstance;
-let a: RunningBroker;
-let b: RunningBroker;
-let c: RunningBroker;
-const run = randomBytes(3).toString("hex");
 
 const agentsOn = async (broker: RunningBroker): Promise<AgentInfo[]> =>
   ((await (await fetch(`${broker.http}/v1/agents`)).json()) as { agents: AgentInfo[] }).agents;
 const seenOn = (broker: RunningBroker, agentId: string): Promise<true> =>
   waitFor(async () => ((await agentsOn(broker)).some((x) => x.agent_id === agentId) ? true : undefined), 10_000, `${agentId} seen`);
 
-beforeAll(async () => {
-  redis = await startRedis();
-  const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess(["--redis", redis.url, "--broker-id", `${id}-${run}`]);
-  [a, b, c] = await Promise.all([mesh("a"), mesh("b"), mesh("c")]);
-});
+describe.each(STORES)("redis mesh control ($name)", (storeFactory) => {
+  let store: MeshStore;
+  let a: RunningBroker;
+  let b: RunningBroker;
+  let c: RunningBroker;
+  const run = randomBytes(3).toString("hex");
 
-afterAll(async () => {
-  await Promise.allSettled([a?.stop(), b?.stop(), c?.stop()]);
-  await redis?.[Symbol.asyncDispose]();
-});
+  beforeAll(async () => {
+    store = await storeFactory.start();
+    const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", `${id}-${run}`]);
+    [a, b, c] = await Promise.all([mesh("a"), mesh("b"), mesh("c")]);
+  });
 
-describe("redis mesh control", () => {
+  afterAll(async () => {
+    await Promise.allSettled([a?.stop(), b?.stop(), c?.stop()]);
+    await store?.stop();
+  });
+
   it("a cancel on A reaches the agent on B as a cancel frame; its late result is dropped", async () => {
     const cap = `cancel-${run}`;
     const holder = await Peer.register(b.url, { capabilities: [{ name: cap }] });
@@ -109,6 +110,8 @@ describe("redis mesh control", () => {
 
   it("request by agent id and by capability to agents on other brokers, with timeout and no_responders", async () => {
     const cap = `ask-${run}`;
+    let lateSent!: () => void;
+    const late = new Promise<void>((resolve) => (lateSent = resolve));
     const answer = (peer: Peer): void => {
       void (async () => {
         for (;;) {
@@ -120,8 +123,13 @@ describe("redis mesh control", () => {
             return;
           }
           const reply = (): void => peer.send({ type: "response", id: q.id, ok: true, payload: encodePayload({ from: q.from, body }) });
-          if (body.slow) setTimeout(reply, 800);
-          else reply();
+          if (body.slow) {
+            // Answers after the caller's deadline (300 ms), as a slow agent would.
+            setTimeout(() => {
+              reply();
+              lateSent();
+            }, 800);
+          } else reply();
         }
       })();
     };
@@ -151,7 +159,12 @@ describe("redis mesh control", () => {
       // Too slow: the caller gets timeout at its deadline and nothing when the late answer comes.
       client.send({ type: "request", id: "slow", to: onC.agentId, payload: encodePayload({ slow: true }), timeout_ms: 300 });
       expect(await client.next("response", (f) => f.id === "slow")).toMatchObject({ ok: false, error: { code: "timeout" } });
-      await new Promise((r) => setTimeout(r, 800));
+      // Marker round trip instead of a sleep: once the late answer is out, a request to the same
+      // agent is answered after it on the same socket and relayed by C after it, so its response is
+      // the next frame only if the late answer produced nothing.
+      await late;
+      client.send({ type: "request", id: "after-late", to: onC.agentId, payload: encodePayload({ n: 2 }) });
+      expect(await client.nextAny()).toMatchObject({ type: "response", id: "after-late", ok: true });
       await client.expectQuiet(1_000);
 
       // The target goes away before answering: no_responders from its broker.

@@ -1,62 +1,64 @@
 /**
  * `kill -9` of a broker holding tasks in its processing list (its stream's pending entries): a
  * surviving broker claims them and they complete on another broker's agent; none lost, none twice.
+ * On a standalone redis-server and on a 3-master Redis Cluster.
  */
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
 import { pino } from "pino";
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
-import { startRedis, waitFor } from "@agentwire/testkit";
+import { waitFor } from "@agentwire/testkit";
 import type { MeshHost, RemoteOutcome } from "../src/backend.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
-import { startBrokerProcess } from "./helpers/backends.js";
+import { startBrokerProcess, STORES } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
-it("tasks pending on a killed broker complete on a survivor, each delivered once", async () => {
-  await using redis = await startRedis();
-  const admin = new Redis(redis.url);
-  const run = randomBytes(3).toString("hex");
-  const [idB, idC, origin, capability] = [`b-${run}`, `c-${run}`, `o-${run}`, `work-${run}`];
-  await using b = await startBrokerProcess(["--redis", redis.url, "--broker-id", idB]);
-  await using c = await startBrokerProcess(["--redis", redis.url, "--broker-id", idC]);
-  const holder = await Peer.register(b.url, { capabilities: [{ name: capability }] }); // never answers
-  await using worker = (await Peer.register(c.url, { capabilities: [{ name: capability }] })).serve(Peer.echo);
+describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
+  it("tasks pending on a killed broker complete on a survivor, each delivered once", async () => {
+    await using store = await storeFactory.start();
+    const admin = store.admin();
+    const run = randomBytes(3).toString("hex");
+    const [idB, idC, origin, capability] = [`b-${run}`, `c-${run}`, `o-${run}`, `work-${run}`];
+    await using b = await startBrokerProcess([...store.join, "--broker-id", idB]);
+    await using c = await startBrokerProcess([...store.join, "--broker-id", idC]);
+    const holder = await Peer.register(b.url, { capabilities: [{ name: capability }] }); // never answers
+    await using worker = (await Peer.register(c.url, { capabilities: [{ name: capability }] })).serve(Peer.echo);
 
-  const results = new Map<string, RemoteOutcome[]>();
-  const host: MeshHost = {
-    brokerId: origin,
-    localAgents: () => [],
-    publishLocal: () => 0,
-    runTask: (_t, done) => done({ ok: false }),
-    onRemoteResult: (id, o) => results.set(id, [...(results.get(id) ?? []), o]),
-  };
-  const backend = new RedisBackend({ target: { url: redis.url, cluster: "" }, brokerId: origin, log: pino({ level: "silent" }), livenessMs: 200 });
-  backend.attach(host);
-  await backend.start();
-  try {
-    const n = 20;
-    for (let i = 0; i < n; i++) {
-      await backend.enqueueRemote({
-        task_id: `${origin}.t${i}`, capability, input: encodePayload(i), origin_broker: origin, target_broker: idB, timeout_ms: 30_000, attempt: 1,
-      });
+    const results = new Map<string, RemoteOutcome[]>();
+    const host: MeshHost = {
+      brokerId: origin,
+      localAgents: () => [],
+      publishLocal: () => 0,
+      runTask: (_t, done) => done({ ok: false }),
+      onRemoteResult: (id, o) => results.set(id, [...(results.get(id) ?? []), o]),
+    };
+    const backend = new RedisBackend({ target: store.target, brokerId: origin, log: pino({ level: "silent" }), livenessMs: 200 });
+    backend.attach(host);
+    await backend.start();
+    try {
+      const n = 20;
+      for (let i = 0; i < n; i++) {
+        await backend.enqueueRemote({
+          task_id: `${origin}.t${i}`, capability, input: encodePayload(i), origin_broker: origin, target_broker: idB, timeout_ms: 30_000, attempt: 1,
+        });
+      }
+      await holder.next("task");
+      await waitFor(async () => (((await admin.xpending(`aw:{b:${idB}}:tasks`, "brokers")) as [number])[0] === n ? true : undefined), 10_000, "pending on B");
+      b.child.kill("SIGKILL");
+      await b.child.exited;
+      await waitFor(() => (results.size === n ? true : undefined), 30_000, "all results");
+      // Let any duplicate surface: the dead broker's stream is gone only after every entry was re-handed.
+      await waitFor(async () => ((await admin.exists(`aw:{b:${idB}}:tasks`)) === 0 ? true : undefined), 10_000, "dead stream removed");
+      expect([...results.values()].filter((o) => o.length !== 1 || !o[0]!.ok)).toEqual([]);
+      expect(await admin.zscore("aw:{mesh}:brokers", idB)).toBeNull();
+      // Every pending entry was reclaimed once, by the survivor broker C or by this backend.
+      const text = await (await fetch(`${c.http}/metrics`)).text();
+      const byC = Number(/^agentwire_mesh_reclaimed_tasks_total (\S+)$/m.exec(text)?.[1]);
+      expect(byC + backend.stats().reclaimed).toBeGreaterThanOrEqual(n);
+    } finally {
+      await backend.close();
+      admin.disconnect();
+      await holder.close().catch(() => undefined);
     }
-    await holder.next("task");
-    await waitFor(async () => (((await admin.xpending(`aw:{b:${idB}}:tasks`, "brokers")) as [number])[0] === n ? true : undefined), 10_000, "pending on B");
-    b.child.kill("SIGKILL");
-    await b.child.exited;
-    await waitFor(() => (results.size === n ? true : undefined), 30_000, "all results");
-    // Let any duplicate surface: the dead broker's stream is gone only after every entry was re-handed.
-    await waitFor(async () => ((await admin.exists(`aw:{b:${idB}}:tasks`)) === 0 ? true : undefined), 10_000, "dead stream removed");
-    expect([...results.values()].filter((o) => o.length !== 1 || !o[0]!.ok)).toEqual([]);
-    expect(await admin.zscore("aw:{mesh}:brokers", idB)).toBeNull();
-    // Every pending entry was reclaimed once, by the survivor broker C or by this backend.
-    const text = await (await fetch(`${c.http}/metrics`)).text();
-    const byC = Number(/^agentwire_mesh_reclaimed_tasks_total (\S+)$/m.exec(text)?.[1]);
-    expect(byC + backend.stats().reclaimed).toBeGreaterThanOrEqual(n);
-  } finally {
-    await backend.close();
-    admin.disconnect();
-    await holder.close().catch(() => undefined);
-  }
+  });
 });

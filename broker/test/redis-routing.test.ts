@@ -1,42 +1,45 @@
 /**
- * Routing across the mesh with real processes only: one private redis-server and three broker bins.
- * A client on broker A submits; agents on B and C run the tasks; A delivers each result exactly once.
- * `AGENTWIRE_MESH_TASKS=10000` runs the issue's full count (default 2,000 to keep the suite quick).
+ * Routing across the mesh with real processes only: three broker bins on one private store, a
+ * standalone redis-server and a 3-master Redis Cluster in turn (`STORES`). A client on broker A
+ * submits tasks and requests; agents on B and C answer; A delivers each result and response exactly
+ * once. Publishers on A and B broadcast to subscribers on A, B and C; each gets every message once,
+ * in order per publisher.
+ * `AGENTWIRE_MESH_TASKS=10000` runs the issue's full count of tasks, requests and messages per
+ * publisher (default 2,000 to keep the suite quick).
  */
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload, type AgentInfo, type FrameOf } from "@agentwire/wire";
-import { startRedis, waitFor, type RedisInstance } from "@agentwire/testkit";
-import { startBrokerProcess, type RunningBroker } from "./helpers/backends.js";
+import { waitFor } from "@agentwire/testkit";
+import { startBrokerProcess, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 const TASKS = Number(process.env.AGENTWIRE_MESH_TASKS ?? 2_000);
 const WINDOW = 500; // below the session's max_in_flight (1,024)
 
-let redis: RedisInstance;
-let a: RunningBroker;
-let b: RunningBroker;
-let c: RunningBroker;
-const run = randomBytes(3).toString("hex");
-const [idA, idB, idC] = [`a-${run}`, `b-${run}`, `c-${run}`];
-const capability = `work-${run}`;
-
 const agentsOn = async (broker: RunningBroker): Promise<AgentInfo[]> =>
   ((await (await fetch(`${broker.http}/v1/agents`)).json()) as { agents: AgentInfo[] }).agents;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess(["--redis", redis.url, "--broker-id", id]);
-  [a, b, c] = await Promise.all([mesh(idA), mesh(idB), mesh(idC)]);
-});
+describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
+  let store: MeshStore;
+  let a: RunningBroker;
+  let b: RunningBroker;
+  let c: RunningBroker;
+  const run = randomBytes(3).toString("hex");
+  const [idA, idB, idC] = [`a-${run}`, `b-${run}`, `c-${run}`];
+  const capability = `work-${run}`;
 
-afterAll(async () => {
-  await Promise.allSettled([a?.stop(), b?.stop(), c?.stop()]);
-  await redis?.[Symbol.asyncDispose]();
-});
+  beforeAll(async () => {
+    store = await storeFactory.start();
+    const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", id]);
+    [a, b, c] = await Promise.all([mesh(idA), mesh(idB), mesh(idC)]);
+  });
 
-describe("redis mesh routing", () => {
+  afterAll(async () => {
+    await Promise.allSettled([a?.stop(), b?.stop(), c?.stop()]);
+    await store?.stop();
+  });
+
   it(`${TASKS} tasks submitted on A run on agents on B and C; every result is delivered once`, async () => {
     const served = { b: 0, c: 0 };
     const worker = (key: "b" | "c") => (task: FrameOf<"task">, peer: Peer) => {
@@ -84,6 +87,130 @@ describe("redis mesh routing", () => {
     }
   }, 180_000);
 
+  it(`${TASKS} requests from A by capability and ${TASKS} by agent id, answered on B and C; every response delivered once`, async () => {
+    const cap = `ask-${run}`;
+    const seen = new Map<string, number>(); // request (caller's id, carried in the payload) → forwards received
+    const responder = async (broker: RunningBroker, agentId: string): Promise<Peer> =>
+      (await Peer.register(broker.url, { agent_id: agentId, capabilities: [{ name: cap }] })).answer((q, p) => {
+        const { k } = decodePayload(q.payload) as { k: string };
+        seen.set(k, (seen.get(k) ?? 0) + 1);
+        p.send({ type: "response", id: q.id, ok: true, payload: encodePayload({ k, from: q.from, by: p.agentId }) });
+      });
+    const onB = await responder(b, `ask-b-${run}`);
+    const onC = await responder(c, `ask-c-${run}`);
+    const client = await Peer.register(a.url, {});
+    try {
+      await waitFor(async () => ((await agentsOn(a)).filter((x) => x.capabilities.some((k) => k.name === cap)).length === 2 ? true : undefined), 10_000, "both responders on A");
+      // Caller ids: `c<n>` by capability, `i<n>` by agent id (B's responder for even n, C's for odd).
+      const target = (n: number): string => (n % 2 === 0 ? onB.agentId : onC.agentId);
+      const responses = new Map<string, FrameOf<"response">[]>();
+      let count = 0;
+      const take = (): void => {
+        for (const r of client.take("response")) {
+          responses.set(r.id, [...(responses.get(r.id) ?? []), r]);
+          count++;
+        }
+      };
+      const half = WINDOW / 2; // two requests per n: open items stay below max_in_flight
+      for (let start = 0; start < TASKS; start += half) {
+        const end = Math.min(TASKS, start + half);
+        for (let n = start; n < end; n++) {
+          client.send({ type: "request", id: `c${n}`, capability: cap, payload: encodePayload({ k: `c${n}` }) });
+          client.send({ type: "request", id: `i${n}`, to: target(n), payload: encodePayload({ k: `i${n}` }) });
+        }
+        await waitFor(() => (take(), count >= 2 * end ? true : undefined), 60_000, `responses up to ${end} (have ${count})`);
+      }
+      // Nothing more arrives: no second response, no second forward to a responder.
+      await Promise.all([client.expectQuiet(), onB.expectQuiet(), onC.expectQuiet()]);
+      take();
+      expect(client.frames.filter((f) => f.type === "error")).toEqual([]);
+      expect(responses.size).toBe(2 * TASKS);
+      expect([...responses].filter(([, r]) => r.length !== 1).map(([id]) => id)).toEqual([]);
+      const by = { [onB.agentId]: 0, [onC.agentId]: 0 };
+      const wrong: unknown[] = [];
+      for (const [id, [r]] of responses) {
+        const body = r!.ok === false ? undefined : (decodePayload(r!.payload!) as { k: string; from: string; by: string });
+        const n = Number(id.slice(1));
+        const okTarget = id.startsWith("c") ? body?.by === onB.agentId || body?.by === onC.agentId : body?.by === target(n);
+        if (body?.k !== id || body.from !== client.agentId || !okTarget) wrong.push({ id, ok: r!.ok, error: r!.error, body });
+        else if (id.startsWith("c")) by[body.by]!++;
+      }
+      expect(wrong.slice(0, 3)).toEqual([]);
+      expect(seen.size).toBe(2 * TASKS);
+      expect([...seen].filter(([, n]) => n !== 1).slice(0, 3)).toEqual([]);
+      // By capability, both brokers' responders answered some.
+      expect(by[onB.agentId]).toBeGreaterThan(0);
+      expect(by[onC.agentId]).toBeGreaterThan(0);
+    } finally {
+      await Promise.allSettled([client.close(), onB.close(), onC.close()]);
+    }
+  }, 180_000);
+
+  it(`broadcast: ${TASKS} messages each from publishers on A and B reach every subscriber on A, B and C once, in order`, async () => {
+    const topic = `news.${run}.all`;
+    // Per broker: one session subscribed to the topic, one to two patterns that both match it
+    // (TOPIC-8: still one message per publish).
+    const subscribers: { name: string; peer: Peer }[] = [];
+    for (const [name, broker] of [["a", a], ["b", b], ["c", c]] as const) {
+      const exact = await Peer.register(broker.url, {});
+      exact.send({ type: "subscribe", topic, ref: "s" });
+      await exact.next("ack", (f) => f.ref === "s");
+      const patterns = await Peer.register(broker.url, {});
+      patterns.send({ type: "subscribe", topic: `news.${run}.*`, ref: "s1" });
+      patterns.send({ type: "subscribe", topic: `news.${run}.>`, ref: "s2" });
+      await patterns.next("ack", (f) => f.ref === "s1");
+      await patterns.next("ack", (f) => f.ref === "s2");
+      subscribers.push({ name: `${name}-exact`, peer: exact }, { name: `${name}-patterns`, peer: patterns });
+    }
+    // Every subscribe is acked before the first publish, and each broker already listens on the
+    // mesh's publish channel: no publish below can overtake a subscription.
+    const pubA = await Peer.register(a.url, {});
+    const pubB = await Peer.register(b.url, {});
+    const publishers = [pubA, pubB];
+    const got = new Map<Peer, Map<string, number[]>>(subscribers.map((s) => [s.peer, new Map(publishers.map((p) => [p.agentId, []]))]));
+    const odd: unknown[] = [];
+    let total = 0;
+    const take = (): void => {
+      for (const { peer } of subscribers) {
+        const byPublisher = got.get(peer)!;
+        for (const m of peer.take("message")) {
+          const { seq } = decodePayload(m.payload) as { seq: number };
+          const list = byPublisher.get(m.from);
+          if (list === undefined || m.topic !== topic || m.correlation_id !== undefined) odd.push({ from: m.from, topic: m.topic, seq });
+          else list.push(seq);
+          total++;
+        }
+      }
+    };
+    try {
+      for (let start = 0; start < TASKS; start += WINDOW) {
+        const end = Math.min(TASKS, start + WINDOW);
+        for (const p of publishers) {
+          for (let n = start; n < end; n++) p.send({ type: "publish", topic, payload: encodePayload({ seq: n }), ...(n === end - 1 ? { ref: `w${end}` } : {}) });
+        }
+        // TOPIC-9: acked once delivered to the publisher's own broker's subscribers.
+        await Promise.all(publishers.map((p) => p.next("ack", (f) => f.ref === `w${end}`, 30_000)));
+        const want = subscribers.length * publishers.length * end;
+        await waitFor(() => (take(), total >= want ? true : undefined), 60_000, `${want} messages over all subscribers (have ${total})`);
+      }
+      await Promise.all([...subscribers.map((s) => s.peer.expectQuiet()), ...publishers.map((p) => p.expectQuiet())]);
+      take();
+      expect(odd.slice(0, 3)).toEqual([]);
+      const expected = Array.from({ length: TASKS }, (_, n) => n);
+      const bad: string[] = [];
+      for (const { name, peer } of subscribers) {
+        for (const [from, seqs] of got.get(peer)!) {
+          // Exactly once and in publish order (TOPIC-11): the received sequence is 0..N-1 itself.
+          if (seqs.length !== TASKS || seqs.some((s, i) => s !== expected[i])) bad.push(`${name} from ${from}: ${seqs.length} messages, first out of place at ${seqs.findIndex((s, i) => s !== i)}`);
+        }
+      }
+      expect(bad).toEqual([]);
+      expect(total).toBe(subscribers.length * publishers.length * TASKS);
+    } finally {
+      await Promise.allSettled([...subscribers.map((s) => s.peer.close()), ...publishers.map((p) => p.close())]);
+    }
+  }, 180_000);
+
   it("no_agents only when no broker of the mesh offers the capability in that version", async () => {
     const agent = (await Peer.register(b.url, { capabilities: [{ name: `only-${run}`, version: "1.0.0" }] })).serve(Peer.echo);
     const client = await Peer.register(a.url, {});
@@ -109,7 +236,7 @@ describe("redis mesh routing", () => {
     const cap = `hold-${run}`;
     const holder = await Peer.register(b.url, { capabilities: [{ name: cap }] });
     const client = await Peer.register(a.url, {});
-    const admin = new Redis(redis.url);
+    const admin = store.admin();
     const ready = `aw:{b:${idA}}:ready`;
     const inject = async (taskId: string, outcome: object): Promise<void> => {
       await admin.lpush(`aw:{b:${idA}}:response:${taskId}`, JSON.stringify(outcome));

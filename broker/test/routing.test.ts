@@ -1,6 +1,7 @@
 /** Routing strategies and queue order: SPEC §7. */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodePayload, type Task } from "@agentwire/wire";
+import { waitFor } from "@agentwire/testkit";
 import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
@@ -95,6 +96,9 @@ describe.each(BACKENDS)("routing ($name)", (backend) => {
     for (let i = 0; i < 50; i++) lows.push(await cl.submit("sat", i, { priority: "low" }));
     const critical = await cl.submit("sat", "urgent", { priority: "critical" });
     const high = await cl.submit("sat", "soon", { priority: "high" });
+    // The 52 wait in the agent's broker's queue before the blocker ends: at once on one broker; in a
+    // mesh `accepted` comes from the origin, and the agent's broker reads the handoffs a moment later.
+    await waitFor(async () => (/^agentwire_queue_depth\{capability="sat"\} 52$/m.test(await (await fetch(`${broker.agentHttp}/metrics`)).text()) ? true : undefined), 10_000, "52 tasks queued for the agent");
     const order: string[] = [];
     let current: Task = t0;
     for (let i = 0; i < 53; i++) {

@@ -23,8 +23,10 @@ export function connect(target: RedisTarget, brokerId: string, role: Role): Redi
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(50 * times, 1_000),
     // `cmd` carries one command or script per task step: those issued in one event-loop turn go out
-    // in one socket write (ioredis auto-pipelining) instead of one write each.
-    enableAutoPipelining: role === "cmd",
+    // in one socket write (ioredis auto-pipelining) instead of one write each. Not on Cluster: there
+    // ioredis groups auto-pipelined commands by the slot of their first argument, and a script called
+    // with its key count first (store-responses) could overtake the progress entries queued before it.
+    enableAutoPipelining: role === "cmd" && target.cluster === "",
   };
   if (target.cluster !== "") {
     const nodes = target.cluster.split(",").map((n) => {
@@ -33,7 +35,7 @@ export function connect(target: RedisTarget, brokerId: string, role: Role): Redi
     });
     // A Cluster exposes the same command API; the union would only burden every call site.
     // `sub` uses SSUBSCRIBE: sharded subscribers connect to the node owning the `{mesh}` slot.
-    return new Cluster(nodes, { redisOptions: options, lazyConnect: true, shardedSubscribers: role === "sub", enableAutoPipelining: role === "cmd" }) as unknown as Redis;
+    return new Cluster(nodes, { redisOptions: options, lazyConnect: true, shardedSubscribers: role === "sub" }) as unknown as Redis;
   }
   return new Redis(target.url, options);
 }

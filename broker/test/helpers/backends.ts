@@ -9,10 +9,12 @@
  * `STORES` are the two places a mesh keeps its state (standalone Redis, 3-master Cluster), for the
  * mesh-specific suites to run against both.
  */
+import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Cluster, Redis } from "ioredis";
+import { afterAll } from "vitest";
 import type { Register } from "@agentwire/wire";
-import { run, startRedis, startRedisCluster, waitFor, type Child } from "@agentwire/testkit";
+import { run, startRedis, startRedisCluster, waitFor, type Child, type RedisCluster } from "@agentwire/testkit";
 import { Peer, type ConnectOptions } from "./peer.js";
 
 export interface RunningBroker extends AsyncDisposable {
@@ -131,16 +133,62 @@ export async function startRedisStore(): Promise<MeshStore> {
   return { name: "redis", join: ["--redis", redis.url], target: { url: redis.url, cluster: "" }, admin: () => new Redis(redis.url), stop, [Symbol.asyncDispose]: stop };
 }
 
+/**
+ * 3-master clusters of this test file that no store holds. Forming one takes at least 2 s (Redis keeps
+ * a new master's cluster_state at fail for 2 s after its start), so a cluster store's `stop` — called
+ * after its brokers have exited — flushes every master (no key of the old mesh survives) and keeps
+ * the cluster here for the file's next store. Whatever the tests do in between, each store starts
+ * on an empty cluster with `cluster_state:ok` on every node. All are stopped after the file.
+ */
+const idleClusters: RedisCluster[] = [];
+const liveClusters = new Set<RedisCluster>();
+
+afterAll(async () => {
+  const all = [...liveClusters];
+  liveClusters.clear();
+  idleClusters.length = 0;
+  await Promise.allSettled(all.map((c) => c.stop()));
+});
+
+// A worker that exits without its afterAll (a crash, a hook timeout) leaves no redis-server behind.
+process.once("exit", () => {
+  for (const c of liveClusters) {
+    for (const n of c.nodes) {
+      n.child.kill("SIGKILL");
+      rmSync(n.dir, { recursive: true, force: true });
+    }
+  }
+});
+
+/**
+ * A mesh store on an empty 3-master (by default) Redis Cluster: an idle one of this file's, flushed
+ * by its previous store, or a new one. `stop` flushes it and keeps it for the next store; a cluster
+ * that no longer says `cluster_state:ok` everywhere is stopped instead.
+ */
 export async function startClusterStore(masters = 3): Promise<MeshStore> {
-  const cluster = await startRedisCluster(masters);
+  const i = idleClusters.findIndex((c) => c.nodes.length === masters);
+  const cluster = i >= 0 ? idleClusters.splice(i, 1)[0]! : await startRedisCluster(masters);
+  liveClusters.add(cluster);
   const nodes = cluster.nodes.map((n) => ({ host: n.host, port: n.port }));
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      await cluster.flush();
+      if (liveClusters.has(cluster)) idleClusters.push(cluster);
+    } catch {
+      liveClusters.delete(cluster);
+      await cluster.stop();
+    }
+  };
   return {
     name: "cluster",
     join: ["--redis-cluster", cluster.seeds],
     target: { url: "", cluster: cluster.seeds },
     admin: () => new Cluster(nodes) as unknown as Redis,
-    stop: () => cluster.stop(),
-    [Symbol.asyncDispose]: () => cluster.stop(),
+    stop,
+    [Symbol.asyncDispose]: stop,
   };
 }
 

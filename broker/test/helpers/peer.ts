@@ -22,6 +22,7 @@ export interface ConnectOptions {
 }
 
 export type TaskHandler = (task: Task, peer: Peer) => void;
+export type RequestHandler = (request: FrameOf<"request">, peer: Peer) => void;
 
 export class Peer implements AsyncDisposable {
   readonly frames: Frame[] = [];
@@ -32,6 +33,7 @@ export class Peer implements AsyncDisposable {
   closeCode: number | undefined;
   readonly closed: Promise<number>;
   private taskHandler: TaskHandler | undefined;
+  private requestHandler: RequestHandler | undefined;
 
   private constructor(readonly ws: WebSocket) {
     ws.binaryType = "nodebuffer";
@@ -46,6 +48,7 @@ export class Peer implements AsyncDisposable {
         return;
       }
       if (frame.type === "task" && this.taskHandler !== undefined) this.taskHandler(frame, this);
+      else if (frame.type === "request" && this.requestHandler !== undefined) this.requestHandler(frame, this);
       else this.frames.push(frame);
       this.waiter?.();
     });
@@ -96,6 +99,25 @@ export class Peer implements AsyncDisposable {
       }
     }
     return this;
+  }
+
+  /** Handles every forwarded `request` frame with the handler instead of buffering it. */
+  answer(handler: RequestHandler): this {
+    this.requestHandler = handler;
+    for (const f of this.take("request")) handler(f, this);
+    return this;
+  }
+
+  /** Removes and returns every buffered frame of `type`, in arrival order (for counting at scale). */
+  take<T extends FrameType>(type: T): FrameOf<T>[] {
+    const taken: FrameOf<T>[] = [];
+    const kept: Frame[] = [];
+    for (const f of this.frames) (f.type === type ? (taken as Frame[]) : kept).push(f);
+    if (taken.length > 0) {
+      this.frames.length = 0;
+      for (const f of kept) this.frames.push(f);
+    }
+    return taken;
   }
 
   /** Replies ok with the task's input echoed back. */
