@@ -37,6 +37,9 @@ export function backoffDelay(n: number, { minMs = 100, maxMs = 5_000 }: BackoffO
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
+/** Corked bytes after which the socket is flushed before the turn ends. */
+const FLUSH_BYTES = 4 * 1024;
+
 export class Connection {
   private ws: WebSocket | undefined;
   /** The open socket's TCP stream, corked from a turn's first send until the turn ends. */
@@ -88,6 +91,11 @@ export class Connection {
       });
     }
     ws.send(encode(frame), { binary: true });
+    // A long turn still lets the broker start on the first frames.
+    if (socket !== undefined && socket.writableLength >= FLUSH_BYTES) {
+      socket.uncork();
+      socket.cork();
+    }
     return true;
   }
 
