@@ -85,6 +85,11 @@ export interface Backend {
   /** Whether another broker has an agent for this capability (consulted when none is local). */
   hasRemoteAgent(capability: string): Promise<boolean>;
   /**
+   * The stored outcome of a task another broker originated and a broker of the mesh ran (its response
+   * key, kept until timeout + margin), for GET /v1/tasks/:id when this broker holds no record of it.
+   */
+  storedOutcome?(taskId: string): Promise<RemoteOutcome | undefined>;
+  /**
    * Synchronously, from the backend's registry cache: a broker (round-robin among matching ones)
    * with an agent offering `capability` in version `range` with `tags`, or undefined.
    */

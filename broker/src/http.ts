@@ -12,7 +12,7 @@ import {
   isValidTopic,
 } from "@agentwire/wire";
 import { Auth, bearer } from "./auth.js";
-import type { Backend } from "./backend.js";
+import type { Backend, RemoteOutcome } from "./backend.js";
 import type { TokenAcl } from "./config.js";
 import type { BrokerState } from "./handlers.js";
 import type { Messaging } from "./messaging.js";
@@ -83,6 +83,11 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
   if (taskMatch !== null && (method === "GET" || method === "DELETE")) {
     const id = decodeURIComponent(taskMatch[1]!);
     const task = method === "GET" ? deps.tasks.table.get(id) : deps.tasks.cancel(null, id, "cancelled over HTTP");
+    if (task === undefined && method === "GET") {
+      // Another broker's task that ran in the mesh: its stored result outlives its origin broker.
+      const stored = await deps.backend.storedOutcome?.(id);
+      if (stored !== undefined) return json(res, 200, storedView(id, stored));
+    }
     if (task === undefined) throw new HttpError("unknown_task", `task ${id} is not known`);
     return json(res, 200, method === "GET" ? taskView(task) : { task_id: task.id, state: task.state });
   }
@@ -168,6 +173,20 @@ function taskView(t: TaskRecord): Record<string, unknown> {
     if (t.output !== undefined) view.output = safeDecode(t.output);
     if (t.error !== undefined) view.error = t.error;
   }
+  return view;
+}
+
+/** The view of a task known only by its stored mesh outcome (no record here: no capability or times). */
+function storedView(id: string, o: RemoteOutcome): Record<string, unknown> {
+  const code = o.error?.code;
+  const view: Record<string, unknown> = {
+    task_id: id,
+    state: o.ok ? "succeeded" : code === "cancelled" || code === "deadline_exceeded" ? code : "failed",
+    attempt: o.attempt ?? 1,
+    ok: o.ok,
+  };
+  if (o.output !== undefined) view.output = safeDecode(o.output);
+  if (o.error !== undefined) view.error = o.error;
   return view;
 }
 

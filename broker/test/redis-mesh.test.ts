@@ -114,6 +114,26 @@ describe("redis mesh", () => {
     }
   });
 
+  it("a result whose origin broker is gone stays readable through GET /v1/tasks/:id on any broker", async () => {
+    const agent = (await Peer.register(b.url, { capabilities: [{ name: `echo-${run}` }] })).serve(Peer.echo);
+    const origin = `o5-${run}`;
+    const { backend, results } = originBackend(origin);
+    await backend.start();
+    try {
+      await backend.enqueueRemote(task(origin, 3));
+      await waitFor(() => (results.size === 1 ? true : undefined), 10_000, "the result at the origin");
+    } finally {
+      await backend.close(); // the origin leaves; A never knew the task
+      await agent.close();
+    }
+    const got = await fetch(`${a.http}/v1/tasks/${origin}.t3`);
+    expect(got.status).toBe(200);
+    expect(await got.json()).toMatchObject({ task_id: `${origin}.t3`, state: "succeeded", ok: true, attempt: 1, output: { n: 3 } });
+    const unknown = await fetch(`${a.http}/v1/tasks/${origin}.t99`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { code: "unknown_task" } });
+  });
+
   it("connections per broker stay the same with 1 and with 1000 tasks in flight", async () => {
     const capability = `hold-${run}`;
     const agent = await Peer.register(b.url, { capabilities: [{ name: capability }] });

@@ -283,6 +283,13 @@ export class RedisBackend implements Backend {
     }
   }
 
+  /** Task ids are `<origin broker id>.t<seq>` (task-service.ts); the broker id has no other use of ".t" after it. */
+  async storedOutcome(taskId: string): Promise<RemoteOutcome | undefined> {
+    const cut = taskId.lastIndexOf(".t");
+    if (cut <= 0) return undefined;
+    return this.response(taskId.slice(0, cut), taskId);
+  }
+
   /** Result of a task that ran here for `origin`, readable via the response key until its TTL. */
   async response(origin: string, taskId: string): Promise<RemoteOutcome | undefined> {
     const text = await this.cmd.lindex(brokerKeys(origin).response(taskId), 0);
