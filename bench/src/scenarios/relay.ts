@@ -6,6 +6,35 @@ import type { Scenario } from "../scenario.js";
 
 const packr = new Packr({ useRecords: false });
 
+/**
+ * The baselines' client: each task sends msgpackr `[id, payload]` over one WebSocket and resolves with
+ * the payload of the `[id, payload]` that comes back.
+ */
+export async function packedClient(url: string, payload: unknown): Promise<{ task: () => Promise<unknown>; close: () => void }> {
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  const pending = new Map<number, (v: unknown) => void>();
+  ws.on("message", (data: Buffer) => {
+    const [id, answer] = packr.unpack(data) as [number, unknown];
+    const done = pending.get(id);
+    pending.delete(id);
+    done?.(answer);
+  });
+  let next = 0;
+  return {
+    task: () =>
+      new Promise((resolve) => {
+        const id = next++;
+        pending.set(id, resolve);
+        ws.send(packr.pack([id, payload]));
+      }),
+    close: () => ws.close(),
+  };
+}
+
 export const relay: Scenario = {
   name: "relay",
   describe: "baseline: client → ws+msgpackr relay → worker → relay → client, no bookkeeping",
@@ -13,30 +42,12 @@ export const relay: Scenario = {
     const server = await startRole("relay-server", []);
     const url = `ws://127.0.0.1:${String(server.info["port"])}`;
     const worker = await startRole("relay-worker", [url]);
-    const ws = new WebSocket(`${url}/client`);
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", reject);
-    });
-    const pending = new Map<number, (v: unknown) => void>();
-    ws.on("message", (data: Buffer) => {
-      const [id, payload] = packr.unpack(data) as [number, unknown];
-      const done = pending.get(id);
-      pending.delete(id);
-      done?.(payload);
-    });
-    const payload = payloadOf(ctx.payloadBytes);
-    let next = 0;
+    const client = await packedClient(`${url}/client`, payloadOf(ctx.payloadBytes));
     return {
-      task: () =>
-        new Promise((resolve) => {
-          const id = next++;
-          pending.set(id, resolve);
-          ws.send(packr.pack([id, payload]));
-        }),
+      task: client.task,
       meters: [selfMeter("client"), pidMeter("relay", server.child.pid), pidMeter("worker", worker.child.pid)],
       async close() {
-        ws.close();
+        client.close();
         await Promise.all([server.child.stop(), worker.child.stop()]);
       },
     };
