@@ -46,6 +46,8 @@ export interface RemoteOutcome {
 export type MeshControl =
   /** To the executing broker: the origin cancelled (or timed out) a task it handed over. */
   | { k: "cancel"; origin: string; task: string; reason: string }
+  /** To the origin: a broker reclaimed its handed-over task from a dead broker and handed it to `to` as `attempt`. */
+  | { k: "moved"; task: string; to: string; attempt: number }
   /** To the origin: progress of a handed-over task (`task` is the origin's id). */
   | { k: "progress"; task: string; attempt: number; data: string }
   /** To the broker holding agent `to`: a direct message. */

@@ -205,6 +205,8 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
       switch (e.k) {
         case "cancel":
           return tasks.cancelFromMesh(e.origin, e.task, e.reason);
+        case "moved":
+          return tasks.remoteMoved(e.task, e.to, e.attempt);
         case "progress":
           return tasks.remoteProgress(e.task, e.attempt, Buffer.from(e.data, "base64"));
         case "message":

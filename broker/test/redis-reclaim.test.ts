@@ -61,4 +61,37 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
       await holder.close().catch(() => undefined);
     }
   });
+
+  it("a cancel on the origin reaches the broker that reclaimed the task, not the dead one", async () => {
+    await using store = await storeFactory.start();
+    const run = randomBytes(3).toString("hex");
+    const capability = `moved-${run}`;
+    await using a = await startBrokerProcess([...store.join, "--broker-id", `a-${run}`]);
+    await using b = await startBrokerProcess([...store.join, "--broker-id", `b-${run}`]);
+    await using c = await startBrokerProcess([...store.join, "--broker-id", `c-${run}`]);
+    const listedOnA = async (agentId: string): Promise<true | undefined> =>
+      ((await (await fetch(`${a.http}/v1/agents`)).json()) as { agents: { agent_id: string }[] }).agents.some((x) => x.agent_id === agentId) || undefined;
+    const holder = await Peer.register(b.url, { capabilities: [{ name: capability }] }); // never answers
+    await using client = await Peer.register(a.url, {});
+    try {
+      await waitFor(() => listedOnA(holder.agentId), 10_000, "B's agent on A");
+      const id = await client.submit(capability, { k: 1 });
+      expect((await holder.next("task")).task_id).toBe(id);
+      await using worker = await Peer.register(c.url, { capabilities: [{ name: capability }] }); // holds it too
+      await waitFor(() => listedOnA(worker.agentId), 10_000, "C's agent on A");
+      b.child.kill("SIGKILL");
+      await b.child.exited;
+      const second = await worker.next("task", (f) => f.task_id === id, 30_000);
+      expect(second.attempt).toBe(2);
+      // A has heard where the task runs now: its view shows the reclaimer's attempt.
+      await waitFor(async () => (((await (await fetch(`${a.http}/v1/tasks/${id}`)).json()) as { attempt: number }).attempt === 2 ? true : undefined), 10_000, "attempt 2 on A");
+      client.send({ type: "cancel", task_id: id, reason: "moved on", ref: "c1" });
+      await client.next("ack", (f) => f.ref === "c1");
+      expect((await client.next("result", (f) => f.task_id === id)).error?.code).toBe("cancelled");
+      const cancel = await worker.next("cancel", (f) => f.task_id === id);
+      expect(cancel.reason).toBe("moved on");
+    } finally {
+      await holder.close().catch(() => undefined);
+    }
+  });
 });

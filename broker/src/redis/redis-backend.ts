@@ -420,6 +420,8 @@ export class RedisBackend implements Backend {
       // No agent anywhere yet: leave it pending here; it is claimable again after the idle time.
       if (target === undefined) return;
       await this.enqueueRemote({ ...task, target_broker: target, attempt: task.attempt + 1 });
+      // The origin sends a later cancel for it to where it runs now.
+      this.control(task.origin_broker, { k: "moved", task: task.task_id, to: target, attempt: task.attempt + 1 });
       this.reclaimed++;
     }
     await this.cmd.ack(stream, CONSUMER_GROUP, entryId);

@@ -188,6 +188,17 @@ export class TaskService {
     return true;
   }
 
+  /**
+   * A broker reclaimed a task this broker handed over (its executing broker died) and handed it to
+   * `broker` as `attempt`: a later cancel goes there. Older news (a lower attempt) is ignored.
+   */
+  remoteMoved(taskId: string, broker: string, attempt: number): void {
+    const task = this.table.get(taskId);
+    if (task === undefined || task.endedAt !== 0 || task.remoteBroker === undefined || attempt < task.attempt) return;
+    task.remoteBroker = broker;
+    task.attempt = attempt;
+  }
+
   /** Progress of a task handed to another broker; progress of an older attempt or an ended task is dropped. */
   remoteProgress(taskId: string, attempt: number, data: Uint8Array): void {
     const task = this.table.get(taskId);
