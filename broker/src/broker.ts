@@ -39,7 +39,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   const backend: Backend =
     backendArg ??
     (config.redis !== "" || config.redisCluster !== ""
-      ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, log, sweepMs: config.meshSweepMs })
+      ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, log, sweepMs: config.meshSweepMs, livenessMs: config.meshLivenessMs, responseMarginMs: config.meshResponseMarginMs })
       : new MemoryBackend());
   const state: BrokerState = { brokerId, shuttingDown: false };
   const sessions = new Set<Session>();

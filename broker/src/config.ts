@@ -57,6 +57,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "redis", flag: "redis", type: { kind: "string" }, default: "", help: "join a broker mesh over this Redis URL, e.g. redis://host:6379" },
   { key: "redisCluster", flag: "redis-cluster", type: { kind: "string" }, default: "", help: "join a broker mesh over Redis Cluster: host:port,host:port,..." },
   { key: "meshSweepMs", flag: "mesh-sweep-ms", type: int(100, 3_600_000), default: 10_000, help: "mesh: period of the orphaned-key sweep and response-key count" },
+  { key: "meshLivenessMs", flag: "mesh-liveness-ms", type: int(50, 60_000), default: 1_000, help: "mesh: liveness refresh period; a broker silent for 3 x this is dead and its tasks are reclaimed" },
+  { key: "meshResponseMarginMs", flag: "mesh-response-margin-ms", type: int(1_000, MAX_MS), default: 30_000, help: "mesh: a stored result outlives its task's timeout by this much" },
 ];
 
 export interface BrokerConfig {
@@ -83,6 +85,8 @@ export interface BrokerConfig {
   redisCluster: string;
   /** Period of the mesh's orphaned-key sweep (and its response-key count). */
   meshSweepMs: number;
+  meshLivenessMs: number;
+  meshResponseMarginMs: number;
   auth: { tokens: TokenAcl[] };
 }
 

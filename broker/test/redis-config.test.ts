@@ -22,6 +22,15 @@ describe("redis flags", () => {
     expect(() => parseConfig(["--redis", "redis://a:1", "--redis-cluster", "a:1"])).toThrow(/cannot be combined/);
   });
 
+  it("mesh timings: defaults, flags, bounds", () => {
+    const d = parseConfig([]).config;
+    expect([d.meshLivenessMs, d.meshResponseMarginMs]).toEqual([1_000, 30_000]);
+    const c = parseConfig(["--mesh-liveness-ms", "250", "--mesh-response-margin-ms", "5000"]).config;
+    expect([c.meshLivenessMs, c.meshResponseMarginMs]).toEqual([250, 5_000]);
+    expect(() => parseConfig(["--mesh-liveness-ms", "10"])).toThrow(/--mesh-liveness-ms: expected integer 50\.\.60000/);
+    expect(() => parseConfig(["--mesh-response-margin-ms", "x"])).toThrow(ConfigError);
+  });
+
   it("accept a broker id that fits a Redis hash tag and reject one that does not", () => {
     expect(parseConfig(["--broker-id", "eu-1.b_2"]).config.brokerId).toBe("eu-1.b_2");
     for (const bad of ["a}b", "a{b", "a b", "a\nb", "x".repeat(65)]) expect(() => parseConfig(["--broker-id", bad])).toThrow(/--broker-id: expected 1-64/);

@@ -10,7 +10,7 @@ import { encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import type { MeshHost, RemoteOutcome } from "../src/backend.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
-import { startBrokerProcess, STORES } from "./helpers/backends.js";
+import { startBrokerProcess, STORES, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
@@ -66,9 +66,11 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
     await using store = await storeFactory.start();
     const run = randomBytes(3).toString("hex");
     const capability = `moved-${run}`;
-    await using a = await startBrokerProcess([...store.join, "--broker-id", `a-${run}`]);
-    await using b = await startBrokerProcess([...store.join, "--broker-id", `b-${run}`]);
-    await using c = await startBrokerProcess([...store.join, "--broker-id", `c-${run}`]);
+    // A short liveness period: B is found dead 3 x 250 ms after the kill.
+    const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", id, "--mesh-liveness-ms", "250"]);
+    await using a = await mesh(`a-${run}`);
+    await using b = await mesh(`b-${run}`);
+    await using c = await mesh(`c-${run}`);
     const listedOnA = async (agentId: string): Promise<true | undefined> =>
       ((await (await fetch(`${a.http}/v1/agents`)).json()) as { agents: { agent_id: string }[] }).agents.some((x) => x.agent_id === agentId) || undefined;
     const holder = await Peer.register(b.url, { capabilities: [{ name: capability }] }); // never answers
