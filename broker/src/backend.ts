@@ -92,10 +92,11 @@ export interface Backend {
    */
   storedOutcome?(taskId: string): Promise<RemoteOutcome | undefined>;
   /**
-   * Synchronously, from the backend's registry cache: a broker (round-robin among matching ones)
-   * with an agent offering `capability` in version `range` with `tags`, or undefined.
+   * Synchronously, from the backend's registry cache: a broker with an agent offering `capability`
+   * in version `range` with `tags` (round-robin among matching brokers; for `least_loaded`, the broker
+   * of the least loaded matching agent), or undefined.
    */
-  remoteBrokerFor?(capability: string, range: string | undefined, tags: readonly string[] | undefined): string | undefined;
+  remoteBrokerFor?(capability: string, range: string | undefined, tags: readonly string[] | undefined, strategy?: Strategy): string | undefined;
   /** From the registry cache: the broker holding agent `agentId`, or undefined. */
   brokerOfAgent?(agentId: string): string | undefined;
   /** The local registry changed (register, leave, status): publish it soon rather than on the next tick. */

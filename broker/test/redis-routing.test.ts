@@ -211,6 +211,29 @@ describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
     }
   }, 180_000);
 
+  it("least_loaded sends a task to the broker whose agent has the most room, as A last heard it", async () => {
+    const cap = `ll-${run}`;
+    const busy = await Peer.register(b.url, { capabilities: [{ name: cap }], capacity: 4 }); // holds what it gets
+    const idle = await Peer.register(c.url, { capabilities: [{ name: cap }], capacity: 4 });
+    const client = await Peer.register(a.url, {});
+    try {
+      // Fill B's agent to 3 of 4 by agent-local submits on B, then wait until A's view shows it.
+      const local = await Peer.register(b.url, {});
+      for (let i = 0; i < 3; i++) await local.submit(cap, { i });
+      for (let i = 0; i < 3; i++) await busy.next("task");
+      await waitFor(async () => ((await agentsOn(a)).some((x) => x.agent_id === busy.agentId && x.in_flight === 3) ? true : undefined), 10_000, "B's agent at 3 of 4 seen on A");
+      await waitFor(async () => ((await agentsOn(a)).some((x) => x.agent_id === idle.agentId && x.in_flight === 0) ? true : undefined), 10_000, "C's agent idle seen on A");
+      // Every least_loaded submit on A goes to C's agent (round-robin would send about half to B).
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) ids.push(await client.submit(cap, { i }, { strategy: "least_loaded" }));
+      for (const id of ids) Peer.echo(await idle.next("task", (f) => f.task_id === id), idle); // answered: C's agent has room again
+      await busy.expectQuiet(500);
+      await local.close();
+    } finally {
+      await Promise.allSettled([client.close(), busy.close(), idle.close()]);
+    }
+  });
+
   it("no_agents only when no broker of the mesh offers the capability in that version", async () => {
     const agent = (await Peer.register(b.url, { capabilities: [{ name: `only-${run}`, version: "1.0.0" }] })).serve(Peer.echo);
     const client = await Peer.register(a.url, {});

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { Cluster, Redis } from "ioredis";
-import type { AgentInfo } from "@agentwire/wire";
+import type { AgentInfo, Strategy } from "@agentwire/wire";
 import type { Backend, MeshControl, MeshHost, MeshStats, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { AgentFilter } from "../registry.js";
 import { connect, ROLES, type RedisTarget, type Role } from "./connections.js";
@@ -185,8 +185,8 @@ export class RedisBackend implements Backend {
     return this.cache.brokerFor(capability) !== undefined;
   }
 
-  remoteBrokerFor(capability: string, range: string | undefined, tags: readonly string[] | undefined): string | undefined {
-    return this.cache.brokerFor(capability, range, tags);
+  remoteBrokerFor(capability: string, range: string | undefined, tags: readonly string[] | undefined, strategy?: Strategy): string | undefined {
+    return this.cache.brokerFor(capability, range, tags, strategy);
   }
 
   brokerOfAgent(agentId: string): string | undefined {

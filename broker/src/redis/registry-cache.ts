@@ -3,7 +3,7 @@
  * broker announces a change (and on every liveness tick, so a lost notice heals within one tick).
  */
 import semver from "semver";
-import type { AgentInfo } from "@agentwire/wire";
+import type { AgentInfo, Strategy } from "@agentwire/wire";
 import type { AgentFilter } from "../registry.js";
 
 export class RegistryCache {
@@ -45,27 +45,31 @@ export class RegistryCache {
 
   /**
    * A broker with a ready (or busy) agent offering `capability` in the version `range` with all
-   * `tags`, round-robin over the matching brokers (not agents); failing that, one whose matching
-   * agents are all unhealthy (the task waits there, as it would on a single broker, ROUTE-4); else
-   * undefined. Draining agents never count.
+   * `tags`: for `least_loaded`, the broker of the matching agent with the most room (in_flight /
+   * capacity as last published, at most one liveness period old); otherwise round-robin over the
+   * matching brokers (not agents). Failing that, one whose matching agents are all unhealthy (the task
+   * waits there, as it would on a single broker, ROUTE-4); else undefined. Draining agents never count.
    */
   private turn = 0;
-  brokerFor(capability: string, range?: string, tags?: readonly string[]): string | undefined {
+  brokerFor(capability: string, range?: string, tags?: readonly string[], strategy?: Strategy): string | undefined {
     const ready: string[] = [];
     const waiting: string[] = [];
+    let leastLoad = Infinity;
+    let leastLoaded: string[] = [];
     for (const [brokerId, agents] of this.byBroker) {
       let best: string[] | undefined;
       for (const a of agents) {
         if (a.status === "draining" || !offers(a, capability, range, tags)) continue;
         if (a.status === "ready" || a.status === "busy") {
           best = ready;
-          break;
-        }
-        best = waiting;
+          const load = a.in_flight / Math.max(1, a.capacity);
+          if (load < leastLoad) [leastLoad, leastLoaded] = [load, [brokerId]];
+          else if (load === leastLoad && !leastLoaded.includes(brokerId)) leastLoaded.push(brokerId);
+        } else best ??= waiting;
       }
       best?.push(brokerId);
     }
-    const pool = ready.length > 0 ? ready : waiting;
+    const pool = strategy === "least_loaded" && leastLoaded.length > 0 ? leastLoaded : ready.length > 0 ? ready : waiting;
     if (pool.length === 0) return undefined;
     return pool[this.turn++ % pool.length];
   }

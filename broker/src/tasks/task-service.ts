@@ -91,7 +91,7 @@ export class TaskService {
     let remoteBroker: string | undefined;
     if (!this.registry.anyOffers(spec.capability, spec.version, spec.tags)) {
       // No local agent: another broker of the mesh whose agent offers it (round-robin over brokers).
-      if (options?.localOnly !== true) remoteBroker = this.mesh?.backend.remoteBrokerFor?.(spec.capability, spec.version, spec.tags);
+      if (options?.localOnly !== true) remoteBroker = this.mesh?.backend.remoteBrokerFor?.(spec.capability, spec.version, spec.tags, spec.strategy ?? this.config.defaultStrategy);
       if (remoteBroker === undefined) {
         throw new NoAgentsError(`no agent offers ${spec.capability}${spec.version === undefined ? "" : ` ${spec.version}`}`, { ref });
       }
