@@ -54,6 +54,7 @@ export class RegistryCache {
   brokerFor(capability: string, range?: string, tags?: readonly string[], strategy?: Strategy): string | undefined {
     const ready: string[] = [];
     const waiting: string[] = [];
+    const byLoad = strategy === "least_loaded";
     let leastLoad = Infinity;
     let leastLoaded: string[] = [];
     for (const [brokerId, agents] of this.byBroker) {
@@ -62,6 +63,7 @@ export class RegistryCache {
         if (a.status === "draining" || !offers(a, capability, range, tags)) continue;
         if (a.status === "ready" || a.status === "busy") {
           best = ready;
+          if (!byLoad) break; // one ready agent qualifies the broker
           const load = a.in_flight / Math.max(1, a.capacity);
           if (load < leastLoad) [leastLoad, leastLoaded] = [load, [brokerId]];
           else if (load === leastLoad && !leastLoaded.includes(brokerId)) leastLoaded.push(brokerId);
@@ -69,7 +71,7 @@ export class RegistryCache {
       }
       best?.push(brokerId);
     }
-    const pool = strategy === "least_loaded" && leastLoaded.length > 0 ? leastLoaded : ready.length > 0 ? ready : waiting;
+    const pool = byLoad && leastLoaded.length > 0 ? leastLoaded : ready.length > 0 ? ready : waiting;
     if (pool.length === 0) return undefined;
     return pool[this.turn++ % pool.length];
   }
