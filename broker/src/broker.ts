@@ -22,7 +22,7 @@ import { Session } from "./session.js";
 import { WriteBatcher } from "./write-batch.js";
 import { DeadlineHeap } from "./tasks/deadlines.js";
 import { TaskService } from "./tasks/task-service.js";
-import { TaskTable, type TaskRecord } from "./tasks/task-table.js";
+import { TaskTable, taskIdPrefix, type TaskRecord } from "./tasks/task-table.js";
 
 export interface Broker extends AsyncDisposable {
   readonly id: string;
@@ -62,7 +62,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     queueDepths: () => dispatcher.depths(),
     ...(backend.stats !== undefined ? { mesh: () => backend.stats?.() } : {}),
   });
-  tasks = new TaskService(config, `${brokerId}.t`, table, deadlines, dispatcher, registry, metrics, backend.distributed ? { brokerId, backend } : undefined);
+  tasks = new TaskService(config, taskIdPrefix(brokerId), table, deadlines, dispatcher, registry, metrics, backend.distributed ? { brokerId, backend } : undefined);
   messaging = new Messaging(config, `${brokerId}.r`, registry, deadlines, metrics, backend.distributed ? { brokerId, backend } : undefined);
   const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend);
 

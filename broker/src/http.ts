@@ -19,7 +19,7 @@ import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 import type { Registry } from "./registry.js";
 import type { TaskService } from "./tasks/task-service.js";
-import { createdAt, everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
+import { createdAt, endState, everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 
 const HttpSubmitSchema = SubmitSchema.omit({ type: true, ref: true, input: true }).extend({ input: z.unknown().optional() });
 
@@ -178,10 +178,9 @@ function taskView(t: TaskRecord): Record<string, unknown> {
 
 /** The view of a task known only by its stored mesh outcome (no record here: no capability or times). */
 function storedView(id: string, o: RemoteOutcome): Record<string, unknown> {
-  const code = o.error?.code;
   const view: Record<string, unknown> = {
     task_id: id,
-    state: o.ok ? "succeeded" : code === "cancelled" || code === "deadline_exceeded" ? code : "failed",
+    state: endState(o.ok, o.error),
     attempt: o.attempt ?? 1,
     ok: o.ok,
   };

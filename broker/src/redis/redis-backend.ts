@@ -9,6 +9,7 @@ import type { Cluster, Redis } from "ioredis";
 import type { AgentInfo, Strategy } from "@agentwire/wire";
 import type { Backend, MeshControl, MeshHost, MeshStats, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { AgentFilter } from "../registry.js";
+import { originOfTask } from "../tasks/task-table.js";
 import { connect, ROLES, type RedisTarget, type Role } from "./connections.js";
 import { decodeOutcome, decodePublish, decodeTask, encodeOutcome, encodePublish, encodeTask, TASK_FIELD } from "./envelope.js";
 import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
@@ -283,11 +284,10 @@ export class RedisBackend implements Backend {
     }
   }
 
-  /** Task ids are `<origin broker id>.t<seq>` (task-service.ts); the broker id has no other use of ".t" after it. */
+  /** The stored outcome of a task, under the response key of the broker its id names. */
   async storedOutcome(taskId: string): Promise<RemoteOutcome | undefined> {
-    const cut = taskId.lastIndexOf(".t");
-    if (cut <= 0) return undefined;
-    return this.response(taskId.slice(0, cut), taskId);
+    const origin = originOfTask(taskId);
+    return origin === undefined ? undefined : this.response(origin, taskId);
   }
 
   /** Result of a task that ran here for `origin`, readable via the response key until its TTL. */

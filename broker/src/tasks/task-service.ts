@@ -21,7 +21,7 @@ import type { Registry } from "../registry.js";
 import type { Session } from "../session.js";
 import type { RequestRecord } from "../requests.js";
 import type { DeadlineHeap } from "./deadlines.js";
-import { createdAt, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
+import { createdAt, endState, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
 
 /** What a submit asks for, from a `submit` frame or POST /v1/tasks. */
 export interface TaskSpec {
@@ -365,7 +365,7 @@ export class TaskService {
     task.ok = ok;
     task.output = output;
     task.error = error;
-    task.state = ok ? "succeeded" : error?.code === "cancelled" ? "cancelled" : error?.code === "deadline_exceeded" ? "deadline_exceeded" : "failed";
+    task.state = endState(ok, error);
     this.deadlines.remove(task);
     this.table.markEnded(task, now);
     this.metrics.tasksEnded[task.state].inc();

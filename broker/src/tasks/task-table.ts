@@ -57,6 +57,22 @@ export interface TaskRecord extends Deadlined {
 
 const EMPTY = new Uint8Array(0);
 
+/** Task ids are `<broker id>.t<seq>`: the broker that accepted the task names it. */
+export function taskIdPrefix(brokerId: string): string {
+  return `${brokerId}.t`;
+}
+
+/** The broker that accepted a task, from its id: the sequence is base 36 (no "."), so the last ".t" splits them. */
+export function originOfTask(taskId: string): string | undefined {
+  const cut = taskId.lastIndexOf(".t");
+  return cut > 0 ? taskId.slice(0, cut) : undefined;
+}
+
+/** The state an ended task is in, from its outcome. */
+export function endState(ok: boolean, error: ErrorInfo | undefined): TaskState {
+  return ok ? "succeeded" : error?.code === "cancelled" ? "cancelled" : error?.code === "deadline_exceeded" ? "deadline_exceeded" : "failed";
+}
+
 /** Unix ms at which the task was created. */
 export function createdAt(task: TaskRecord): number {
   return task.deadline - task.timeoutMs;
