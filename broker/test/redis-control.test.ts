@@ -6,13 +6,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodePayload, encodePayload, type AgentInfo } from "@agentwire/wire";
+import { decodePayload, encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
-import { startBrokerProcess, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBrokerProcess, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
-const agentsOn = async (broker: RunningBroker): Promise<AgentInfo[]> =>
-  ((await (await fetch(`${broker.http}/v1/agents`)).json()) as { agents: AgentInfo[] }).agents;
 const seenOn = (broker: RunningBroker, agentId: string): Promise<true> =>
   waitFor(async () => ((await agentsOn(broker)).some((x) => x.agent_id === agentId) ? true : undefined), 10_000, `${agentId} seen`);
 

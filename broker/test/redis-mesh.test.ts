@@ -7,11 +7,11 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodePayload, encodePayload, type AgentInfo } from "@agentwire/wire";
+import { decodePayload, encodePayload } from "@agentwire/wire";
 import { startRedis, waitFor, type RedisInstance } from "@agentwire/testkit";
 import type { MeshHost, RemoteOutcome, RemoteTask } from "../src/backend.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
-import { startBrokerProcess, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBrokerProcess, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 let redis: RedisInstance;
@@ -23,8 +23,6 @@ const idA = `a-${run}`;
 const idB = `b-${run}`;
 
 const readyz = async (broker: RunningBroker): Promise<number> => (await fetch(`${broker.http}/readyz`)).status;
-const agentsOn = async (broker: RunningBroker): Promise<AgentInfo[]> =>
-  ((await (await fetch(`${broker.http}/v1/agents`)).json()) as { agents: AgentInfo[] }).agents;
 
 /** Connections per broker id, from CLIENT LIST names `aw:<broker>:<role>`. */
 async function connectionsOf(id: string): Promise<string[]> {

@@ -10,7 +10,7 @@ import { encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import type { MeshHost, RemoteOutcome } from "../src/backend.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
-import { startBrokerProcess, STORES, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBrokerProcess, STORES, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
@@ -71,8 +71,7 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
     await using a = await mesh(`a-${run}`);
     await using b = await mesh(`b-${run}`);
     await using c = await mesh(`c-${run}`);
-    const listedOnA = async (agentId: string): Promise<true | undefined> =>
-      ((await (await fetch(`${a.http}/v1/agents`)).json()) as { agents: { agent_id: string }[] }).agents.some((x) => x.agent_id === agentId) || undefined;
+    const listedOnA = async (agentId: string): Promise<true | undefined> => (await agentsOn(a)).some((x) => x.agent_id === agentId) || undefined;
     const holder = await Peer.register(b.url, { capabilities: [{ name: capability }] }); // never answers
     await using client = await Peer.register(a.url, {});
     try {

@@ -9,16 +9,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodePayload, encodePayload, type AgentInfo, type FrameOf } from "@agentwire/wire";
+import { decodePayload, encodePayload, type FrameOf } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
-import { startBrokerProcess, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBrokerProcess, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 const TASKS = Number(process.env.AGENTWIRE_MESH_TASKS ?? 2_000);
 const WINDOW = 500; // below the session's max_in_flight (1,024)
 
-const agentsOn = async (broker: RunningBroker): Promise<AgentInfo[]> =>
-  ((await (await fetch(`${broker.http}/v1/agents`)).json()) as { agents: AgentInfo[] }).agents;
 
 describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
   let store: MeshStore;

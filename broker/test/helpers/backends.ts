@@ -13,7 +13,7 @@ import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Cluster, Redis } from "ioredis";
 import { afterAll } from "vitest";
-import type { Register } from "@agentwire/wire";
+import type { AgentInfo, Register } from "@agentwire/wire";
 import { run, startRedis, startRedisCluster, waitFor, type Child, type RedisCluster } from "@agentwire/testkit";
 import { Peer, type ConnectOptions } from "./peer.js";
 
@@ -48,6 +48,12 @@ export async function registerOn(broker: RunningBroker, register: Omit<Register,
   const p = await Peer.register(agent ? broker.agentUrl : broker.url, register, options);
   if (agent) await broker.visible(p.agentId, register.token ?? options?.headers?.authorization?.replace(/^Bearer /, ""));
   return p;
+}
+
+/** The agents a broker lists on GET /v1/agents (its own and, in a mesh, the others'); `token` authorizes. */
+export async function agentsOn(broker: { readonly http: string }, token?: string): Promise<AgentInfo[]> {
+  const res = await fetch(`${broker.http}/v1/agents`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  return ((await res.json()) as { agents?: AgentInfo[] }).agents ?? [];
 }
 
 export async function startBrokerProcess(args: string[] = [], env: Record<string, string> = {}): Promise<RunningBroker> {
@@ -221,16 +227,12 @@ export async function startMeshPair(args: string[] = [], storeFactory: StoreFact
     throw err;
   }
   const [a, b] = started as [RunningBroker, RunningBroker];
-  const listed = async (token: string | undefined): Promise<{ agent_id: string; status: string }[]> => {
-    const res = await fetch(`${a.http}/v1/agents`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
-    return ((await res.json()) as { agents?: { agent_id: string; status: string }[] }).agents ?? [];
-  };
   const visible = async (agentId: string, token?: string, status?: string): Promise<void> => {
     const what = `agent ${agentId} on broker B to be listed by broker A${status === undefined ? "" : ` as ${status}`}`;
-    await waitFor(async () => ((await listed(token)).some((x) => x.agent_id === agentId && (status === undefined || x.status === status)) ? true : undefined), 10_000, what);
+    await waitFor(async () => ((await agentsOn(a, token)).some((x) => x.agent_id === agentId && (status === undefined || x.status === status)) ? true : undefined), 10_000, what);
   };
   const gone = async (agentId: string): Promise<void> => {
-    await waitFor(async () => ((await listed(undefined)).some((x) => x.agent_id === agentId) ? undefined : true), 10_000, `broker A to forget agent ${agentId}`);
+    await waitFor(async () => ((await agentsOn(a)).some((x) => x.agent_id === agentId) ? undefined : true), 10_000, `broker A to forget agent ${agentId}`);
   };
   return { ...a, agentUrl: b.url, agentHttp: b.http, visible, gone, stop, [Symbol.asyncDispose]: async () => void (await stop()) };
 }
