@@ -174,7 +174,7 @@ export class RedisBackend implements Backend {
     this.changeTimer = setTimeout(() => {
       this.changeTimer = undefined;
       this.lastChangeTick = Date.now();
-      void this.tick().catch((err: unknown) => this.options.log.warn({ err }, "mesh registry publish failed"));
+      void this.publish().catch((err: unknown) => this.options.log.warn({ err }, "mesh registry publish failed"));
     }, wait);
   }
 
@@ -317,8 +317,20 @@ export class RedisBackend implements Backend {
     }
   }
 
-  /** Liveness + agent records (one script), membership, change notice, then the cache. */
+  /** The liveness tick: this broker's records (`publish`), its queue figures, then the cache. */
   private async tick(): Promise<void> {
+    if (!this.running) return;
+    await this.publish();
+    const figures = await this.cmd.pipeline().xlen(this.keys.tasks).xpending(this.keys.tasks, CONSUMER_GROUP).llen(this.keys.ready).exec();
+    const value = (i: number): unknown => (figures?.[i]?.[0] == null ? figures?.[i]?.[1] : undefined);
+    this.figures.streamLength = Number(value(0) ?? 0);
+    this.figures.pending = Number((value(1) as [number] | undefined)?.[0] ?? 0);
+    this.figures.readyLength = Number(value(2) ?? 0);
+    await this.refresh();
+  }
+
+  /** Liveness + agent records (one script), membership, and a change notice when the set changed. */
+  private async publish(): Promise<void> {
     if (!this.running) return;
     const me = this.options.brokerId;
     const agents = this.host!.localAgents();
@@ -337,12 +349,6 @@ export class RedisBackend implements Backend {
       this.lastPublished = shape;
       await this.signal(meshKeys.changes, me);
     }
-    const figures = await this.cmd.pipeline().xlen(this.keys.tasks).xpending(this.keys.tasks, CONSUMER_GROUP).llen(this.keys.ready).exec();
-    const value = (i: number): unknown => (figures?.[i]?.[0] == null ? figures?.[i]?.[1] : undefined);
-    this.figures.streamLength = Number(value(0) ?? 0);
-    this.figures.pending = Number((value(1) as [number] | undefined)?.[0] ?? 0);
-    this.figures.readyLength = Number(value(2) ?? 0);
-    await this.refresh();
   }
 
   /** Reloads other brokers' agents; coalesces concurrent calls into at most one more run. */
