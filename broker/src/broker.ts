@@ -22,7 +22,7 @@ import { Session } from "./session.js";
 import { WriteBatcher } from "./write-batch.js";
 import { DeadlineHeap } from "./tasks/deadlines.js";
 import { TaskService } from "./tasks/task-service.js";
-import { TaskTable, taskIdPrefix, type TaskRecord } from "./tasks/task-table.js";
+import { TaskTable, idPrefix, newIncarnation, type TaskRecord } from "./tasks/task-table.js";
 
 export interface Broker extends AsyncDisposable {
   readonly id: string;
@@ -41,7 +41,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     (config.redis !== "" || config.redisCluster !== ""
       ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, log, sweepMs: config.meshSweepMs, livenessMs: config.meshLivenessMs, responseMarginMs: config.meshResponseMarginMs })
       : new MemoryBackend());
-  const state: BrokerState = { brokerId, shuttingDown: false };
+  const incarnation = newIncarnation();
+  const state: BrokerState = { brokerId, shuttingDown: false, agentIdPrefix: idPrefix(brokerId, "a", incarnation) };
   const sessions = new Set<Session>();
   const sockets = new Set<WebSocket>();
   const auth = new Auth(config.auth.tokens);
@@ -62,8 +63,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     queueDepths: () => dispatcher.depths(),
     ...(backend.stats !== undefined ? { mesh: () => backend.stats?.() } : {}),
   });
-  tasks = new TaskService(config, taskIdPrefix(brokerId), table, deadlines, dispatcher, registry, metrics, backend.distributed ? { brokerId, backend } : undefined);
-  messaging = new Messaging(config, `${brokerId}.r`, registry, deadlines, metrics, backend.distributed ? { brokerId, backend } : undefined);
+  tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, metrics, backend.distributed ? { brokerId, backend } : undefined);
+  messaging = new Messaging(config, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend.distributed ? { brokerId, backend } : undefined);
   const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend);
 
   const monitor = new HeartbeatMonitor(
@@ -85,6 +86,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   let sessionSeq = 0;
+  const sessionPrefix = idPrefix(brokerId, "s", incarnation);
   const limits = { maxFrameBytes: config.maxFrameBytes, sendBufferBytes: config.sendBufferBytes, batcher: new WriteBatcher() };
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -97,7 +99,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
       ws.on("close", () => sockets.delete(ws));
-      const s = new Session(`${brokerId}.s${(++sessionSeq).toString(36)}`, ws, socket, handlers, limits, bearer(req.headers.authorization));
+      const s = new Session(`${sessionPrefix}${(++sessionSeq).toString(36)}`, ws, socket, handlers, limits, bearer(req.headers.authorization));
       sessions.add(s);
     });
   });
@@ -155,7 +157,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
       await close();
     })());
 
-  log.info({ host: config.host, port, backend: backend.kind }, "listening");
+  log.info({ host: config.host, port, backend: backend.kind, incarnation }, "listening");
   return {
     id: brokerId,
     address: { host: config.host, port },

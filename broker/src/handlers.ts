@@ -20,6 +20,8 @@ import type { TaskService } from "./tasks/task-service.js";
 
 export interface BrokerState {
   readonly brokerId: string;
+  /** Prefix of broker-made agent ids (with this process's incarnation). */
+  readonly agentIdPrefix: string;
   shuttingDown: boolean;
 }
 
@@ -202,7 +204,7 @@ export class Handlers implements FrameHandler {
   /** An id no live session holds [REG-6] (a peer may have asked for one that looks like ours). */
   private freshAgentId(): string {
     for (;;) {
-      const id = `${this.state.brokerId}.a${(++this.agentSeq).toString(36)}`;
+      const id = `${this.state.agentIdPrefix}${(++this.agentSeq).toString(36)}`;
       if (this.registry.get(id) === undefined) return id;
     }
   }

@@ -2,6 +2,7 @@
  * Task records: lean plain objects, no Promise or timer per task. Ended tasks stay for `resultTtlMs`
  * (results for GET /v1/tasks/:id, idempotency keys), oldest first, at most `maxEnded` at once.
  */
+import { randomBytes } from "node:crypto";
 import type { ErrorInfo, Priority, Strategy, TaskState } from "@agentwire/wire";
 import type { Deadlined } from "./deadlines.js";
 import { Deque } from "../dispatch/deque.js";
@@ -57,12 +58,22 @@ export interface TaskRecord extends Deadlined {
 
 const EMPTY = new Uint8Array(0);
 
-/** Task ids are `<broker id>.t<seq>`: the broker that accepted the task names it. */
-export function taskIdPrefix(brokerId: string): string {
-  return `${brokerId}.t`;
+/**
+ * Ids a broker makes are `<broker id>.<kind><incarnation>-<seq>`: kind `t` task, `s` session, `r`
+ * request, `a` agent. The incarnation is random per process, so a broker restarted with the same
+ * `--broker-id` never hands out an id its earlier run used [TASK-4, REG-11] (the mesh remembers
+ * tasks by id: a reused one would be answered with another task's stored result).
+ */
+export function idPrefix(brokerId: string, kind: "t" | "s" | "r" | "a", incarnation: string): string {
+  return `${brokerId}.${kind}${incarnation}-`;
 }
 
-/** The broker that accepted a task, from its id: the sequence is base 36 (no "."), so the last ".t" splits them. */
+/** A new process's incarnation: 32 random bits, base 36 (no "." or "-"). */
+export function newIncarnation(): string {
+  return randomBytes(4).readUInt32BE(0).toString(36);
+}
+
+/** The broker that accepted a task, from its id: incarnation and sequence are base 36 and "-" (no "."), so the last ".t" splits them. */
 export function originOfTask(taskId: string): string | undefined {
   const cut = taskId.lastIndexOf(".t");
   return cut > 0 ? taskId.slice(0, cut) : undefined;
