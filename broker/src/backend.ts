@@ -62,6 +62,8 @@ export interface MeshHost {
   readonly brokerId: string;
   /** Sessions registered here (clients too, for direct messages), to publish to the shared registry. */
   localAgents(): AgentInfo[];
+  /** Whether a local agent (not draining) offers what the task needs. */
+  offers(task: RemoteTask): boolean;
   /** Delivers a publish from another broker to local subscribers; returns how many got it. */
   publishLocal(topic: string, from: string, payload: Uint8Array): number;
   /** Runs a task handed over by another broker on a local agent; `done` exactly once. */
@@ -101,6 +103,19 @@ export interface Backend {
   brokerOfAgent?(agentId: string): string | undefined;
   /** The local registry changed (register, leave, status): publish it soon rather than on the next tick. */
   changed?(): void;
+  /** Shutting down: take no new work from the mesh; hand what arrives to other brokers. */
+  stopIntake?(): void;
+  /**
+   * Closing with a task of the mesh still open here (`ran`: its attempt went to an agent): hand it to
+   * another broker, or leave it for reclaim. False when `taskId` is not a task of the mesh run here.
+   */
+  release?(taskId: string, ran: boolean): boolean;
+  /**
+   * Before an agent gets a task of the mesh as `attempt`: true to go ahead, or a promise of whether it
+   * may (the attempt is recorded mesh-wide first; a broker that may have been taken for dead checks it
+   * still owns the task). A false means the task was taken over: it is cancelled here.
+   */
+  beforeRun?(taskId: string, attempt: number): true | Promise<boolean>;
   /** Sends a control entry to another broker (fire and forget; failures are logged). */
   control?(broker: string, entry: MeshControl): void;
   /** Hands a task to the broker holding a remote agent. */

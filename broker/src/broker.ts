@@ -140,6 +140,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   const shutdown = (reason = "shutdown"): Promise<void> =>
     (shuttingDown ??= (async () => {
       state.shuttingDown = true;
+      backend.stopIntake?.();
       const grace = config.shutdownGraceMs;
       log.info({ in_flight: tasks.inFlight(), grace_ms: grace }, "shutting down");
       for (const s of sessions) if (s.state === "ready" || s.state === "draining") s.send({ type: "goaway", reason, grace_ms: grace });
@@ -172,6 +173,7 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
   return {
     brokerId,
     localAgents: () => registry.directory(),
+    offers: (t) => registry.anyOffers(t.capability, t.version, t.tags),
     publishLocal: (topic, from, payload) => messaging.publish(from, { topic, payload }),
     runTask(remote, done) {
       const observer = {

@@ -16,7 +16,7 @@ import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 import type { Registry } from "./registry.js";
 import type { FrameHandler, Session } from "./session.js";
-import type { TaskService } from "./tasks/task-service.js";
+import { tokenScope, type TaskService } from "./tasks/task-service.js";
 
 export interface BrokerState {
   readonly brokerId: string;
@@ -179,7 +179,7 @@ export class Handlers implements FrameHandler {
     if (s.open >= this.config.maxInFlight) {
       return s.error("overloaded", `session has ${s.open} tasks and requests open (max_in_flight)`, f.ref);
     }
-    const { task, duplicate } = this.tasks.create(f, s, f.ref, s.acl?.token ?? "");
+    const { task, duplicate } = this.tasks.create(f, s, f.ref, tokenScope(s.acl?.token));
     if (duplicate) {
       s.send({ type: "accepted", ref: f.ref, task_id: task.id, duplicate: true });
       if (task.submitter !== s || task.endedAt !== 0) this.tasks.watch(task, s, f.ref);

@@ -18,7 +18,7 @@ import type { BrokerState } from "./handlers.js";
 import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 import type { Registry } from "./registry.js";
-import type { TaskService } from "./tasks/task-service.js";
+import { tokenScope, type TaskService } from "./tasks/task-service.js";
 import { createdAt, endState, everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 
 const HttpSubmitSchema = SubmitSchema.omit({ type: true, ref: true, input: true }).extend({ input: z.unknown().optional() });
@@ -130,7 +130,7 @@ async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
   const waitParam = url.searchParams.get("wait");
   const waitMs = waitParam === null ? -1 : /^\d{1,8}$/.test(waitParam) ? Number(waitParam) : NaN;
   if (Number.isNaN(waitMs) || waitMs > 86_400_000) throw new HttpError("bad_frame", "wait must be an integer 0..86400000 (ms)");
-  const { task, duplicate } = deps.tasks.create({ ...body, input: encodePayload(body.input ?? null) }, null, "http", acl?.token ?? "");
+  const { task, duplicate } = deps.tasks.create({ ...body, input: encodePayload(body.input ?? null) }, null, "http", tokenScope(acl?.token));
   if (!duplicate) deps.tasks.start(task);
   if (waitMs > 0 && task.endedAt === 0) await waitForEnd(deps.tasks, task, waitMs);
   if (waitMs < 0 || task.endedAt === 0) {

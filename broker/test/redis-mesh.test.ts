@@ -37,6 +37,7 @@ function originBackend(id: string): { backend: RedisBackend; results: Map<string
   const host: MeshHost = {
     brokerId: id,
     localAgents: () => [],
+    offers: () => false,
     publishLocal: (topic) => (messages.push(topic), 1),
     runTask: (_task, done) => done({ ok: false }),
     onRemoteResult: (taskId, outcome) => results.set(taskId, [...(results.get(taskId) ?? []), outcome]),

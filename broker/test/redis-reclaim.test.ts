@@ -28,6 +28,7 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
     const host: MeshHost = {
       brokerId: origin,
       localAgents: () => [],
+      offers: () => false,
       publishLocal: () => 0,
       runTask: (_t, done) => done({ ok: false }),
       onRemoteResult: (id, o) => results.set(id, [...(results.get(id) ?? []), o]),

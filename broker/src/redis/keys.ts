@@ -24,6 +24,8 @@ export function brokerKeys(id: string) {
     caps: `${tag}:caps`,
     /** Stream of tasks this broker's agents should run; group `brokers`, PEL = processing list. */
     tasks: `${tag}:tasks`,
+    /** Hash stream entry id -> the attempt running now, when local retries raised it above the entry's. */
+    attempts: `${tag}:attempts`,
     /** List of task ids whose response key is ready, read by the origin with BLMPOP. */
     ready: `${tag}:ready`,
     /** List holding one response; PX TTL = task timeout + margin. */

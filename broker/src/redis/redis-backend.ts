@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { Cluster, Redis } from "ioredis";
-import type { AgentInfo, Strategy } from "@agentwire/wire";
+import { AgentLostError, DEFAULTS, errorInfo, type AgentInfo, type Strategy } from "@agentwire/wire";
 import type { Backend, MeshControl, MeshHost, MeshStats, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { AgentFilter } from "../registry.js";
 import { originOfTask } from "../tasks/task-table.js";
@@ -53,12 +53,29 @@ type XAutoClaimBuffer = { xautoclaimBuffer(...args: (string | number)[]): Promis
 
 /** A result waiting for the end-of-turn store (`finish`). */
 interface StoredResult {
-  stream: string;
+  /** The broker whose task stream holds the entry (this one, or a dead one whose entry was reclaimed). */
+  broker: string;
   entryId: string;
   task: RemoteTask;
   body: string;
   /** When the result was first queued (retries stop after the response margin). */
   since: number;
+}
+
+/** A task stream entry this broker runs for its origin (the executing side of a handoff). */
+interface Running {
+  readonly entryId: string;
+  readonly task: RemoteTask;
+  /** The attempt running now: the handoff's, raised by local retries (recorded in Redis first). */
+  attempt: number;
+  /** Unix ms until which no survivor can have claimed the entry (own-2 reset its idle time). */
+  safeUntil: number;
+  /** This broker's liveness lapsed while it ran the entry: only own-2 can tell whether it is still its own. */
+  suspect: boolean;
+  /** A survivor claimed it while this broker seemed dead: it is not run, and its result not stored. */
+  lost: boolean;
+  /** Given to another broker (or left for reclaim): the local run's result is not stored. */
+  handedBack: boolean;
 }
 
 /** Resolves after this event-loop turn's setImmediate callbacks (WriteBatcher's flush among them). */
@@ -83,7 +100,7 @@ export class RedisBackend implements Backend {
   private readonly marginMs: number;
   private readonly cluster: boolean;
   private readonly sweepMs: number;
-  private running = false;
+  private live = false;
   private timer: NodeJS.Timeout | undefined;
   private loops: Promise<void>[] = [];
   private lastPublished = "";
@@ -98,6 +115,20 @@ export class RedisBackend implements Backend {
   private readonly storing = new Set<Promise<void>>();
   /** Task ids this broker reclaimed from dead brokers (metric). */
   reclaimed = 0;
+  /** Entries of this broker's task stream it runs now, by task id. */
+  private readonly running = new Map<string, Running>();
+  /**
+   * Unix ms until which this broker's liveness key surely exists (the last SET of it was sent at
+   * `t`: it lives until at least t + TTL; one liveness period is kept as margin). Past it, a survivor
+   * may have taken this broker for dead and claimed its entries: they are fenced (own-2) before an
+   * agent gets one or a result is stored.
+   */
+  private aliveUntil = 0;
+  private verifying: Promise<void> | undefined;
+  /** Shutting down: entries read are handed to other brokers, agents are no longer published. */
+  private intakeStopped = false;
+  /** Entries of this broker's stream left pending by an earlier process with this id remain to be re-handed. */
+  private ownPendingLeft = false;
   private readonly figures: MeshStats = { streamLength: 0, pending: 0, readyLength: 0, responseKeys: 0, reclaimed: 0, swept: 0 };
 
   constructor(private readonly options: RedisBackendOptions) {
@@ -114,7 +145,7 @@ export class RedisBackend implements Backend {
   }
 
   get ready(): boolean {
-    return this.running && ROLES.every((r) => this.conns[r].status === "ready");
+    return this.live && ROLES.every((r) => this.conns[r].status === "ready");
   }
 
   attach(host: MeshHost): void {
@@ -128,18 +159,19 @@ export class RedisBackend implements Backend {
     sub.on(this.cluster ? "smessageBuffer" : "messageBuffer", (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
     if (this.cluster) await sub.ssubscribe(meshKeys.changes, meshKeys.publish);
     else await sub.subscribe(meshKeys.changes, meshKeys.publish);
-    this.running = true;
+    this.live = true;
     // Liveness first, then the stream: the sweep takes a stream without a live owner for an orphan.
     await this.tick();
     await this.ensureGroup();
+    this.ownPendingLeft = true; // checked from the next tick on
     this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.options.log.warn({ err }, "mesh tick failed")), this.livenessMs);
     this.sweepTimer = setInterval(() => void this.sweep().catch((err: unknown) => this.options.log.warn({ err }, "mesh sweep failed")), this.sweepMs);
     this.loops = [this.readTasks(), this.readResponses()];
   }
 
   async close(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
+    if (!this.live) return;
+    this.live = false;
     clearInterval(this.timer);
     clearInterval(this.sweepTimer);
     clearTimeout(this.changeTimer);
@@ -164,12 +196,50 @@ export class RedisBackend implements Backend {
   }
 
   /**
+   * Shutting down: from now on this broker's agents are published without capabilities (other brokers
+   * stop handing it tasks) and an entry it reads is handed to another broker instead of run here.
+   */
+  stopIntake(): void {
+    this.intakeStopped = true;
+    this.changed();
+  }
+
+  /**
+   * The broker closes with task `taskId` of the mesh still open here (`ran`: its current attempt went
+   * to an agent): it goes to another broker with an agent for it (attempt + 1 when it ran), or stays
+   * pending in this broker's stream for a survivor's reclaim (or this id's next process). Returns
+   * false when the task is not a running entry of this broker.
+   */
+  release(taskId: string, ran: boolean): boolean {
+    const r = this.running.get(taskId);
+    if (r === undefined) return false;
+    if (!this.handBack(r, ran)) {
+      r.handedBack = true;
+      this.running.delete(taskId);
+    }
+    return true;
+  }
+
+  /**
+   * Before an agent gets task `taskId` as `attempt`: true to go ahead now, or a promise of whether it
+   * may. A local retry (attempt above the entry's) is recorded in Redis first, so that a reclaim after
+   * a crash runs the next attempt rather than this one again [TASK-5]; a broker that may have been
+   * taken for dead first checks that it still owns the entry.
+   */
+  beforeRun(taskId: string, attempt: number): true | Promise<boolean> {
+    const r = this.running.get(taskId);
+    if (r === undefined) return true;
+    if (!r.lost && attempt <= r.attempt && this.safe(r)) return true;
+    return this.own([[r, attempt > r.attempt ? attempt : 0]]).then(() => !r.lost);
+  }
+
+  /**
    * Publishes the local registry soon after a change instead of on the next liveness tick; changes
    * within `CHANGE_SPACING_MS` of the last publish share one (a burst of registrations costs a few
    * publishes, not one each).
    */
   changed(): void {
-    if (!this.running || this.changeTimer !== undefined) return;
+    if (!this.live || this.changeTimer !== undefined) return;
     const wait = Math.max(0, this.lastChangeTick + CHANGE_SPACING_MS - Date.now());
     this.changeTimer = setTimeout(() => {
       this.changeTimer = undefined;
@@ -228,7 +298,7 @@ export class RedisBackend implements Backend {
   }
 
   private async sweepOnce(): Promise<void> {
-    if (!this.running) return;
+    if (!this.live) return;
     const me = this.options.brokerId;
     let responses = 0;
     await this.scan(`${globLiteral(this.keys.response(""))}*`, async (keys) => void (responses += keys.length));
@@ -249,7 +319,7 @@ export class RedisBackend implements Backend {
     await this.scan("aw:{b:*}:*", async (keys) => {
       for (const key of keys) {
         const m = BROKER_KEY.exec(key);
-        if (m === null || m[1] === me || !this.running) continue;
+        if (m === null || m[1] === me || !this.live) continue;
         const id = m[1]!;
         if (!(await isDead(id))) continue;
         if (m[2] === "ready") {
@@ -280,7 +350,7 @@ export class RedisBackend implements Backend {
         const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1_000);
         cursor = next;
         if (keys.length > 0) await each(keys);
-      } while (cursor !== "0" && ++n < rounds && this.running);
+      } while (cursor !== "0" && ++n < rounds && this.live);
     }
   }
 
@@ -319,8 +389,11 @@ export class RedisBackend implements Backend {
 
   /** The liveness tick: this broker's records (`publish`), its queue figures, then the cache. */
   private async tick(): Promise<void> {
-    if (!this.running) return;
+    if (!this.live) return;
+    // Woken after a pause longer than the liveness margin: check the entries still being run.
+    if (this.running.size > 0 && Date.now() >= this.aliveUntil) void this.verifyAll();
     await this.publish();
+    if (this.ownPendingLeft) await this.recoverOwnPending();
     const figures = await this.cmd.pipeline().xlen(this.keys.tasks).xpending(this.keys.tasks, CONSUMER_GROUP).llen(this.keys.ready).exec();
     const value = (i: number): unknown => (figures?.[i]?.[0] == null ? figures?.[i]?.[1] : undefined);
     this.figures.streamLength = Number(value(0) ?? 0);
@@ -331,9 +404,10 @@ export class RedisBackend implements Backend {
 
   /** Liveness + agent records (one script), membership, and a change notice when the set changed. */
   private async publish(): Promise<void> {
-    if (!this.running) return;
+    if (!this.live) return;
     const me = this.options.brokerId;
-    const agents = this.host!.localAgents();
+    // Shutting down: still listed (direct messages reach its sessions) but offering nothing.
+    const agents = this.intakeStopped ? this.host!.localAgents().map((a) => ({ ...a, capabilities: [] })) : this.host!.localAgents();
     const caps = new Map<string, number>();
     const argv: (string | number)[] = [3 * this.livenessMs, me, agents.length];
     for (const a of agents) {
@@ -341,7 +415,14 @@ export class RedisBackend implements Backend {
       for (const c of a.capabilities) caps.set(c.name, (caps.get(c.name) ?? 0) + 1);
     }
     for (const [name, n] of caps) argv.push(name, n);
+    const sent = Date.now();
     await this.cmd.publishAgents(this.keys.alive, this.keys.agents, this.keys.caps, ...argv);
+    if (sent >= this.aliveUntil && this.running.size > 0) {
+      // The liveness key may have lapsed before this refresh: what ran across the gap is suspect.
+      for (const r of this.running.values()) r.suspect = true;
+      void this.verifyAll();
+    }
+    this.aliveUntil = Math.max(this.aliveUntil, sent + 2 * this.livenessMs);
     await this.cmd.zadd(meshKeys.brokers, Date.now(), me);
     // Compare without in_flight, which changes with every task and is not worth a notice.
     const shape = JSON.stringify(agents.map((a) => [a.agent_id, a.status, a.capabilities.map((c) => c.name)]));
@@ -361,7 +442,7 @@ export class RedisBackend implements Backend {
       do {
         this.refreshAgain = false;
         await this.reload();
-      } while (this.refreshAgain && this.running);
+      } while (this.refreshAgain && this.live);
     })().finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
@@ -404,13 +485,13 @@ export class RedisBackend implements Backend {
     do {
       const reply = (await (this.cmd as unknown as XAutoClaimBuffer).xautoclaimBuffer(stream, CONSUMER_GROUP, me, 3 * this.livenessMs, cursor, "COUNT", this.batch)) as [Buffer, Entries];
       cursor = reply[0].toString();
-      for (const [id, fields] of reply[1]) await this.rehand(stream, id.toString(), fields);
-    } while (cursor !== "0-0" && this.running);
+      for (const [id, fields] of reply[1]) await this.rehand(dead, id.toString(), fields);
+    } while (cursor !== "0-0" && this.live);
     for (;;) {
       const fresh = (await this.cmd.xreadgroupBuffer("GROUP", CONSUMER_GROUP, me, "COUNT", this.batch, "STREAMS", stream, ">")) as StreamReply;
       const entries = fresh?.[0]?.[1] ?? [];
       if (entries.length === 0) break;
-      for (const [id, fields] of entries) await this.rehand(stream, id.toString(), fields);
+      for (const [id, fields] of entries) await this.rehand(dead, id.toString(), fields);
     }
     if ((await this.cmd.xlen(stream)) === 0) {
       await this.cmd.del(stream);
@@ -418,33 +499,84 @@ export class RedisBackend implements Backend {
     }
   }
 
-  private async rehand(stream: string, entryId: string, fields: Buffer[]): Promise<void> {
+  /**
+   * Re-hands the task of entry `entryId` on broker `from`'s stream (dead, or this broker's own left by
+   * its previous process): to this broker when one of its agents offers it, else to a broker with such
+   * an agent, as the attempt after the last one that may have run (the entry's, or the one recorded by
+   * local retries); past max_attempts it ends `agent_lost` for its origin. Returns false, leaving the
+   * entry pending, when no agent anywhere offers it yet.
+   */
+  private async rehand(from: string, entryId: string, fields: Buffer[]): Promise<boolean> {
     const task = decodeTask(fields);
-    if (task !== undefined) {
-      const local = this.host!.localAgents().some((a) => a.capabilities.some((c) => c.name === task.capability));
-      const target = local ? this.options.brokerId : this.cache.brokerFor(task.capability, task.version, task.tags);
-      // No agent anywhere yet: leave it pending here; it is claimable again after the idle time.
-      if (target === undefined) return;
-      await this.enqueueRemote({ ...task, target_broker: target, attempt: task.attempt + 1 });
-      // The origin sends a later cancel for it to where it runs now.
-      this.control(task.origin_broker, { k: "moved", task: task.task_id, to: target, attempt: task.attempt + 1 });
-      this.reclaimed++;
+    const k = brokerKeys(from);
+    if (task === undefined) {
+      await this.cmd.ack(k.tasks, k.attempts, CONSUMER_GROUP, entryId);
+      return true;
     }
-    await this.cmd.ack(stream, CONSUMER_GROUP, entryId);
+    const recorded = Number((await this.cmd.hget(k.attempts, entryId)) ?? 0);
+    const attempt = Math.max(task.attempt, recorded) + 1;
+    const local = !this.intakeStopped && this.host!.offers(task);
+    const target = local ? this.options.brokerId : this.cache.brokerFor(task.capability, task.version, task.tags);
+    const done = await this.forward(from, entryId, task, target, attempt);
+    if (done) this.reclaimed++;
+    return done;
+  }
+
+  /**
+   * Sends the task of a stream entry to `target` as `attempt` (with a `moved` notice to its origin),
+   * then acknowledges the entry; past max_attempts it stores `agent_lost` for the origin instead.
+   * Returns false when there is no target.
+   */
+  private async forward(from: string, entryId: string, task: RemoteTask, target: string | undefined, attempt: number): Promise<boolean> {
+    if (attempt > (task.max_attempts ?? DEFAULTS.maxAttempts)) {
+      const error = errorInfo(new AgentLostError(`task ${task.task_id} lost its broker on its last attempt`));
+      this.queueStore({ broker: from, entryId, task, body: encodeOutcome({ ok: false, error, attempt: attempt - 1 }), since: Date.now() });
+      return true;
+    }
+    if (target === undefined) return false;
+    await this.enqueueRemote({ ...task, target_broker: target, attempt });
+    // The origin sends a later cancel for it to where it runs now.
+    this.control(task.origin_broker, { k: "moved", task: task.task_id, to: target, attempt });
+    const k = brokerKeys(from);
+    await this.cmd.ack(k.tasks, k.attempts, CONSUMER_GROUP, entryId);
+    return true;
+  }
+
+  /**
+   * Entries of this broker's stream that an earlier process with the same id read and did not finish
+   * (killed, or closed with work no other broker could take): re-handed like a dead broker's. Runs on
+   * each tick until none is left.
+   */
+  private async recoverOwnPending(): Promise<void> {
+    let left = false;
+    let cursor = "0";
+    for (;;) {
+      const reply = (await this.cmd.xreadgroupBuffer("GROUP", CONSUMER_GROUP, this.options.brokerId, "COUNT", this.batch, "STREAMS", this.keys.tasks, cursor)) as StreamReply;
+      const entries = reply?.[0]?.[1] ?? [];
+      if (entries.length === 0) break;
+      for (const [id, fields] of entries) {
+        cursor = id.toString();
+        const task = decodeTask(fields);
+        if (task !== undefined && this.running.get(task.task_id)?.entryId === cursor) continue; // ours, running
+        if (!(await this.rehand(this.options.brokerId, cursor, fields))) left = true;
+      }
+      if (!this.live) return;
+    }
+    this.ownPendingLeft = left;
   }
 
   private async readTasks(): Promise<void> {
     const conn = this.conns.tasks;
-    while (this.running) {
+    while (this.live) {
       try {
         const reply = (await conn.xreadgroupBuffer(
           "GROUP", CONSUMER_GROUP, this.options.brokerId, "COUNT", this.batch, "BLOCK", 1_000, "STREAMS", this.keys.tasks, ">",
         )) as StreamReply;
-        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) this.runEntry(this.keys.tasks, id.toString(), fields);
+        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) this.runEntry(id.toString(), fields);
         // The next read waits for this turn's socket flush: the tasks just dispatched go out first.
         if (reply !== null) await afterFlush();
       } catch (err) {
-        if (!this.running) return;
+        if (!this.live) return;
         if (String(err).includes("NOGROUP")) await this.ensureGroup().catch(() => undefined);
         else await this.backoff(conn);
       }
@@ -453,7 +585,7 @@ export class RedisBackend implements Backend {
 
   private async readResponses(): Promise<void> {
     const conn = this.conns.ready;
-    while (this.running) {
+    while (this.live) {
       try {
         const reply = (await conn.blmpop(1, 1, this.keys.ready, "RIGHT", "COUNT", this.batch)) as [string, string[]] | null;
         if (reply === null) continue;
@@ -493,28 +625,117 @@ export class RedisBackend implements Backend {
         }
         await afterFlush(); // results to clients leave before the next BLMPOP is written
       } catch (err) {
-        if (!this.running) return;
+        if (!this.live) return;
         await this.backoff(conn);
       }
     }
   }
 
-  private runEntry(stream: string, entryId: string, fields: Buffer[]): void {
+  private runEntry(entryId: string, fields: Buffer[]): void {
     const task = decodeTask(fields);
     if (task === undefined) {
-      void this.cmd.ack(stream, CONSUMER_GROUP, entryId).catch(() => undefined);
+      void this.cmd.ack(this.keys.tasks, this.keys.attempts, CONSUMER_GROUP, entryId).catch(() => undefined);
       return;
     }
-    this.host!.runTask(task, (outcome) => this.finish(stream, entryId, task, outcome));
+    const r: Running = { entryId, task, attempt: task.attempt, safeUntil: 0, suspect: false, lost: false, handedBack: false };
+    this.running.set(task.task_id, r);
+    // Shutting down, or no local agent (any more) offers it: another broker's agent runs it [MESH-2].
+    if ((this.intakeStopped || !this.host!.offers(task)) && this.handBack(r, false)) return;
+    this.host!.runTask(task, (outcome) => this.finish(r, outcome));
   }
 
   /**
-   * Queues a result for the batch stored at the end of this event-loop turn: results of one turn
-   * cost one store script per origin broker and one acknowledgement, not two commands each.
+   * Gives a running entry's task to another broker with an agent for it (attempt + 1 when it ran
+   * here), acknowledging it here; false when no other broker has one.
    */
-  private finish(stream: string, entryId: string, task: RemoteTask, outcome: RemoteOutcome): void {
-    const body = encodeOutcome({ ...outcome, attempt: outcome.attempt ?? task.attempt });
-    this.queueStore({ stream, entryId, task, body, since: Date.now() });
+  private handBack(r: Running, ran: boolean): boolean {
+    const t = r.task;
+    const target = this.cache.brokerFor(t.capability, t.version, t.tags, t.strategy);
+    if (target === undefined) return false;
+    r.handedBack = true;
+    if (this.running.get(t.task_id) === r) this.running.delete(t.task_id);
+    this.track(
+      this.forward(this.options.brokerId, r.entryId, t, target, ran ? r.attempt + 1 : r.attempt).then(
+        () => undefined,
+        (err: unknown) => this.options.log.warn({ err, task_id: t.task_id }, "handing a task back to the mesh failed; it stays pending for reclaim"),
+      ),
+    );
+    return true;
+  }
+
+  /**
+   * A running entry's task ended here. Its result is stored for the origin unless the entry was
+   * handed back or taken by a survivor; when this broker may have been taken for dead, it first
+   * checks that the entry is still its own [TASK-5].
+   */
+  private finish(r: Running, outcome: RemoteOutcome): void {
+    if (this.running.get(r.task.task_id) === r) this.running.delete(r.task.task_id);
+    if (r.lost || r.handedBack) return;
+    const result: StoredResult = {
+      broker: this.options.brokerId,
+      entryId: r.entryId,
+      task: r.task,
+      body: encodeOutcome({ ...outcome, attempt: outcome.attempt ?? r.task.attempt }),
+      since: Date.now(),
+    };
+    if (this.safe(r)) this.queueStore(result);
+    else void this.own([[r, 0]]).then(() => (r.lost ? undefined : this.queueStore(result)));
+  }
+
+  /** Whether no survivor can have claimed this entry (see `aliveUntil`). */
+  private safe(r: Running): boolean {
+    const now = Date.now();
+    return now < r.safeUntil || (!r.suspect && now < this.aliveUntil);
+  }
+
+  /** Checks every running entry (after a pause); entries a survivor took are stopped here. */
+  private verifyAll(): Promise<void> {
+    this.verifying ??= this.own([...this.running.values()].filter((r) => !r.lost).map((r): [Running, number] => [r, 0])).finally(() => (this.verifying = undefined));
+    return this.verifying;
+  }
+
+  /**
+   * own-2 for these entries (with the attempt to record, or 0); retried while Redis is unreachable.
+   * An owned entry is safe for another liveness TTL; a taken one is marked lost and its local run
+   * cancelled.
+   */
+  private async own(list: [Running, number][]): Promise<void> {
+    for (let i = 0; i < list.length; i += STORE_CHUNK) {
+      const chunk = list.slice(i, i + STORE_CHUNK);
+      const pairs: (string | number)[] = [];
+      for (const [r, attempt] of chunk) pairs.push(r.entryId, attempt);
+      for (;;) {
+        const sent = Date.now();
+        try {
+          const owned = await this.cmd.own(this.keys.tasks, this.keys.attempts, CONSUMER_GROUP, this.options.brokerId, ...pairs);
+          chunk.forEach(([r, attempt], j) => {
+            if (owned[j] === 1) {
+              r.safeUntil = sent + 2 * this.livenessMs;
+              r.suspect = false;
+              if (attempt > r.attempt) r.attempt = attempt;
+            } else this.lose(r);
+          });
+          break;
+        } catch (err) {
+          if (!this.live) return;
+          this.options.log.warn({ err, entries: chunk.length }, "checking ownership of running tasks failed; retrying");
+          await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS));
+        }
+      }
+    }
+  }
+
+  private lose(r: Running): void {
+    if (r.lost) return;
+    r.lost = true;
+    this.options.log.warn({ task_id: r.task.task_id, entry: r.entryId }, "another broker took over a task this broker was running (it seemed dead); stopping it here");
+    this.host!.onControl?.({ k: "cancel", origin: r.task.origin_broker, task: r.task.task_id, reason: "taken over by another broker" });
+  }
+
+  /** Keeps a store or hand-back in flight until it settles, so `close` waits for it. */
+  private track(p: Promise<void>): void {
+    const q: Promise<void> = p.finally(() => this.storing.delete(q));
+    this.storing.add(q);
   }
 
   private queueStore(r: StoredResult): void {
@@ -530,10 +751,7 @@ export class RedisBackend implements Backend {
   private readonly flushStores = (): void => {
     this.storeScheduled = false;
     for (const [origin, batch] of this.stores) {
-      for (let i = 0; i < batch.length; i += STORE_CHUNK) {
-        const p = this.store(origin, batch.slice(i, i + STORE_CHUNK)).finally(() => this.storing.delete(p));
-        this.storing.add(p);
-      }
+      for (let i = 0; i < batch.length; i += STORE_CHUNK) this.track(this.store(origin, batch.slice(i, i + STORE_CHUNK)));
     }
     this.stores.clear();
   };
@@ -552,17 +770,18 @@ export class RedisBackend implements Backend {
       const now = Date.now();
       const again = batch.filter((r) => now - r.since < this.marginMs);
       this.options.log.warn({ err, origin, tasks: batch.length, retrying: again.length }, "storing remote results failed");
-      if (this.running && again.length > 0) setTimeout(() => again.forEach((r) => this.queueStore(r)), STORE_RETRY_MS);
+      if (this.live && again.length > 0) setTimeout(() => again.forEach((r) => this.queueStore(r)), STORE_RETRY_MS);
       return;
     }
-    const byStream = new Map<string, string[]>();
+    const byBroker = new Map<string, string[]>();
     for (const r of batch) {
-      const ids = byStream.get(r.stream);
-      if (ids === undefined) byStream.set(r.stream, [r.entryId]);
+      const ids = byBroker.get(r.broker);
+      if (ids === undefined) byBroker.set(r.broker, [r.entryId]);
       else ids.push(r.entryId);
     }
-    for (const [stream, ids] of byStream) {
-      await this.cmd.ack(stream, CONSUMER_GROUP, ...ids).catch((err: unknown) => this.options.log.warn({ err, stream }, "acknowledging stored results failed; reclaim may run them again"));
+    for (const [broker, ids] of byBroker) {
+      const k = brokerKeys(broker);
+      await this.cmd.ack(k.tasks, k.attempts, CONSUMER_GROUP, ...ids).catch((err: unknown) => this.options.log.warn({ err, broker }, "acknowledging stored results failed; reclaim may run them again"));
     }
   }
 

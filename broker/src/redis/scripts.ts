@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Cluster, Redis } from "ioredis";
 
-export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-1" } as const;
+export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-2", own: "own-2" } as const;
 
 function source(file: string): string {
   const here = fileURLToPath(new URL(`./${file}.lua`, import.meta.url));
@@ -19,7 +19,9 @@ export interface MeshCommands {
   publishAgents(alive: string, agents: string, caps: string, ...argv: (string | number)[]): Promise<number>;
   /** `numberOfKeys` = 1 + responses; keys: ready, then each response key; argv: id, ttl ms, body per response. */
   storeResponses(numberOfKeys: number, ...keysAndArgv: (string | number)[]): Promise<number>;
-  ack(stream: string, group: string, ...ids: string[]): Promise<number>;
+  ack(stream: string, attempts: string, group: string, ...ids: string[]): Promise<number>;
+  /** argv: group, consumer, then entry id + attempt (0 = unchanged) pairs; one 1 (owned) or 0 (taken) per entry. */
+  own(stream: string, attempts: string, group: string, consumer: string, ...pairs: (string | number)[]): Promise<number[]>;
 }
 
 export function defineScripts(conn: Redis | Cluster): Redis & MeshCommands {

@@ -40,7 +40,11 @@ export interface TaskSpec {
 export interface CreateOptions {
   /** The origin's attempt number (1 on first handoff, + 1 per reclaim). */
   attempt?: number | undefined;
-  /** Only local agents may run it (a task another broker handed over is never handed on). */
+  /**
+   * Handed over by another broker: only local agents run it, and with none (any more) it waits in the
+   * queue for one (until its deadline) rather than failing `no_agents` [MESH-2]; the mesh hands it
+   * on before that when another broker's agent offers it.
+   */
   localOnly?: boolean | undefined;
   /**
    * The origin's task id, so the agent sees the id the submitter holds (TASK-4: one id across the
@@ -53,6 +57,16 @@ export interface CreateOptions {
 export interface TaskMesh {
   readonly brokerId: string;
   readonly backend: Backend;
+}
+
+/** The idempotency scope of a token (TASK-27), apart from the mesh's `mesh:<origin>` scopes. */
+export function tokenScope(token: string | undefined): string {
+  return `t:${token ?? ""}`;
+}
+
+/** Whether a task runs here for another broker of the mesh (its idempotency scope is the origin's). */
+function isMeshRun(task: TaskRecord): boolean {
+  return task.idemKey !== undefined && task.idemKey.startsWith("mesh:");
 }
 
 export interface Submitted {
@@ -92,7 +106,7 @@ export class TaskService {
     if (!this.registry.anyOffers(spec.capability, spec.version, spec.tags)) {
       // No local agent: another broker of the mesh whose agent offers it (round-robin over brokers).
       if (options?.localOnly !== true) remoteBroker = this.mesh?.backend.remoteBrokerFor?.(spec.capability, spec.version, spec.tags, spec.strategy ?? this.config.defaultStrategy);
-      if (remoteBroker === undefined) {
+      if (remoteBroker === undefined && options?.localOnly !== true) {
         throw new NoAgentsError(`no agent offers ${spec.capability}${spec.version === undefined ? "" : ` ${spec.version}`}`, { ref });
       }
     }
@@ -236,6 +250,18 @@ export class TaskService {
     task.agent = agent;
     agent.tasks.add(task);
     this.metrics.dispatchLatency.observe((Date.now() - createdAt(task)) / 1000);
+    const go = isMeshRun(task) ? (this.mesh?.backend.beforeRun?.(task.id, task.attempt) ?? true) : true;
+    if (go === true) this.sendTask(task, agent);
+    else {
+      // The agent's capacity stays reserved while the mesh confirms; taken over means cancelled here.
+      const attempt = task.attempt;
+      void go.then((ok) => {
+        if (ok && task.agent === agent && task.attempt === attempt && task.state === "dispatched" && task.endedAt === 0) this.sendTask(task, agent);
+      });
+    }
+  };
+
+  private sendTask(task: TaskRecord, agent: Session): void {
     agent.send({
       type: "task",
       task_id: task.id,
@@ -246,7 +272,7 @@ export class TaskService {
       attempt: task.attempt,
       max_attempts: task.maxAttempts,
     });
-  };
+  }
 
   progress(agent: Session, f: Progress): void {
     const task = this.ownTask(agent, f.task_id);
@@ -307,13 +333,17 @@ export class TaskService {
     this.dispatcher.pump(capability);
   }
 
-  /** Ends every task not ended yet with `shutting_down` (broker closing, no mesh to hand them to) [SHUT-5]. */
+  /**
+   * Ends every task not ended yet with `shutting_down` (broker closing) [SHUT-5]; a task run here for
+   * another broker of the mesh is handed back to the mesh instead (its local record ends unseen).
+   */
   endAll(): void {
     const open = [...this.table.values()].filter((t) => t.endedAt === 0);
     // Queued ones first, so that capacity freed by ending dispatched ones routes nothing.
     open.sort((a, b) => Number(b.agent === null) - Number(a.agent === null));
     for (const task of open) {
       if (task.endedAt !== 0) continue;
+      if (isMeshRun(task)) this.mesh?.backend.release?.(task.id, task.state === "dispatched" || task.state === "running");
       this.stop(task, "shutting_down");
       this.finish(task, false, undefined, { code: "shutting_down", message: "the broker shut down before the task ended", retryable: true });
     }
@@ -354,6 +384,11 @@ export class TaskService {
   private retry(task: TaskRecord, from: Session): void {
     (task.formerAgents ??= []).push(from.agentId);
     task.agent = null;
+    // A task of the mesh that no local agent offers any more goes back to the mesh (another broker's agent).
+    if (isMeshRun(task) && !this.registry.anyOffers(task.capability, task.version, task.tags) && this.mesh?.backend.release?.(task.id, true) === true) {
+      this.finish(task, false, undefined, { code: "agent_lost", message: "handed back to the mesh", retryable: true });
+      return;
+    }
     task.attempt++;
     task.state = "requeued";
     this.onRelease?.();
