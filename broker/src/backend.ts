@@ -106,10 +106,11 @@ export interface Backend {
   /** Shutting down: take no new work from the mesh; hand what arrives to other brokers. */
   stopIntake?(): void;
   /**
-   * Closing with a task of the mesh still open here (`ran`: its attempt went to an agent): hand it to
-   * another broker, or leave it for reclaim. False when `taskId` is not a task of the mesh run here.
+   * A task of the mesh open here that this broker cannot run (`ran`: its attempt went to an agent):
+   * hand it to another broker with an agent, or, when `closing`, leave it for reclaim. False when it
+   * stays here (not a task of the mesh, or no other broker can take it).
    */
-  release?(taskId: string, ran: boolean): boolean;
+  release?(taskId: string, ran: boolean, closing: boolean): boolean;
   /**
    * Before an agent gets a task of the mesh as `attempt`: true to go ahead, or a promise of whether it
    * may (the attempt is recorded mesh-wide first; a broker that may have been taken for dead checks it

@@ -127,8 +127,8 @@ export class RedisBackend implements Backend {
   private verifying: Promise<void> | undefined;
   /** Shutting down: entries read are handed to other brokers, agents are no longer published. */
   private intakeStopped = false;
-  /** Entries of this broker's stream left pending by an earlier process with this id remain to be re-handed. */
-  private ownPendingLeft = false;
+  /** Entries of this broker's stream that an earlier process with this id left pending and no agent could take yet. */
+  private leftover: string[] = [];
   private readonly figures: MeshStats = { streamLength: 0, pending: 0, readyLength: 0, responseKeys: 0, reclaimed: 0, swept: 0 };
 
   constructor(private readonly options: RedisBackendOptions) {
@@ -163,7 +163,8 @@ export class RedisBackend implements Backend {
     // Liveness first, then the stream: the sweep takes a stream without a live owner for an orphan.
     await this.tick();
     await this.ensureGroup();
-    this.ownPendingLeft = true; // checked from the next tick on
+    // Before this process reads its stream, every pending entry of its consumer is an earlier process's.
+    await this.recoverOwnPending();
     this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.options.log.warn({ err }, "mesh tick failed")), this.livenessMs);
     this.sweepTimer = setInterval(() => void this.sweep().catch((err: unknown) => this.options.log.warn({ err }, "mesh sweep failed")), this.sweepMs);
     this.loops = [this.readTasks(), this.readResponses()];
@@ -207,16 +208,16 @@ export class RedisBackend implements Backend {
   /**
    * The broker closes with task `taskId` of the mesh still open here (`ran`: its current attempt went
    * to an agent): it goes to another broker with an agent for it (attempt + 1 when it ran), or stays
-   * pending in this broker's stream for a survivor's reclaim (or this id's next process). Returns
-   * false when the task is not a running entry of this broker.
+   * pending in this broker's stream for a survivor's reclaim (or this id's next process) when
+   * `closing`. Returns false when the task is not a running entry of this broker, or stays here.
    */
-  release(taskId: string, ran: boolean): boolean {
+  release(taskId: string, ran: boolean, closing: boolean): boolean {
     const r = this.running.get(taskId);
     if (r === undefined) return false;
-    if (!this.handBack(r, ran)) {
-      r.handedBack = true;
-      this.running.delete(taskId);
-    }
+    if (this.handBack(r, ran)) return true;
+    if (!closing) return false;
+    r.handedBack = true;
+    this.running.delete(taskId);
     return true;
   }
 
@@ -393,7 +394,7 @@ export class RedisBackend implements Backend {
     // Woken after a pause longer than the liveness margin: check the entries still being run.
     if (this.running.size > 0 && Date.now() >= this.aliveUntil) void this.verifyAll();
     await this.publish();
-    if (this.ownPendingLeft) await this.recoverOwnPending();
+    if (this.leftover.length > 0) await this.retryLeftover();
     const figures = await this.cmd.pipeline().xlen(this.keys.tasks).xpending(this.keys.tasks, CONSUMER_GROUP).llen(this.keys.ready).exec();
     const value = (i: number): unknown => (figures?.[i]?.[0] == null ? figures?.[i]?.[1] : undefined);
     this.figures.streamLength = Number(value(0) ?? 0);
@@ -544,25 +545,30 @@ export class RedisBackend implements Backend {
 
   /**
    * Entries of this broker's stream that an earlier process with the same id read and did not finish
-   * (killed, or closed with work no other broker could take): re-handed like a dead broker's. Runs on
-   * each tick until none is left.
+   * (killed, or closed with work no other broker could take), re-handed like a dead broker's; called
+   * once, before this process reads its stream. Those no agent offers yet are retried on each tick.
    */
   private async recoverOwnPending(): Promise<void> {
-    let left = false;
     let cursor = "0";
     for (;;) {
       const reply = (await this.cmd.xreadgroupBuffer("GROUP", CONSUMER_GROUP, this.options.brokerId, "COUNT", this.batch, "STREAMS", this.keys.tasks, cursor)) as StreamReply;
       const entries = reply?.[0]?.[1] ?? [];
-      if (entries.length === 0) break;
+      if (entries.length === 0) return;
       for (const [id, fields] of entries) {
         cursor = id.toString();
-        const task = decodeTask(fields);
-        if (task !== undefined && this.running.get(task.task_id)?.entryId === cursor) continue; // ours, running
-        if (!(await this.rehand(this.options.brokerId, cursor, fields))) left = true;
+        if (!(await this.rehand(this.options.brokerId, cursor, fields))) this.leftover.push(cursor);
       }
-      if (!this.live) return;
     }
-    this.ownPendingLeft = left;
+  }
+
+  private async retryLeftover(): Promise<void> {
+    const ids = this.leftover;
+    this.leftover = [];
+    for (const id of ids) {
+      const found = (await this.cmd.xrangeBuffer(this.keys.tasks, id, id)) as unknown as Entries;
+      const fields = found[0]?.[1];
+      if (fields !== undefined && !(await this.rehand(this.options.brokerId, id, fields))) this.leftover.push(id);
+    }
   }
 
   private async readTasks(): Promise<void> {

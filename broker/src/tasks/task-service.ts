@@ -343,7 +343,7 @@ export class TaskService {
     open.sort((a, b) => Number(b.agent === null) - Number(a.agent === null));
     for (const task of open) {
       if (task.endedAt !== 0) continue;
-      if (isMeshRun(task)) this.mesh?.backend.release?.(task.id, task.state === "dispatched" || task.state === "running");
+      if (isMeshRun(task)) this.mesh?.backend.release?.(task.id, task.state === "dispatched" || task.state === "running", true);
       this.stop(task, "shutting_down");
       this.finish(task, false, undefined, { code: "shutting_down", message: "the broker shut down before the task ended", retryable: true });
     }
@@ -385,7 +385,7 @@ export class TaskService {
     (task.formerAgents ??= []).push(from.agentId);
     task.agent = null;
     // A task of the mesh that no local agent offers any more goes back to the mesh (another broker's agent).
-    if (isMeshRun(task) && !this.registry.anyOffers(task.capability, task.version, task.tags) && this.mesh?.backend.release?.(task.id, true) === true) {
+    if (isMeshRun(task) && !this.registry.anyOffers(task.capability, task.version, task.tags) && this.mesh?.backend.release?.(task.id, true, false) === true) {
       this.finish(task, false, undefined, { code: "agent_lost", message: "handed back to the mesh", retryable: true });
       return;
     }
