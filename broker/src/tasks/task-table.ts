@@ -26,7 +26,8 @@ export interface TaskRecord extends Deadlined {
   readonly seq: number;
   readonly capability: string;
   readonly version: string | undefined;
-  readonly tags: readonly string[] | undefined;
+  /** Routing only: dropped once the task ended. */
+  tags: readonly string[] | undefined;
   input: Uint8Array;
   readonly priority: Priority;
   readonly strategy: Strategy;
@@ -38,8 +39,11 @@ export interface TaskRecord extends Deadlined {
   readonly ref: string;
   /** More observers (idempotent duplicates with their own ref, HTTP ?wait), rare. */
   watchers: Watcher[] | undefined;
-  /** The agent holding the current attempt (an opaque session), or the last one once ended. */
-  agent: object | null;
+  /**
+   * The agent holding the current attempt (an opaque session); once ended, the id of the last
+   * attempt's session only (its late results are recognised by it; the session is not kept reachable).
+   */
+  agent: object | string | null;
   /** Agent ids of earlier attempts, so their late results are ignored rather than refused. */
   formerAgents: string[] | undefined;
   /**
@@ -57,6 +61,12 @@ export interface TaskRecord extends Deadlined {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * An output viewing a received buffer more than this larger than itself (a socket read holding other
+ * frames) is copied when its task ends, so the ended record holds its own bytes and nothing else.
+ */
+const PIN_SLACK = 256;
 
 /**
  * Ids a broker makes are `<broker id>.<kind><incarnation>-<seq>`: kind `t` task, `s` session, `r`
@@ -89,7 +99,7 @@ export function createdAt(task: TaskRecord): number {
   return task.deadline - task.timeoutMs;
 }
 
-/** Whether the task was ever sent to an agent (the agent of the last attempt stays set once ended). */
+/** Whether the task was ever sent to an agent (the last attempt's session id stays set once ended). */
 export function everDispatched(task: TaskRecord): boolean {
   return task.agent !== null || task.formerAgents !== undefined || task.remoteBroker !== undefined;
 }
@@ -124,10 +134,16 @@ export class TaskTable {
     this.open++;
   }
 
-  /** Marks a task ended: it is kept for the TTL, then forgotten. */
+  /**
+   * Marks a task ended (its outcome set): it is kept for the TTL, then forgotten. What only a running
+   * task needs (input, routing tags) is dropped.
+   */
   markEnded(task: TaskRecord, now: number): void {
     task.endedAt = now;
     task.input = EMPTY;
+    task.tags = undefined;
+    const out = task.output;
+    if (out !== undefined && out.buffer.byteLength > out.byteLength + PIN_SLACK) task.output = Uint8Array.prototype.slice.call(out);
     this.open--;
     this.ended.push(task);
     while (this.ended.span > this.maxEnded) this.forget(this.ended.shift()!);
