@@ -47,7 +47,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   const sockets = new Set<WebSocket>();
   const auth = new Auth(config.auth.tokens);
   const registry = new Registry(brokerId);
-  const table = new TaskTable(config.resultTtlMs, config.maxEndedTasks);
+  const table = new TaskTable(config.resultTtlMs, config.maxEndedTasks, config.maxEndedBytes);
 
   let tasks: TaskService | undefined;
   let messaging: Messaging | undefined;
@@ -60,6 +60,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     connections: () => sessions.size,
     agentsByStatus: () => countBy(registry.all(), (s) => (s.isAgent ? s.status : undefined)),
     tasksByState: () => countBy(table.values(), (t) => t.state),
+    retention: () => table.retention(),
     queueDepths: () => dispatcher.depths(),
     ...(backend.stats !== undefined ? { mesh: () => backend.stats?.() } : {}),
   });
