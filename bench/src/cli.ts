@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { ROOT, closedLoop, killChildren, log, profiling, type LoadOptions, type LoadResult } from "./harness.js";
-import { measureHeap, type HeapResult } from "./heap.js";
+import { measureEnded, measureHeap, type EndedResult, type HeapResult } from "./heap.js";
 import { measureScale, type ScaleResult } from "./scale.js";
 import type { Scenario } from "./scenario.js";
 import { relay } from "./scenarios/relay.js";
@@ -214,6 +214,13 @@ function heapLine(h: HeapResult | undefined, note: string | undefined): string {
   return `Broker memory at ${h.tasks} tasks in flight (${h.payload_bytes}-byte payload${h.held ? "" : ", NOT all held before the deadline"}): heap ${heap}; RSS growth ${f(h.rss_bytes_per_task)} B/task (${f(h.rss_before / 2 ** 20, 1)} → ${f(h.rss_after / 2 ** 20, 1)} MiB). ${h.note}.`;
 }
 
+function endedLine(e: EndedResult | undefined, note: string | undefined): string {
+  if (e === undefined) return note !== undefined ? `Broker memory per retained ended task: ${note}` : "";
+  const b = (n: number | null): string => (n === null ? "–" : f(n));
+  const total = e.heap_bytes_per_task !== null && e.array_buffer_bytes_per_task !== null ? ` = ${f(e.heap_bytes_per_task + e.array_buffer_bytes_per_task)} B/task` : "";
+  return `Broker memory per retained ended task (${e.completed} of ${e.tasks} tasks run to completion and kept, ${e.output_bytes}-byte outputs): heap ${b(e.heap_bytes_per_task)} B/task + ArrayBuffers ${b(e.array_buffer_bytes_per_task)} B/task${total}; RSS growth ${f(e.rss_bytes_per_task)} B/task; accounted against --max-ended-bytes ${b(e.accounted_bytes_per_task)} B/task. ${e.note}.`;
+}
+
 function scaleTable(s: ScaleResult | undefined, note: string | undefined): string {
   if (s === undefined) return note !== undefined ? `Broker at scale: ${note}` : "";
   const kb = (n: number | null): string => (n === null ? "–" : f(n / 1024, 1));
@@ -226,6 +233,26 @@ function scaleTable(s: ScaleResult | undefined, note: string | undefined): strin
     "",
     `${s.note}.`,
   ].join("\n");
+}
+
+/**
+ * One broker-memory figure after the load rows: measured when `start` (its progress line) is given,
+ * else skipped (`flag` said so); a failure becomes the note printed in its place. Stops every child after.
+ */
+async function figure<T>(start: string | undefined, what: string, flag: string, measure: () => Promise<T>, line: (r: T) => string): Promise<{ result?: T; note?: string }> {
+  if (start === undefined) return { note: `skipped (${flag})` };
+  log(start);
+  try {
+    const result = await measure();
+    log(line(result));
+    return { result };
+  } catch (err) {
+    const note = `${what} failed: ${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)}`;
+    log(note);
+    return { note };
+  } finally {
+    killChildren();
+  }
 }
 
 async function main(): Promise<void> {
@@ -289,33 +316,13 @@ async function main(): Promise<void> {
   }
   const rows = medianRows(all);
 
-  let heap: HeapResult | undefined;
-  let heapNote: string | undefined;
-  if (args.heapTasks > 0) {
-    log(`heap: broker memory with ${args.heapTasks} tasks held in flight`);
-    try {
-      heap = await measureHeap(args.heapTasks, args.payload, 60_000);
-      log(heapLine(heap, undefined));
-    } catch (err) {
-      heapNote = `heap run failed: ${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)}`;
-      log(heapNote);
-    }
-    killChildren();
-  } else heapNote = "skipped (--no-heap)";
-
-  let scale: ScaleResult | undefined;
-  let scaleNote: string | undefined;
-  if (args.scaleAgents > 0) {
-    log(`scale: ${args.scaleAgents} agents connected and heartbeating`);
-    try {
-      scale = await measureScale(args.scaleAgents);
-      log(`scale: ${f(scale.rss_bytes_per_agent)} B RSS/agent, ${f(scale.broker_cpu_percent, 1)}% broker CPU, ${f(scale.broker_cpu_us_per_heartbeat, 1)} µs/heartbeat`);
-    } catch (err) {
-      scaleNote = `scale run failed: ${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)}`;
-      log(scaleNote);
-    }
-    killChildren();
-  } else scaleNote = "skipped (--no-scale)";
+  const { result: heap, note: heapNote } = await figure(args.heapTasks > 0 ? `heap: broker memory with ${args.heapTasks} tasks held in flight` : undefined, "heap run", "--no-heap",
+    () => measureHeap(args.heapTasks, args.payload, 60_000), (h) => heapLine(h, undefined));
+  const { result: ended, note: endedNote } = await figure(args.heapTasks > 0 ? `ended: broker memory with ${args.heapTasks} ended tasks retained` : undefined, "run", "--no-heap",
+    () => measureEnded(args.heapTasks, args.payload, 120_000), (e) => endedLine(e, undefined));
+  const { result: scale, note: scaleNote } = await figure(args.scaleAgents > 0 ? `scale: ${args.scaleAgents} agents connected and heartbeating` : undefined, "scale run", "--no-scale",
+    () => measureScale(args.scaleAgents),
+    (sc) => `scale: ${f(sc.rss_bytes_per_agent)} B RSS/agent, ${f(sc.broker_cpu_percent, 1)}% broker CPU, ${f(sc.broker_cpu_us_per_heartbeat, 1)} µs/heartbeat`);
 
   const md = [
     `## agentwire bench — ${m["mode"] as string}, ${args.payload}-byte payload`,
@@ -326,6 +333,8 @@ async function main(): Promise<void> {
     "",
     heapLine(heap, heapNote),
     "",
+    endedLine(ended, endedNote),
+    "",
     scaleTable(scale, scaleNote),
     "",
   ].join("\n");
@@ -334,7 +343,7 @@ async function main(): Promise<void> {
   const dir = join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const ndjson = [m, ...rows, ...(heap !== undefined ? [heap] : []), ...(scale !== undefined ? [scale] : [])].map((x) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v))).join("\n");
+  const ndjson = [m, ...rows, ...(heap !== undefined ? [heap] : []), ...(ended !== undefined ? [ended] : []), ...(scale !== undefined ? [scale] : [])].map((x) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v))).join("\n");
   writeFileSync(join(dir, `bench-${stamp}.ndjson`), `${ndjson}\n`);
   writeFileSync(join(dir, `bench-${stamp}.md`), `${md}\n\n\`\`\`json\n${JSON.stringify(m, null, 2)}\n\`\`\`\n`);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; results in bench/results/bench-${stamp}.{md,ndjson}`);

@@ -2,6 +2,10 @@
  * Broker memory per in-flight task: a raw agent holds every task unanswered while a raw client
  * submits N of them; the broker's growth is read from /metrics (nodejs_heap_size_used_bytes) when
  * exposed, and from its RSS (/proc/<pid>/status) always.
+ *
+ * Broker memory per retained ended task: N tasks run to completion against a raw echo agent and stay
+ * in the broker's table (TTL and caps raised past N); V8 heap and ArrayBuffer bytes after a forced
+ * GC, against the same broker before the N tasks.
  */
 import { WebSocket } from "ws";
 import { encodePayload } from "@agentwire/wire";
@@ -35,6 +39,14 @@ async function heapUsed(port: number): Promise<number | null> {
  * `--inspect=127.0.0.1:0` (a Node runtime flag: nothing is added to the broker).
  */
 export async function inspectorHeap(wsUrl: string): Promise<number | null> {
+  return (await inspectorMemory(wsUrl))?.heap ?? null;
+}
+
+/**
+ * After a full GC: the used V8 heap and the bytes of ArrayBuffer backing stores (outside the V8 heap:
+ * payload bytes live there), the latter from `process.memoryUsage()` evaluated in the broker.
+ */
+async function inspectorMemory(wsUrl: string): Promise<{ heap: number; arrayBuffers: number | null } | null> {
   const ws = new WebSocket(wsUrl);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -42,7 +54,7 @@ export async function inspectorHeap(wsUrl: string): Promise<number | null> {
       ws.once("error", reject);
     });
     let next = 0;
-    const call = (method: string): Promise<Record<string, unknown>> =>
+    const call = (method: string, params?: Record<string, unknown>): Promise<Record<string, unknown>> =>
       new Promise((resolve, reject) => {
         const id = ++next;
         const timer = setTimeout(() => reject(new Error(`${method}: no answer`)), 30_000);
@@ -54,12 +66,15 @@ export async function inspectorHeap(wsUrl: string): Promise<number | null> {
           resolve(msg.result ?? {});
         };
         ws.on("message", onMessage);
-        ws.send(JSON.stringify({ id, method }));
+        ws.send(JSON.stringify({ id, method, params }));
       });
     await call("HeapProfiler.collectGarbage");
     await call("HeapProfiler.collectGarbage");
     const usage = await call("Runtime.getHeapUsage");
-    return typeof usage["usedSize"] === "number" ? usage["usedSize"] : null;
+    if (typeof usage["usedSize"] !== "number") return null;
+    const evaluated = await call("Runtime.evaluate", { expression: "process.memoryUsage().arrayBuffers", returnByValue: true });
+    const value = (evaluated["result"] as { value?: unknown } | undefined)?.value;
+    return { heap: usage["usedSize"], arrayBuffers: typeof value === "number" ? value : null };
   } catch {
     return null;
   } finally {
@@ -69,10 +84,16 @@ export async function inspectorHeap(wsUrl: string): Promise<number | null> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The broker bin with its V8 inspector open (undefined when it did not announce one). */
+async function inspectedBroker(args: string[]): Promise<{ broker: Awaited<ReturnType<typeof startBroker>>; inspector: string | undefined }> {
+  const broker = await startBroker(args, ["--inspect=127.0.0.1:0"]);
+  const inspector = (await broker.child.waitForLine(/Debugger listening on (ws:\/\/\S+)/, 5000).catch(() => null))?.[1];
+  return { broker, inspector };
+}
+
 export async function measureHeap(tasks: number, payloadBytes: number, timeoutMs: number): Promise<HeapResult> {
   const limit = String(tasks * 2);
-  const broker = await startBroker(["--max-in-flight", limit, "--max-queue-length", limit, "--task-timeout-ms", "3600000", "--send-buffer-bytes", String(1 << 30)], ["--inspect=127.0.0.1:0"]);
-  const inspector = (await broker.child.waitForLine(/Debugger listening on (ws:\/\/\S+)/, 5000).catch(() => null))?.[1];
+  const { broker, inspector } = await inspectedBroker(["--max-in-flight", limit, "--max-queue-length", limit, "--task-timeout-ms", "3600000", "--send-buffer-bytes", String(1 << 30)]);
   const agent = await startRole("raw-agent", [broker.url, String(Math.min(1_000_000, tasks * 2)), "hold"]);
   const client = await rawClient(broker.url);
   try {
@@ -113,6 +134,96 @@ export async function measureHeap(tasks: number, payloadBytes: number, timeoutMs
           : metricsPer !== null
             ? "heap from broker /metrics nodejs_heap_size_used_bytes (no forced GC)"
             : "broker /metrics exposes no nodejs_heap_size_used_bytes and the inspector was unavailable: heap not measured",
+    };
+  } finally {
+    client.close();
+    await agent.child.stop();
+    await broker.child.stop(2000);
+  }
+}
+
+export interface EndedResult {
+  kind: "ended";
+  /** Tasks asked for and tasks whose result came back (the figures are per completed task). */
+  tasks: number;
+  completed: number;
+  payload_bytes: number;
+  /** Encoded output bytes of each task (the echoed input document). */
+  output_bytes: number;
+  heap_bytes_per_task: number | null;
+  /** ArrayBuffer backing stores (outside the V8 heap): the output bytes and whatever buffers they pin. */
+  array_buffer_bytes_per_task: number | null;
+  rss_bytes_per_task: number;
+  /** What the broker itself counts against --max-ended-bytes, per retained task (its /metrics). */
+  accounted_bytes_per_task: number | null;
+  note: string;
+}
+
+/** Ended tasks retained and the bytes accounted for them, from the broker's /metrics. */
+async function retention(port: number): Promise<{ tasks: number; bytes: number } | null> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const tasks = /^agentwire_ended_tasks_retained (\d+)$/m.exec(text);
+    const bytes = /^agentwire_ended_tasks_retained_bytes (\d+)$/m.exec(text);
+    return tasks === null || bytes === null ? null : { tasks: Number(tasks[1]), bytes: Number(bytes[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `n` calls of `submit` over `lanes` closed-loop lanes until done or `deadline`; returns the successes. */
+async function complete(submit: () => Promise<unknown>, n: number, lanes: number, deadline: number): Promise<number> {
+  let started = 0;
+  let done = 0;
+  const lane = async (): Promise<void> => {
+    while (started < n && Date.now() < deadline) {
+      started++;
+      if (await submit().then(() => true, () => false)) done++;
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(Array.from({ length: lanes }, lane)), new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+  clearTimeout(timer);
+  return done;
+}
+
+/**
+ * Broker memory per retained ended task: a raw echo agent answers N tasks whose record the broker keeps
+ * (TTL, --max-ended-tasks and --max-ended-bytes all above what N needs); after a 2,000-task warm-up,
+ * heap and ArrayBuffer bytes after a forced GC before and after the N tasks.
+ */
+export async function measureEnded(tasks: number, payloadBytes: number, timeoutMs: number): Promise<EndedResult> {
+  const warmup = 2_000;
+  const keep = String(tasks + warmup);
+  const { broker, inspector } = await inspectedBroker(["--result-ttl-ms", "3600000", "--max-ended-tasks", keep, "--max-ended-bytes", String(2 ** 40), "--max-in-flight", "1024"]);
+  const agent = await startRole("raw-agent", [broker.url, "1024"]);
+  const client = await rawClient(broker.url);
+  try {
+    const input = encodePayload(payloadOf(payloadBytes));
+    const deadline = Date.now() + timeoutMs;
+    await complete(() => client.submit("echo", input), warmup, 256, deadline);
+    const rssBefore = procRssBytes(broker.child.pid);
+    const before = inspector !== undefined ? await inspectorMemory(inspector) : null;
+    const completed = await complete(() => client.submit("echo", input), tasks, 256, deadline);
+    log(`ended: ${completed} of ${tasks} tasks completed`);
+    const after = inspector !== undefined ? await inspectorMemory(inspector) : null;
+    const rssAfter = procRssBytes(broker.child.pid);
+    const kept = await retention(broker.port);
+    const per = (a: number | null | undefined, b: number | null | undefined): number | null => (a != null && b != null && completed > 0 ? (a - b) / completed : null);
+    return {
+      kind: "ended",
+      tasks,
+      completed,
+      payload_bytes: payloadBytes,
+      output_bytes: input.byteLength,
+      heap_bytes_per_task: per(after?.heap, before?.heap),
+      array_buffer_bytes_per_task: per(after?.arrayBuffers, before?.arrayBuffers),
+      rss_bytes_per_task: (rssAfter - rssBefore) / Math.max(1, completed),
+      accounted_bytes_per_task: kept !== null && kept.tasks > 0 ? kept.bytes / kept.tasks : null,
+      note:
+        after !== null
+          ? `heap = V8 used heap after forced GC, ${(before!.heap / 2 ** 20).toFixed(1)} → ${(after.heap / 2 ** 20).toFixed(1)} MiB; ArrayBuffers = process.memoryUsage().arrayBuffers after the same GC${kept === null ? "; /metrics has no ended-task retention figures" : `; ${kept.tasks} ended tasks retained`}`
+          : "the inspector was unavailable: heap not measured",
     };
   } finally {
     client.close();

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { CLOSE_CODES, SUBPROTOCOL, errorInfo } from "@agentwire/wire";
 import { Auth, bearer } from "./auth.js";
-import { MemoryBackend, type Backend, type MeshHost } from "./backend.js";
+import { MemoryBackend, type Backend, type MeshHost, type RemoteOutcome } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { Handlers, type BrokerState } from "./handlers.js";
@@ -22,7 +22,7 @@ import { Session } from "./session.js";
 import { WriteBatcher } from "./write-batch.js";
 import { DeadlineHeap } from "./tasks/deadlines.js";
 import { TaskService } from "./tasks/task-service.js";
-import { TaskTable, idPrefix, newIncarnation, type TaskRecord } from "./tasks/task-table.js";
+import { TaskTable, idPrefix, newIncarnation, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 
 export interface Broker extends AsyncDisposable {
   readonly id: string;
@@ -47,7 +47,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   const sockets = new Set<WebSocket>();
   const auth = new Auth(config.auth.tokens);
   const registry = new Registry(brokerId);
-  const table = new TaskTable(config.resultTtlMs, config.maxEndedTasks);
+  const table = new TaskTable(config.resultTtlMs, config.maxEndedTasks, config.maxEndedBytes);
 
   let tasks: TaskService | undefined;
   let messaging: Messaging | undefined;
@@ -60,6 +60,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     connections: () => sessions.size,
     agentsByStatus: () => countBy(registry.all(), (s) => (s.isAgent ? s.status : undefined)),
     tasksByState: () => countBy(table.values(), (t) => t.state),
+    retention: () => table.retention(),
     queueDepths: () => dispatcher.depths(),
     ...(backend.stats !== undefined ? { mesh: () => backend.stats?.() } : {}),
   });
@@ -176,13 +177,7 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
     offers: (t) => registry.anyOffers(t.capability, t.version, t.tags),
     publishLocal: (topic, from, payload) => messaging.publish(from, { topic, payload }),
     runTask(remote, done) {
-      const observer = {
-        open: 1,
-        // Progress goes back to the origin ahead of the result (same connection, same ready list).
-        onProgress: (_t: TaskRecord, data: Uint8Array) =>
-          backend.control?.(remote.origin_broker, { k: "progress", task: remote.task_id, attempt: remote.attempt, data: Buffer.from(data).toString("base64") }),
-        onResult: (t: TaskRecord) => done({ ok: t.ok, output: t.output, error: t.error, attempt: t.attempt }),
-      };
+      const observer = meshSubmitter(backend, remote.origin_broker, remote.task_id, remote.attempt, done);
       try {
         // The origin's task id is its idempotency identity (the origin's table already folded the
         // client's idempotency key into it); scoped to the origin, it makes a redelivery of the same
@@ -223,6 +218,25 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
     },
     onRemoteResult(taskId, outcome) {
       if (!tasks.remoteResult(taskId, outcome)) log.debug({ task_id: taskId, attempt: outcome.attempt }, "dropped a remote result (task ended or older attempt)");
+    },
+  };
+}
+
+/**
+ * The submitter of a task another broker handed here: its progress and its one result go back to the
+ * origin. The ended record keeps it, so it holds only the origin, task id and attempt (not the handed
+ * over task and its input) and lets go of `done` (the backend's hold on that task) once called.
+ */
+function meshSubmitter(backend: Backend, origin: string, taskId: string, attempt: number, done: (outcome: RemoteOutcome) => void): TaskObserver {
+  let answer: typeof done | undefined = done;
+  return {
+    open: 1,
+    // Progress goes back to the origin ahead of the result (same connection, same ready list).
+    onProgress: (_t, data) => backend.control?.(origin, { k: "progress", task: taskId, attempt, data: Buffer.from(data).toString("base64") }),
+    onResult: (t) => {
+      const send = answer;
+      answer = undefined;
+      send?.({ ok: t.ok, output: t.output, error: t.error, attempt: t.attempt });
     },
   };
 }

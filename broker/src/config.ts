@@ -53,6 +53,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "shutdownGraceMs", flag: "shutdown-grace-ms", type: int(0, 3_600_000), default: DEFAULTS.shutdownGraceMs, help: "wait for in-flight tasks on SIGTERM" },
   { key: "resultTtlMs", flag: "result-ttl-ms", type: int(1_000, MAX_MS), default: 300_000, help: "keep ended tasks (results, idempotency keys) this long" },
   { key: "maxEndedTasks", flag: "max-ended-tasks", type: int(0, 1 << 30), default: 100_000, help: "most ended tasks kept at once (oldest dropped first)" },
+  { key: "maxEndedBytes", flag: "max-ended-bytes", type: int(0, 2 ** 40), default: 64 * 1024 * 1024, help: "most estimated bytes of ended tasks kept at once (record + output + error; oldest dropped first)" },
   { key: "logLevel", flag: "log-level", type: { kind: "enum", values: LOG_LEVELS }, default: "info", help: "pino log level" },
   { key: "redis", flag: "redis", type: { kind: "string" }, default: "", help: "join a broker mesh over this Redis URL, e.g. redis://host:6379" },
   { key: "redisCluster", flag: "redis-cluster", type: { kind: "string" }, default: "", help: "join a broker mesh over Redis Cluster: host:port,host:port,..." },
@@ -78,6 +79,8 @@ export interface BrokerConfig {
   shutdownGraceMs: number;
   resultTtlMs: number;
   maxEndedTasks: number;
+  /** Bound on the estimated bytes of the ended tasks kept (`retainedBytes` in tasks/task-table.ts). */
+  maxEndedBytes: number;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Redis URL of the mesh; "" = single broker (in-memory backend). */
   redis: string;

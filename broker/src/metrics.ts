@@ -8,6 +8,8 @@ export interface MetricSources {
   agentsByStatus(): Record<string, number>;
   tasksByState(): Record<string, number>;
   queueDepths(): Iterable<[string, number]>;
+  /** Ended tasks kept (for GET /v1/tasks/:id and idempotency keys) and their estimated bytes. */
+  retention(): { tasks: number; bytes: number };
   /** Redis mesh figures; absent for a single broker. */
   mesh?(): MeshStats | undefined;
 }
@@ -63,6 +65,22 @@ export class Metrics {
       collect() {
         this.reset();
         for (const [capability, n] of sources.queueDepths()) this.set({ capability }, n);
+      },
+    });
+    new Gauge({
+      name: "agentwire_ended_tasks_retained",
+      help: "Ended tasks kept for their results and idempotency keys (bounded by --result-ttl-ms, --max-ended-tasks, --max-ended-bytes).",
+      registers,
+      collect() {
+        this.set(sources.retention().tasks);
+      },
+    });
+    new Gauge({
+      name: "agentwire_ended_tasks_retained_bytes",
+      help: "Estimated bytes of the ended tasks kept (record + output + error), the figure --max-ended-bytes bounds.",
+      registers,
+      collect() {
+        this.set(sources.retention().bytes);
       },
     });
     const mesh = sources.mesh;

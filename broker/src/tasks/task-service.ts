@@ -359,7 +359,7 @@ export class TaskService {
   private ownTask(agent: Session, taskId: string): TaskRecord | undefined {
     const task = this.table.get(taskId);
     if (task !== undefined && task.agent === agent && task.endedAt === 0) return task;
-    if (task !== undefined && (task.agent === agent || (task.formerAgents?.includes(agent.agentId) ?? false))) return undefined; // late
+    if (task !== undefined && (task.agent === agent.id || (task.formerAgents?.includes(agent.agentId) ?? false))) return undefined; // late
     agent.error("unknown_task", `task ${taskId} is not dispatched to this session`, taskId);
     return undefined;
   }
@@ -414,6 +414,8 @@ export class TaskService {
       task.watchers = undefined;
     }
     const agent = task.agent as Session | null;
+    // An ended task keeps its last agent's session id (late results), not the session itself.
+    if (agent !== null) task.agent = agent.id;
     if (agent !== null && agent.tasks.delete(task)) {
       this.releaseCapacity(agent);
       this.onRelease?.();

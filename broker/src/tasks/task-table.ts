@@ -1,6 +1,7 @@
 /**
  * Task records: lean plain objects, no Promise or timer per task. Ended tasks stay for `resultTtlMs`
- * (results for GET /v1/tasks/:id, idempotency keys), oldest first, at most `maxEnded` at once.
+ * (results for GET /v1/tasks/:id, idempotency keys) and are forgotten oldest first, earlier when more
+ * than `maxEnded` of them, or more than `maxEndedBytes` of their estimated size, are kept at once.
  */
 import { randomBytes } from "node:crypto";
 import type { ErrorInfo, Priority, Strategy, TaskState } from "@agentwire/wire";
@@ -26,7 +27,8 @@ export interface TaskRecord extends Deadlined {
   readonly seq: number;
   readonly capability: string;
   readonly version: string | undefined;
-  readonly tags: readonly string[] | undefined;
+  /** Routing only: dropped once the task ended. */
+  tags: readonly string[] | undefined;
   input: Uint8Array;
   readonly priority: Priority;
   readonly strategy: Strategy;
@@ -38,8 +40,11 @@ export interface TaskRecord extends Deadlined {
   readonly ref: string;
   /** More observers (idempotent duplicates with their own ref, HTTP ?wait), rare. */
   watchers: Watcher[] | undefined;
-  /** The agent holding the current attempt (an opaque session), or the last one once ended. */
-  agent: object | null;
+  /**
+   * The agent holding the current attempt (an opaque session); once ended, the id of the last
+   * attempt's session only (its late results are recognised by it; the session is not kept reachable).
+   */
+  agent: object | string | null;
   /** Agent ids of earlier attempts, so their late results are ignored rather than refused. */
   formerAgents: string[] | undefined;
   /**
@@ -57,6 +62,46 @@ export interface TaskRecord extends Deadlined {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Heap bytes an ended task's record costs besides its output and error: the record, its id and ref
+ * strings, its slots in the table's map and ended queue, the output's typed-array objects. Measured
+ * with `pnpm bench` ("Broker memory per retained ended task", bench/README.md) and rounded up.
+ */
+const ENDED_RECORD_BYTES = 560;
+
+/**
+ * An output viewing a received buffer more than this larger than itself (a socket read holding other
+ * frames) is copied when its task ends, so the ended record holds its own bytes and nothing else.
+ */
+const PIN_SLACK = 256;
+
+/** The estimated bytes an ended task's record keeps (what `--max-ended-bytes` bounds). */
+function retainedBytes(task: TaskRecord): number {
+  let n = ENDED_RECORD_BYTES + (task.output?.byteLength ?? 0) + (task.idemKey?.length ?? 0);
+  const e = task.error;
+  if (e !== undefined) n += 64 + e.code.length + e.message.length + (e.details === undefined ? 0 : roughSize(e.details));
+  return n;
+}
+
+/** A rough heap size of a decoded document (error details), walked without recursion. */
+function roughSize(doc: unknown): number {
+  let n = 0;
+  const todo: unknown[] = [doc];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (typeof v === "string") n += 16 + v.length;
+    else if (v instanceof Uint8Array) n += 64 + v.byteLength;
+    else if (typeof v === "object" && v !== null) {
+      n += 32;
+      for (const [k, x] of Object.entries(v)) {
+        n += 16 + k.length;
+        todo.push(x);
+      }
+    } else n += 8;
+  }
+  return n;
+}
 
 /**
  * Ids a broker makes are `<broker id>.<kind><incarnation>-<seq>`: kind `t` task, `s` session, `r`
@@ -89,7 +134,7 @@ export function createdAt(task: TaskRecord): number {
   return task.deadline - task.timeoutMs;
 }
 
-/** Whether the task was ever sent to an agent (the agent of the last attempt stays set once ended). */
+/** Whether the task was ever sent to an agent (the last attempt's session id stays set once ended). */
 export function everDispatched(task: TaskRecord): boolean {
   return task.agent !== null || task.formerAgents !== undefined || task.remoteBroker !== undefined;
 }
@@ -100,11 +145,19 @@ export class TaskTable {
   private readonly idempotency = new Map<string, TaskRecord>();
   /** Tasks not ended, by state bucket, for metrics and shutdown. */
   open = 0;
+  /** Sum of `retainedBytes` over the ended tasks kept. */
+  private endedBytes = 0;
 
   constructor(
     private readonly ttlMs: number,
     private readonly maxEnded: number,
+    private readonly maxEndedBytes: number,
   ) {}
+
+  /** Ended tasks kept and their estimated bytes, for /metrics. */
+  retention(): { tasks: number; bytes: number } {
+    return { tasks: this.ended.span, bytes: this.endedBytes };
+  }
 
   get size(): number {
     return this.tasks.size;
@@ -124,27 +177,35 @@ export class TaskTable {
     this.open++;
   }
 
-  /** Marks a task ended: it is kept for the TTL, then forgotten. */
+  /**
+   * Marks a task ended (its outcome set): it is kept for the TTL, then forgotten; the oldest ended
+   * tasks go first while more than the count or bytes cap are kept. What only a running task needs
+   * (input, routing tags) is dropped.
+   */
   markEnded(task: TaskRecord, now: number): void {
     task.endedAt = now;
     task.input = EMPTY;
+    task.tags = undefined;
+    const out = task.output;
+    if (out !== undefined && out.buffer.byteLength > out.byteLength + PIN_SLACK) task.output = Uint8Array.prototype.slice.call(out);
     this.open--;
     this.ended.push(task);
-    while (this.ended.span > this.maxEnded) this.forget(this.ended.shift()!);
+    this.endedBytes += retainedBytes(task);
+    while (this.ended.span > this.maxEnded || (this.endedBytes > this.maxEndedBytes && this.ended.span > 0)) this.forgetOldest();
   }
 
   /** Forgets ended tasks older than the TTL; called from the broker's periodic tick. */
   sweep(now: number): void {
-    for (let t = this.ended.peek(); t !== undefined && now - t.endedAt >= this.ttlMs; t = this.ended.peek()) {
-      this.forget(this.ended.shift()!);
-    }
+    for (let t = this.ended.peek(); t !== undefined && now - t.endedAt >= this.ttlMs; t = this.ended.peek()) this.forgetOldest();
   }
 
   values(): IterableIterator<TaskRecord> {
     return this.tasks.values();
   }
 
-  private forget(task: TaskRecord): void {
+  private forgetOldest(): void {
+    const task = this.ended.shift()!;
+    this.endedBytes -= retainedBytes(task);
     this.tasks.delete(task.id);
     if (task.idemKey !== undefined && this.idempotency.get(task.idemKey) === task) this.idempotency.delete(task.idemKey);
   }
