@@ -24,6 +24,9 @@ export interface RemoteTask {
   priority?: Priority | undefined;
   /** The submitter's routing strategy, applied among the executing broker's agents. */
   strategy?: Strategy | undefined;
+  /** Open-task records only: the task's deadline (Unix ms) and its owner (a hash of its idempotency scope). */
+  deadline?: number | undefined;
+  owner?: string | undefined;
 }
 
 /** How a task handed to another broker ended. */
@@ -117,6 +120,31 @@ export interface Backend {
    * still owns the task). A false means the task was taken over: it is cancelled here.
    */
   beforeRun?(taskId: string, attempt: number): true | Promise<boolean>;
+  /**
+   * A task this broker accepted (or updated: attempt, executing broker): recorded in the mesh until it
+   * ends, so another broker can finish it if this one dies [MESH-7]. Batched per event-loop turn.
+   */
+  taskOpened?(record: RemoteTask): void;
+  /** The same, written now: resolves once the record is stored. */
+  recordOpen?(record: RemoteTask): Promise<void>;
+  /**
+   * A task this broker accepted ended: its outcome is stored for every broker of the mesh (undefined
+   * when the executing broker stored it), and its open record forgotten.
+   */
+  taskEnded?(taskId: string, outcome: RemoteOutcome | undefined, timeoutMs: number): void;
+  /**
+   * Closing with an open task of its own that no local agent will finish: hands it to a broker whose
+   * agent offers it (attempt + 1 when `ran`); false when none can take it.
+   */
+  handOver?(record: RemoteTask, ran: boolean): boolean;
+  /** Mesh-wide idempotency (MESH-4): binds `scopedKey` to `taskId`, or resolves with the task id already bound. */
+  claimKey?(scopedKey: string, taskId: string): Promise<string | undefined>;
+  /** Re-binds a key from a task that was never stored to `taskId` ("" unbinds); false when it changed. */
+  rebindKey?(scopedKey: string, expected: string, taskId: string): Promise<boolean>;
+  /** What the mesh knows of a task another broker (or an earlier process) accepted. */
+  foreignTask?(taskId: string): Promise<ForeignTask>;
+  /** Calls `done` once with a foreign task's outcome when stored, or undefined after `deadline`. */
+  watchForeign?(taskId: string, deadline: number, done: (outcome: RemoteOutcome | undefined) => void): void;
   /** Sends a control entry to another broker (fire and forget; failures are logged). */
   control?(broker: string, entry: MeshControl): void;
   /** Hands a task to the broker holding a remote agent. */
@@ -126,6 +154,13 @@ export interface Backend {
   /** Mesh figures for /metrics, as of the backend's last refresh (no Redis call). */
   stats?(): MeshStats;
 }
+
+/** What is known of a task another broker (or an earlier process of this one) accepted. */
+export type ForeignTask =
+  | { kind: "ended"; outcome: RemoteOutcome }
+  | { kind: "open"; deadline: number }
+  /** No record and no outcome: never stored (its broker died first), or forgotten after its TTL. */
+  | { kind: "unknown"; originLive: boolean };
 
 export interface MeshStats {
   /** Entries in this broker's task stream (unread + pending). */

@@ -36,12 +36,12 @@ export interface Broker extends AsyncDisposable {
 export async function startBroker(config: BrokerConfig, logger: Logger, backendArg?: Backend): Promise<Broker> {
   const brokerId = config.brokerId === "" ? `b-${randomBytes(4).toString("hex")}` : config.brokerId;
   const log = logger.child({ broker_id: brokerId });
+  const incarnation = newIncarnation();
   const backend: Backend =
     backendArg ??
     (config.redis !== "" || config.redisCluster !== ""
-      ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, log, sweepMs: config.meshSweepMs, livenessMs: config.meshLivenessMs, responseMarginMs: config.meshResponseMarginMs })
+      ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, incarnation, keyTtlMs: config.resultTtlMs, log, sweepMs: config.meshSweepMs, livenessMs: config.meshLivenessMs, responseMarginMs: config.meshResponseMarginMs })
       : new MemoryBackend());
-  const incarnation = newIncarnation();
   const state: BrokerState = { brokerId, shuttingDown: false, agentIdPrefix: idPrefix(brokerId, "a", incarnation) };
   const sessions = new Set<Session>();
   const sockets = new Set<WebSocket>();

@@ -7,6 +7,8 @@ import type { Session } from "./session.js";
 
 export class HeartbeatMonitor {
   private timer: NodeJS.Timeout | undefined;
+  private period = 0;
+  private lastTick = 0;
 
   constructor(
     private readonly sessions: ReadonlySet<Session>,
@@ -17,8 +19,9 @@ export class HeartbeatMonitor {
 
   start(): void {
     // A quarter of the timeout keeps eviction within 1.25 x timeout without a timer per session.
-    const period = Math.max(10, Math.min(1_000, Math.floor(this.timeoutMs / 4)));
-    this.timer = setInterval(this.tick, period);
+    this.period = Math.max(10, Math.min(1_000, Math.floor(this.timeoutMs / 4)));
+    this.lastTick = Date.now();
+    this.timer = setInterval(this.tick, this.period);
     this.timer.unref();
   }
 
@@ -28,6 +31,11 @@ export class HeartbeatMonitor {
 
   private readonly tick = (): void => {
     const now = Date.now();
+    // This process was paused or stalled (SIGSTOP, a long GC): peers were not heard because this broker
+    // was not listening, so the gap does not count as their silence. The sockets are read next.
+    const gap = now - this.lastTick - this.period;
+    this.lastTick = now;
+    if (gap > this.period) for (const s of this.sessions) s.lastSeen += gap;
     for (const s of this.sessions) {
       if (s.state !== "closed" && now - s.lastSeen > this.timeoutMs) {
         this.onEvict(s);

@@ -74,6 +74,8 @@ export class Session implements TaskObserver {
   /** Requests this session made and that are pending, by the caller's id. */
   readonly requestsOut = new Map<string, RequestRecord>();
   private slow = false;
+  /** Frames that arrived while an earlier frame's handling waits on the mesh (`hold`), in order. */
+  private backlog: (Buffer | ArrayBuffer | Buffer[])[] | undefined;
   /** Whether the socket is corked until the end of this event-loop turn (WriteBatcher). */
   corked = false;
 
@@ -102,9 +104,42 @@ export class Session implements TaskObserver {
     return this.capacity > 0 ? n / this.capacity : 1;
   }
 
+  /**
+   * The frame being handled waits for `work` (a round trip to the mesh): frames after it are kept and
+   * handled once it settles, in the order received [CONN-7]; reading from the socket pauses meanwhile,
+   * so a peer cannot grow the backlog without bound. A failure of `work` is sent as an error.
+   */
+  hold(work: Promise<void>, ref?: string): void {
+    this.backlog ??= [];
+    this.ws.pause();
+    void work.catch((err: unknown) => this.fail(err, ref)).finally(this.release);
+  }
+
+  private readonly release = (): void => {
+    const queued = this.backlog ?? [];
+    this.backlog = undefined;
+    for (let i = 0; i < queued.length; i++) {
+      this.handleMessage(queued[i]!, true);
+      if (this.backlog !== undefined) {
+        (this.backlog as (Buffer | ArrayBuffer | Buffer[])[]).push(...queued.slice(i + 1));
+        return;
+      }
+    }
+    if (this.state !== "closed") this.ws.resume();
+  };
+
   private readonly onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void => {
     if (this.state === "closed") return;
     this.lastSeen = Date.now();
+    if (this.backlog !== undefined && isBinary) {
+      this.backlog.push(data);
+      return;
+    }
+    this.handleMessage(data, isBinary);
+  };
+
+  private handleMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    if (this.state === "closed") return;
     if (!isBinary) {
       this.error("bad_frame", "text messages are not allowed; send binary MessagePack");
       return;
@@ -126,7 +161,7 @@ export class Session implements TaskObserver {
     } catch (err) {
       this.fail(err, refOf(frame));
     }
-  };
+  }
 
   private readonly onClose = (): void => {
     this.markGone();

@@ -102,16 +102,27 @@ describe.each(BACKENDS)("heartbeat and shutdown ($name)", (backend) => {
     }
   });
 
-  it("[SHUT-5] tasks still open when the grace period ends get shutting_down", async () => {
+  it("[SHUT-5] tasks still open when the grace period ends get shutting_down, unless another broker of the mesh runs them", async () => {
     const b = await backend.start(["--shutdown-grace-ms", "200"]);
     try {
       const agent = await registerOn(b, { capabilities: [{ name: "sd2" }] });
       const cl = await registerOn(b);
-      const id = await cl.submit("sd2", 1);
-      await agent.next("task");
+      const id = await cl.submit("sd2", 1, { idempotency_key: "sd2-1" });
+      const task = await agent.next("task");
       b.child.kill("SIGTERM");
-      expect(await cl.next("result", (r) => r.task_id === id)).toMatchObject({ ok: false, error: { code: "shutting_down" } });
+      if (b.agentUrl === b.url) {
+        expect(await cl.next("result", (r) => r.task_id === id)).toMatchObject({ ok: false, error: { code: "shutting_down" } });
+        expect(await b.child.exited).toBe(0);
+        return;
+      }
+      // The agent's broker runs it: the task outlives the client's broker [MESH-7]. The client
+      // collects it on another broker with the same idempotency key [MESH-8].
       expect(await b.child.exited).toBe(0);
+      expect(cl.take("result")).toEqual([]);
+      await using again = await Peer.register(b.agentUrl, {});
+      expect(await again.submit("sd2", 1, { idempotency_key: "sd2-1" })).toBe(id);
+      agent.send({ type: "result", task_id: id, ok: true, output: task.input, attempt: task.attempt });
+      expect(await again.next("result", (r) => r.task_id === id)).toMatchObject({ ok: true });
     } finally {
       await b.stop();
     }

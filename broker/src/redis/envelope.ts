@@ -16,24 +16,27 @@ const optional = (v: unknown, check: (v: unknown) => boolean): boolean => v === 
 
 /** The task of a stream entry's field/value list, or undefined when it holds none (or a malformed one). */
 export function decodeTask(fields: readonly Buffer[]): RemoteTask | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i]!.toString() !== TASK_FIELD) continue;
-    let v: Record<string, unknown>;
-    try {
-      v = decodePayload<Record<string, unknown>>(fields[i + 1]!);
-    } catch {
-      return undefined;
-    }
-    if (typeof v !== "object" || v === null) return undefined;
-    const ok =
-      isStr(v.task_id) && isStr(v.capability) && v.input instanceof Uint8Array && isStr(v.origin_broker) && isStr(v.target_broker) &&
-      isInt(v.timeout_ms) && isInt(v.attempt) && optional(v.max_attempts, isInt) && optional(v.version, isStr) &&
-      optional(v.tags, (t) => Array.isArray(t) && t.every(isStr)) && optional(v.priority, isStr) && optional(v.strategy, isStr);
-    if (!ok) return undefined;
-    for (const k of ["max_attempts", "version", "tags", "priority", "strategy"]) if (v[k] === null) delete v[k];
-    return v as unknown as RemoteTask;
-  }
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.toString() === TASK_FIELD) return decodeTaskBytes(fields[i + 1]!);
   return undefined;
+}
+
+/** A task encoded by `encodeTask` (a stream entry's field, or an open-task record), or undefined when malformed. */
+export function decodeTaskBytes(bytes: Buffer): RemoteTask | undefined {
+  let v: Record<string, unknown>;
+  try {
+    v = decodePayload<Record<string, unknown>>(bytes);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const ok =
+    isStr(v.task_id) && isStr(v.capability) && v.input instanceof Uint8Array && isStr(v.origin_broker) && isStr(v.target_broker) &&
+    isInt(v.timeout_ms) && isInt(v.attempt) && optional(v.max_attempts, isInt) && optional(v.version, isStr) &&
+    optional(v.tags, (t) => Array.isArray(t) && t.every(isStr)) && optional(v.priority, isStr) && optional(v.strategy, isStr) &&
+    optional(v.deadline, isInt) && optional(v.owner, isStr);
+  if (!ok) return undefined;
+  for (const k of ["max_attempts", "version", "tags", "priority", "strategy", "deadline", "owner"]) if (v[k] === null) delete v[k];
+  return v as unknown as RemoteTask;
 }
 
 export function encodeOutcome(o: RemoteOutcome): string {

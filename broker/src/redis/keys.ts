@@ -9,6 +9,8 @@ export const meshKeys = {
   changes: "aw:{mesh}:changes",
   /** Channel: cross-broker publish frames (see envelope.ts). */
   publish: "aw:{mesh}:publish",
+  /** String: task id of the first task submitted with an idempotency key (`hash` of scope + key), PX the result TTL. */
+  idem: (hash: string) => `aw:idem:${hash}`,
 } as const;
 
 export const CONSUMER_GROUP = "brokers";
@@ -26,6 +28,11 @@ export function brokerKeys(id: string) {
     tasks: `${tag}:tasks`,
     /** Hash stream entry id -> the attempt running now, when local retries raised it above the entry's. */
     attempts: `${tag}:attempts`,
+    /**
+     * Hash task id -> the task as accepted here (envelope.ts, with deadline and owner), from `accepted`
+     * until its outcome is stored: what lets another broker (or this id's next process) finish it.
+     */
+    open: `${tag}:open`,
     /** List of task ids whose response key is ready, read by the origin with BLMPOP. */
     ready: `${tag}:ready`,
     /** List holding one response; PX TTL = task timeout + margin. */

@@ -7,12 +7,13 @@
 import type { Logger } from "pino";
 import type { Cluster, Redis } from "ioredis";
 import { AgentLostError, DEFAULTS, errorInfo, type AgentInfo, type Strategy } from "@agentwire/wire";
-import type { Backend, MeshControl, MeshHost, MeshStats, RemoteOutcome, RemoteTask } from "../backend.js";
+import type { Backend, ForeignTask, MeshControl, MeshHost, MeshStats, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { AgentFilter } from "../registry.js";
 import { originOfTask } from "../tasks/task-table.js";
 import { connect, ROLES, type RedisTarget, type Role } from "./connections.js";
 import { decodeOutcome, decodePublish, decodeTask, encodeOutcome, encodePublish, encodeTask, TASK_FIELD } from "./envelope.js";
 import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
+import { Ledger } from "./ledger.js";
 import { parseAgents, RegistryCache } from "./registry-cache.js";
 import { defineScripts, type MeshCommands } from "./scripts.js";
 
@@ -30,6 +31,10 @@ export interface RedisBackendOptions {
   sweepMs?: number;
   /** SCAN rounds (COUNT 1000 each, per node) one sweep pattern may take. */
   scanRounds?: number;
+  /** This process's incarnation (the part of its ids that differs between processes of one broker id). */
+  incarnation?: string;
+  /** How long a mesh-wide idempotency key is kept (the result TTL). */
+  keyTtlMs?: number;
 }
 
 /** Escapes Redis glob metacharacters in a literal key part. */
@@ -124,9 +129,17 @@ export class RedisBackend implements Backend {
    * agent gets one or a result is stored.
    */
   private aliveUntil = 0;
+  /**
+   * Since when `cmd` is connected. Other brokers could not refresh their liveness while Redis was
+   * unreachable either: none is taken for dead until they had 3 liveness periods to do so.
+   */
+  private readySince = 0;
   private verifying: Promise<void> | undefined;
   /** Shutting down: entries read are handed to other brokers, agents are no longer published. */
   private intakeStopped = false;
+  private readonly ledger: Ledger;
+  /** Open tasks of an earlier process with this id that no agent could take yet (retried each tick). */
+  private openLeft = 0;
   /** Entries of this broker's stream that an earlier process with this id left pending and no agent could take yet. */
   private leftover: string[] = [];
   private readonly figures: MeshStats = { streamLength: 0, pending: 0, readyLength: 0, responseKeys: 0, reclaimed: 0, swept: 0 };
@@ -140,8 +153,10 @@ export class RedisBackend implements Backend {
     this.keys = brokerKeys(options.brokerId);
     this.conns = Object.fromEntries(ROLES.map((r) => [r, connect(options.target, options.brokerId, r)])) as Record<Role, Redis>;
     this.cmd = defineScripts(this.conns.cmd);
+    this.ledger = new Ledger(this.cmd, options.brokerId, options.log, (p) => this.track(p));
     this.sweepMs = options.sweepMs ?? 10_000;
     for (const r of ROLES) this.conns[r].on("error", (err: Error) => options.log.debug({ err, role: r }, "redis connection error"));
+    this.conns.cmd.on("ready", () => (this.readySince = Date.now()));
   }
 
   get ready(): boolean {
@@ -165,6 +180,7 @@ export class RedisBackend implements Backend {
     await this.ensureGroup();
     // Before this process reads its stream, every pending entry of its consumer is an earlier process's.
     await this.recoverOwnPending();
+    this.openLeft = await this.recoverOpen(this.options.brokerId);
     this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.options.log.warn({ err }, "mesh tick failed")), this.livenessMs);
     this.sweepTimer = setInterval(() => void this.sweep().catch((err: unknown) => this.options.log.warn({ err }, "mesh sweep failed")), this.sweepMs);
     this.loops = [this.readTasks(), this.readResponses()];
@@ -177,14 +193,15 @@ export class RedisBackend implements Backend {
     clearInterval(this.sweepTimer);
     clearTimeout(this.changeTimer);
     await this.sweeping?.catch(() => undefined);
-    // Results already queued are stored and acknowledged before we leave.
+    // Results already queued are stored and acknowledged, and open-task records written, before we leave.
+    this.ledger.close();
     this.flushStores();
     await Promise.allSettled(this.storing);
     try {
       // A graceful leave: peers forget our agents now; our task stream stays for reclaim.
       await this.cmd.del(this.keys.alive, this.keys.agents, this.keys.caps);
       // With nothing left in our stream we leave the mesh; otherwise a survivor reclaims it.
-      if ((await this.cmd.xlen(this.keys.tasks)) === 0) {
+      if ((await this.cmd.xlen(this.keys.tasks)) === 0 && (await this.cmd.hlen(this.keys.open)) === 0) {
         await this.cmd.del(this.keys.tasks);
         await this.cmd.zrem(meshKeys.brokers, this.options.brokerId);
       }
@@ -312,7 +329,7 @@ export class RedisBackend implements Backend {
       let d = dead.get(id);
       if (d === undefined) {
         const s = score.get(id);
-        d = (await this.cmd.exists(brokerKeys(id).alive)) === 0 && (s === undefined || Date.now() - s > 3 * this.livenessMs);
+        d = (await this.cmd.exists(brokerKeys(id).alive)) === 0 && (s === undefined || Date.now() - s > 3 * this.livenessMs) && this.othersHadTime(Date.now());
         dead.set(id, d);
       }
       return d;
@@ -363,7 +380,8 @@ export class RedisBackend implements Backend {
 
   /** Result of a task that ran here for `origin`, readable via the response key until its TTL. */
   async response(origin: string, taskId: string): Promise<RemoteOutcome | undefined> {
-    const text = await this.cmd.lindex(brokerKeys(origin).response(taskId), 0);
+    // The first outcome stored wins (a late one of a cancelled run is pushed after it).
+    const text = await this.cmd.lindex(brokerKeys(origin).response(taskId), -1);
     return text === null ? undefined : decodeOutcome(text);
   }
 
@@ -395,6 +413,7 @@ export class RedisBackend implements Backend {
     if (this.running.size > 0 && Date.now() >= this.aliveUntil) void this.verifyAll();
     await this.publish();
     if (this.leftover.length > 0) await this.retryLeftover();
+    if (this.openLeft > 0) this.openLeft = await this.recoverOpen(this.options.brokerId);
     const figures = await this.cmd.pipeline().xlen(this.keys.tasks).xpending(this.keys.tasks, CONSUMER_GROUP).llen(this.keys.ready).exec();
     const value = (i: number): unknown => (figures?.[i]?.[0] == null ? figures?.[i]?.[1] : undefined);
     this.figures.streamLength = Number(value(0) ?? 0);
@@ -410,7 +429,8 @@ export class RedisBackend implements Backend {
     // Shutting down: still listed (direct messages reach its sessions) but offering nothing.
     const agents = this.intakeStopped ? this.host!.localAgents().map((a) => ({ ...a, capabilities: [] })) : this.host!.localAgents();
     const caps = new Map<string, number>();
-    const argv: (string | number)[] = [3 * this.livenessMs, me, agents.length];
+    // The liveness key holds the incarnation: another broker tells this process's tasks from an earlier one's.
+    const argv: (string | number)[] = [3 * this.livenessMs, this.options.incarnation ?? me, agents.length];
     for (const a of agents) {
       argv.push(a.agent_id, JSON.stringify(a));
       for (const c of a.capabilities) caps.set(c.name, (caps.get(c.name) ?? 0) + 1);
@@ -462,7 +482,7 @@ export class RedisBackend implements Backend {
       if (alive === 1) this.cache.replace(id, parseAgents(hash));
       else {
         this.cache.drop(id);
-        if (now - Number(members[i + 1]) > 3 * this.livenessMs) await this.reclaim(id);
+        if (now - Number(members[i + 1]) > 3 * this.livenessMs && this.othersHadTime(now)) await this.reclaim(id);
       }
     }
     for (const id of [...this.cache.brokers]) if (!seen.has(id)) this.cache.drop(id);
@@ -477,8 +497,11 @@ export class RedisBackend implements Backend {
    */
   private async reclaim(dead: string): Promise<void> {
     const stream = brokerKeys(dead).tasks;
+    // The dead broker's own open tasks (accepted there, run on its agents) run elsewhere; it stays a
+    // member until none is left, so a later reclaim retries those no agent offers yet.
+    const openLeft = await this.recoverOpen(dead);
     if ((await this.cmd.exists(stream)) === 0) {
-      await this.cmd.zrem(meshKeys.brokers, dead);
+      if (openLeft === 0) await this.cmd.zrem(meshKeys.brokers, dead);
       return;
     }
     const me = this.options.brokerId;
@@ -496,7 +519,7 @@ export class RedisBackend implements Backend {
     }
     if ((await this.cmd.xlen(stream)) === 0) {
       await this.cmd.del(stream);
-      await this.cmd.zrem(meshKeys.brokers, dead);
+      if (openLeft === 0) await this.cmd.zrem(meshKeys.brokers, dead);
     }
   }
 
@@ -521,6 +544,66 @@ export class RedisBackend implements Backend {
     const done = await this.forward(from, entryId, task, target, attempt);
     if (done) this.reclaimed++;
     return done;
+  }
+
+  /**
+   * Open tasks of broker `origin` (dead, or an earlier process of this one) that ran on its own agents
+   * run again elsewhere (Ledger.recover); returns how many records remain.
+   */
+  private recoverOpen(origin: string): Promise<number> {
+    const except = origin === this.options.brokerId ? (this.options.incarnation ?? "") : undefined;
+    return this.ledger.recover(origin, except, this.marginMs, async (task) => {
+      const attempt = task.attempt + 1;
+      if (attempt > (task.max_attempts ?? DEFAULTS.maxAttempts)) {
+        const error = errorInfo(new AgentLostError(`task ${task.task_id} lost its broker on its last attempt`));
+        await this.ledger.settle(origin, task.task_id, encodeOutcome({ ok: false, error, attempt: task.attempt }), task.timeout_ms + this.marginMs);
+        return true;
+      }
+      const local = !this.intakeStopped && this.host!.offers(task);
+      const target = local ? this.options.brokerId : this.cache.brokerFor(task.capability, task.version, task.tags, task.strategy);
+      if (target === undefined) return false;
+      await this.enqueueRemote({ ...task, target_broker: target, attempt });
+      this.reclaimed++;
+      return true;
+    });
+  }
+
+  taskOpened(record: RemoteTask): void {
+    this.ledger.open(record);
+  }
+
+  recordOpen(record: RemoteTask): Promise<void> {
+    return this.ledger.record(record);
+  }
+
+  taskEnded(taskId: string, outcome: RemoteOutcome | undefined, timeoutMs: number): void {
+    this.ledger.end(taskId, outcome === undefined ? undefined : encodeOutcome(outcome), timeoutMs + this.marginMs);
+  }
+
+  handOver(record: RemoteTask, ran: boolean): boolean {
+    const target = this.cache.brokerFor(record.capability, record.version, record.tags, record.strategy);
+    const attempt = ran ? record.attempt + 1 : record.attempt;
+    if (target === undefined || attempt > (record.max_attempts ?? DEFAULTS.maxAttempts)) return false;
+    const moved = { ...record, target_broker: target, attempt, timeout_ms: Math.max(1, (record.deadline ?? Date.now()) - Date.now()) };
+    this.ledger.open({ ...moved, input: new Uint8Array(0) });
+    this.track(this.enqueueRemote(moved).catch((err: unknown) => this.options.log.warn({ err, task_id: record.task_id }, "handing an open task over failed")));
+    return true;
+  }
+
+  claimKey(scopedKey: string, taskId: string): Promise<string | undefined> {
+    return this.ledger.claimKey(scopedKey, taskId, this.options.keyTtlMs ?? 300_000);
+  }
+
+  rebindKey(scopedKey: string, expected: string, taskId: string): Promise<boolean> {
+    return this.ledger.rebindKey(scopedKey, expected, taskId, this.options.keyTtlMs ?? 300_000);
+  }
+
+  foreignTask(taskId: string): Promise<ForeignTask> {
+    return this.ledger.foreign(taskId);
+  }
+
+  watchForeign(taskId: string, deadline: number, done: (outcome: RemoteOutcome | undefined) => void): void {
+    this.ledger.watch(taskId, deadline + this.marginMs, done);
   }
 
   /**
@@ -603,7 +686,7 @@ export class RedisBackend implements Backend {
         const texts = new Map<string, unknown>();
         if (bare.length > 0) {
           const pipe = this.cmd.pipeline();
-          for (const id of bare) pipe.lindex(this.keys.response(id), 0);
+          for (const id of bare) pipe.lindex(this.keys.response(id), -1);
           const results = (await pipe.exec()) ?? [];
           bare.forEach((id, i) => texts.set(id, results[i]?.[1]));
         }
@@ -686,6 +769,11 @@ export class RedisBackend implements Backend {
     };
     if (this.safe(r)) this.queueStore(result);
     else void this.own([[r, 0]]).then(() => (r.lost ? undefined : this.queueStore(result)));
+  }
+
+  /** Whether Redis has been reachable long enough for a live broker to have refreshed its liveness. */
+  private othersHadTime(now: number): boolean {
+    return now - this.readySince > 3 * this.livenessMs;
   }
 
   /** Whether no survivor can have claimed this entry (see `aliveUntil`). */

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Cluster, Redis } from "ioredis";
 
-export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-2", own: "own-2" } as const;
+export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-2", own: "own-2", endTasks: "end-tasks", swap: "swap-1" } as const;
 
 function source(file: string): string {
   const here = fileURLToPath(new URL(`./${file}.lua`, import.meta.url));
@@ -20,6 +20,10 @@ export interface MeshCommands {
   /** `numberOfKeys` = 1 + responses; keys: ready, then each response key; argv: id, ttl ms, body per response. */
   storeResponses(numberOfKeys: number, ...keysAndArgv: (string | number)[]): Promise<number>;
   ack(stream: string, attempts: string, group: string, ...ids: string[]): Promise<number>;
+  /** `numberOfKeys` = 1 + stored responses; keys: open, response keys; argv: ttl + body per response, then every ended id. */
+  endTasks(numberOfKeys: number, ...keysAndArgv: (string | number | Buffer)[]): Promise<number>;
+  /** Compare-and-set of a hash field (or, with field "", a string with a ttl); 1 when replaced. */
+  swap(key: string, field: string, expected: string | Buffer, value: string | Buffer, ttlMs: number): Promise<number>;
   /** argv: group, consumer, then entry id + attempt (0 = unchanged) pairs; one 1 (owned) or 0 (taken) per entry. */
   own(stream: string, attempts: string, group: string, consumer: string, ...pairs: (string | number)[]): Promise<number[]>;
 }

@@ -21,7 +21,7 @@ import type { Registry } from "../registry.js";
 import type { Session } from "../session.js";
 import type { RequestRecord } from "../requests.js";
 import type { DeadlineHeap } from "./deadlines.js";
-import { createdAt, endState, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
+import { createdAt, endState, everDispatched, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
 
 /** What a submit asks for, from a `submit` frame or POST /v1/tasks. */
 export interface TaskSpec {
@@ -59,9 +59,19 @@ export interface TaskMesh {
   readonly backend: Backend;
 }
 
+const NO_INPUT = new Uint8Array(0);
+
+/** Pause before handing a task over again after the shared store refused it. */
+const HANDOFF_RETRY_MS = 250;
+
 /** The idempotency scope of a token (TASK-27), apart from the mesh's `mesh:<origin>` scopes. */
 export function tokenScope(token: string | undefined): string {
   return `t:${token ?? ""}`;
+}
+
+/** An idempotency key within its scope: what TASK-26 compares. */
+export function scopedKey(scope: string, key: string): string {
+  return `${scope}\u0000${key}`;
 }
 
 /** Whether a task runs here for another broker of the mesh (its idempotency scope is the origin's). */
@@ -97,7 +107,7 @@ export class TaskService {
    * announces `accepted` and then calls `start` (so accepted precedes any progress or result).
    */
   create(spec: TaskSpec, submitter: TaskObserver | null, ref: string, scope: string, options?: CreateOptions): Submitted {
-    const idemKey = spec.idempotency_key === undefined ? undefined : `${scope}\u0000${spec.idempotency_key}`;
+    const idemKey = spec.idempotency_key === undefined ? undefined : scopedKey(scope, spec.idempotency_key);
     if (idemKey !== undefined) {
       const first = this.table.byIdempotencyKey(idemKey);
       if (first !== undefined) return { task: first, duplicate: true };
@@ -148,9 +158,16 @@ export class TaskService {
     return { task, duplicate: false };
   }
 
+  /** A task id for a task about to be created (`CreateOptions.id`), when it must be known first. */
+  newId(): string {
+    return `${this.idPrefix}${(++this.seq).toString(36)}`;
+  }
+
   /** Queues a new task for routing, or hands it to the mesh broker chosen by `create`. */
-  start(task: TaskRecord): void {
+  start(task: TaskRecord, recorded = false): void {
     this.deadlines.push(task);
+    // In a mesh the task is recorded in Redis, so it outlives this broker [MESH-7].
+    if (this.mesh !== undefined && !isMeshRun(task) && !recorded) this.mesh.backend.taskOpened?.(this.recordOf(task));
     if (task.remoteBroker !== undefined) this.handOff(task, task.remoteBroker);
     else this.dispatcher.enqueue(task);
   }
@@ -181,6 +198,17 @@ export class TaskService {
     };
     mesh.backend.enqueueRemote(remote).catch((err: unknown) => {
       if (task.endedAt !== 0 || task.attempt !== attempt) return;
+      // The shared store refused it for now (a Cluster master restarting): try again until the
+      // deadline; a duplicate entry joins the first run on the executing broker (its idempotency key).
+      if (Date.now() + HANDOFF_RETRY_MS < task.deadline) {
+        setTimeout(() => {
+          if (task.endedAt === 0 && task.attempt === attempt) {
+            this.handedOver--;
+            this.handOff(task, target);
+          }
+        }, HANDOFF_RETRY_MS);
+        return;
+      }
       this.finish(task, false, undefined, { ...errorInfo(err), retryable: true });
     });
   }
@@ -198,7 +226,7 @@ export class TaskService {
       task.attempt = outcome.attempt; // a reclaiming broker ran it as a later attempt
     }
     const error = outcome.ok ? undefined : (outcome.error ?? { code: "internal", message: "remote task failed without an error" });
-    this.finish(task, outcome.ok, outcome.ok ? outcome.output : undefined, error);
+    this.finish(task, outcome.ok, outcome.ok ? outcome.output : undefined, error, true);
     return true;
   }
 
@@ -211,6 +239,7 @@ export class TaskService {
     if (task === undefined || task.endedAt !== 0 || task.remoteBroker === undefined || attempt < task.attempt) return;
     task.remoteBroker = broker;
     task.attempt = attempt;
+    this.mesh?.backend.taskOpened?.(this.recordOf(task));
   }
 
   /** Progress of a task handed to another broker; progress of an older attempt or an ended task is dropped. */
@@ -343,7 +372,14 @@ export class TaskService {
     open.sort((a, b) => Number(b.agent === null) - Number(a.agent === null));
     for (const task of open) {
       if (task.endedAt !== 0) continue;
-      if (isMeshRun(task)) this.mesh?.backend.release?.(task.id, task.state === "dispatched" || task.state === "running", true);
+      const ran = task.state === "dispatched" || task.state === "running";
+      if (isMeshRun(task)) this.mesh?.backend.release?.(task.id, ran, true);
+      else if (this.mesh !== undefined && (task.remoteBroker !== undefined || this.mesh.backend.handOver?.(this.recordOf(task), ran) === true)) {
+        // Another broker runs it (handed over before, or now): it outlives this broker in the mesh;
+        // its submitters collect the result elsewhere (idempotency key, GET /v1/tasks/:id) [SHUT-5].
+        if (task.remoteBroker === undefined) this.stop(task, "shutting_down");
+        continue;
+      }
       this.stop(task, "shutting_down");
       this.finish(task, false, undefined, { code: "shutting_down", message: "the broker shut down before the task ended", retryable: true });
     }
@@ -391,12 +427,42 @@ export class TaskService {
     }
     task.attempt++;
     task.state = "requeued";
+    if (this.mesh !== undefined && !isMeshRun(task)) this.mesh.backend.taskOpened?.(this.recordOf(task));
     this.onRelease?.();
     this.dispatcher.enqueue(task, true);
   }
 
-  private finish(task: TaskRecord, ok: boolean, output: Uint8Array | undefined, error: ErrorInfo | undefined): void {
+  /** Records a new task in the mesh now (before `start(task, true)`); resolves once it is stored. */
+  async record(task: TaskRecord): Promise<void> {
+    await this.mesh?.backend.recordOpen?.(this.recordOf(task));
+  }
+
+  /** The mesh's record of a task this broker accepted (see Backend.taskOpened). */
+  private recordOf(task: TaskRecord): RemoteTask {
+    return {
+      task_id: task.id,
+      capability: task.capability,
+      // Another broker holds the input of a handed-over task; a local one may have to run elsewhere.
+      input: task.remoteBroker === undefined ? task.input : NO_INPUT,
+      origin_broker: this.mesh!.brokerId,
+      target_broker: task.remoteBroker ?? "",
+      timeout_ms: task.timeoutMs,
+      attempt: task.attempt,
+      max_attempts: task.maxAttempts,
+      version: task.version,
+      tags: task.tags,
+      priority: task.priority,
+      strategy: task.strategy,
+      deadline: task.deadline,
+    };
+  }
+
+  /** Ends a task once; `storedByMesh`: its outcome is already in the mesh (the executing broker's result). */
+  private finish(task: TaskRecord, ok: boolean, output: Uint8Array | undefined, error: ErrorInfo | undefined, storedByMesh = false): void {
     const now = Date.now();
+    if (this.mesh !== undefined && !isMeshRun(task)) {
+      this.mesh.backend.taskEnded?.(task.id, storedByMesh ? undefined : { ok, output, error, attempt: everDispatched(task) ? task.attempt : undefined }, task.timeoutMs);
+    }
     task.ok = ok;
     task.output = output;
     task.error = error;

@@ -124,6 +124,13 @@ export function originOfTask(taskId: string): string | undefined {
   return cut > 0 ? taskId.slice(0, cut) : undefined;
 }
 
+/** The incarnation of the broker process that accepted a task, from its id (undefined for other shapes). */
+export function incarnationOfTask(taskId: string): string | undefined {
+  const cut = taskId.lastIndexOf(".t");
+  const dash = taskId.indexOf("-", cut);
+  return cut > 0 && dash > cut ? taskId.slice(cut + 2, dash) : undefined;
+}
+
 /** The state an ended task is in, from its outcome. */
 export function endState(ok: boolean, error: ErrorInfo | undefined): TaskState {
   return ok ? "succeeded" : error?.code === "cancelled" ? "cancelled" : error?.code === "deadline_exceeded" ? "deadline_exceeded" : "failed";
