@@ -4,17 +4,19 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { DEFAULTS, STRATEGIES, type Strategy } from "@agentwire/wire";
+import { DEFAULTS, STRATEGIES, isValidPattern, type Strategy } from "@agentwire/wire";
 
-const ACL_LIST = z.array(z.string().min(1)).optional();
+/** A token's ACL lists [AUTH-*]: globs over ids and capability names, topic patterns for topics. */
+const GLOBS = z.array(z.string().min(1)).optional();
+const PATTERNS = z.array(z.string().refine(isValidPattern, "not a valid topic pattern (see TOPIC-2)")).optional();
 
 export const TokenSchema = z.object({
   token: z.string().min(1),
-  agent_ids: ACL_LIST,
-  capabilities: ACL_LIST,
-  submit: ACL_LIST,
-  publish: ACL_LIST,
-  subscribe: ACL_LIST,
+  agent_ids: GLOBS,
+  capabilities: GLOBS,
+  submit: GLOBS,
+  publish: PATTERNS,
+  subscribe: PATTERNS,
 });
 export type TokenAcl = z.infer<typeof TokenSchema>;
 

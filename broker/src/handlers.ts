@@ -58,14 +58,14 @@ export class Handlers implements FrameHandler {
       case "send":
         return this.messaging.send(s, f);
       case "subscribe":
-        if (!Auth.allows(s.acl, "subscribe", f.topic)) return s.error("forbidden", `token may not subscribe to ${f.topic}`, f.ref);
+        if (!Auth.allowsTopic(s.acl, "subscribe", f.topic)) return s.error("forbidden", `token may not subscribe to ${f.topic}`, f.ref);
         this.messaging.subscribe(s, f.topic);
         return this.ack(s, f.ref);
       case "unsubscribe":
         this.messaging.unsubscribe(s, f.topic);
         return this.ack(s, f.ref);
       case "publish":
-        if (!Auth.allows(s.acl, "publish", f.topic)) return s.error("forbidden", `token may not publish to ${f.topic}`, f.ref);
+        if (!Auth.allowsTopic(s.acl, "publish", f.topic)) return s.error("forbidden", `token may not publish to ${f.topic}`, f.ref);
         this.messaging.publish(s.agentId, f);
         if (this.backend.distributed) void this.backend.publishRemote(f.topic, s.agentId, f.payload).catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
         return this.ack(s, f.ref);

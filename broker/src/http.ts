@@ -102,7 +102,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
   if (pubMatch !== null && method === "POST") {
     const topic = decodeURIComponent(pubMatch[1]!);
     if (!isValidTopic(topic)) throw new HttpError("bad_frame", `not a valid topic: ${topic}`);
-    if (!Auth.allows(acl, "publish", topic)) throw new HttpError("forbidden", `token may not publish to ${topic}`);
+    if (!Auth.allowsTopic(acl, "publish", topic)) throw new HttpError("forbidden", `token may not publish to ${topic}`);
     const payload = encodePayload(await readJson(req, deps.maxBodyBytes));
     const local = deps.messaging.publish(deps.state.brokerId, { topic, payload });
     const remote = await deps.backend.publishRemote(topic, deps.state.brokerId, payload);

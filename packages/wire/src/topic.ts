@@ -39,3 +39,19 @@ export function topicMatches(pattern: string, topic: string): boolean {
   }
   return p.length === t.length;
 }
+
+/**
+ * Whether pattern `outer` matches every topic that pattern `inner` matches (both valid): token by
+ * token, `outer`'s `*` covers any one token or `*`, and a final `>` covers one or more tokens of any kind.
+ */
+export function patternContains(outer: string, inner: string): boolean {
+  const o = outer.split(".");
+  const i = inner.split(".");
+  for (let k = 0; k < o.length; k++) {
+    const token = o[k];
+    if (token === ">") return i.length > k;
+    if (k >= i.length || i[k] === ">") return false;
+    if (token !== "*" && token !== i[k]) return false;
+  }
+  return o.length === i.length;
+}

