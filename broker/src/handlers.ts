@@ -119,6 +119,10 @@ export class Handlers implements FrameHandler {
       const acl = this.auth.lookup(f.token ?? s.upgradeToken);
       if (acl === undefined) return s.close("unauthorized", "missing or unknown token");
       s.acl = acl;
+      // An id the broker made up would fall outside the token's list: such a token names its id.
+      if (f.agent_id === undefined && acl.agent_ids !== undefined) {
+        return s.close("forbidden", "this token requires an agent_id matching its agent_ids list");
+      }
       if (f.agent_id !== undefined && !Auth.allows(acl, "agent_ids", f.agent_id)) {
         return s.close("forbidden", `token may not register agent id ${f.agent_id}`);
       }

@@ -56,6 +56,15 @@ describe("security (memory, auth on)", () => {
     await broker?.stop();
   });
 
+  it("[REG-4][AUTH-3] a token with an agent_ids list must register with an agent_id from it", async () => {
+    const p = track(await Peer.connect(broker.url));
+    p.send({ type: "register", token: "pricer" });
+    expect(await p.next("error")).toMatchObject({ code: "forbidden", fatal: true });
+    expect(await p.closed).toBe(1008);
+    const ok = track(await Peer.register(broker.url, { token: "pricer", agent_id: "pricer-1" }));
+    expect(ok.agentId).toBe("pricer-1");
+  });
+
   it("[AUTH-6][TOPIC-10] publish and subscribe lists are topic patterns: publish by match, subscribe by containment", async () => {
     /** What the broker answers a publish or subscribe with: "ack", or the code of the error carrying its ref. */
     const answer = async (p: Peer, frame: Publish | Subscribe): Promise<string> => {
