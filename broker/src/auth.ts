@@ -1,12 +1,12 @@
 /**
  * Token ACLs [AUTH-*]. Auth is on when tokens are configured. An absent list allows everything, an
- * empty one nothing. `agent_ids`, `capabilities` and `submit` hold globs (`*` = any run of
+ * empty one nothing. `agent_ids`, `capabilities`, `submit` and `send` hold globs (`*` = any run of
  * characters); `publish` and `subscribe` hold topic patterns (TOPIC-2).
  */
 import { patternContains } from "@agentwire/wire";
 import type { TokenAcl } from "./config.js";
 
-export type GlobList = "agent_ids" | "capabilities" | "submit";
+export type GlobList = "agent_ids" | "capabilities" | "submit" | "send";
 export type TopicList = "publish" | "subscribe";
 
 const globCache = new Map<string, RegExp>();

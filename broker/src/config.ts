@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { DEFAULTS, STRATEGIES, isValidPattern, type Strategy } from "@agentwire/wire";
 
-/** A token's ACL lists [AUTH-*]: globs over ids and capability names, topic patterns for topics. */
+/** A token's ACL lists [AUTH-*]: globs over agent ids and capability names, topic patterns for topics. */
 const GLOBS = z.array(z.string().min(1)).optional();
 const PATTERNS = z.array(z.string().refine(isValidPattern, "not a valid topic pattern (see TOPIC-2)")).optional();
 
@@ -15,6 +15,8 @@ export const TokenSchema = z.object({
   agent_ids: GLOBS,
   capabilities: GLOBS,
   submit: GLOBS,
+  /** Agent ids the token may `send` and `request {to}` to. */
+  send: GLOBS,
   publish: PATTERNS,
   subscribe: PATTERNS,
 });

@@ -56,6 +56,7 @@ export class Handlers implements FrameHandler {
       case "cancel":
         return this.cancel(s, f);
       case "send":
+        if (!Auth.allows(s.acl, "send", f.to)) return s.error("forbidden", `token may not send to ${f.to}`, f.ref);
         return this.messaging.send(s, f);
       case "subscribe":
         if (!Auth.allowsTopic(s.acl, "subscribe", f.topic)) return s.error("forbidden", `token may not subscribe to ${f.topic}`, f.ref);
@@ -69,9 +70,13 @@ export class Handlers implements FrameHandler {
         this.messaging.publish(s.agentId, f);
         if (this.backend.distributed) void this.backend.publishRemote(f.topic, s.agentId, f.payload).catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
         return this.ack(s, f.ref);
-      case "request":
-        if (this.state.shuttingDown) return s.send({ type: "response", id: f.id, ok: false, error: { code: "shutting_down", message: "broker is shutting down" } });
+      case "request": {
+        if (this.state.shuttingDown) return this.messaging.fail(s, f.id, "shutting_down", "broker is shutting down");
+        // By id the `send` list applies, by capability the `submit` list, whether a target exists or not.
+        const [list, target] = f.to !== undefined ? (["send", f.to] as const) : (["submit", f.capability!] as const);
+        if (!Auth.allows(s.acl, list, target)) return this.messaging.fail(s, f.id, "forbidden", `token may not ${list} to ${target}`);
         return this.messaging.request(s, f);
+      }
       case "response":
         return this.messaging.response(s, f);
       case "query":

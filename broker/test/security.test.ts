@@ -56,6 +56,35 @@ describe("security (memory, auth on)", () => {
     await broker?.stop();
   });
 
+  it("[AUTH-7] send to an agent id outside the token's send list → forbidden with ref, nothing delivered", async () => {
+    const svc = track(await registerOn(broker, { token: "root", agent_id: "svc-1" }));
+    const other = track(await registerOn(broker, { token: "root", agent_id: "other-1" }));
+    const sender = track(await Peer.register(broker.url, { token: "sender" }));
+    sender.send({ type: "send", to: "other-1", payload: encodePayload("no"), ref: "m1" });
+    expect(await sender.next("error")).toMatchObject({ code: "forbidden", ref: "m1" });
+    sender.send({ type: "send", to: "svc-1", payload: encodePayload("yes"), ref: "m2" });
+    expect(await sender.next("ack")).toMatchObject({ ref: "m2" });
+    expect(await svc.next("message")).toMatchObject({ from: sender.agentId });
+    await other.expectQuiet();
+    await sender.expectQuiet();
+  });
+
+  it("[AUTH-5][AUTH-7][REQ-7] request by id outside the send list, or by capability outside the submit list → failed response forbidden", async () => {
+    const answer = (f: { id: string }, p: Peer) => p.send({ type: "response", id: f.id, ok: true, payload: encodePayload("hi") });
+    track(await registerOn(broker, { token: "root", agent_id: "svc-a", capabilities: [{ name: "svc.echo" }] })).answer(answer);
+    const other = track(await registerOn(broker, { token: "root", agent_id: "other-a", capabilities: [{ name: "other.echo" }] }));
+    const sender = track(await Peer.register(broker.url, { token: "sender" }));
+    sender.send({ type: "request", id: "r1", to: "other-a", payload: encodePayload(1), timeout_ms: 2_000 });
+    expect(await sender.next("response", (r) => r.id === "r1")).toMatchObject({ ok: false, error: { code: "forbidden" } });
+    sender.send({ type: "request", id: "r2", capability: "other.echo", payload: encodePayload(1), timeout_ms: 2_000 });
+    expect(await sender.next("response", (r) => r.id === "r2")).toMatchObject({ ok: false, error: { code: "forbidden" } });
+    sender.send({ type: "request", id: "r3", to: "svc-a", payload: encodePayload(1), timeout_ms: 2_000 });
+    expect(await sender.next("response", (r) => r.id === "r3")).toMatchObject({ ok: true });
+    sender.send({ type: "request", id: "r4", capability: "svc.echo", payload: encodePayload(1), timeout_ms: 2_000 });
+    expect(await sender.next("response", (r) => r.id === "r4")).toMatchObject({ ok: true });
+    await other.expectQuiet();
+  });
+
   it("[REG-4][AUTH-3] a token with an agent_ids list must register with an agent_id from it", async () => {
     const p = track(await Peer.connect(broker.url));
     p.send({ type: "register", token: "pricer" });

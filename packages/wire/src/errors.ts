@@ -36,7 +36,7 @@ export const ERROR_CODES = {
     survives: false, http: 401, retryable: false,
   },
   forbidden: {
-    when: "The session's token does not allow this agent id, capability, submit target or topic.",
+    when: "The token does not allow this agent id, capability, submit or request target, message target or topic.",
     survives: true, http: 403, retryable: false,
   },
   not_registered: {
