@@ -44,6 +44,14 @@ export class Auth {
   }
 
   /**
+   * Whether `acl` may read and cancel a task submitted by token `owner` ("" for none): its own, or any
+   * as an admin [AUTH-8].
+   */
+  static ownsTask(acl: TokenAcl | undefined, owner: string): boolean {
+    return acl === undefined || acl.admin === true || (owner !== "" && owner === acl.token);
+  }
+
+  /**
    * Whether `acl` allows publishing to a topic or subscribing to a pattern: one pattern of the list
    * matches every topic the value matches (for a topic, simply matches it) [AUTH-6].
    */

@@ -19,6 +19,8 @@ export const TokenSchema = z.object({
   send: GLOBS,
   publish: PATTERNS,
   subscribe: PATTERNS,
+  /** Reads and cancels every task over HTTP, not only those it submitted. */
+  admin: z.boolean().optional(),
 });
 export type TokenAcl = z.infer<typeof TokenSchema>;
 

@@ -188,7 +188,7 @@ export class Handlers implements FrameHandler {
     if (s.open >= this.config.maxInFlight) {
       return s.error("overloaded", `session has ${s.open} tasks and requests open (max_in_flight)`, f.ref);
     }
-    const { task, duplicate } = this.tasks.create(f, s, f.ref, tokenScope(s.acl?.token));
+    const { task, duplicate } = this.tasks.create(f, s, f.ref, tokenScope(s.acl?.token), s.acl?.token ?? "");
     if (duplicate) {
       s.send({ type: "accepted", ref: f.ref, task_id: task.id, duplicate: true });
       if (task.submitter !== s || task.endedAt !== 0) this.tasks.watch(task, s, f.ref);

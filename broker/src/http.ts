@@ -82,14 +82,18 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
   const taskMatch = /^\/v1\/tasks\/([^/]+)$/.exec(path);
   if (taskMatch !== null && (method === "GET" || method === "DELETE")) {
     const id = decodeURIComponent(taskMatch[1]!);
-    const task = method === "GET" ? deps.tasks.table.get(id) : deps.tasks.cancel(null, id, "cancelled over HTTP");
-    if (task === undefined && method === "GET") {
-      // Another broker's task that ran in the mesh: its stored result outlives its origin broker.
+    const known = deps.tasks.table.get(id);
+    // Another token's task is answered as an unknown one: its existence is not revealed [AUTH-8].
+    const task = known !== undefined && Auth.ownsTask(acl, known.owner) ? known : undefined;
+    if (known === undefined && method === "GET" && Auth.ownsTask(acl, "")) {
+      // Another broker's task that ran in the mesh: its stored result outlives its origin broker, and names no token.
       const stored = await deps.backend.storedOutcome?.(id);
       if (stored !== undefined) return json(res, 200, storedView(id, stored));
     }
     if (task === undefined) throw new HttpError("unknown_task", `task ${id} is not known`);
-    return json(res, 200, method === "GET" ? taskView(task) : { task_id: task.id, state: task.state });
+    if (method === "GET") return json(res, 200, taskView(task));
+    deps.tasks.cancel(null, id, "cancelled over HTTP");
+    return json(res, 200, { task_id: task.id, state: task.state });
   }
   if (method === "GET" && path === "/v1/agents") {
     const status = url.searchParams.get("status") ?? undefined;
@@ -130,7 +134,7 @@ async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
   const waitParam = url.searchParams.get("wait");
   const waitMs = waitParam === null ? -1 : /^\d{1,8}$/.test(waitParam) ? Number(waitParam) : NaN;
   if (Number.isNaN(waitMs) || waitMs > 86_400_000) throw new HttpError("bad_frame", "wait must be an integer 0..86400000 (ms)");
-  const { task, duplicate } = deps.tasks.create({ ...body, input: encodePayload(body.input ?? null) }, null, "http", tokenScope(acl?.token));
+  const { task, duplicate } = deps.tasks.create({ ...body, input: encodePayload(body.input ?? null) }, null, "http", tokenScope(acl?.token), acl?.token ?? "");
   if (!duplicate) deps.tasks.start(task);
   if (waitMs > 0 && task.endedAt === 0) await waitForEnd(deps.tasks, task, waitMs);
   if (waitMs < 0 || task.endedAt === 0) {

@@ -56,6 +56,28 @@ describe("security (memory, auth on)", () => {
     await broker?.stop();
   });
 
+  it("[AUTH-8][HTTP-9][HTTP-10] a task is read and cancelled over HTTP only by the token that submitted it, or an admin", async () => {
+    const holder = track(await registerOn(broker, { token: "root", agent_id: "holder", capabilities: [{ name: "hold" }] }));
+    const viaHttp = (await (await http("POST", "/v1/tasks", "alice", JSON.stringify({ capability: "hold" }))).json()) as { task_id: string };
+    const client = track(await Peer.register(broker.url, { token: "alice" }));
+    const viaWs = await client.submit("hold", 1);
+    const unknown = await errorOf(await http("GET", "/v1/tasks/no-such-task", "bob"));
+    for (const id of [viaHttp.task_id, viaWs]) {
+      await holder.next("task", (t) => t.task_id === id);
+      for (const method of ["GET", "DELETE"]) {
+        // The same answer as for a task that does not exist: nothing tells bob the task is there.
+        const err = await errorOf(await http(method, `/v1/tasks/${id}`, "bob"));
+        expect({ ...err, message: err.message?.replace(id, "no-such-task") }).toEqual(unknown);
+        expect(unknown).toMatchObject({ status: 404, code: "unknown_task" });
+      }
+      expect(await (await http("GET", `/v1/tasks/${id}`, "alice")).json()).toMatchObject({ task_id: id, state: "dispatched" });
+      expect(await (await http("GET", `/v1/tasks/${id}`, "root")).json()).toMatchObject({ task_id: id, state: "dispatched" });
+    }
+    expect(await (await http("DELETE", `/v1/tasks/${viaWs}`, "alice")).json()).toEqual({ task_id: viaWs, state: "cancelled" });
+    expect(await client.next("result", (r) => r.task_id === viaWs)).toMatchObject({ ok: false, error: { code: "cancelled" } });
+    expect(await (await http("DELETE", `/v1/tasks/${viaHttp.task_id}`, "root")).json()).toEqual({ task_id: viaHttp.task_id, state: "cancelled" });
+  });
+
   it("[AUTH-7] send to an agent id outside the token's send list → forbidden with ref, nothing delivered", async () => {
     const svc = track(await registerOn(broker, { token: "root", agent_id: "svc-1" }));
     const other = track(await registerOn(broker, { token: "root", agent_id: "other-1" }));
@@ -136,5 +158,31 @@ describe("security: configuration", () => {
     expect(code).toBe(2);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
+  });
+});
+
+describe("security: mesh", () => {
+  let mesh: RunningBroker;
+  beforeAll(async () => {
+    mesh = await startMeshPair(["--config", configFile({ auth: { tokens: TOKENS } }), "--result-ttl-ms", "1000"], STORES[0]);
+  });
+  afterAll(async () => {
+    await mesh?.stop();
+  });
+
+  it("[MESH-5][AUTH-8] a task known to a broker only by its stored mesh outcome is shown to admin tokens only", async () => {
+    await using agent = await registerOn(mesh, { token: "root", agent_id: "mesh-echo", capabilities: [{ name: "echo" }] });
+    agent.serve(Peer.echo);
+    const done = (await (await call(mesh.http, "POST", "/v1/tasks?wait=10000", "alice", JSON.stringify({ capability: "echo", input: 7 }))).json()) as { task_id: string; ok: boolean };
+    expect(done.ok).toBe(true);
+    const path = `/v1/tasks/${done.task_id}`;
+    // B ran it for A: once B forgot its own record (1 s TTL), B answers from the stored outcome.
+    await waitFor(async () => {
+      const res = await call(mesh.agentHttp, "GET", path, "root");
+      const view = res.status === 200 ? ((await res.json()) as Record<string, unknown>) : undefined;
+      return view !== undefined && !("capability" in view) ? view : undefined;
+    }, 15_000, "broker B to answer from the stored outcome");
+    expect(await errorOf(await call(mesh.agentHttp, "GET", path, "alice"))).toMatchObject({ status: 404, code: "unknown_task" });
+    expect(await (await call(mesh.agentHttp, "GET", path, "root")).json()).toMatchObject({ task_id: done.task_id, state: "succeeded", output: 7 });
   });
 });

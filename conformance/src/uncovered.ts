@@ -18,6 +18,7 @@ export const UNCOVERED: Readonly<Record<string, string>> = {
   "AUTH-5": AUTH,
   "AUTH-6": AUTH,
   "AUTH-7": AUTH,
+  "AUTH-8": AUTH,
   "REG-9": SHUTDOWN,
   "SHUT-2": SHUTDOWN,
   "SHUT-3": SHUTDOWN,
