@@ -70,14 +70,15 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     const ready = !deps.state.shuttingDown && deps.backend.ready;
     return json(res, ready ? 200 : 503, { status: ready ? "ready" : deps.state.shuttingDown ? "shutting_down" : "backend_not_ready" });
   }
+
+  // Every other route needs the bearer token when auth is on [HTTP-1].
+  const acl = authorize(deps, req);
   if (method === "GET" && path === "/metrics") {
     const text = await deps.metrics.registry.metrics();
     res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
     res.end(text);
     return;
   }
-
-  const acl = authorize(deps, req);
   if (method === "POST" && path === "/v1/tasks") return submit(deps, req, res, url, acl);
   const taskMatch = /^\/v1\/tasks\/([^/]+)$/.exec(path);
   if (taskMatch !== null && (method === "GET" || method === "DELETE")) {

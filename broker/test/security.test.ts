@@ -56,6 +56,15 @@ describe("security (memory, auth on)", () => {
     await broker?.stop();
   });
 
+  it("[HTTP-1] /metrics needs a known bearer token", async () => {
+    for (const token of [undefined, "wrong"]) {
+      expect(await errorOf(await http("GET", "/metrics", token))).toMatchObject({ status: 401, code: "unauthorized" });
+    }
+    const res = await http("GET", "/metrics", "alice");
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("agentwire_connections");
+  });
+
   it("[AUTH-8][HTTP-9][HTTP-10] a task is read and cancelled over HTTP only by the token that submitted it, or an admin", async () => {
     const holder = track(await registerOn(broker, { token: "root", agent_id: "holder", capabilities: [{ name: "hold" }] }));
     const viaHttp = (await (await http("POST", "/v1/tasks", "alice", JSON.stringify({ capability: "hold" }))).json()) as { task_id: string };
