@@ -125,6 +125,23 @@ describe("security (memory, auth on)", () => {
     expect(ok.agentId).toBe("pricer-1");
   });
 
+  it.each([
+    ["one 3 MiB message", (p: Peer) => p.sendRaw(Buffer.alloc(3 << 20, 0x61))],
+    [
+      "a message of three 1 MiB fragments",
+      (p: Peer) => {
+        for (let i = 0; i < 3; i++) p.ws.send(Buffer.alloc(1 << 20, 0x61), { binary: true, fin: i === 2 });
+      },
+    ],
+  ])("[ENC-8] %s, past max_frame_bytes + 64 KiB: the fatal frame_too_large error comes before close 1009", async (_name, sendTooBig) => {
+    const p = track(await Peer.register(broker.url, { token: "alice" }));
+    sendTooBig(p);
+    expect(await p.next("error")).toMatchObject({ code: "frame_too_large", fatal: true });
+    expect(await p.closed).toBe(1009);
+    const again = track(await Peer.register(broker.url, { token: "alice" }));
+    await again.expectQuiet();
+  });
+
   it("[AUTH-6][TOPIC-10] publish and subscribe lists are topic patterns: publish by match, subscribe by containment", async () => {
     /** What the broker answers a publish or subscribe with: "ack", or the code of the error carrying its ref. */
     const answer = async (p: Peer, frame: Publish | Subscribe): Promise<string> => {
