@@ -5,6 +5,7 @@ import {
   AgentStatusSchema,
   AgentwireError,
   ERROR_CODES,
+  LIMITS,
   SubmitSchema,
   decodePayload,
   encodePayload,
@@ -227,11 +228,31 @@ async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
     if (size > max) throw new HttpError("frame_too_large", `body larger than ${max} bytes`);
     chunks.push(chunk);
   }
+  const text = Buffer.concat(chunks).toString("utf8");
+  // Checked before anything recurses over the document (parse, conversion to MessagePack).
+  if (nestsDeeperThan(text, LIMITS.maxJsonDepth)) throw new HttpError("bad_frame", `body nests arrays and objects deeper than ${LIMITS.maxJsonDepth}`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8") || "null");
+    return JSON.parse(text || "null");
   } catch (err) {
     throw new HttpError("bad_frame", `body is not JSON: ${(err as Error).message}`);
   }
+}
+
+/** Whether JSON text nests arrays and objects deeper than `max`: one pass, strings skipped, no recursion. */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // To the closing quote; a backslash escapes the character after it.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -142,6 +142,22 @@ describe("security (memory, auth on)", () => {
     await again.expectQuiet();
   });
 
+  it("[HTTP-3] JSON nested 200,000 deep → 400 bad_frame on every JSON route; the broker still serves", async () => {
+    const n = 200_000;
+    const deep = { arrays: `${"[".repeat(n)}${"]".repeat(n)}`, objects: `${'{"a":'.repeat(n)}1${"}".repeat(n)}` };
+    for (const doc of Object.values(deep)) {
+      for (const [path, body] of [["/v1/tasks", `{"capability":"hold","input":${doc}}`], ["/v1/publish/market.deep", doc]] as const) {
+        expect(await errorOf(await http("POST", path, "root", body))).toMatchObject({ status: 400, code: "bad_frame" });
+      }
+    }
+    // At the limit a body still passes.
+    const limit = 512;
+    const atLimit = await http("POST", "/v1/publish/market.deep", "root", `${"[".repeat(limit)}${"]".repeat(limit)}`);
+    expect(atLimit.status).toBe(202);
+    expect(await errorOf(await http("POST", "/v1/publish/market.deep", "root", `${"[".repeat(limit + 1)}${"]".repeat(limit + 1)}`))).toMatchObject({ status: 400, code: "bad_frame" });
+    expect((await http("GET", "/v1/agents", "root")).status).toBe(200);
+  });
+
   it("[AUTH-6][TOPIC-10] publish and subscribe lists are topic patterns: publish by match, subscribe by containment", async () => {
     /** What the broker answers a publish or subscribe with: "ack", or the code of the error carrying its ref. */
     const answer = async (p: Peer, frame: Publish | Subscribe): Promise<string> => {
