@@ -50,6 +50,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "heartbeatTimeoutMs", flag: "heartbeat-timeout-ms", type: int(20, 3_600_000), default: DEFAULTS.heartbeatTimeoutMs, help: "silence after which a session is evicted" },
   { key: "maxFrameBytes", flag: "max-frame-bytes", type: int(64 * 1024, 1 << 30), default: DEFAULTS.maxFrameBytes, help: "largest accepted message" },
   { key: "maxInFlight", flag: "max-in-flight", type: int(1, 1 << 30), default: DEFAULTS.maxInFlight, help: "open tasks + requests per session" },
+  { key: "maxSubscriptions", flag: "max-subscriptions", type: int(1, 1 << 20), default: 1_000, help: "topic subscriptions one session may hold" },
   { key: "maxQueueLength", flag: "max-queue-length", type: int(1, 1 << 30), default: DEFAULTS.maxQueueLength, help: "queued tasks per capability" },
   { key: "taskTimeoutMs", flag: "task-timeout-ms", type: int(1, MAX_MS), default: DEFAULTS.taskTimeoutMs, help: "default task timeout" },
   { key: "requestTimeoutMs", flag: "request-timeout-ms", type: int(1, MAX_MS), default: DEFAULTS.requestTimeoutMs, help: "default request timeout" },
@@ -76,6 +77,7 @@ export interface BrokerConfig {
   heartbeatTimeoutMs: number;
   maxFrameBytes: number;
   maxInFlight: number;
+  maxSubscriptions: number;
   maxQueueLength: number;
   taskTimeoutMs: number;
   requestTimeoutMs: number;

@@ -60,6 +60,9 @@ export class Handlers implements FrameHandler {
         return this.messaging.send(s, f);
       case "subscribe":
         if (!Auth.allowsTopic(s.acl, "subscribe", f.topic)) return s.error("forbidden", `token may not subscribe to ${f.topic}`, f.ref);
+        if (s.subscriptions.size >= this.config.maxSubscriptions && !s.subscriptions.has(f.topic)) {
+          return s.error("overloaded", `session holds ${s.subscriptions.size} subscriptions (max_subscriptions)`, f.ref);
+        }
         this.messaging.subscribe(s, f.topic);
         return this.ack(s, f.ref);
       case "unsubscribe":
@@ -166,6 +169,7 @@ export class Handlers implements FrameHandler {
       heartbeat_timeout_ms: this.config.heartbeatTimeoutMs,
       max_frame_bytes: this.config.maxFrameBytes,
       max_in_flight: this.config.maxInFlight,
+      max_subscriptions: this.config.maxSubscriptions,
     });
     this.log.debug({ agent_id: s.agentId, capabilities: [...s.caps.keys()] }, "registered");
     this.pumpFor(s);

@@ -177,6 +177,13 @@ describe("security (memory, auth on)", () => {
       expect(await answer(n, { type: "subscribe", topic, ref: "s" })).toBe(`subscribe ${topic}: ${want}`);
     }
   });
+
+  it("[LIMIT-7] registered announces max_subscriptions, 1000 by default", async () => {
+    const p = track(await Peer.connect(broker.url));
+    p.send({ type: "register", token: "alice" });
+    const reg: Registered = await p.next("registered");
+    expect(reg.max_subscriptions).toBe(1000);
+  });
 });
 
 describe("security: configuration", () => {
@@ -200,6 +207,35 @@ describe("security: configuration", () => {
     expect(code).toBe(2);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
+  });
+
+  it("[LIMIT-7] --max-subscriptions must be a positive integer", async () => {
+    const { code, lines } = await outcome(["--max-subscriptions", "0"]);
+    expect(code).toBe(2);
+    expect(lines).toEqual(['agentwire-broker: --max-subscriptions: expected integer 1..1048576, got "0"']);
+  });
+});
+
+describe("security: subscription bound", () => {
+  it("[LIMIT-7] a subscribe past --max-subscriptions → overloaded with ref and no effect; held patterns and unsubscribe still work", async () => {
+    await using b = await startBrokerProcess(["--max-subscriptions", "3"]);
+    await using p = await Peer.connect(b.url);
+    p.send({ type: "register" });
+    expect((await p.next("registered")).max_subscriptions).toBe(3);
+    for (const topic of ["a.1", "a.2", "a.3", "a.1"]) {
+      p.send({ type: "subscribe", topic, ref: `s-${topic}` });
+      expect(await p.nextAny()).toEqual({ type: "ack", ref: `s-${topic}` });
+    }
+    p.send({ type: "subscribe", topic: "a.4", ref: "over" });
+    expect(await p.nextAny()).toMatchObject({ type: "error", code: "overloaded", ref: "over" });
+    p.send({ type: "publish", topic: "a.4", payload: encodePayload(1), ref: "p1" });
+    expect(await p.nextAny()).toEqual({ type: "ack", ref: "p1" }); // no message: a.4 was not added
+    p.send({ type: "unsubscribe", topic: "a.1", ref: "u" });
+    expect(await p.nextAny()).toEqual({ type: "ack", ref: "u" });
+    p.send({ type: "subscribe", topic: "a.4", ref: "s-a.4" });
+    expect(await p.nextAny()).toEqual({ type: "ack", ref: "s-a.4" });
+    p.send({ type: "publish", topic: "a.4", payload: encodePayload(2), ref: "p2" });
+    expect(await p.next("message")).toMatchObject({ topic: "a.4" });
   });
 });
 
