@@ -27,17 +27,9 @@ export function isValidPattern(pattern: string): boolean {
   return tokens.every((t, i) => t === "*" || (t === ">" && i === last) || TOKEN.test(t));
 }
 
-/** Whether a valid pattern matches a valid topic. */
+/** Whether a valid pattern matches a valid topic (a topic is the pattern of itself alone). */
 export function topicMatches(pattern: string, topic: string): boolean {
-  const p = pattern.split(".");
-  const t = topic.split(".");
-  for (let i = 0; i < p.length; i++) {
-    const token = p[i];
-    if (token === ">") return t.length > i;
-    if (i >= t.length) return false;
-    if (token !== "*" && token !== t[i]) return false;
-  }
-  return p.length === t.length;
+  return patternContains(pattern, topic);
 }
 
 /**
