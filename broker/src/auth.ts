@@ -1,10 +1,13 @@
 /**
- * Token ACLs [AUTH-*]. Auth is on when tokens are configured. Each list holds glob patterns (`*` =
- * any run of characters); an absent list allows everything, an empty one nothing.
+ * Token ACLs [AUTH-*]. Auth is on when tokens are configured. An absent list allows everything, an
+ * empty one nothing. `agent_ids`, `capabilities`, `submit` and `send` hold globs (`*` = any run of
+ * characters); `publish` and `subscribe` hold topic patterns (TOPIC-2).
  */
+import { patternContains } from "@agentwire/wire";
 import type { TokenAcl } from "./config.js";
 
-export type AclList = "agent_ids" | "capabilities" | "submit" | "publish" | "subscribe";
+export type GlobList = "agent_ids" | "capabilities" | "submit" | "send";
+export type TopicList = "publish" | "subscribe";
 
 const globCache = new Map<string, RegExp>();
 
@@ -33,11 +36,28 @@ export class Auth {
     return token === undefined ? undefined : this.byToken.get(token);
   }
 
-  /** Whether `acl` (undefined when auth is off) allows `value` in one of its lists. */
-  static allows(acl: TokenAcl | undefined, list: AclList, value: string): boolean {
+  /** Whether `acl` (undefined when auth is off) allows `value` in one of its glob lists. */
+  static allows(acl: TokenAcl | undefined, list: GlobList, value: string): boolean {
     const patterns = acl?.[list];
     if (patterns === undefined) return true;
     return patterns.some((p) => glob(p).test(value));
+  }
+
+  /**
+   * Whether `acl` may read and cancel a task submitted by token `owner` ("" for none): its own, or any
+   * as an admin [AUTH-8].
+   */
+  static ownsTask(acl: TokenAcl | undefined, owner: string): boolean {
+    return acl === undefined || acl.admin === true || (owner !== "" && owner === acl.token);
+  }
+
+  /**
+   * Whether `acl` allows publishing to a topic or subscribing to a pattern: one pattern of the list
+   * matches every topic the value matches (for a topic, simply matches it) [AUTH-6].
+   */
+  static allowsTopic(acl: TokenAcl | undefined, list: TopicList, value: string): boolean {
+    const patterns = acl?.[list];
+    return patterns === undefined || patterns.some((p) => patternContains(p, value));
   }
 }
 

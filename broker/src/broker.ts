@@ -193,7 +193,8 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
           strategy: remote.strategy,
           max_attempts: remote.max_attempts,
         };
-        const { task, duplicate } = tasks.create(spec, observer, "mesh", `mesh:${remote.origin_broker}`, { attempt: remote.attempt, localOnly: true, id: remote.task_id });
+        // No token owns it here: its submitter's token stayed with the origin broker.
+        const { task, duplicate } = tasks.create(spec, observer, "mesh", `mesh:${remote.origin_broker}`, "", { attempt: remote.attempt, localOnly: true, id: remote.task_id });
         if (duplicate) tasks.watch(task, observer, undefined);
         else tasks.start(task);
       } catch (err) {

@@ -4,17 +4,23 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { DEFAULTS, STRATEGIES, type Strategy } from "@agentwire/wire";
+import { DEFAULTS, STRATEGIES, isValidPattern, type Strategy } from "@agentwire/wire";
 
-const ACL_LIST = z.array(z.string().min(1)).optional();
+/** A token's ACL lists [AUTH-*]: globs over agent ids and capability names, topic patterns for topics. */
+const GLOBS = z.array(z.string().min(1)).optional();
+const PATTERNS = z.array(z.string().refine(isValidPattern, "not a valid topic pattern (see TOPIC-2)")).optional();
 
 export const TokenSchema = z.object({
   token: z.string().min(1),
-  agent_ids: ACL_LIST,
-  capabilities: ACL_LIST,
-  submit: ACL_LIST,
-  publish: ACL_LIST,
-  subscribe: ACL_LIST,
+  agent_ids: GLOBS,
+  capabilities: GLOBS,
+  submit: GLOBS,
+  /** Agent ids the token may `send` and `request {to}` to. */
+  send: GLOBS,
+  publish: PATTERNS,
+  subscribe: PATTERNS,
+  /** Reads and cancels every task over HTTP, not only those it submitted. */
+  admin: z.boolean().optional(),
 });
 export type TokenAcl = z.infer<typeof TokenSchema>;
 
@@ -44,6 +50,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "heartbeatTimeoutMs", flag: "heartbeat-timeout-ms", type: int(20, 3_600_000), default: DEFAULTS.heartbeatTimeoutMs, help: "silence after which a session is evicted" },
   { key: "maxFrameBytes", flag: "max-frame-bytes", type: int(64 * 1024, 1 << 30), default: DEFAULTS.maxFrameBytes, help: "largest accepted message" },
   { key: "maxInFlight", flag: "max-in-flight", type: int(1, 1 << 30), default: DEFAULTS.maxInFlight, help: "open tasks + requests per session" },
+  { key: "maxSubscriptions", flag: "max-subscriptions", type: int(1, 1 << 20), default: 1_000, help: "topic subscriptions one session may hold" },
   { key: "maxQueueLength", flag: "max-queue-length", type: int(1, 1 << 30), default: DEFAULTS.maxQueueLength, help: "queued tasks per capability" },
   { key: "taskTimeoutMs", flag: "task-timeout-ms", type: int(1, MAX_MS), default: DEFAULTS.taskTimeoutMs, help: "default task timeout" },
   { key: "requestTimeoutMs", flag: "request-timeout-ms", type: int(1, MAX_MS), default: DEFAULTS.requestTimeoutMs, help: "default request timeout" },
@@ -70,6 +77,7 @@ export interface BrokerConfig {
   heartbeatTimeoutMs: number;
   maxFrameBytes: number;
   maxInFlight: number;
+  maxSubscriptions: number;
   maxQueueLength: number;
   taskTimeoutMs: number;
   requestTimeoutMs: number;

@@ -62,22 +62,30 @@ export class Handlers implements FrameHandler {
       case "cancel":
         return this.cancel(s, f);
       case "send":
+        if (!Auth.allows(s.acl, "send", f.to)) return s.error("forbidden", `token may not send to ${f.to}`, f.ref);
         return this.messaging.send(s, f);
       case "subscribe":
-        if (!Auth.allows(s.acl, "subscribe", f.topic)) return s.error("forbidden", `token may not subscribe to ${f.topic}`, f.ref);
+        if (!Auth.allowsTopic(s.acl, "subscribe", f.topic)) return s.error("forbidden", `token may not subscribe to ${f.topic}`, f.ref);
+        if (s.subscriptions.size >= this.config.maxSubscriptions && !s.subscriptions.has(f.topic)) {
+          return s.error("overloaded", `session holds ${s.subscriptions.size} subscriptions (max_subscriptions)`, f.ref);
+        }
         this.messaging.subscribe(s, f.topic);
         return this.ack(s, f.ref);
       case "unsubscribe":
         this.messaging.unsubscribe(s, f.topic);
         return this.ack(s, f.ref);
       case "publish":
-        if (!Auth.allows(s.acl, "publish", f.topic)) return s.error("forbidden", `token may not publish to ${f.topic}`, f.ref);
+        if (!Auth.allowsTopic(s.acl, "publish", f.topic)) return s.error("forbidden", `token may not publish to ${f.topic}`, f.ref);
         this.messaging.publish(s.agentId, f);
         if (this.backend.distributed) void this.backend.publishRemote(f.topic, s.agentId, f.payload).catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
         return this.ack(s, f.ref);
-      case "request":
-        if (this.state.shuttingDown) return s.send({ type: "response", id: f.id, ok: false, error: { code: "shutting_down", message: "broker is shutting down" } });
+      case "request": {
+        if (this.state.shuttingDown) return this.messaging.fail(s, f.id, "shutting_down", "broker is shutting down");
+        // By id the `send` list applies, by capability the `submit` list, whether a target exists or not.
+        const [list, target] = f.to !== undefined ? (["send", f.to] as const) : (["submit", f.capability!] as const);
+        if (!Auth.allows(s.acl, list, target)) return this.messaging.fail(s, f.id, "forbidden", `token may not ${list} to ${target}`);
         return this.messaging.request(s, f);
+      }
       case "response":
         return this.messaging.response(s, f);
       case "query":
@@ -125,6 +133,10 @@ export class Handlers implements FrameHandler {
       const acl = this.auth.lookup(f.token ?? s.upgradeToken);
       if (acl === undefined) return s.close("unauthorized", "missing or unknown token");
       s.acl = acl;
+      // An id the broker made up would fall outside the token's list: such a token names its id.
+      if (f.agent_id === undefined && acl.agent_ids !== undefined) {
+        return s.close("forbidden", "this token requires an agent_id matching its agent_ids list");
+      }
       if (f.agent_id !== undefined && !Auth.allows(acl, "agent_ids", f.agent_id)) {
         return s.close("forbidden", `token may not register agent id ${f.agent_id}`);
       }
@@ -163,6 +175,7 @@ export class Handlers implements FrameHandler {
       heartbeat_timeout_ms: this.config.heartbeatTimeoutMs,
       max_frame_bytes: this.config.maxFrameBytes,
       max_in_flight: this.config.maxInFlight,
+      max_subscriptions: this.config.maxSubscriptions,
     });
     this.log.debug({ agent_id: s.agentId, capabilities: [...s.caps.keys()] }, "registered");
     this.pumpFor(s);
@@ -196,7 +209,7 @@ export class Handlers implements FrameHandler {
 
   /** Creates (or, for a known idempotency key, joins) the task and answers `accepted` [TASK-3, TASK-26]. */
   private accept(s: Session, f: Submit, scope: string): void {
-    const { task, duplicate } = this.tasks.create(f, s, f.ref, scope);
+    const { task, duplicate } = this.tasks.create(f, s, f.ref, scope, s.acl?.token ?? "");
     if (duplicate) {
       s.send({ type: "accepted", ref: f.ref, task_id: task.id, duplicate: true });
       if (task.submitter !== s || task.endedAt !== 0) this.tasks.watch(task, s, f.ref);
@@ -214,7 +227,7 @@ export class Handlers implements FrameHandler {
   private async acceptRecorded(s: Session, f: Submit, scope: string, key: string, id: string): Promise<void> {
     let task;
     try {
-      task = this.tasks.create(f, s, f.ref, scope, { id }).task;
+      task = this.tasks.create(f, s, f.ref, scope, s.acl?.token ?? "", { id }).task;
     } catch (err) {
       await this.backend.rebindKey!(key, id, ""); // no task was created: the key is free again
       throw err;

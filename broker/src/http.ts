@@ -5,6 +5,7 @@ import {
   AgentStatusSchema,
   AgentwireError,
   ERROR_CODES,
+  LIMITS,
   SubmitSchema,
   decodePayload,
   encodePayload,
@@ -70,26 +71,31 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     const ready = !deps.state.shuttingDown && deps.backend.ready;
     return json(res, ready ? 200 : 503, { status: ready ? "ready" : deps.state.shuttingDown ? "shutting_down" : "backend_not_ready" });
   }
+
+  // Every other route needs the bearer token when auth is on [HTTP-1].
+  const acl = authorize(deps, req);
   if (method === "GET" && path === "/metrics") {
     const text = await deps.metrics.registry.metrics();
     res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
     res.end(text);
     return;
   }
-
-  const acl = authorize(deps, req);
   if (method === "POST" && path === "/v1/tasks") return submit(deps, req, res, url, acl);
   const taskMatch = /^\/v1\/tasks\/([^/]+)$/.exec(path);
   if (taskMatch !== null && (method === "GET" || method === "DELETE")) {
     const id = decodeURIComponent(taskMatch[1]!);
-    const task = method === "GET" ? deps.tasks.table.get(id) : deps.tasks.cancel(null, id, "cancelled over HTTP");
-    if (task === undefined && method === "GET") {
-      // Another broker's task that ran in the mesh: its stored result outlives its origin broker.
+    const known = deps.tasks.table.get(id);
+    // Another token's task is answered as an unknown one: its existence is not revealed [AUTH-8].
+    const task = known !== undefined && Auth.ownsTask(acl, known.owner) ? known : undefined;
+    if (known === undefined && method === "GET" && Auth.ownsTask(acl, "")) {
+      // Another broker's task that ran in the mesh: its stored result outlives its origin broker, and names no token.
       const stored = await deps.backend.storedOutcome?.(id);
       if (stored !== undefined) return json(res, 200, storedView(id, stored));
     }
     if (task === undefined) throw new HttpError("unknown_task", `task ${id} is not known`);
-    return json(res, 200, method === "GET" ? taskView(task) : { task_id: task.id, state: task.state });
+    if (method === "GET") return json(res, 200, taskView(task));
+    deps.tasks.cancel(null, id, "cancelled over HTTP");
+    return json(res, 200, { task_id: task.id, state: task.state });
   }
   if (method === "GET" && path === "/v1/agents") {
     const status = url.searchParams.get("status") ?? undefined;
@@ -102,7 +108,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
   if (pubMatch !== null && method === "POST") {
     const topic = decodeURIComponent(pubMatch[1]!);
     if (!isValidTopic(topic)) throw new HttpError("bad_frame", `not a valid topic: ${topic}`);
-    if (!Auth.allows(acl, "publish", topic)) throw new HttpError("forbidden", `token may not publish to ${topic}`);
+    if (!Auth.allowsTopic(acl, "publish", topic)) throw new HttpError("forbidden", `token may not publish to ${topic}`);
     const payload = encodePayload(await readJson(req, deps.maxBodyBytes));
     const local = deps.messaging.publish(deps.state.brokerId, { topic, payload });
     const remote = await deps.backend.publishRemote(topic, deps.state.brokerId, payload);
@@ -130,7 +136,7 @@ async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
   const waitParam = url.searchParams.get("wait");
   const waitMs = waitParam === null ? -1 : /^\d{1,8}$/.test(waitParam) ? Number(waitParam) : NaN;
   if (Number.isNaN(waitMs) || waitMs > 86_400_000) throw new HttpError("bad_frame", "wait must be an integer 0..86400000 (ms)");
-  const { task, duplicate } = deps.tasks.create({ ...body, input: encodePayload(body.input ?? null) }, null, "http", tokenScope(acl?.token));
+  const { task, duplicate } = deps.tasks.create({ ...body, input: encodePayload(body.input ?? null) }, null, "http", tokenScope(acl?.token), acl?.token ?? "");
   if (!duplicate) deps.tasks.start(task);
   if (waitMs > 0 && task.endedAt === 0) await waitForEnd(deps.tasks, task, waitMs);
   if (waitMs < 0 || task.endedAt === 0) {
@@ -222,11 +228,31 @@ async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
     if (size > max) throw new HttpError("frame_too_large", `body larger than ${max} bytes`);
     chunks.push(chunk);
   }
+  const text = Buffer.concat(chunks).toString("utf8");
+  // Checked before anything recurses over the document (parse, conversion to MessagePack).
+  if (nestsDeeperThan(text, LIMITS.maxJsonDepth)) throw new HttpError("bad_frame", `body nests arrays and objects deeper than ${LIMITS.maxJsonDepth}`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8") || "null");
+    return JSON.parse(text || "null");
   } catch (err) {
     throw new HttpError("bad_frame", `body is not JSON: ${(err as Error).message}`);
   }
+}
+
+/** Whether JSON text nests arrays and objects deeper than `max`: one pass, strings skipped, no recursion. */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // To the closing quote; a backslash escapes the character after it.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -189,7 +189,8 @@ export class Messaging {
     }
   }
 
-  private fail(caller: Session, id: string, code: string, message: string): void {
+  /** Answers request `id` of `caller` with a failed `response` [REQ-6, REQ-7]. */
+  fail(caller: Session, id: string, code: string, message: string): void {
     this.metrics.error(code);
     caller.send({ type: "response", id, ok: false, error: { code, message } });
   }

@@ -2,6 +2,7 @@
  * One WebSocket connection: decode → validate → route → encode, with plain data between the steps.
  * State machine: awaiting_register → ready → draining → closed [CONN-1].
  */
+import type { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 import type { WriteBatcher } from "./write-batch.js";
@@ -92,6 +93,8 @@ export class Session implements TaskObserver {
     ws.on("message", this.onMessage);
     ws.on("close", this.onClose);
     ws.on("error", this.onClose);
+    // Past ws's maxPayload (max_frame_bytes + 64 KiB) ws stops reading; shorter ones reach decode().
+    onMessageTooBig(ws, () => this.close("frame_too_large", `message longer than max_frame_bytes ${limits.maxFrameBytes}`, undefined, { max: limits.maxFrameBytes }));
   }
 
   get isAgent(): boolean {
@@ -259,6 +262,22 @@ export class Session implements TaskObserver {
       ref,
     });
   }
+}
+
+/** Errors of ws's receiver for a message longer than its `maxPayload` (ws closes those with 1009). */
+const TOO_BIG = new Set(["WS_ERR_UNSUPPORTED_MESSAGE_LENGTH", "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH"]);
+
+/**
+ * Calls `tooBig` when ws refuses a message longer than its `maxPayload`, while the socket is still
+ * open: ws's own listener closes it with 1009 and only then emits 'error', too late for the fatal
+ * error frame that must come first [ENC-8]. ws has no public hook, so this listens ahead of ws on
+ * its private `_receiver` (ws 8); broker/test/security.test.ts pins the behaviour.
+ */
+function onMessageTooBig(ws: WebSocket, tooBig: () => void): void {
+  const receiver = (ws as unknown as { _receiver?: EventEmitter })._receiver;
+  receiver?.prependListener("error", (err: { code?: unknown }) => {
+    if (typeof err.code === "string" && TOO_BIG.has(err.code)) tooBig();
+  });
 }
 
 /** Close codes of TRANS-8 for fatal errors; others close with 1008. */

@@ -105,8 +105,9 @@ export class TaskService {
   /**
    * Creates (or, for a known idempotency key, finds) a task. Throws no_agents / overloaded. The caller
    * announces `accepted` and then calls `start` (so accepted precedes any progress or result).
+   * `owner` is the submitting token (the ACL's own string), "" for none [AUTH-8].
    */
-  create(spec: TaskSpec, submitter: TaskObserver | null, ref: string, scope: string, options?: CreateOptions): Submitted {
+  create(spec: TaskSpec, submitter: TaskObserver | null, ref: string, scope: string, owner: string, options?: CreateOptions): Submitted {
     const idemKey = spec.idempotency_key === undefined ? undefined : scopedKey(scope, spec.idempotency_key);
     if (idemKey !== undefined) {
       const first = this.table.byIdempotencyKey(idemKey);
@@ -138,6 +139,7 @@ export class TaskService {
       attempt: options?.attempt ?? 1,
       maxAttempts: Math.max(spec.max_attempts ?? this.config.maxAttempts, options?.attempt ?? 1),
       state: "queued",
+      owner,
       submitter,
       ref,
       watchers: undefined,

@@ -35,6 +35,11 @@ export interface TaskRecord extends Deadlined {
   attempt: number;
   readonly maxAttempts: number;
   state: TaskState;
+  /**
+   * The token that submitted it over WebSocket or HTTP (the ACL's own string, not a copy); "" when no
+   * token did: auth off, or a task another broker of the mesh handed over [AUTH-8].
+   */
+  readonly owner: string;
   /** The submitting observer and the ref it used; null once gone (the task keeps running). */
   submitter: TaskObserver | null;
   readonly ref: string;

@@ -1,6 +1,6 @@
 /** Broker cases: direct messages, topics, request/response, query, drain (SPEC §5.10–§12.1). */
 import { decodePayload, encodePayload } from "@agentwire/wire";
-import { check, checkEqual, sameBytes, type Case } from "../case.js";
+import { Skip, check, checkEqual, sameBytes, type Case } from "../case.js";
 import type { BrokerCtx } from "../broker-ctx.js";
 
 type C = Case<BrokerCtx>;
@@ -120,6 +120,40 @@ export const messagingCases: C[] = [
       await peer.next("ack", (f) => f.ref === ref);
       await ctx.sync(peer);
       checkEqual(peer.all("message").length, 0, "messages after unsubscribe");
+    },
+  }),
+  b({
+    id: "broker.topic.max-subscriptions",
+    title: "a subscribe past the announced max_subscriptions gets overloaded and adds nothing; held patterns and unsubscribe are not refused",
+    spec: ["LIMIT-7"],
+    level: "MUST",
+    async run(ctx) {
+      const { peer, registered } = await ctx.client();
+      const max = registered.max_subscriptions;
+      if (max === undefined) throw new Skip("the broker announces no max_subscriptions");
+      if (max > 10_000) throw new Skip(`max_subscriptions is ${max} (> 10000): too many subscribes for a conformance run`);
+      const root = ctx.uniq("t");
+      const subscribe = async (topic: string, answer: "ack" | "overloaded"): Promise<void> => {
+        const ref = ctx.uniq("s");
+        peer.send({ type: "subscribe", topic, ref });
+        if (answer === "ack") await peer.next("ack", (f) => f.ref === ref, ctx.timeoutMs, `ack for subscribe ${topic}`);
+        else await ctx.error(peer, "overloaded", ref);
+      };
+      // Frames are answered in order: once the last ack is in, every earlier answer is.
+      for (let i = 0; i < max - 1; i++) peer.send({ type: "subscribe", topic: `${root}.${i}`, ref: ctx.uniq("s") });
+      await subscribe(`${root}.${max - 1}`, "ack");
+      checkEqual(peer.all("error").map((e) => e.code), [], `errors answering ${max} subscribes`);
+      await subscribe(`${root}.0`, "ack");
+      await subscribe(`${root}.over`, "overloaded");
+      const ref = ctx.uniq("p");
+      peer.send({ type: "publish", topic: `${root}.over`, payload: encodePayload(1), ref });
+      await peer.next("ack", (f) => f.ref === ref);
+      await ctx.sync(peer);
+      checkEqual(peer.all("message").length, 0, "messages on the refused pattern");
+      const unsub = ctx.uniq("u");
+      peer.send({ type: "unsubscribe", topic: `${root}.0`, ref: unsub });
+      await peer.next("ack", (f) => f.ref === unsub);
+      await subscribe(`${root}.over`, "ack");
     },
   }),
   b({

@@ -25,6 +25,8 @@ export const LIMITS = {
   maxIdBytes: 256,
   /** Deepest nesting of arrays and maps in a frame envelope (payloads are opaque). */
   maxDepth: 16,
+  /** Deepest nesting of arrays and objects in an HTTP JSON body, the body counting as 1 [HTTP-3]. */
+  maxJsonDepth: 512,
   /** Most tokens in a topic or topic pattern. */
   maxTopicTokens: 32,
   /** Smallest max_frame_bytes a broker may announce. */

@@ -36,7 +36,7 @@ export const ERROR_CODES = {
     survives: false, http: 401, retryable: false,
   },
   forbidden: {
-    when: "The session's token does not allow this agent id, capability, submit target or topic.",
+    when: "The token does not allow this agent id, capability, submit or request target, message target or topic.",
     survives: true, http: 403, retryable: false,
   },
   not_registered: {
@@ -88,7 +88,7 @@ export const ERROR_CODES = {
     survives: true, http: 502, retryable: true,
   },
   overloaded: {
-    when: "A queue is at max length, or the session has max_in_flight tasks or requests open.",
+    when: "A queue is at max length, the session has max_in_flight tasks or requests open, or it holds max_subscriptions subscriptions.",
     survives: true, http: 503, retryable: true,
   },
   rate_limited: {

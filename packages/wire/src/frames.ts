@@ -136,6 +136,7 @@ export const RegisteredSchema = frame("registered", {
   heartbeat_timeout_ms: posInt(3_600_000, "Silence after which the broker evicts the peer."),
   max_frame_bytes: posInt(1 << 30, "Largest message the broker accepts."),
   max_in_flight: posInt(1 << 30, "Most tasks and requests this session may have open at once."),
+  max_subscriptions: posInt(1 << 30, "Most topic subscriptions this session may hold; absent when the broker sets no bound.").optional(),
 });
 
 export const HeartbeatSchema = frame("heartbeat", {

@@ -27,15 +27,23 @@ export function isValidPattern(pattern: string): boolean {
   return tokens.every((t, i) => t === "*" || (t === ">" && i === last) || TOKEN.test(t));
 }
 
-/** Whether a valid pattern matches a valid topic. */
+/** Whether a valid pattern matches a valid topic (a topic is the pattern of itself alone). */
 export function topicMatches(pattern: string, topic: string): boolean {
-  const p = pattern.split(".");
-  const t = topic.split(".");
-  for (let i = 0; i < p.length; i++) {
-    const token = p[i];
-    if (token === ">") return t.length > i;
-    if (i >= t.length) return false;
-    if (token !== "*" && token !== t[i]) return false;
+  return patternContains(pattern, topic);
+}
+
+/**
+ * Whether pattern `outer` matches every topic that pattern `inner` matches (both valid): token by
+ * token, `outer`'s `*` covers any one token or `*`, and a final `>` covers one or more tokens of any kind.
+ */
+export function patternContains(outer: string, inner: string): boolean {
+  const o = outer.split(".");
+  const i = inner.split(".");
+  for (let k = 0; k < o.length; k++) {
+    const token = o[k];
+    if (token === ">") return i.length > k;
+    if (k >= i.length || i[k] === ">") return false;
+    if (token !== "*" && token !== i[k]) return false;
   }
-  return p.length === t.length;
+  return o.length === i.length;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidPattern, isValidTopic, topicMatches } from "../src/index.js";
+import { isValidPattern, isValidTopic, patternContains, topicMatches } from "../src/index.js";
 
 describe("topic grammar [TOPIC-1..4]", () => {
   it("accepts concrete topics and rejects wildcards or empty tokens in them", () => {
@@ -25,5 +25,32 @@ describe("topic grammar [TOPIC-1..4]", () => {
       ["a.b", "a.c", false],
     ];
     for (const [p, t, want] of cases) expect(topicMatches(p, t), `${p} ~ ${t}`).toBe(want);
+  });
+
+  it("a pattern contains another when it matches every topic the other matches", () => {
+    const cases: [string, string, boolean][] = [
+      ["market.>", "market.*", true],
+      ["market.>", "market.eu.>", true],
+      ["market.>", "market.x", true],
+      ["market.>", "market.>", true],
+      ["market.>", ">", false],
+      ["market.>", "*.x", false],
+      ["market.>", "market", false],
+      ["market.*", "market.x", true],
+      ["market.*", "market.*", true],
+      ["market.*", "market.>", false],
+      ["market.*", "market.x.y", false],
+      ["market.*", "market", false],
+      [">", ">", true],
+      [">", "a.*.>", true],
+      ["*", ">", false],
+      ["*.*", "*.>", false],
+      ["*.>", "a.b.c", true],
+      ["a.*.c", "a.*.c", true],
+      ["a.*.c", "a.b.*", false],
+      ["a.b", "a.b", true],
+      ["a.b", "a.c", false],
+    ];
+    for (const [outer, inner, want] of cases) expect(patternContains(outer, inner), `${outer} ⊇ ${inner}`).toBe(want);
   });
 });
