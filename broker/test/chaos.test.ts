@@ -5,7 +5,7 @@
  * broker A kill -9 and restart), on a standalone Redis and on a 3-master Redis Cluster. Asserts every
  * invariant of test/chaos/report.ts per task key: exactly one result delivered, no foreign result,
  * none unanswered, executions ≤ max_attempts, no attempt number run twice, re-runs only after an
- * agent or broker failure, no error result the spec does not allow here.
+ * agent or broker failure, no error result (but agent_lost at the last attempt).
  *
  * AGENTWIRE_CHAOS_LOGS=dir keeps every process's output and the run's records there;
  * AGENTWIRE_CHAOS_SECONDS overrides the 15 s.

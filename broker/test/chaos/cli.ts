@@ -1,16 +1,18 @@
 /**
  * `pnpm chaos [--duration 60] [--store redis|cluster|both] [--inflight 32] [--drain 35]
- *             [--agents-per-broker 1] [--logs DIR]`
+ *             [--agents-per-broker 1] [--faults all|none|agent-kill,b-kill,...] [--logs DIR]`
  *
  * Runs the Redis mesh chaos scenario (harness.ts) per store, prints each run's table (markdown) to
  * stdout and progress to stderr, and exits 1 when an invariant failed (2 on a harness error, 130 on
  * SIGINT/SIGTERM, after stopping every process it started). Logs of every process go to `--logs`
- * (default: a new directory under the system temp dir, printed at the end).
+ * (default: a new directory under the system temp dir, printed at the end). `--faults none` is a
+ * control run (no fault: every invariant must hold, or the instrument is wrong); a single fault
+ * isolates what it does.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runChaos, type StoreKind } from "./harness.js";
+import { FAULTS, runChaos, type FaultId, type StoreKind } from "./harness.js";
 
 interface Args {
   durationS: number;
@@ -19,12 +21,15 @@ interface Args {
   drainS: number;
   agentsPerBroker: number;
   logs: string | undefined;
+  faults: FaultId[];
 }
 
-const USAGE = "usage: pnpm chaos [--duration <s>=60] [--store redis|cluster|both] [--inflight <n>=32] [--drain <s>=35] [--agents-per-broker <n>=1] [--logs <dir>]";
+const USAGE =
+  "usage: pnpm chaos [--duration <s>=60] [--store redis|cluster|both] [--inflight <n>=32] [--drain <s>=35] [--agents-per-broker <n>=1] " +
+  `[--faults all|none|<list of ${FAULTS.join(",")}>] [--logs <dir>]`;
 
 function parse(argv: string[]): Args {
-  const a: Args = { durationS: 60, stores: ["redis", "cluster"], inflight: 32, drainS: 35, agentsPerBroker: 1, logs: undefined };
+  const a: Args = { durationS: 60, stores: ["redis", "cluster"], inflight: 32, drainS: 35, agentsPerBroker: 1, logs: undefined, faults: [...FAULTS] };
   const num = (name: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n < min || n > max) throw new Error(`${name}: expected a number ${min}..${max}, got ${v ?? "nothing"}`);
@@ -40,6 +45,15 @@ function parse(argv: string[]): Args {
       case "--drain": a.drainS = num(name, value, 1, 600); i++; break;
       case "--agents-per-broker": a.agentsPerBroker = Math.floor(num(name, value, 1, 8)); i++; break;
       case "--logs": if (value === undefined) throw new Error("--logs: missing directory"); a.logs = value; i++; break;
+      case "--faults": {
+        if (value === undefined) throw new Error("--faults: missing list");
+        const ids = value === "all" ? [...FAULTS] : value === "none" ? [] : value.split(",");
+        const bad = ids.filter((id) => !(FAULTS as readonly string[]).includes(id));
+        if (bad.length > 0) throw new Error(`--faults: unknown ${bad.join(", ")} (known: ${FAULTS.join(", ")}, all, none)`);
+        a.faults = ids as FaultId[];
+        i++;
+        break;
+      }
       case "--store":
         if (value === "both") a.stores = ["redis", "cluster"];
         else if (value === "redis" || value === "cluster") a.stores = [value];
@@ -87,6 +101,7 @@ async function main(): Promise<number> {
         inflight: args.inflight,
         drainMs: args.drainS * 1_000,
         agentsPerBroker: args.agentsPerBroker,
+        faults: args.faults,
         logDir: logs,
         signal: abort.signal,
         progress: (line) => process.stderr.write(`chaos[${store}] ${line}\n`),

@@ -29,8 +29,14 @@ import { analyse, type ChaosReport, type Eviction, type Exec, type FaultRecord }
 
 export type StoreKind = "redis" | "cluster";
 
+/** The six faults, in the order they run. */
+export const FAULTS = ["agent-kill", "b-kill", "c-term", "b-stop", "redis-kill", "a-kill"] as const;
+export type FaultId = (typeof FAULTS)[number];
+
 export interface ChaosOptions {
   store: StoreKind;
+  /** Which faults run (always in the order of FAULTS); default all. `[]` is a control run. */
+  faults?: readonly FaultId[];
   /** Time from the first submit to the last new key (longer when the faults' recoveries take longer). */
   durationMs: number;
   /** Keys the client keeps open (default 32). */
@@ -349,7 +355,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       new MeshBroker("C", `chaos-c-${tag}`, portC, common),
     ];
     brokers.push(A, B, C);
-    await Promise.all(brokers.map((b) => b.start()));
+    // allSettled: a broker that failed to start must not leave the others starting after teardown.
+    const started = await Promise.allSettled(brokers.map((b) => b.start()));
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
     say(`brokers: A ${A.id} :${A.port}, B ${B.id} :${B.port}, C ${C.id} :${C.port}`);
     for (const b of [B, C]) for (let i = 0; i < o.agentsPerBroker; i++) agents.push(new AgentProc(`${b.name}${i}`, b, capability));
     for (const a of agents) a.start();
@@ -393,8 +402,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const tags = ["{mesh}", ...brokers.map((b) => `{b:${b.id}}`)];
     const redisFault = await store.describeCrash(tags);
     const s = store;
-    const faultDefs: { name: string; kind: FaultRecord["kind"]; act: (rec: FaultRecord) => Promise<void> }[] = [
+    const allFaults: { id: FaultId; name: string; kind: FaultRecord["kind"]; act: (rec: FaultRecord) => Promise<void> }[] = [
       {
+        id: "agent-kill",
         name: `agent kill -9 (agent ${agents[0]!.label} on B), started again`,
         kind: "agent",
         act: async () => {
@@ -403,6 +413,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         },
       },
       {
+        id: "b-kill",
         name: "broker B kill -9, restart (same id, port)",
         kind: "broker",
         act: async (rec) => {
@@ -411,6 +422,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         },
       },
       {
+        id: "c-term",
         name: "broker C SIGTERM (graceful), restart (same id, port)",
         kind: "broker",
         act: async (rec) => {
@@ -420,6 +432,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         },
       },
       {
+        id: "b-stop",
         name: `broker B SIGSTOP ${o.stopMs} ms (> 3 x liveness), SIGCONT`,
         kind: "broker",
         act: async () => {
@@ -431,8 +444,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           }
         },
       },
-      { name: redisFault, kind: "redis", act: () => s.crash() },
+      { id: "redis-kill", name: redisFault, kind: "redis", act: () => s.crash() },
       {
+        id: "a-kill",
         name: "broker A (the client's) kill -9, restart (same id, port)",
         kind: "broker",
         act: async (rec) => {
@@ -442,6 +456,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       },
     ];
 
+    const wanted = new Set(options.faults ?? FAULTS);
+    const faultDefs = allFaults.filter((f) => wanted.has(f.id));
+
     // The schedule: warm-up, six evenly spaced faults (each no earlier than its predecessor's
     // recovery), then a tail of fault-free running before the last new key.
     t0 = Date.now();
@@ -450,7 +467,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (served === undefined) throw new Error("no task was answered before the faults");
     say(`${clock()} serving: first result after ${served - t0} ms; ${faultDefs.length} faults over ${o.durationMs / 1000} s`);
     const edge = Math.min(5_000, Math.max(1_000, o.durationMs / 10));
-    const slot = Math.max(0, o.durationMs - 2 * edge) / faultDefs.length;
+    const slot = Math.max(0, o.durationMs - 2 * edge) / Math.max(1, faultDefs.length);
     let settled = 0;
     for (const [i, def] of faultDefs.entries()) {
       // Not before the previous fault has settled: each re-run or error is then one fault's doing.

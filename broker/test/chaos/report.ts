@@ -12,9 +12,11 @@
  *   I6  more than one execution only after an agent or broker failure: a re-run key's executions
  *       overlap a fault of an agent or a broker, or an eviction the brokers logged (TASK-18, TASK-22);
  *       a Redis fault alone explains none
- *   I7  error results only where the spec ends a task with one here: agent_lost at the last attempt
- *       (TASK-22) or deadline_exceeded at the deadline (TASK-33). The agents never fail a task and no
- *       one cancels, and every fault leaves another broker of the mesh to hand work to (SHUT-5).
+ *   I7  no error result but agent_lost at the last attempt (TASK-22). The agents never fail a task,
+ *       no one cancels, every fault leaves another broker of the mesh to hand work to (SHUT-5), and an
+ *       accepted task never ends `no_agents` or `internal` (TASK-13 has no such transition). Nor
+ *       deadline_exceeded: work takes ≤ 50 ms and every fault recovers within seconds, so a task that
+ *       reaches its 30 s deadline is one the mesh lost and only the origin's deadline ended.
  */
 import type { KeyRecord, StrayResult } from "./client.js";
 
@@ -205,11 +207,7 @@ export function analyse(d: ChaosData): ChaosReport {
         const code = r.code ?? "?";
         errorResults.set(code, (errorResults.get(code) ?? 0) + 1);
         phaseErrors[phaseOf(r.at)]!++;
-        const first = k.accepted.find((a) => a.taskId === r.taskId) ?? k.accepted[0];
-        const allowed =
-          (code === "agent_lost" && r.attempt === d.maxAttempts) ||
-          (code === "deadline_exceeded" && first !== undefined && r.at >= first.at + d.taskTimeoutMs - 100);
-        if (!allowed) {
+        if (!(code === "agent_lost" && r.attempt === d.maxAttempts)) {
           badErrors++;
           badErrorCodes.set(code, (badErrorCodes.get(code) ?? 0) + 1);
           flag(k.key, `error result ${code}`);
@@ -312,7 +310,7 @@ export function analyse(d: ChaosData): ChaosReport {
     },
     {
       id: "I7",
-      name: "error results the spec does not allow here",
+      name: "error results (but agent_lost at the last attempt)",
       expected: "0",
       measured: badErrors === 0 ? "0" : `${badErrors} (${count(badErrorCodes)})`,
       ok: badErrors === 0,
