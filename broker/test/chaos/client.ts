@@ -235,7 +235,7 @@ export class ChaosClient {
       this.ready = false;
       this.ws = undefined;
       for (const k of this.keys.values()) k.sentOn = -1;
-      if (wasReady) {
+      if (wasReady && !this.closed) {
         this.downSince = Date.now();
         this.backoffMs = 0;
         this.o.log(`client: connection ${n} to ${url} closed (${code}); ${this.open} keys open`);
