@@ -10,33 +10,14 @@
  * mesh-specific suites to run against both.
  */
 import { rmSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Cluster, Redis } from "ioredis";
 import { afterAll } from "vitest";
-import type { AgentInfo, Register } from "@agentwire/wire";
-import { run, startRedis, startRedisCluster, waitFor, type Child, type RedisCluster } from "@agentwire/testkit";
+import type { Register } from "@agentwire/wire";
+import { startRedis, startRedisCluster, waitFor, type RedisCluster } from "@agentwire/testkit";
+import { agentsOn, startBrokerProcess, type RunningBroker } from "./broker-process.js";
 import { Peer, type ConnectOptions } from "./peer.js";
 
-export interface RunningBroker extends AsyncDisposable {
-  readonly child: Child;
-  readonly port: number;
-  /** Where clients connect (and HTTP calls go). */
-  readonly url: string;
-  readonly http: string;
-  /** Where agents (sessions with capabilities) connect: `url`, or another broker of the mesh. */
-  readonly agentUrl: string;
-  /** HTTP base of the agents' broker. */
-  readonly agentHttp: string;
-  /**
-   * Resolves once the client-side broker lists agent `agentId` (with `status`, when given) — at once
-   * for a single broker. A mesh shares its registry within milliseconds, not atomically; `token`
-   * authorizes the HTTP probe.
-   */
-  visible(agentId: string, token?: string, status?: string): Promise<void>;
-  /** Resolves once the client-side broker no longer lists agent `agentId` (at once for a single broker). */
-  gone(agentId: string): Promise<void>;
-  stop(): Promise<number | string>;
-}
+export { agentsOn, brokerBin, startBrokerProcess, type RunningBroker } from "./broker-process.js";
 
 /**
  * Registers a peer where the backend puts it — an agent on `agentUrl`, a client on `url` — and, for
@@ -48,39 +29,6 @@ export async function registerOn(broker: RunningBroker, register: Omit<Register,
   const p = await Peer.register(agent ? broker.agentUrl : broker.url, register, options);
   if (agent) await broker.visible(p.agentId, register.token ?? options?.headers?.authorization?.replace(/^Bearer /, ""));
   return p;
-}
-
-/** The agents a broker lists on GET /v1/agents (its own and, in a mesh, the others'); `token` authorizes. */
-export async function agentsOn(broker: { readonly http: string }, token?: string): Promise<AgentInfo[]> {
-  const res = await fetch(`${broker.http}/v1/agents`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
-  return ((await res.json()) as { agents?: AgentInfo[] }).agents ?? [];
-}
-
-export async function startBrokerProcess(args: string[] = [], env: Record<string, string> = {}): Promise<RunningBroker> {
-  const child = run(process.execPath, [brokerBin(), "--port", "0", ...args], { label: "broker", env: { ...process.env, ...env } });
-  const m = await child.waitForLine(/"msg":"listening"/, 15_000);
-  const port = (JSON.parse(m.input!) as { port: number }).port;
-  return {
-    child,
-    port,
-    url: `ws://127.0.0.1:${port}/`,
-    http: `http://127.0.0.1:${port}`,
-    agentUrl: `ws://127.0.0.1:${port}/`,
-    agentHttp: `http://127.0.0.1:${port}`,
-    visible: async () => {},
-    gone: async () => {},
-    stop: () => child.stop(),
-    [Symbol.asyncDispose]: async () => {
-      await child.stop();
-    },
-  };
-}
-
-/** The bin path, whether this file runs from test/ (vitest) or dist/test/. */
-export function brokerBin(): string {
-  const here = fileURLToPath(import.meta.url);
-  const root = here.slice(0, here.lastIndexOf("/broker/") + "/broker/".length);
-  return `${root}dist/src/bin.js`;
 }
 
 export interface BackendFactory {

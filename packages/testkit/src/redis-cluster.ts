@@ -28,6 +28,11 @@ export interface RedisCluster extends AsyncDisposable {
 export interface RedisClusterOptions {
   /** `cluster-node-timeout` in ms (default 5000: no failover decisions during a test). */
   nodeTimeoutMs?: number;
+  /**
+   * Extra `redis-server` arguments for every node, e.g. `["--appendonly", "yes"]` so a node killed
+   * with SIGKILL and `restart()`ed (same port, directory and nodes.conf) comes back with its data.
+   */
+  args?: string[];
 }
 
 /** Runs one command with `redis-cli` against a node; resolves with its raw output. */
@@ -60,7 +65,7 @@ export async function startRedisCluster(masters = 3, options: RedisClusterOption
       clientPorts.map((port, i) =>
         startRedis({
           port,
-          args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", String(busPorts[i]), "--cluster-node-timeout", String(options.nodeTimeoutMs ?? 5_000)],
+          args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", String(busPorts[i]), "--cluster-node-timeout", String(options.nodeTimeoutMs ?? 5_000), ...(options.args ?? [])],
         }),
       ),
     );
