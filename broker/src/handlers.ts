@@ -233,7 +233,13 @@ export class Handlers implements FrameHandler {
       throw err;
     }
     s.open++;
-    await this.tasks.record(task);
+    try {
+      await this.tasks.record(task);
+    } catch (err) {
+      this.tasks.discard(task, s);
+      await this.backend.rebindKey!(key, id, "").catch(() => undefined);
+      throw err;
+    }
     s.send({ type: "accepted", ref: f.ref, task_id: task.id });
     this.tasks.start(task, true);
   }

@@ -61,8 +61,11 @@ export interface TaskMesh {
 
 const NO_INPUT = new Uint8Array(0);
 
-/** Pause before handing a task over again after the shared store refused it. */
+/** Pause before handing a task over (or recording it) again after the shared store refused it. */
 const HANDOFF_RETRY_MS = 250;
+
+/** How long a keyed submit in a mesh waits for the store to take its task's record. */
+const RECORD_PATIENCE_MS = 5_000;
 
 /** The idempotency scope of a token (TASK-27), apart from the mesh's `mesh:<origin>` scopes. */
 export function tokenScope(token: string | undefined): string {
@@ -434,9 +437,27 @@ export class TaskService {
     this.dispatcher.enqueue(task, true);
   }
 
-  /** Records a new task in the mesh now (before `start(task, true)`); resolves once it is stored. */
+  /**
+   * Records a new task in the mesh now (before `start(task, true)`); resolves once it is stored. A
+   * store that refuses it for longer than RECORD_PATIENCE_MS (a Cluster master restarting) rejects.
+   */
   async record(task: TaskRecord): Promise<void> {
-    await this.mesh?.backend.recordOpen?.(this.recordOf(task));
+    const until = Date.now() + RECORD_PATIENCE_MS;
+    for (;;) {
+      try {
+        await this.mesh?.backend.recordOpen?.(this.recordOf(task));
+        return;
+      } catch (err) {
+        if (Date.now() + HANDOFF_RETRY_MS > until) throw err;
+        await new Promise((resolve) => setTimeout(resolve, HANDOFF_RETRY_MS));
+      }
+    }
+  }
+
+  /** Forgets a task created but never announced (`record` failed): its submit failed as a whole. */
+  discard(task: TaskRecord, submitter: TaskObserver): void {
+    this.table.discard(task);
+    submitter.open--;
   }
 
   /** The mesh's record of a task this broker accepted (see Backend.taskOpened). */

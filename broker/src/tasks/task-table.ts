@@ -215,6 +215,14 @@ export class TaskTable {
     return this.tasks.values();
   }
 
+  /** Removes a task that was created but never announced (its `accepted` could not be sent). */
+  discard(task: TaskRecord): void {
+    if (this.tasks.get(task.id) !== task) return;
+    this.tasks.delete(task.id);
+    if (task.idemKey !== undefined && this.idempotency.get(task.idemKey) === task) this.idempotency.delete(task.idemKey);
+    this.open--;
+  }
+
   private forgetOldest(): void {
     const task = this.ended.shift()!;
     this.endedBytes -= retainedBytes(task);
