@@ -201,7 +201,10 @@ export class TaskService {
       priority: task.priority,
       strategy: task.strategy,
     };
-    mesh.backend.enqueueRemote(remote).catch((err: unknown) => {
+    mesh.backend.enqueueRemote(remote).then(() => {
+      // The executing broker's stream holds it now: the record says so (a recovery leaves it there).
+      if (task.endedAt === 0 && task.attempt === attempt && task.remoteBroker === target) mesh.backend.taskOpened?.(this.recordOf(task, target));
+    }, (err: unknown) => {
       if (task.endedAt !== 0 || task.attempt !== attempt) return;
       // The shared store refused it for now (a Cluster master restarting): try again until the
       // deadline; a duplicate entry joins the first run on the executing broker (its idempotency key).
@@ -244,7 +247,7 @@ export class TaskService {
     if (task === undefined || task.endedAt !== 0 || task.remoteBroker === undefined || attempt < task.attempt) return;
     task.remoteBroker = broker;
     task.attempt = attempt;
-    this.mesh?.backend.taskOpened?.(this.recordOf(task));
+    this.mesh?.backend.taskOpened?.(this.recordOf(task, broker));
   }
 
   /** Progress of a task handed to another broker; progress of an older attempt or an ended task is dropped. */
@@ -461,14 +464,15 @@ export class TaskService {
   }
 
   /** The mesh's record of a task this broker accepted (see Backend.taskOpened). */
-  private recordOf(task: TaskRecord): RemoteTask {
+  private recordOf(task: TaskRecord, handedTo?: string): RemoteTask {
     return {
       task_id: task.id,
       capability: task.capability,
-      // Another broker holds the input of a handed-over task; a local one may have to run elsewhere.
-      input: task.remoteBroker === undefined ? task.input : NO_INPUT,
+      // Once another broker holds a handed-over task (and its input), a recovery leaves it to that
+      // broker; until then the task may have to run elsewhere, from this record.
+      input: handedTo === undefined ? task.input : NO_INPUT,
       origin_broker: this.mesh!.brokerId,
-      target_broker: task.remoteBroker ?? "",
+      target_broker: handedTo ?? "",
       timeout_ms: task.timeoutMs,
       attempt: task.attempt,
       max_attempts: task.maxAttempts,
