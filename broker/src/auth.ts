@@ -3,6 +3,7 @@
  * empty one nothing. `agent_ids`, `capabilities`, `submit` and `send` hold globs (`*` = any run of
  * characters); `publish` and `subscribe` hold topic patterns (TOPIC-2).
  */
+import { createHash } from "node:crypto";
 import { patternContains } from "@agentwire/wire";
 import type { TokenAcl } from "./config.js";
 
@@ -47,6 +48,14 @@ export class Auth {
    * Whether `acl` may read and cancel a task submitted by token `owner` ("" for none): its own, or any
    * as an admin [AUTH-8].
    */
+  /**
+   * Whether `acl` may follow a task known only from the mesh, whose owner is given as `ownerTag` of
+   * its token (undefined: submitted without a token).
+   */
+  static ownsTagged(acl: TokenAcl | undefined, tag: string | undefined): boolean {
+    return acl === undefined || acl.admin === true || (tag !== undefined && tag === ownerTag(acl.token));
+  }
+
   static ownsTask(acl: TokenAcl | undefined, owner: string): boolean {
     return acl === undefined || acl.admin === true || (owner !== "" && owner === acl.token);
   }
@@ -59,6 +68,14 @@ export class Auth {
     const patterns = acl?.[list];
     return patterns === undefined || patterns.some((p) => patternContains(p, value));
   }
+}
+
+/**
+ * What the mesh stores of the token that submitted a task (a hash: tokens do not go into Redis),
+ * undefined for none.
+ */
+export function ownerTag(token: string): string | undefined {
+  return token === "" ? undefined : createHash("sha256").update(token).digest("base64url").slice(0, 22);
 }
 
 /** The token of an `Authorization: Bearer <t>` header. */

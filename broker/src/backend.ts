@@ -39,6 +39,8 @@ export interface RemoteOutcome {
    * origin drops outcomes of older attempts and reports this one to the submitter).
    */
   attempt?: number | undefined;
+  /** Who may follow the task (see `ownerTag`); absent when it was submitted without a token. */
+  owner?: string | undefined;
 }
 
 /**
@@ -158,7 +160,7 @@ export interface Backend {
 /** What is known of a task another broker (or an earlier process of this one) accepted. */
 export type ForeignTask =
   | { kind: "ended"; outcome: RemoteOutcome }
-  | { kind: "open"; deadline: number }
+  | { kind: "open"; deadline: number; owner: string | undefined }
   /** No record and no outcome: never stored (its broker died first), or forgotten after its TTL. */
   | { kind: "unknown"; originLive: boolean };
 

@@ -1,6 +1,7 @@
 /** Routes each decoded frame of a session to the part of the broker that owns it. */
 import {
   PROTOCOL_VERSION,
+  type Attach,
   type Cancel,
   type Frame,
   type Heartbeat,
@@ -16,7 +17,7 @@ import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 import type { Registry } from "./registry.js";
 import type { FrameHandler, Session } from "./session.js";
-import { scopedKey, tokenScope, type TaskService } from "./tasks/task-service.js";
+import { isMeshRun, scopedKey, tokenScope, type TaskService } from "./tasks/task-service.js";
 
 /**
  * How long a submit waits for a live broker to record the task its idempotency key is bound to (it
@@ -61,6 +62,8 @@ export class Handlers implements FrameHandler {
         return this.tasks.result(s, f);
       case "cancel":
         return this.cancel(s, f);
+      case "attach":
+        return this.attach(s, f);
       case "send":
         if (!Auth.allows(s.acl, "send", f.to)) return s.error("forbidden", `token may not send to ${f.to}`, f.ref);
         return this.messaging.send(s, f);
@@ -283,6 +286,29 @@ export class Handlers implements FrameHandler {
   private sendOutcome(s: Session, taskId: string, ref: string, outcome: RemoteOutcome | undefined): void {
     const o = outcome ?? { ok: false, error: { code: "deadline_exceeded", message: "the task's deadline passed", retryable: true } };
     s.send({ type: "result", task_id: taskId, ok: o.ok, output: o.ok ? o.output : undefined, error: o.ok ? undefined : o.error, attempt: o.attempt, ref });
+  }
+
+  /** Follows a task accepted earlier [ATT-1, ATT-2]: this broker's, or in a mesh any broker's. */
+  private attach(s: Session, f: Attach): void {
+    const task = this.tasks.table.get(f.task_id);
+    // A record of another broker's task that runs here is not this broker's to answer for.
+    if (task !== undefined && !isMeshRun(task)) {
+      if (!Auth.ownsTask(s.acl, task.owner)) return s.error("unknown_task", `task ${f.task_id} is not yours or not known`, f.ref);
+      s.send({ type: "accepted", ref: f.ref, task_id: task.id, duplicate: true });
+      if (task.submitter !== s || task.endedAt !== 0) this.tasks.watch(task, s, f.ref);
+      return;
+    }
+    if (this.backend.foreignTask === undefined) return s.error("unknown_task", `task ${f.task_id} is not known`, f.ref);
+    s.hold(this.attachOnMesh(s, f), f.ref);
+  }
+
+  private async attachOnMesh(s: Session, f: Attach): Promise<void> {
+    const known = await this.backend.foreignTask!(f.task_id);
+    const owner = known.kind === "ended" ? known.outcome.owner : known.kind === "open" ? known.owner : undefined;
+    if (known.kind === "unknown" || !Auth.ownsTagged(s.acl, owner)) return s.error("unknown_task", `task ${f.task_id} is not yours or not known`, f.ref);
+    s.send({ type: "accepted", ref: f.ref, task_id: f.task_id, duplicate: true });
+    if (known.kind === "ended") return this.sendOutcome(s, f.task_id, f.ref, known.outcome);
+    this.backend.watchForeign!(f.task_id, known.deadline, (outcome) => this.sendOutcome(s, f.task_id, f.ref, outcome));
   }
 
   private cancel(s: Session, f: Cancel): void {

@@ -3,10 +3,12 @@
  * request, query the registry. `connect()` gives a plain Client; an Agent uses the same class over
  * its own session (ctx.request, ctx.submit, the LLM planner).
  *
- * Reconnect: operations open when the connection drops fail with ConnectionLostError (retryable).
- * The broker keeps owning tasks it accepted, but it cannot route their results to a new session,
- * so a submit in flight across a reconnect rejects; pass `idempotencyKey` to resubmit safely (the
- * broker then answers with the first task instead of running it again).
+ * Reconnect: a task the broker accepted outlives the connection. Once registered again (within
+ * `reattachMs`, default 5 s) the session attaches to it (ATT-3) and its result arrives as usual: on
+ * a broker that kept it, or on any broker of a mesh. A task the broker no longer knows (a single
+ * broker that was restarted), a submit not yet accepted, and other operations open when the
+ * connection dropped fail with ConnectionLostError (retryable); pass `idempotencyKey` to submit again
+ * safely (the broker answers with the first task instead of running it again).
  */
 import {
   DEFAULTS,
@@ -282,6 +284,8 @@ export interface ConnectOptions {
   name?: string;
   backoff?: BackoffOptions;
   heartbeatIntervalMs?: number;
+  /** How long open tasks wait for a reconnect to follow them again, ms (default 5000; 0 = fail at once). */
+  reattachMs?: number;
   logger?: Logger;
 }
 

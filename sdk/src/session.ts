@@ -40,6 +40,12 @@ export interface SessionOptions {
   backoff?: BackoffOptions | undefined;
   /** Overrides the broker's heartbeat_interval_ms when smaller. */
   heartbeatIntervalMs?: number | undefined;
+  /**
+   * How long tasks open when the connection dropped wait for the reconnect, ms (default 5000; 0: they
+   * fail at once). Once registered again the session attaches to each (ATT-3); a task the broker no
+   * longer knows (a single broker that restarted) fails with ConnectionLostError.
+   */
+  reattachMs?: number | undefined;
   logger: Logger;
   /** What `register` offers besides identity: capabilities, capacity, tier, tags. */
   offer?: () => Pick<Register, "capabilities" | "capacity" | "tier" | "tags">;
@@ -83,6 +89,8 @@ export class Session {
   private readonly requests = new Map<string, RequestWaiter>();
   private readyWaiters: { resolve(): void; reject(err: unknown): void }[] = [];
   private fatal: AgentwireError | undefined;
+  /** Fails the tasks kept across a reconnect if it takes longer than `reattachMs`. */
+  private detached: NodeJS.Timeout | undefined;
 
   constructor(readonly options: SessionOptions) {
     this.conn = new Connection(
@@ -279,11 +287,31 @@ export class Session {
     this.heartbeat.unref();
     this.options.logger.debug({ agent_id: frame.agent_id, session_id: frame.session_id, again }, "registered");
     this.beat();
-    if (again) this.resubscribe();
+    if (again) {
+      this.resubscribe();
+      this.reattach();
+    }
     this.handlers.ready?.(frame, again);
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w.resolve();
+  }
+
+  /** Tasks outlive connections: follow each open one on the new session [ATT-3]. */
+  private reattach(): void {
+    clearTimeout(this.detached);
+    this.detached = undefined;
+    for (const [taskId, watcher] of this.tasks) {
+      this.callback(
+        { type: "attach", task_id: taskId, ref: this.nextId("t") },
+        () => undefined,
+        (err) => {
+          if (this.tasks.get(taskId) !== watcher) return;
+          this.tasks.delete(taskId);
+          watcher.fail(new ConnectionLostError(`task ${taskId} could not be followed after the reconnect (${err.code}: ${err.message})`));
+        },
+      );
+    }
   }
 
   /** Subscriptions outlive sessions: the broker forgot them with the old one. */
@@ -322,17 +350,33 @@ export class Session {
     clearInterval(this.heartbeat);
     if (this.state !== "closed") this.state = again ? "registering" : "closed";
     this.options.logger.debug({ code, reason, again }, "disconnected");
-    this.failAll(new ConnectionLostError(`connection to the broker closed (${code}${reason === "" ? "" : ` ${reason}`})`));
+    const err = new ConnectionLostError(`connection to the broker closed (${code}${reason === "" ? "" : ` ${reason}`})`);
+    const keep = this.state !== "closed" && (this.options.reattachMs ?? 5_000) > 0;
+    this.failAll(err, keep);
+    if (keep && this.tasks.size > 0 && this.detached === undefined) {
+      this.detached = setTimeout(() => {
+        this.detached = undefined;
+        const tasks = [...this.tasks.values()];
+        this.tasks.clear();
+        for (const w of tasks) w.fail(err);
+      }, this.options.reattachMs ?? 5_000);
+      this.detached.unref();
+    }
     if (this.state === "closed") this.rejectReady(this.fatal ?? new ClosedError());
     this.handlers.lost?.();
   }
 
-  private failAll(err: AgentwireError): void {
+  /** Fails every open operation; `keepTasks`: accepted tasks wait to be attached again after a reconnect. */
+  private failAll(err: AgentwireError, keepTasks = false): void {
     const refs = [...this.refs.values()];
-    const tasks = [...this.tasks.values()];
+    const tasks = keepTasks ? [] : [...this.tasks.values()];
     const requests = [...this.requests.values()];
     this.refs.clear();
-    this.tasks.clear();
+    if (!keepTasks) {
+      this.tasks.clear();
+      clearTimeout(this.detached);
+      this.detached = undefined;
+    }
     for (const w of refs) w.reject(err);
     for (const w of tasks) w.fail(err);
     for (const w of requests) w.reject(err);

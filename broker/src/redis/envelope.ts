@@ -40,12 +40,12 @@ export function decodeTaskBytes(bytes: Buffer): RemoteTask | undefined {
 }
 
 export function encodeOutcome(o: RemoteOutcome): string {
-  return JSON.stringify({ ok: o.ok, output: o.output === undefined ? undefined : Buffer.from(o.output).toString("base64"), error: o.error, attempt: o.attempt });
+  return JSON.stringify({ ok: o.ok, output: o.output === undefined ? undefined : Buffer.from(o.output).toString("base64"), error: o.error, attempt: o.attempt, owner: o.owner });
 }
 
 export function decodeOutcome(text: string): RemoteOutcome {
-  const v = JSON.parse(text) as { ok: boolean; output?: string; error?: ErrorInfo; attempt?: number };
-  return { ok: v.ok, output: v.output === undefined ? undefined : Buffer.from(v.output, "base64"), error: v.error, attempt: v.attempt };
+  const v = JSON.parse(text) as { ok: boolean; output?: string; error?: ErrorInfo; attempt?: number; owner?: string };
+  return { ok: v.ok, output: v.output === undefined ? undefined : Buffer.from(v.output, "base64"), error: v.error, attempt: v.attempt, owner: v.owner };
 }
 
 /** Publish message: u32 header length, header JSON {topic, from, origin}, then the payload bytes. */

@@ -126,7 +126,7 @@ export class Ledger {
     const [response, record, alive] = await Promise.all([this.cmd.lindex(k.response(taskId), -1), this.cmd.hgetBuffer(k.open, taskId), this.cmd.get(k.alive)]);
     if (response !== null) return { kind: "ended", outcome: decodeOutcome(response) };
     const task = record === null ? undefined : decodeTaskBytes(record);
-    if (task !== undefined) return { kind: "open", deadline: task.deadline ?? Date.now() + task.timeout_ms };
+    if (task !== undefined) return { kind: "open", deadline: task.deadline ?? Date.now() + task.timeout_ms, owner: task.owner };
     return { kind: "unknown", originLive: alive !== null && alive === incarnationOfTask(taskId) };
   }
 

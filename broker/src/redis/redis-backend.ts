@@ -764,7 +764,7 @@ export class RedisBackend implements Backend {
       broker: this.options.brokerId,
       entryId: r.entryId,
       task: r.task,
-      body: encodeOutcome({ ...outcome, attempt: outcome.attempt ?? r.task.attempt }),
+      body: encodeOutcome({ ...outcome, attempt: outcome.attempt ?? r.task.attempt, owner: r.task.owner }),
       since: Date.now(),
     };
     if (this.safe(r)) this.queueStore(result);

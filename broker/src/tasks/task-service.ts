@@ -13,6 +13,7 @@ import {
   type Result,
   type Strategy,
 } from "@agentwire/wire";
+import { ownerTag } from "../auth.js";
 import type { Backend, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { BrokerConfig } from "../config.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
@@ -78,7 +79,7 @@ export function scopedKey(scope: string, key: string): string {
 }
 
 /** Whether a task runs here for another broker of the mesh (its idempotency scope is the origin's). */
-function isMeshRun(task: TaskRecord): boolean {
+export function isMeshRun(task: TaskRecord): boolean {
   return task.idemKey !== undefined && task.idemKey.startsWith("mesh:");
 }
 
@@ -200,6 +201,7 @@ export class TaskService {
       tags: task.tags,
       priority: task.priority,
       strategy: task.strategy,
+      owner: ownerTag(task.owner),
     };
     mesh.backend.enqueueRemote(remote).then(() => {
       // The executing broker's stream holds it now: the record says so (a recovery leaves it there).
@@ -481,6 +483,7 @@ export class TaskService {
       priority: task.priority,
       strategy: task.strategy,
       deadline: task.deadline,
+      owner: ownerTag(task.owner),
     };
   }
 
@@ -488,7 +491,7 @@ export class TaskService {
   private finish(task: TaskRecord, ok: boolean, output: Uint8Array | undefined, error: ErrorInfo | undefined, storedByMesh = false): void {
     const now = Date.now();
     if (this.mesh !== undefined && !isMeshRun(task)) {
-      this.mesh.backend.taskEnded?.(task.id, storedByMesh ? undefined : { ok, output, error, attempt: everDispatched(task) ? task.attempt : undefined }, task.timeoutMs);
+      this.mesh.backend.taskEnded?.(task.id, storedByMesh ? undefined : { ok, output, error, attempt: everDispatched(task) ? task.attempt : undefined, owner: ownerTag(task.owner) }, task.timeoutMs);
     }
     task.ok = ok;
     task.output = output;

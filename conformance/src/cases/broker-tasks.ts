@@ -148,6 +148,31 @@ export const taskCases: C[] = [
     },
   }),
   b({
+    id: "broker.task.attach",
+    title: "attach from another session follows a task: accepted (duplicate) with its ref, then the result; an unknown id gets unknown_task",
+    spec: ["ATT-1", "ATT-2"],
+    level: "MUST",
+    async run(ctx) {
+      const { agent, client, task_id } = await ctx.dispatched();
+      const { peer: follower } = await ctx.client("follower");
+      const ref = ctx.uniq("a");
+      follower.send({ type: "attach", task_id, ref });
+      const accepted = await follower.next("accepted", (a) => a.ref === ref);
+      checkEqual(accepted.task_id, task_id, "accepted.task_id");
+      checkEqual(accepted.duplicate, true, "accepted.duplicate");
+      const output = Buffer.from([0xa2, 0x6f, 0x6b]);
+      agent.peer.send({ type: "result", task_id, ok: true, attempt: 1, output });
+      const result = await follower.next("result", (r) => r.task_id === task_id);
+      checkEqual(result.ref, ref, "result.ref for the attaching session");
+      check(result.output !== undefined && sameBytes(result.output, output), "result.output is not the agent's bytes");
+      await client.next("result", (r) => r.task_id === task_id);
+      const bogus = ctx.uniq("t");
+      const ref2 = ctx.uniq("a");
+      follower.send({ type: "attach", task_id: bogus, ref: ref2 });
+      await ctx.error(follower, "unknown_task", ref2);
+    },
+  }),
+  b({
     id: "broker.task.cancel-unknown",
     title: "cancel of an unknown task, or by a session that is not a submitter, gets unknown_task",
     spec: ["TASK-31"],

@@ -259,6 +259,7 @@ function validDefs(): ValidDef[] {
     },
     { id: "cancel-minimal", description: "cancel with only the task id.", spec: ["ENC-1"], frame: { type: "cancel", task_id: "t-1" } },
     { id: "cancel-full", description: "cancel with reason and ref.", spec: ["ENC-1"], frame: { type: "cancel", task_id: "t-1", reason: "user abort", ref: "c1" } },
+    { id: "attach", description: "attach to a task accepted earlier.", spec: ["ENC-1"], frame: { type: "attach", task_id: "t-1", ref: "a1" } },
     { id: "send", description: "direct message to one agent, with correlation id and ref.", spec: ["ENC-7"], frame: { type: "send", to: "agent-7", payload: P("hi"), correlation_id: "corr-1", ref: "s1" } },
     { id: "message-direct", description: "delivered direct message: no topic.", spec: ["ENC-7"], frame: { type: "message", from: "agent-1", payload: P("hi"), correlation_id: "corr-1" } },
     {

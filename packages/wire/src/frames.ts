@@ -227,6 +227,15 @@ export const CancelSchema = frame("cancel", {
   ref: id("Correlation id, acknowledged by `ack`.").optional(),
 });
 
+export const AttachSchema = frame("attach", {
+  direction: "peer→broker",
+  title: "attach",
+  description: "Follow a task accepted earlier, e.g. on a connection that dropped or on another broker of a mesh: its result, and its progress where the broker has it.",
+}, {
+  task_id: id("The task's id, from its `accepted`."),
+  ref: id("Correlation id, echoed by `accepted` (then used by the task's `result`) or `error`."),
+});
+
 export const SendSchema = frame("send", {
   direction: "peer→broker",
   title: "send",
@@ -380,6 +389,7 @@ export const FRAME_SCHEMAS = {
   progress: ProgressSchema,
   result: ResultSchema,
   cancel: CancelSchema,
+  attach: AttachSchema,
   send: SendSchema,
   message: MessageSchema,
   subscribe: SubscribeSchema,
@@ -409,6 +419,7 @@ export type Task = FrameOf<"task">;
 export type Progress = FrameOf<"progress">;
 export type Result = FrameOf<"result">;
 export type Cancel = FrameOf<"cancel">;
+export type Attach = FrameOf<"attach">;
 export type Send = FrameOf<"send">;
 export type Message = FrameOf<"message">;
 export type Subscribe = FrameOf<"subscribe">;

@@ -125,7 +125,7 @@ describe("error classes [ERR-1]", () => {
 describe("frame catalogue", () => {
   it("covers every frame type of the protocol sketch", () => {
     expect(FRAME_TYPES).toEqual([
-      "register", "registered", "heartbeat", "submit", "accepted", "task", "progress", "result", "cancel",
+      "register", "registered", "heartbeat", "submit", "accepted", "task", "progress", "result", "cancel", "attach",
       "send", "message", "subscribe", "unsubscribe", "publish", "request", "response", "query", "agents",
       "drain", "goaway", "ack", "error",
     ]);
