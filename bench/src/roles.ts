@@ -180,21 +180,22 @@ async function brpopWorker(port: number, loops: number): Promise<void> {
 const meshKeys = (id: string) => ({
   tasks: `aw:{b:${id}}:tasks`,
   ready: `aw:{b:${id}}:ready`,
+  attempts: `aw:{b:${id}}:attempts`,
   response: (taskId: string) => `aw:{b:${id}}:response:${taskId}`,
 });
 const GROUP = "brokers";
 const BATCH = 128;
 
-/** The broker's own scripts, loaded from its sources: store-responses (response keys + ready entries) and ack-1 (XACK + XDEL). */
+/** The broker's own scripts, loaded from its sources: store-responses (response keys + ready entries) and ack-2 (XACK + XDEL + HDEL of recorded attempts). */
 type MeshRedis = Redis & {
   storeResponses(numberOfKeys: number, ...keysAndArgv: (string | number)[]): Promise<number>;
-  ack(stream: string, group: string, ...ids: string[]): Promise<number>;
+  ack(stream: string, attempts: string, group: string, ...ids: string[]): Promise<number>;
 };
 
 async function meshConn(port: number, me: string, role: string): Promise<MeshRedis> {
   const { Redis } = await import("ioredis");
   const conn = new Redis({ host: "127.0.0.1", port, connectionName: `aw:${me}:${role}`, maxRetriesPerRequest: null, enableAutoPipelining: role === "cmd" });
-  for (const [name, file, keys] of [["storeResponses", "store-responses", undefined], ["ack", "ack-1", 1]] as const) {
+  for (const [name, file, keys] of [["storeResponses", "store-responses", undefined], ["ack", "ack-2", 2]] as const) {
     const lua = readFileSync(new URL(`../../../broker/src/redis/${file}.lua`, import.meta.url), "utf8");
     conn.defineCommand(name, { numberOfKeys: keys, lua });
   }
@@ -243,7 +244,7 @@ async function meshOrigin(port: number, me: string, target: string): Promise<voi
 /**
  * Target side: one XREADGROUP loop (COUNT, BLOCK) on this side's stream; each entry goes to the worker;
  * the answers of one event-loop turn are stored with one store-responses call per origin, then their
- * entries acknowledged with one ack-1. Two connections whatever the load: `cmd` and `tasks`.
+ * entries acknowledged with one ack-2. Two connections whatever the load: `cmd` and `tasks`.
  */
 async function meshTarget(port: number, me: string): Promise<void> {
   const [cmd, reader] = await Promise.all([meshConn(port, me, "cmd"), meshConn(port, me, "tasks")]);
@@ -259,7 +260,7 @@ async function meshTarget(port: number, me: string): Promise<void> {
     const origin = meshKeys(batch[0]!.origin); // one origin in this scenario
     const args: (string | number)[] = [origin.ready, ...batch.map((t) => origin.response(t.id))];
     for (const t of batch) args.push(t.id, t.timeout + 30_000, JSON.stringify({ ok: true, output: t.output, attempt: 1 }));
-    void cmd.storeResponses(batch.length + 1, ...args).then(() => cmd.ack(tasks, GROUP, ...batch.map((t) => t.entry)));
+    void cmd.storeResponses(batch.length + 1, ...args).then(() => cmd.ack(tasks, meshKeys(me).attempts, GROUP, ...batch.map((t) => t.entry)));
   };
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   wss.on("connection", (ws) => {

@@ -2,7 +2,7 @@
  * Baseline for the Redis mesh: a zero-logic two-broker mesh doing the Redis work of agentwire's
  * (docs/decisions/003): client → A (ws) → XADD of a one-field MessagePack entry to B's task stream →
  * B's XREADGROUP batch → worker (ws) → B stores the turn's answers with store-responses.lua (response
- * keys + `<id>\n<response>` ready entries) and acks them with ack-1.lua → A's BLMPOP batch → client.
+ * keys + `<id>\n<response>` ready entries) and acks them with ack-2.lua → A's BLMPOP batch → client.
  * No task records, routing, deadlines or validation; constant connections.
  */
 import { startRedis } from "@agentwire/testkit";

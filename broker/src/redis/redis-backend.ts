@@ -83,6 +83,17 @@ interface Running {
   handedBack: boolean;
 }
 
+/** Whether `attempt` would pass the task's attempt limit [CRASH-7]. */
+function pastLastAttempt(task: RemoteTask, attempt: number): boolean {
+  return attempt > (task.max_attempts ?? DEFAULTS.maxAttempts);
+}
+
+/** The stored outcome of a task whose broker died during its last attempt (`attempt`). */
+function lostOnLastAttempt(task: RemoteTask, attempt: number): string {
+  const error = errorInfo(new AgentLostError(`task ${task.task_id} lost its broker on its last attempt`));
+  return encodeOutcome({ ok: false, error, attempt, owner: task.owner });
+}
+
 /** Resolves after this event-loop turn's setImmediate callbacks (WriteBatcher's flush among them). */
 const afterFlush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -554,9 +565,8 @@ export class RedisBackend implements Backend {
     const except = origin === this.options.brokerId ? (this.options.incarnation ?? "") : undefined;
     return this.ledger.recover(origin, except, this.marginMs, async (task) => {
       const attempt = task.attempt + 1;
-      if (attempt > (task.max_attempts ?? DEFAULTS.maxAttempts)) {
-        const error = errorInfo(new AgentLostError(`task ${task.task_id} lost its broker on its last attempt`));
-        await this.ledger.settle(origin, task.task_id, encodeOutcome({ ok: false, error, attempt: task.attempt }), task.timeout_ms + this.marginMs);
+      if (pastLastAttempt(task, attempt)) {
+        await this.ledger.settle(origin, task.task_id, lostOnLastAttempt(task, task.attempt), task.timeout_ms + this.marginMs);
         return true;
       }
       const local = !this.intakeStopped && this.host!.offers(task);
@@ -583,7 +593,7 @@ export class RedisBackend implements Backend {
   handOver(record: RemoteTask, ran: boolean): boolean {
     const target = this.cache.brokerFor(record.capability, record.version, record.tags, record.strategy);
     const attempt = ran ? record.attempt + 1 : record.attempt;
-    if (target === undefined || attempt > (record.max_attempts ?? DEFAULTS.maxAttempts)) return false;
+    if (target === undefined || pastLastAttempt(record, attempt)) return false;
     const moved = { ...record, target_broker: target, attempt, timeout_ms: Math.max(1, (record.deadline ?? Date.now()) - Date.now()) };
     this.ledger.open({ ...moved, input: new Uint8Array(0) });
     this.track(this.enqueueRemote(moved).catch((err: unknown) => this.options.log.warn({ err, task_id: record.task_id }, "handing an open task over failed")));
@@ -612,9 +622,8 @@ export class RedisBackend implements Backend {
    * Returns false when there is no target.
    */
   private async forward(from: string, entryId: string, task: RemoteTask, target: string | undefined, attempt: number): Promise<boolean> {
-    if (attempt > (task.max_attempts ?? DEFAULTS.maxAttempts)) {
-      const error = errorInfo(new AgentLostError(`task ${task.task_id} lost its broker on its last attempt`));
-      this.queueStore({ broker: from, entryId, task, body: encodeOutcome({ ok: false, error, attempt: attempt - 1 }), since: Date.now() });
+    if (pastLastAttempt(task, attempt)) {
+      this.queueStore({ broker: from, entryId, task, body: lostOnLastAttempt(task, attempt - 1), since: Date.now() });
       return true;
     }
     if (target === undefined) return false;
