@@ -172,9 +172,8 @@ export class TaskService {
   /** Queues a new task for routing, or hands it to the mesh broker chosen by `create`. */
   start(task: TaskRecord, recorded = false): void {
     this.deadlines.push(task);
-    // In a mesh the task is recorded in Redis, so it outlives this broker [MESH-7]; a handed-over
-    // one once the executing broker's stream holds it (handOff), unless recorded already.
-    if (this.mesh !== undefined && !isMeshRun(task) && !recorded && task.remoteBroker === undefined) this.mesh.backend.taskOpened?.(this.recordOf(task));
+    // In a mesh the task is recorded in Redis, so it outlives this broker [MESH-7].
+    if (this.mesh !== undefined && !isMeshRun(task) && !recorded) this.mesh.backend.taskOpened?.(this.recordOf(task));
     if (task.remoteBroker !== undefined) this.handOff(task, task.remoteBroker);
     else this.dispatcher.enqueue(task);
   }
