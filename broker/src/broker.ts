@@ -10,6 +10,7 @@ import { Auth, bearer } from "./auth.js";
 import { MemoryBackend, type Backend, type MeshHost, type RemoteOutcome } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
+import { EventBus } from "./events.js";
 import { Handlers, type BrokerState } from "./handlers.js";
 import { HeartbeatMonitor } from "./heartbeat.js";
 import { httpHandler } from "./http.js";
@@ -27,6 +28,8 @@ import { TaskTable, idPrefix, newIncarnation, type TaskObserver, type TaskRecord
 export interface Broker extends AsyncDisposable {
   readonly id: string;
   readonly address: { host: string; port: number };
+  /** Every task and agent transition of this broker, as it happens (docs/events.md). */
+  readonly events: EventBus;
   /** Graceful: goaway to every session, wait for in-flight tasks up to the grace period, close. */
   shutdown(reason?: string): Promise<void>;
   /** Closes every session and the server at once. */
@@ -46,7 +49,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   const sessions = new Set<Session>();
   const sockets = new Set<WebSocket>();
   const auth = new Auth(config.auth.tokens);
-  const registry = new Registry(brokerId);
+  const events = new EventBus(log);
+  const registry = new Registry(brokerId, events);
   const table = new TaskTable(config.resultTtlMs, config.maxEndedTasks, config.maxEndedBytes);
 
   let tasks: TaskService | undefined;
@@ -64,14 +68,18 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     queueDepths: () => dispatcher.depths(),
     ...(backend.stats !== undefined ? { mesh: () => backend.stats?.() } : {}),
   });
-  tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, metrics, backend.distributed ? { brokerId, backend } : undefined);
+  metrics.listen(events);
+  tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, metrics, events, backend.distributed ? { brokerId, backend } : undefined);
   messaging = new Messaging(config, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend.distributed ? { brokerId, backend } : undefined);
   const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend);
 
   const monitor = new HeartbeatMonitor(
     sessions,
     config.heartbeatTimeoutMs,
-    (s) => log.info({ agent_id: s.agentId, session_id: s.id }, "evicting silent session"),
+    (s) => {
+      log.info({ agent_id: s.agentId, session_id: s.id }, "evicting silent session");
+      if (s.isAgent && events.active) events.agent("agent.evicted", s, "heartbeat timeout");
+    },
     (now) => table.sweep(now),
   );
 
@@ -163,6 +171,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   return {
     id: brokerId,
     address: { host: config.host, port },
+    events,
     shutdown,
     close,
     [Symbol.asyncDispose]: close,

@@ -96,7 +96,7 @@ export class Handlers implements FrameHandler {
       case "drain":
         s.state = "draining";
         s.status = "draining";
-        this.registry.changed();
+        this.registry.changed(s);
         this.log.info({ agent_id: s.agentId, in_flight: s.tasks.size }, "draining");
         return this.ack(s, f.ref);
       default:
@@ -191,7 +191,7 @@ export class Handlers implements FrameHandler {
     const before = s.status;
     if (f.status !== undefined && s.state !== "draining") s.status = f.status;
     if (f.status === "draining" && s.state === "ready") s.state = "draining";
-    if (before !== s.status) this.registry.changed();
+    if (before !== s.status) this.registry.changed(s);
     if (grew || (before !== s.status && (s.status === "ready" || s.status === "busy"))) this.pumpFor(s);
   }
 

@@ -2,6 +2,8 @@
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from "prom-client";
 import { TASK_STATES, type TaskState } from "@agentwire/wire";
 import type { MeshStats } from "./backend.js";
+import type { EventBus } from "./events.js";
+import { createdAt } from "./tasks/task-table.js";
 
 export interface MetricSources {
   connections(): number;
@@ -18,11 +20,11 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 
 export class Metrics {
   readonly registry = new PromRegistry();
-  readonly tasksSubmitted: Counter;
+  private readonly tasksSubmitted: Counter;
   /** Per end state, label children resolved once (no label hashing per task). */
-  readonly tasksEnded: Readonly<Record<TaskState, { inc(): void }>>;
-  readonly dispatchLatency: Histogram;
-  readonly endToEndLatency: Histogram;
+  private readonly tasksEnded: Readonly<Record<TaskState, { inc(): void }>>;
+  private readonly dispatchLatency: Histogram;
+  private readonly endToEndLatency: Histogram;
   private readonly errors: Counter<"code">;
 
   constructor(sources: MetricSources) {
@@ -132,6 +134,20 @@ export class Metrics {
       registers,
     });
     this.errors = new Counter({ name: "agentwire_errors_total", help: "Error frames and responses sent, by code.", labelNames: ["code"], registers });
+  }
+
+  /** Task figures come from the event bus: counted where the transitions happen, and nowhere else. */
+  listen(events: EventBus): void {
+    events.on({
+      task: (type, task, at) => {
+        if (type === "task.submitted") this.tasksSubmitted.inc();
+        else if (type === "task.dispatched") this.dispatchLatency.observe((at - createdAt(task)) / 1000);
+        else if (type === "task.succeeded" || type === "task.failed" || type === "task.cancelled" || type === "task.deadline_exceeded") {
+          this.tasksEnded[task.state].inc();
+          this.endToEndLatency.observe((at - createdAt(task)) / 1000);
+        }
+      },
+    });
   }
 
   error(code: string): void {

@@ -4,6 +4,7 @@
  */
 import semver from "semver";
 import type { AgentInfo, AgentStatus, Capability } from "@agentwire/wire";
+import type { EventBus } from "./events.js";
 import type { OfferedCapability, Session } from "./session.js";
 
 export interface AgentFilter {
@@ -23,7 +24,10 @@ export class Registry {
   /** Called after a session registers, leaves or changes status (a mesh republishes the registry). */
   onChange: (() => void) | undefined;
 
-  constructor(private readonly brokerId: string) {}
+  constructor(
+    private readonly brokerId: string,
+    private readonly events: EventBus,
+  ) {}
 
   /**
    * The registry's own instance of an offered capability name (else `name` itself): a task that keeps
@@ -34,8 +38,11 @@ export class Registry {
     return this.names.get(name) ?? name;
   }
 
-  /** Reports a change that `add`/`remove` do not see (a status from a heartbeat or drain). */
-  changed(): void {
+  /** Reports a change that `add`/`remove` do not see: a status from a heartbeat, or drain. */
+  changed(session?: Session): void {
+    if (session !== undefined && session.isAgent && this.events.active) {
+      this.events.agent(session.status === "draining" ? "agent.draining" : "agent.status", session);
+    }
     this.onChange?.();
   }
 
@@ -70,6 +77,7 @@ export class Registry {
       list.push(session);
     }
     this.byId.set(session.agentId, session);
+    if (session.isAgent && this.events.active) this.events.agent("agent.registered", session);
     this.onChange?.();
   }
 
@@ -86,6 +94,7 @@ export class Registry {
         this.names.delete(name);
       }
     }
+    if (session.isAgent && this.events.active) this.events.agent("agent.left", session);
     this.onChange?.();
   }
 

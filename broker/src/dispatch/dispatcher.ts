@@ -47,10 +47,9 @@ export class Dispatcher {
     for (const [name, q] of this.queues) yield [name, q.size];
   }
 
-  /** Routes a task now if possible, else queues it; a retry goes back to its FIFO place [TASK-16]. */
+  /** Routes a (queued) task now if possible, else queues it; a retry goes back to its FIFO place [TASK-16]. */
   enqueue(task: TaskRecord, retry = false): void {
     const q = this.queue(task.capability);
-    task.state = "queued";
     if (q.size === 0) {
       const agent = this.select(task, q);
       if (agent !== undefined) {

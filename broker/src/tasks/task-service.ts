@@ -12,17 +12,20 @@ import {
   type Progress,
   type Result,
   type Strategy,
+  type TaskState,
 } from "@agentwire/wire";
 import { ownerTag } from "../auth.js";
 import type { Backend, RemoteOutcome, RemoteTask } from "../backend.js";
 import type { BrokerConfig } from "../config.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
+import { END_EVENT, type EventBus, type TaskEventType } from "../events.js";
 import type { Metrics } from "../metrics.js";
 import type { Registry } from "../registry.js";
 import type { Session } from "../session.js";
 import type { RequestRecord } from "../requests.js";
 import type { DeadlineHeap } from "./deadlines.js";
-import { createdAt, endState, everDispatched, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
+import { canMove } from "./lifecycle.js";
+import { endState, everDispatched, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
 
 /** What a submit asks for, from a `submit` frame or POST /v1/tasks. */
 export interface TaskSpec {
@@ -61,6 +64,15 @@ export interface TaskMesh {
 }
 
 const NO_INPUT = new Uint8Array(0);
+
+/** The event announcing a task's arrival in each state. */
+const STATE_EVENT: Readonly<Record<TaskState, TaskEventType>> = {
+  queued: "task.queued",
+  dispatched: "task.dispatched",
+  running: "task.running",
+  requeued: "task.requeued",
+  ...END_EVENT,
+};
 
 /** Pause before handing a task over (or recording it) again after the shared store refused it. */
 const HANDOFF_RETRY_MS = 250;
@@ -103,8 +115,16 @@ export class TaskService {
     private readonly dispatcher: Dispatcher,
     private readonly registry: Registry,
     private readonly metrics: Metrics,
+    private readonly events: EventBus,
     private readonly mesh?: TaskMesh | undefined,
   ) {}
+
+  /** The one place a task changes state [TASK-13], announced on the event bus. */
+  private moveTo(task: TaskRecord, to: TaskState, cause?: string): void {
+    if (!canMove(task.state, to)) throw new Error(`task ${task.id}: no transition ${task.state} -> ${to} [TASK-13]`);
+    task.state = to;
+    if (this.events.active) this.events.task(STATE_EVENT[to], task, cause);
+  }
 
   /**
    * Creates (or, for a known idempotency key, finds) a task. Throws no_agents / overloaded. The caller
@@ -160,7 +180,6 @@ export class TaskService {
       remoteBroker,
     };
     this.table.add(task);
-    this.metrics.tasksSubmitted.inc();
     return { task, duplicate: false };
   }
 
@@ -172,6 +191,10 @@ export class TaskService {
   /** Queues a new task for routing, or hands it to the mesh broker chosen by `create`. */
   start(task: TaskRecord, recorded = false): void {
     this.deadlines.push(task);
+    if (this.events.active) {
+      this.events.task("task.submitted", task);
+      this.events.task("task.queued", task); // its first state, from creation
+    }
     // In a mesh the task is recorded in Redis, so it outlives this broker [MESH-7].
     if (this.mesh !== undefined && !isMeshRun(task) && !recorded) this.mesh.backend.taskOpened?.(this.recordOf(task));
     if (task.remoteBroker !== undefined) this.handOff(task, task.remoteBroker);
@@ -184,9 +207,8 @@ export class TaskService {
    */
   private handOff(task: TaskRecord, target: string): void {
     const mesh = this.mesh!;
-    task.state = "dispatched";
+    if (task.state !== "dispatched") this.moveTo(task, "dispatched", `handed to ${target}`);
     this.handedOver++;
-    this.metrics.dispatchLatency.observe((Date.now() - createdAt(task)) / 1000);
     const attempt = task.attempt;
     const remote: RemoteTask = {
       task_id: task.id,
@@ -256,7 +278,8 @@ export class TaskService {
   remoteProgress(taskId: string, attempt: number, data: Uint8Array): void {
     const task = this.table.get(taskId);
     if (task === undefined || task.endedAt !== 0 || task.remoteBroker === undefined || attempt < task.attempt) return;
-    if (task.state === "dispatched") task.state = "running";
+    if (task.state === "dispatched") this.moveTo(task, "running");
+    if (this.events.active) this.events.task("task.progress", task);
     task.submitter?.onProgress(task, data);
     if (task.watchers !== undefined) for (const w of task.watchers) w.observer.onProgress(task, data);
   }
@@ -285,10 +308,9 @@ export class TaskService {
 
   /** The dispatcher chose `agent` for `task`. */
   readonly dispatch = (task: TaskRecord, agent: Session): void => {
-    task.state = "dispatched";
     task.agent = agent;
+    this.moveTo(task, "dispatched");
     agent.tasks.add(task);
-    this.metrics.dispatchLatency.observe((Date.now() - createdAt(task)) / 1000);
     const go = isMeshRun(task) ? (this.mesh?.backend.beforeRun?.(task.id, task.attempt) ?? true) : true;
     if (go === true) this.sendTask(task, agent);
     else {
@@ -316,7 +338,8 @@ export class TaskService {
   progress(agent: Session, f: Progress): void {
     const task = this.ownTask(agent, f.task_id);
     if (task === undefined) return;
-    if (task.state === "dispatched") task.state = "running";
+    if (task.state === "dispatched") this.moveTo(task, "running");
+    if (this.events.active) this.events.task("task.progress", task);
     task.submitter?.onProgress(task, f.data);
     if (task.watchers !== undefined) for (const w of task.watchers) w.observer.onProgress(task, f.data);
   }
@@ -327,7 +350,7 @@ export class TaskService {
     if (f.attempt !== undefined && f.attempt !== task.attempt) return; // a stale attempt
     if (!f.ok && f.error?.retryable === true && task.attempt < task.maxAttempts) {
       agent.tasks.delete(task);
-      this.retry(task, agent);
+      this.retry(task, agent, `retryable failure: ${f.error.code}`);
       this.releaseCapacity(agent);
       return;
     }
@@ -362,7 +385,7 @@ export class TaskService {
     const tasks = [...agent.tasks];
     agent.tasks.clear();
     for (const task of tasks) {
-      if (task.attempt < task.maxAttempts) this.retry(task, agent);
+      if (task.attempt < task.maxAttempts) this.retry(task, agent, "agent_lost");
       else this.finish(task, false, undefined, errorInfo(new AgentLostError(`agent ${agent.agentId} went away`)));
     }
   }
@@ -427,7 +450,7 @@ export class TaskService {
     }
   }
 
-  private retry(task: TaskRecord, from: Session): void {
+  private retry(task: TaskRecord, from: Session, cause: string): void {
     (task.formerAgents ??= []).push(from.agentId);
     task.agent = null;
     // A task of the mesh that no local agent offers any more goes back to the mesh (another broker's agent).
@@ -435,8 +458,9 @@ export class TaskService {
       this.finish(task, false, undefined, { code: "agent_lost", message: "handed back to the mesh", retryable: true });
       return;
     }
+    this.moveTo(task, "requeued", cause);
     task.attempt++;
-    task.state = "requeued";
+    this.moveTo(task, "queued", cause);
     if (this.mesh !== undefined && !isMeshRun(task)) this.mesh.backend.taskOpened?.(this.recordOf(task));
     this.onRelease?.();
     this.dispatcher.enqueue(task, true);
@@ -496,11 +520,9 @@ export class TaskService {
     task.ok = ok;
     task.output = output;
     task.error = error;
-    task.state = endState(ok, error);
+    this.moveTo(task, endState(ok, error), error?.code);
     this.deadlines.remove(task);
     this.table.markEnded(task, now);
-    this.metrics.tasksEnded[task.state].inc();
-    this.metrics.endToEndLatency.observe((now - createdAt(task)) / 1000);
     if (task.submitter !== null) {
       task.submitter.open--;
       task.submitter.onResult(task, task.ref);

@@ -1,0 +1,141 @@
+/**
+ * The broker's event bus: every task and agent transition, announced once, in order, in process
+ * (docs/events.md is the catalogue; its names are a public API). The task service and the registry
+ * emit; metrics, and later an event store or a dashboard, listen.
+ *
+ * Emitting costs nothing when nobody listens, and a transition allocates nothing for listeners that
+ * only count: listeners get the live record and the event type; `taskEvent()`/`agentEvent()` make the
+ * plain, stable event object for listeners that keep it. A listener that throws is logged and does
+ * not disturb routing or the other listeners.
+ */
+import type { Logger } from "pino";
+import type { AgentStatus, ErrorInfo, TaskState } from "@agentwire/wire";
+import type { TaskRecord } from "./tasks/task-table.js";
+
+export const TASK_EVENTS = [
+  "task.submitted",
+  "task.queued",
+  "task.dispatched",
+  "task.running",
+  "task.progress",
+  "task.requeued",
+  "task.succeeded",
+  "task.failed",
+  "task.cancelled",
+  "task.deadline_exceeded",
+] as const;
+export type TaskEventType = (typeof TASK_EVENTS)[number];
+
+export const AGENT_EVENTS = ["agent.registered", "agent.status", "agent.draining", "agent.evicted", "agent.left"] as const;
+export type AgentEventType = (typeof AGENT_EVENTS)[number];
+
+/** The event a task's arrival in an end state announces. */
+export const END_EVENT: Readonly<Record<"succeeded" | "failed" | "cancelled" | "deadline_exceeded", TaskEventType>> = {
+  succeeded: "task.succeeded",
+  failed: "task.failed",
+  cancelled: "task.cancelled",
+  deadline_exceeded: "task.deadline_exceeded",
+};
+
+/** What a listener is told of an agent: its session's public face. */
+export interface AgentSubject {
+  readonly agentId: string;
+  readonly status: AgentStatus;
+  readonly caps: ReadonlyMap<string, unknown>;
+}
+
+export interface Listener {
+  /** A task transition; `task` is the live record (read it now, do not keep it). */
+  task?(type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): void;
+  agent?(type: AgentEventType, agent: AgentSubject, at: number, cause: string | undefined): void;
+}
+
+/** A task event as kept (event store, dashboard): plain data, stable field names. */
+export interface TaskEvent {
+  type: TaskEventType;
+  /** Unix ms. */
+  at: number;
+  broker_id: string;
+  task_id: string;
+  capability: string;
+  state: TaskState;
+  attempt: number;
+  /** The agent of the current attempt, once dispatched to a local agent. */
+  agent_id?: string | undefined;
+  /** Why, where the type alone does not say (e.g. `agent_lost`, `retryable_failure`, `shutting_down`). */
+  cause?: string | undefined;
+  /** The error of a failed, cancelled or deadline_exceeded task. */
+  error?: ErrorInfo | undefined;
+}
+
+export interface AgentEvent {
+  type: AgentEventType;
+  at: number;
+  broker_id: string;
+  agent_id: string;
+  status: AgentStatus;
+  capabilities: string[];
+  cause?: string | undefined;
+}
+
+export function taskEvent(brokerId: string, type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): TaskEvent {
+  const agent = task.agent;
+  return {
+    type,
+    at,
+    broker_id: brokerId,
+    task_id: task.id,
+    capability: task.capability,
+    state: task.state,
+    attempt: task.attempt,
+    agent_id: agent === null ? undefined : typeof agent === "string" ? agent : (agent as AgentSubject).agentId,
+    cause,
+    error: task.endedAt !== 0 ? task.error : undefined,
+  };
+}
+
+export function agentEvent(brokerId: string, type: AgentEventType, agent: AgentSubject, at: number, cause: string | undefined): AgentEvent {
+  return { type, at, broker_id: brokerId, agent_id: agent.agentId, status: agent.status, capabilities: [...agent.caps.keys()], cause };
+}
+
+export class EventBus {
+  private listeners: Listener[] = [];
+  /** True when someone listens: emitters skip all work otherwise. */
+  active = false;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Adds a listener; returns its removal. */
+  on(listener: Listener): () => void {
+    this.listeners = [...this.listeners, listener];
+    this.active = true;
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+      this.active = this.listeners.length > 0;
+    };
+  }
+
+  task(type: TaskEventType, task: TaskRecord, cause?: string): void {
+    const at = Date.now();
+    for (const l of this.listeners) {
+      if (l.task === undefined) continue;
+      try {
+        l.task(type, task, at, cause);
+      } catch (err) {
+        this.log.warn({ err, event: type, task_id: task.id }, "event listener failed");
+      }
+    }
+  }
+
+  agent(type: AgentEventType, agent: AgentSubject, cause?: string): void {
+    const at = Date.now();
+    for (const l of this.listeners) {
+      if (l.agent === undefined) continue;
+      try {
+        l.agent(type, agent, at, cause);
+      } catch (err) {
+        this.log.warn({ err, event: type, agent_id: agent.agentId }, "event listener failed");
+      }
+    }
+  }
+}
