@@ -1,11 +1,14 @@
 /**
- * Where agents and tasks live across brokers. The session logic asks the backend only when the local
- * registry cannot answer; in-memory fast paths stay synchronous. `MemoryBackend` is a single broker:
- * nothing is remote. `RedisBackend` (src/redis/) joins a mesh of brokers over Redis.
+ * The mesh as a port: what the broker asks of the other brokers, and what they ask of it, in domain
+ * terms. `LocalMesh` is a single broker (nothing is remote); `RedisBackend` (src/redis/) joins a mesh
+ * over Redis, and keeps its wire formats (control entries, base64, keys) to itself. The broker asks the
+ * port only when its own registry cannot answer; the in-memory fast paths stay synchronous.
  */
 import type { AgentInfo, ErrorInfo, Priority, Strategy } from "@agentwire/wire";
 import type { AgentFilter } from "./registry.js";
+import type { TaskRecord } from "./tasks/task-table.js";
 
+/** A task as one broker hands it to another (or records it for the mesh). */
 export interface RemoteTask {
   task_id: string;
   capability: string;
@@ -43,26 +46,25 @@ export interface RemoteOutcome {
   owner?: string | undefined;
 }
 
-/**
- * A control entry one broker sends another through the receiver's ready list (the same blocking
- * connection that reads responses, so the connection count stays constant and entries keep their
- * order: a task's progress entries precede its response). Binary fields are base64.
- */
-export type MeshControl =
-  /** To the executing broker: the origin cancelled (or timed out) a task it handed over. */
-  | { k: "cancel"; origin: string; task: string; reason: string }
-  /** To the origin: a broker reclaimed its handed-over task from a dead broker and handed it to `to` as `attempt`. */
-  | { k: "moved"; task: string; to: string; attempt: number }
-  /** To the origin: progress of a handed-over task (`task` is the origin's id). */
-  | { k: "progress"; task: string; attempt: number; data: string }
-  /** To the broker holding agent `to`: a direct message. */
-  | { k: "message"; to: string; from: string; payload: string; cid?: string | undefined }
-  /** To the broker holding the target: a request; `id` is the origin's request record id. */
-  | { k: "request"; origin: string; id: string; to?: string | undefined; cap?: string | undefined; from: string; payload: string; deadline: number }
-  /** To the origin: the answer to request `id`. */
-  | { k: "response"; id: string; ok?: boolean | undefined; payload?: string | undefined; error?: ErrorInfo | undefined };
+/** A request forwarded to the broker holding its target; `id` is the origin's request record id. */
+export interface ForwardedRequest {
+  origin: string;
+  id: string;
+  to?: string | undefined;
+  cap?: string | undefined;
+  from: string;
+  payload: Uint8Array;
+  deadline: number;
+}
 
-/** What a distributed backend needs from its broker; `startBroker` provides it via `attach`. */
+/** The answer to a forwarded request. */
+export interface RequestAnswer {
+  ok?: boolean | undefined;
+  payload?: Uint8Array | undefined;
+  error?: ErrorInfo | undefined;
+}
+
+/** The broker as the mesh sees it (inbound side); `startBroker` hands it to `attach`. */
 export interface MeshHost {
   readonly brokerId: string;
   /** Sessions registered here (clients too, for direct messages), to publish to the shared registry. */
@@ -75,86 +77,113 @@ export interface MeshHost {
   runTask(task: RemoteTask, done: (outcome: RemoteOutcome) => void): void;
   /** A task this broker handed to another broker has ended. */
   onRemoteResult(taskId: string, outcome: RemoteOutcome): void;
-  /** A control entry from another broker (see `MeshControl`). */
-  onControl?(entry: MeshControl): void;
+  /** The origin ended a task it handed here (cancel, deadline), or another broker took it over. */
+  cancelRun(origin: string, taskId: string, reason: string): void;
+  /** A broker reclaimed a task this broker handed over and runs it on `to` as `attempt`. */
+  taskMoved(taskId: string, to: string, attempt: number): void;
+  /** Progress of a task this broker handed over. */
+  remoteProgress(taskId: string, attempt: number, data: Uint8Array): void;
+  /** A direct message from another broker for local session `to`. */
+  deliverMessage(to: string, from: string, payload: Uint8Array, correlationId: string | undefined): void;
+  /** A request from a caller on another broker, for a local session or capability. */
+  serveRequest(request: ForwardedRequest): void;
+  /** The answer to a request this broker forwarded. */
+  requestAnswered(id: string, answer: RequestAnswer): void;
 }
 
-export interface Backend {
+/** The mesh port. Every member is required; `LocalMesh` answers "nothing remote" to each. */
+export interface MeshPort {
   readonly kind: string;
-  /** False for a single broker: callers skip every remote (async) step and stay synchronous. */
-  readonly distributed: boolean;
   /** Connected and able to serve (GET /readyz). */
   readonly ready: boolean;
-  /** Called once before `start` by `startBroker`; the memory backend ignores it. */
-  attach?(host: MeshHost): void;
+  /** Called once before `start` by `startBroker`. */
+  attach(host: MeshHost): void;
   start(): Promise<void>;
   close(): Promise<void>;
+
+  // ---- registry ----
   /** Agents registered on other brokers, from a local cache (no round trip, so answers keep their order). */
   remoteAgents(filter: AgentFilter): AgentInfo[];
-  /** Whether another broker has an agent for this capability (consulted when none is local). */
-  hasRemoteAgent(capability: string): Promise<boolean>;
   /**
-   * The stored outcome of a task another broker originated and a broker of the mesh ran (its response
-   * key, kept until timeout + margin), for GET /v1/tasks/:id when this broker holds no record of it.
+   * Synchronously, from the registry cache: a broker with an agent offering `capability` in version
+   * `range` with `tags` (round-robin among matching brokers; for `least_loaded`, the broker of the
+   * least loaded matching agent), or undefined.
    */
-  storedOutcome?(taskId: string): Promise<RemoteOutcome | undefined>;
-  /**
-   * Synchronously, from the backend's registry cache: a broker with an agent offering `capability`
-   * in version `range` with `tags` (round-robin among matching brokers; for `least_loaded`, the broker
-   * of the least loaded matching agent), or undefined.
-   */
-  remoteBrokerFor?(capability: string, range: string | undefined, tags: readonly string[] | undefined, strategy?: Strategy): string | undefined;
+  routeFor(capability: string, range: string | undefined, tags: readonly string[] | undefined, strategy?: Strategy): string | undefined;
   /** From the registry cache: the broker holding agent `agentId`, or undefined. */
-  brokerOfAgent?(agentId: string): string | undefined;
+  brokerOfAgent(agentId: string): string | undefined;
   /** The local registry changed (register, leave, status): publish it soon rather than on the next tick. */
-  changed?(): void;
+  registryChanged(): void;
   /** Shutting down: take no new work from the mesh; hand what arrives to other brokers. */
-  stopIntake?(): void;
+  stopIntake(): void;
+
+  // ---- tasks this broker accepted ----
+  /** Hands `task` (accepted here) to broker `target`, whose agents run it; resolves once that broker's queue holds it. */
+  handOff(task: TaskRecord, target: string): Promise<void>;
+  /** The origin ended a task it handed to `broker`: stop the run there (at most once: MESH-3). */
+  cancelRemote(broker: string, taskId: string, reason: string): void;
+  /**
+   * Records (or updates: attempt, executing broker `handedTo`) a task this broker accepted, until it
+   * ends, so another broker can finish it if this one dies [MESH-7]. Batched per event-loop turn.
+   */
+  recordTask(task: TaskRecord, handedTo?: string): void;
+  /** The same, written now: resolves once the record is stored. */
+  recordTaskNow(task: TaskRecord): Promise<void>;
+  /**
+   * A task this broker accepted ended: its outcome is stored for every broker of the mesh (unless the
+   * executing broker stored it: `storedByMesh`), and its record forgotten.
+   */
+  taskEnded(task: TaskRecord, storedByMesh: boolean): void;
+  /**
+   * Closing with an open task of its own that no local agent will finish: hands it to a broker whose
+   * agent offers it (attempt + 1 when `ran`); false when none can take it.
+   */
+  handOver(task: TaskRecord, ran: boolean): boolean;
+  /**
+   * Mesh-wide idempotency (MESH-4): binds `scopedKey` to `taskId`, or resolves with the task id already
+   * bound. Undefined (at once): keys are this broker's alone (a single broker).
+   */
+  claimKey(scopedKey: string, taskId: string): Promise<string | undefined> | undefined;
+  /** Re-binds a key from a task that was never stored to `taskId` ("" unbinds); false when it changed. */
+  rebindKey(scopedKey: string, expected: string, taskId: string): Promise<boolean>;
+  /** What the mesh knows of a task another broker (or an earlier process) accepted. */
+  foreignTask(taskId: string): Promise<ForeignTask>;
+  /** Calls `done` once with a foreign task's outcome when stored, or undefined after `deadline`. */
+  watchForeign(taskId: string, deadline: number, done: (outcome: RemoteOutcome | undefined) => void): void;
+  /**
+   * The stored outcome of a task another broker originated (its response key, kept until timeout +
+   * margin), for GET /v1/tasks/:id when this broker holds no record of it.
+   */
+  storedOutcome(taskId: string): Promise<RemoteOutcome | undefined>;
+
+  // ---- tasks run here for other brokers ----
+  /** Progress of a task run here for broker `origin`, sent to it (ahead of the result). */
+  forwardProgress(origin: string, taskId: string, attempt: number, data: Uint8Array): void;
   /**
    * A task of the mesh open here that this broker cannot run (`ran`: its attempt went to an agent):
    * hand it to another broker with an agent, or, when `closing`, leave it for reclaim. False when it
    * stays here (not a task of the mesh, or no other broker can take it).
    */
-  release?(taskId: string, ran: boolean, closing: boolean): boolean;
+  release(taskId: string, ran: boolean, closing: boolean): boolean;
   /**
    * Before an agent gets a task of the mesh as `attempt`: true to go ahead, or a promise of whether it
    * may (the attempt is recorded mesh-wide first; a broker that may have been taken for dead checks it
    * still owns the task). A false means the task was taken over: it is cancelled here.
    */
-  beforeRun?(taskId: string, attempt: number): true | Promise<boolean>;
-  /**
-   * A task this broker accepted (or updated: attempt, executing broker): recorded in the mesh until it
-   * ends, so another broker can finish it if this one dies [MESH-7]. Batched per event-loop turn.
-   */
-  taskOpened?(record: RemoteTask): void;
-  /** The same, written now: resolves once the record is stored. */
-  recordOpen?(record: RemoteTask): Promise<void>;
-  /**
-   * A task this broker accepted ended: its outcome is stored for every broker of the mesh (undefined
-   * when the executing broker stored it), and its open record forgotten.
-   */
-  taskEnded?(taskId: string, outcome: RemoteOutcome | undefined, timeoutMs: number): void;
-  /**
-   * Closing with an open task of its own that no local agent will finish: hands it to a broker whose
-   * agent offers it (attempt + 1 when `ran`); false when none can take it.
-   */
-  handOver?(record: RemoteTask, ran: boolean): boolean;
-  /** Mesh-wide idempotency (MESH-4): binds `scopedKey` to `taskId`, or resolves with the task id already bound. */
-  claimKey?(scopedKey: string, taskId: string): Promise<string | undefined>;
-  /** Re-binds a key from a task that was never stored to `taskId` ("" unbinds); false when it changed. */
-  rebindKey?(scopedKey: string, expected: string, taskId: string): Promise<boolean>;
-  /** What the mesh knows of a task another broker (or an earlier process) accepted. */
-  foreignTask?(taskId: string): Promise<ForeignTask>;
-  /** Calls `done` once with a foreign task's outcome when stored, or undefined after `deadline`. */
-  watchForeign?(taskId: string, deadline: number, done: (outcome: RemoteOutcome | undefined) => void): void;
-  /** Sends a control entry to another broker (fire and forget; failures are logged). */
-  control?(broker: string, entry: MeshControl): void;
-  /** Hands a task to the broker holding a remote agent. */
-  enqueueRemote(task: RemoteTask): Promise<void>;
-  /** Broadcasts a publish to other brokers; resolves with how many remote sessions got it. */
-  publishRemote(topic: string, from: string, payload: Uint8Array): Promise<number>;
-  /** Mesh figures for /metrics, as of the backend's last refresh (no Redis call). */
-  stats?(): MeshStats;
+  beforeRun(taskId: string, attempt: number): true | Promise<boolean>;
+
+  // ---- messaging ----
+  /** A direct message for session `to` on broker `broker`. */
+  deliverMessage(broker: string, to: string, from: string, payload: Uint8Array, correlationId: string | undefined): void;
+  /** A request for a session or capability on broker `broker`. */
+  forwardRequest(broker: string, request: ForwardedRequest): void;
+  /** The answer to request `id` forwarded here by broker `origin`. */
+  answerRequest(origin: string, id: string, answer: RequestAnswer): void;
+  /** Broadcasts a publish to other brokers; resolves with how many remote sessions got it (when known). */
+  publish(topic: string, from: string, payload: Uint8Array): Promise<number>;
+
+  /** Mesh figures for /metrics, as of the last refresh (no round trip); undefined for a single broker. */
+  stats(): MeshStats | undefined;
 }
 
 /** What is known of a task another broker (or an earlier process of this one) accepted. */
@@ -179,22 +208,63 @@ export interface MeshStats {
   swept: number;
 }
 
-export class MemoryBackend implements Backend {
+/** A single broker: nothing is remote, nothing is recorded elsewhere. */
+export class LocalMesh implements MeshPort {
   readonly kind = "memory";
-  readonly distributed = false;
   readonly ready = true;
+  attach(): void {}
   async start(): Promise<void> {}
   async close(): Promise<void> {}
   remoteAgents(): AgentInfo[] {
     return [];
   }
-  async hasRemoteAgent(): Promise<boolean> {
+  routeFor(): undefined {
+    return undefined;
+  }
+  brokerOfAgent(): undefined {
+    return undefined;
+  }
+  registryChanged(): void {}
+  stopIntake(): void {}
+  async handOff(task: TaskRecord, target: string): Promise<void> {
+    throw new Error(`a single broker has no broker ${target} for task ${task.id}`);
+  }
+  cancelRemote(): void {}
+  recordTask(): void {}
+  async recordTaskNow(): Promise<void> {}
+  taskEnded(): void {}
+  handOver(): boolean {
     return false;
   }
-  async enqueueRemote(task: RemoteTask): Promise<void> {
-    throw new Error(`memory backend has no remote broker for task ${task.task_id}`);
+  claimKey(): undefined {
+    return undefined;
   }
-  async publishRemote(): Promise<number> {
+  async rebindKey(): Promise<boolean> {
+    return true;
+  }
+  async foreignTask(): Promise<ForeignTask> {
+    return { kind: "unknown", originLive: false };
+  }
+  watchForeign(_taskId: string, _deadline: number, done: (outcome: RemoteOutcome | undefined) => void): void {
+    done(undefined);
+  }
+  async storedOutcome(): Promise<undefined> {
+    return undefined;
+  }
+  forwardProgress(): void {}
+  release(): boolean {
+    return false;
+  }
+  beforeRun(): true {
+    return true;
+  }
+  deliverMessage(): void {}
+  forwardRequest(): void {}
+  answerRequest(): void {}
+  async publish(): Promise<number> {
     return 0;
+  }
+  stats(): undefined {
+    return undefined;
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { CLOSE_CODES, SUBPROTOCOL, errorInfo } from "@agentwire/wire";
 import { Auth, bearer } from "./auth.js";
-import { MemoryBackend, type Backend, type MeshHost, type RemoteOutcome } from "./backend.js";
+import { LocalMesh, type MeshHost, type MeshPort, type RemoteOutcome } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { EventBus } from "./events.js";
@@ -36,15 +36,15 @@ export interface Broker extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-export async function startBroker(config: BrokerConfig, logger: Logger, backendArg?: Backend): Promise<Broker> {
+export async function startBroker(config: BrokerConfig, logger: Logger, backendArg?: MeshPort): Promise<Broker> {
   const brokerId = config.brokerId === "" ? `b-${randomBytes(4).toString("hex")}` : config.brokerId;
   const log = logger.child({ broker_id: brokerId });
   const incarnation = newIncarnation();
-  const backend: Backend =
+  const backend: MeshPort =
     backendArg ??
     (config.redis !== "" || config.redisCluster !== ""
       ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, incarnation, keyTtlMs: config.resultTtlMs, log, sweepMs: config.meshSweepMs, livenessMs: config.meshLivenessMs, responseMarginMs: config.meshResponseMarginMs })
-      : new MemoryBackend());
+      : new LocalMesh());
   const state: BrokerState = { brokerId, shuttingDown: false, agentIdPrefix: idPrefix(brokerId, "a", incarnation) };
   const sessions = new Set<Session>();
   const sockets = new Set<WebSocket>();
@@ -66,11 +66,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     tasksByState: () => countBy(table.values(), (t) => t.state),
     retention: () => table.retention(),
     queueDepths: () => dispatcher.depths(),
-    ...(backend.stats !== undefined ? { mesh: () => backend.stats?.() } : {}),
+    mesh: () => backend.stats(),
   });
   metrics.listen(events);
-  tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, metrics, events, backend.distributed ? { brokerId, backend } : undefined);
-  messaging = new Messaging(config, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend.distributed ? { brokerId, backend } : undefined);
+  tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, metrics, events, backend);
+  messaging = new Messaging(config, brokerId, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend);
   const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend);
 
   const monitor = new HeartbeatMonitor(
@@ -113,8 +113,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     });
   });
 
-  backend.attach?.(meshHost(brokerId, registry, tasks, messaging, backend, log));
-  if (backend.changed !== undefined) registry.onChange = () => backend.changed!();
+  backend.attach(meshHost(brokerId, registry, tasks, messaging, backend, log));
+  registry.onChange = () => backend.registryChanged();
   await backend.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -149,7 +149,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   const shutdown = (reason = "shutdown"): Promise<void> =>
     (shuttingDown ??= (async () => {
       state.shuttingDown = true;
-      backend.stopIntake?.();
+      backend.stopIntake();
       const grace = config.shutdownGraceMs;
       log.info({ in_flight: tasks.inFlight(), grace_ms: grace }, "shutting down");
       for (const s of sessions) if (s.state === "ready" || s.state === "draining") s.send({ type: "goaway", reason, grace_ms: grace });
@@ -179,7 +179,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
 }
 
 /** The broker seen from its mesh backend: local agents, local delivery, running handed-over tasks. */
-function meshHost(brokerId: string, registry: Registry, tasks: TaskService, messaging: Messaging, backend: Backend, log: Logger): MeshHost {
+function meshHost(brokerId: string, registry: Registry, tasks: TaskService, messaging: Messaging, backend: MeshPort, log: Logger): MeshHost {
   return {
     brokerId,
     localAgents: () => registry.directory(),
@@ -210,22 +210,12 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
         done({ ok: false, error: errorInfo(err) });
       }
     },
-    onControl(e) {
-      switch (e.k) {
-        case "cancel":
-          return tasks.cancelFromMesh(e.origin, e.task, e.reason);
-        case "moved":
-          return tasks.remoteMoved(e.task, e.to, e.attempt);
-        case "progress":
-          return tasks.remoteProgress(e.task, e.attempt, Buffer.from(e.data, "base64"));
-        case "message":
-          return messaging.deliverRemoteMessage(e);
-        case "request":
-          return messaging.remoteRequest(e);
-        case "response":
-          return messaging.remoteResponse(e);
-      }
-    },
+    cancelRun: (origin, taskId, reason) => tasks.cancelFromMesh(origin, taskId, reason),
+    taskMoved: (taskId, to, attempt) => tasks.remoteMoved(taskId, to, attempt),
+    remoteProgress: (taskId, attempt, data) => tasks.remoteProgress(taskId, attempt, data),
+    deliverMessage: (to, from, payload, correlationId) => messaging.deliverRemoteMessage(to, from, payload, correlationId),
+    serveRequest: (request) => messaging.serveRemoteRequest(request),
+    requestAnswered: (id, answer) => messaging.remoteResponse(id, answer),
     onRemoteResult(taskId, outcome) {
       if (!tasks.remoteResult(taskId, outcome)) log.debug({ task_id: taskId, attempt: outcome.attempt }, "dropped a remote result (task ended or older attempt)");
     },
@@ -237,12 +227,12 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
  * origin. The ended record keeps it, so it holds only the origin, task id and attempt (not the handed
  * over task and its input) and lets go of `done` (the backend's hold on that task) once called.
  */
-function meshSubmitter(backend: Backend, origin: string, taskId: string, attempt: number, done: (outcome: RemoteOutcome) => void): TaskObserver {
+function meshSubmitter(backend: MeshPort, origin: string, taskId: string, attempt: number, done: (outcome: RemoteOutcome) => void): TaskObserver {
   let answer: typeof done | undefined = done;
   return {
     open: 1,
     // Progress goes back to the origin ahead of the result (same connection, same ready list).
-    onProgress: (_t, data) => backend.control?.(origin, { k: "progress", task: taskId, attempt, data: Buffer.from(data).toString("base64") }),
+    onProgress: (_t, data) => backend.forwardProgress(origin, taskId, attempt, data),
     onResult: (t) => {
       const send = answer;
       answer = undefined;

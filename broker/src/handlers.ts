@@ -11,7 +11,7 @@ import {
 } from "@agentwire/wire";
 import type { Logger } from "pino";
 import { Auth } from "./auth.js";
-import type { Backend, RemoteOutcome } from "./backend.js";
+import type { MeshPort, RemoteOutcome } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
@@ -45,7 +45,7 @@ export class Handlers implements FrameHandler {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly sessions: Set<Session>,
-    private readonly backend: Backend,
+    private readonly backend: MeshPort,
   ) {}
 
   handle(s: Session, f: Frame): void {
@@ -80,7 +80,7 @@ export class Handlers implements FrameHandler {
       case "publish":
         if (!Auth.allowsTopic(s.acl, "publish", f.topic)) return s.error("forbidden", `token may not publish to ${f.topic}`, f.ref);
         this.messaging.publish(s.agentId, f);
-        if (this.backend.distributed) void this.backend.publishRemote(f.topic, s.agentId, f.payload).catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
+        void this.backend.publish(f.topic, s.agentId, f.payload).catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
         return this.ack(s, f.ref);
       case "request": {
         if (this.state.shuttingDown) return this.messaging.fail(s, f.id, "shutting_down", "broker is shutting down");
@@ -156,7 +156,7 @@ export class Handlers implements FrameHandler {
     }
     if (f.agent_id !== undefined) {
       const holder = this.registry.get(f.agent_id);
-      if ((holder !== undefined && holder.state !== "closed") || this.backend.brokerOfAgent?.(f.agent_id) !== undefined) {
+      if ((holder !== undefined && holder.state !== "closed") || this.backend.brokerOfAgent(f.agent_id) !== undefined) {
         return s.close("duplicate_agent", `agent id ${f.agent_id} is held by a live session`);
       }
     }
@@ -203,9 +203,14 @@ export class Handlers implements FrameHandler {
     }
     const scope = tokenScope(s.acl?.token);
     // In a mesh an idempotency key this broker does not hold is bound mesh-wide first [MESH-4].
-    if (f.idempotency_key !== undefined && this.backend.claimKey !== undefined && this.tasks.table.byIdempotencyKey(scopedKey(scope, f.idempotency_key)) === undefined) {
-      s.hold(this.submitOnMesh(s, f, scope), f.ref);
-      return;
+    if (f.idempotency_key !== undefined && this.tasks.table.byIdempotencyKey(scopedKey(scope, f.idempotency_key)) === undefined) {
+      const key = scopedKey(scope, f.idempotency_key);
+      const id = this.tasks.newId();
+      const claim = this.backend.claimKey(key, id);
+      if (claim !== undefined) {
+        s.hold(this.submitOnMesh(s, f, scope, key, id, claim), f.ref);
+        return;
+      }
     }
     this.accept(s, f, scope);
   }
@@ -232,7 +237,7 @@ export class Handlers implements FrameHandler {
     try {
       task = this.tasks.create(f, s, f.ref, scope, s.acl?.token ?? "", { id }).task;
     } catch (err) {
-      await this.backend.rebindKey!(key, id, ""); // no task was created: the key is free again
+      await this.backend.rebindKey(key, id, ""); // no task was created: the key is free again
       throw err;
     }
     s.open++;
@@ -240,7 +245,7 @@ export class Handlers implements FrameHandler {
       await this.tasks.record(task);
     } catch (err) {
       this.tasks.discard(task, s);
-      await this.backend.rebindKey!(key, id, "").catch(() => undefined);
+      await this.backend.rebindKey(key, id, "").catch(() => undefined);
       throw err;
     }
     s.send({ type: "accepted", ref: f.ref, task_id: task.id });
@@ -252,31 +257,29 @@ export class Handlers implements FrameHandler {
    * follows the task it is bound to — this broker's, another broker's (its outcome is watched in
    * Redis), or none that was ever stored (its broker died first: the key is re-bound) [MESH-4].
    */
-  private async submitOnMesh(s: Session, f: Submit, scope: string): Promise<void> {
-    const key = scopedKey(scope, f.idempotency_key!);
-    const id = this.tasks.newId();
+  private async submitOnMesh(s: Session, f: Submit, scope: string, key: string, id: string, firstClaim: Promise<string | undefined>): Promise<void> {
     // A key bound by a live broker that has not recorded its task yet is looked at again, up to this long.
     const patience = Date.now() + UNRECORDED_PATIENCE_MS;
     for (let claims = 0; claims < 3; claims++) {
-      const held = await this.backend.claimKey!(key, id);
+      const held = await (claims === 0 ? firstClaim : this.backend.claimKey(key, id));
       // Bound here to a task of this broker (a record of another broker's task run here does not count).
       if (held === undefined) return this.acceptRecorded(s, f, scope, key, id);
       if (this.tasks.table.byIdempotencyKey(key)?.id === held) return this.accept(s, f, scope);
-      let known = await this.backend.foreignTask!(held);
+      let known = await this.backend.foreignTask(held);
       while (known.kind === "unknown" && known.originLive && Date.now() < patience) {
         await new Promise((resolve) => setTimeout(resolve, 50));
-        known = await this.backend.foreignTask!(held);
+        known = await this.backend.foreignTask(held);
       }
       if (known.kind === "unknown" && !known.originLive) {
         // Bound to a task that was never recorded (its broker died in between): take the key over.
-        if (await this.backend.rebindKey!(key, held, id)) return this.acceptRecorded(s, f, scope, key, id);
+        if (await this.backend.rebindKey(key, held, id)) return this.acceptRecorded(s, f, scope, key, id);
         continue; // taken meanwhile: claim again
       }
       // Another broker's task (or an earlier process's): this session follows it [TASK-28].
       s.send({ type: "accepted", ref: f.ref, task_id: held, duplicate: true });
       if (known.kind === "ended") return this.sendOutcome(s, held, f.ref, known.outcome);
       const deadline = known.kind === "open" ? known.deadline : Date.now() + (f.timeout_ms ?? this.config.taskTimeoutMs);
-      this.backend.watchForeign!(held, deadline, (outcome) => this.sendOutcome(s, held, f.ref, outcome));
+      this.backend.watchForeign(held, deadline, (outcome) => this.sendOutcome(s, held, f.ref, outcome));
       return;
     }
     s.error("overloaded", `idempotency key ${f.idempotency_key} is contended; submit again`, f.ref);
@@ -298,17 +301,16 @@ export class Handlers implements FrameHandler {
       if (task.submitter !== s || task.endedAt !== 0) this.tasks.watch(task, s, f.ref);
       return;
     }
-    if (this.backend.foreignTask === undefined) return s.error("unknown_task", `task ${f.task_id} is not known`, f.ref);
     s.hold(this.attachOnMesh(s, f), f.ref);
   }
 
   private async attachOnMesh(s: Session, f: Attach): Promise<void> {
-    const known = await this.backend.foreignTask!(f.task_id);
+    const known = await this.backend.foreignTask(f.task_id);
     const owner = known.kind === "ended" ? known.outcome.owner : known.kind === "open" ? known.owner : undefined;
     if (known.kind === "unknown" || !Auth.ownsTagged(s.acl, owner)) return s.error("unknown_task", `task ${f.task_id} is not yours or not known`, f.ref);
     s.send({ type: "accepted", ref: f.ref, task_id: f.task_id, duplicate: true });
     if (known.kind === "ended") return this.sendOutcome(s, f.task_id, f.ref, known.outcome);
-    this.backend.watchForeign!(f.task_id, known.deadline, (outcome) => this.sendOutcome(s, f.task_id, f.ref, outcome));
+    this.backend.watchForeign(f.task_id, known.deadline, (outcome) => this.sendOutcome(s, f.task_id, f.ref, outcome));
   }
 
   private cancel(s: Session, f: Cancel): void {

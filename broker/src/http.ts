@@ -13,7 +13,7 @@ import {
   isValidTopic,
 } from "@agentwire/wire";
 import { Auth, bearer } from "./auth.js";
-import type { Backend, RemoteOutcome } from "./backend.js";
+import type { MeshPort, RemoteOutcome } from "./backend.js";
 import type { TokenAcl } from "./config.js";
 import type { BrokerState } from "./handlers.js";
 import type { Messaging } from "./messaging.js";
@@ -31,7 +31,7 @@ export interface HttpDeps {
   tasks: TaskService;
   messaging: Messaging;
   metrics: Metrics;
-  backend: Backend;
+  backend: MeshPort;
   maxBodyBytes: number;
 }
 
@@ -89,7 +89,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     const task = known !== undefined && Auth.ownsTask(acl, known.owner) ? known : undefined;
     if (known === undefined && method === "GET" && Auth.ownsTask(acl, "")) {
       // Another broker's task that ran in the mesh: its stored result outlives its origin broker, and names no token.
-      const stored = await deps.backend.storedOutcome?.(id);
+      const stored = await deps.backend.storedOutcome(id);
       if (stored !== undefined) return json(res, 200, storedView(id, stored));
     }
     if (task === undefined) throw new HttpError("unknown_task", `task ${id} is not known`);
@@ -111,7 +111,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     if (!Auth.allowsTopic(acl, "publish", topic)) throw new HttpError("forbidden", `token may not publish to ${topic}`);
     const payload = encodePayload(await readJson(req, deps.maxBodyBytes));
     const local = deps.messaging.publish(deps.state.brokerId, { topic, payload });
-    const remote = await deps.backend.publishRemote(topic, deps.state.brokerId, payload);
+    const remote = await deps.backend.publish(topic, deps.state.brokerId, payload);
     return json(res, 202, { delivered: local + remote });
   }
   throw new HttpError("not_found", `no route ${method} ${path}`);

@@ -1,6 +1,6 @@
 /** Direct messages, topic broadcast and request/response between sessions [MSG-*, PUB-*, REQ-*]. */
 import { encode, type Publish, type Request, type Response, type Send } from "@agentwire/wire";
-import type { Backend, MeshControl } from "./backend.js";
+import type { ForwardedRequest, MeshPort, RequestAnswer } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import type { Metrics } from "./metrics.js";
 import { TopicTrie } from "./pubsub/topic-trie.js";
@@ -20,23 +20,24 @@ export class Messaging {
 
   constructor(
     private readonly config: BrokerConfig,
+    private readonly brokerId: string,
     private readonly idPrefix: string,
     private readonly registry: Registry,
     private readonly deadlines: DeadlineHeap<TaskRecord | RequestRecord>,
     private readonly metrics: Metrics,
-    /** The mesh, when the backend is distributed: targets on other brokers are reached through it. */
-    private readonly mesh?: { readonly brokerId: string; readonly backend: Backend } | undefined,
+    /** Targets on other brokers of the mesh are reached through it. */
+    private readonly mesh: MeshPort,
   ) {}
 
   send(from: Session, f: Send): void {
     const target = this.registry.get(f.to);
     if (target === undefined || target.state === "closed") {
-      const broker = this.mesh?.backend.brokerOfAgent?.(f.to);
+      const broker = this.mesh.brokerOfAgent(f.to);
       if (broker === undefined) {
         from.error("no_responders", `no session ${f.to}`, f.ref);
         return;
       }
-      this.mesh!.backend.control!(broker, { k: "message", to: f.to, from: from.agentId, payload: b64(f.payload), cid: f.correlation_id });
+      this.mesh.deliverMessage(broker, f.to, from.agentId, f.payload, f.correlation_id);
       if (f.ref !== undefined) from.send({ type: "ack", ref: f.ref });
       return;
     }
@@ -76,12 +77,7 @@ export class Messaging {
     }
     const target = f.to !== undefined ? this.byId(f.to) : this.byCapability(f.capability!);
     // No local target: a broker of the mesh holding that agent or an agent offering the capability.
-    const remote =
-      target !== undefined || this.mesh === undefined
-        ? undefined
-        : f.to !== undefined
-          ? this.mesh.backend.brokerOfAgent?.(f.to)
-          : this.mesh.backend.remoteBrokerFor?.(f.capability!, undefined, undefined);
+    const remote = target !== undefined ? undefined : f.to !== undefined ? this.mesh.brokerOfAgent(f.to) : this.mesh.routeFor(f.capability!, undefined, undefined);
     if (target === undefined && remote === undefined) {
       this.fail(caller, f.id, "no_responders", `no live session for ${f.to ?? f.capability}`);
       return;
@@ -104,7 +100,7 @@ export class Messaging {
     caller.open++;
     if (target === undefined) {
       // The remote broker answers with a `response` entry; our deadline still applies here.
-      this.mesh!.backend.control!(remote!, { k: "request", origin: this.mesh!.brokerId, id: r.id, to: f.to, cap: f.capability, from: caller.agentId, payload: b64(f.payload), deadline: r.deadline });
+      this.mesh.forwardRequest(remote!, { origin: this.brokerId, id: r.id, to: f.to, cap: f.capability, from: caller.agentId, payload: f.payload, deadline: r.deadline });
       return;
     }
     target.requestsIn.add(r);
@@ -112,18 +108,18 @@ export class Messaging {
   }
 
   /** A direct message from another broker to a local agent; dropped if the agent is gone. */
-  deliverRemoteMessage(e: Extract<MeshControl, { k: "message" }>): void {
-    const target = this.registry.get(e.to);
+  deliverRemoteMessage(to: string, from: string, payload: Uint8Array, correlationId: string | undefined): void {
+    const target = this.registry.get(to);
     if (target === undefined || target.state === "closed") return;
-    target.send({ type: "message", from: e.from, payload: unb64(e.payload), correlation_id: e.cid });
+    target.send({ type: "message", from, payload, correlation_id: correlationId });
   }
 
   /** A request from a caller on another broker: served by a local agent, answered through the mesh. */
-  remoteRequest(e: Extract<MeshControl, { k: "request" }>): void {
+  serveRemoteRequest(e: ForwardedRequest): void {
     const target = e.to !== undefined ? this.byId(e.to) : e.cap !== undefined ? this.byCapability(e.cap) : undefined;
     if (target === undefined) {
       this.metrics.error("no_responders");
-      this.mesh?.backend.control?.(e.origin, { k: "response", id: e.id, ok: false, error: { code: "no_responders", message: `no live session for ${e.to ?? e.cap}` } });
+      this.mesh.answerRequest(e.origin, e.id, { ok: false, error: { code: "no_responders", message: `no live session for ${e.to ?? e.cap}` } });
       return;
     }
     const r: RequestRecord = {
@@ -138,15 +134,15 @@ export class Messaging {
     this.requests.add(r);
     this.deadlines.push(r);
     target.requestsIn.add(r);
-    target.send({ type: "request", id: r.id, to: target.agentId, from: e.from, payload: unb64(e.payload), deadline: r.deadline });
+    target.send({ type: "request", id: r.id, to: target.agentId, from: e.from, payload: e.payload, deadline: r.deadline });
   }
 
   /** The answer to a request this broker forwarded to another broker; late ones are dropped. */
-  remoteResponse(e: Extract<MeshControl, { k: "response" }>): void {
-    const r = this.requests.get(e.id);
+  remoteResponse(id: string, answer: RequestAnswer): void {
+    const r = this.requests.get(id);
     if (r === undefined || r.target !== null || r.caller === null) return;
     this.end(r);
-    r.caller.send({ type: "response", id: r.callerId, ok: e.ok, payload: e.payload === undefined ? undefined : unb64(e.payload), error: e.error });
+    r.caller.send({ type: "response", id: r.callerId, ok: answer.ok, payload: answer.payload, error: answer.error });
   }
 
   response(from: Session, f: Response): void {
@@ -154,7 +150,7 @@ export class Messaging {
     if (r === undefined || r.target !== from) return; // late (timed out) or not ours: dropped
     this.end(r);
     if (r.caller !== null) r.caller.send({ type: "response", id: r.callerId, ok: f.ok, payload: f.payload, error: f.error });
-    else this.answerRemote(r, { ok: f.ok, payload: f.payload === undefined ? undefined : b64(f.payload), error: f.error });
+    else this.answerRemote(r, { ok: f.ok, payload: f.payload, error: f.error });
   }
 
   expire(r: RequestRecord): void {
@@ -175,8 +171,8 @@ export class Messaging {
     }
   }
 
-  private answerRemote(r: RequestRecord, answer: Omit<Extract<MeshControl, { k: "response" }>, "k" | "id">): void {
-    if (r.originBroker !== undefined) this.mesh?.backend.control?.(r.originBroker, { k: "response", id: r.callerId, ...answer });
+  private answerRemote(r: RequestRecord, answer: RequestAnswer): void {
+    if (r.originBroker !== undefined) this.mesh.answerRequest(r.originBroker, r.callerId, answer);
   }
 
   private end(r: RequestRecord): void {
@@ -217,10 +213,3 @@ export class Messaging {
   }
 }
 
-function b64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-}
-
-function unb64(text: string): Uint8Array {
-  return Buffer.from(text, "base64");
-}

@@ -12,8 +12,8 @@ export interface MetricSources {
   queueDepths(): Iterable<[string, number]>;
   /** Ended tasks kept (for GET /v1/tasks/:id and idempotency keys) and their estimated bytes. */
   retention(): { tasks: number; bytes: number };
-  /** Redis mesh figures; absent for a single broker. */
-  mesh?(): MeshStats | undefined;
+  /** Mesh figures; undefined for a single broker (then no mesh metrics are registered). */
+  mesh(): MeshStats | undefined;
 }
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -85,8 +85,8 @@ export class Metrics {
         this.set(sources.retention().bytes);
       },
     });
-    const mesh = sources.mesh;
-    if (mesh !== undefined) {
+    const mesh = (): MeshStats | undefined => sources.mesh();
+    if (mesh() !== undefined) {
       const gauge = (name: string, help: string, pick: (s: MeshStats) => number): void => {
         new Gauge({
           name,

@@ -78,8 +78,8 @@ describe.each(SETUPS)("event bus ($name)", (setup) => {
     await s?.[Symbol.asyncDispose]();
   });
 
-  /** An agent on the agents' broker that the client side can route to. */
-  const agentFor = async (capability: string): Promise<Peer> => {
+  /** An agent on the agents' broker that the client side can route to; it heartbeats until `silence()`. */
+  const agentFor = async (capability: string): Promise<Peer & { silence(): void }> => {
     const p = await Peer.register(s.agent, { capabilities: [{ name: capability }] });
     const beat = setInterval(() => p.send({ type: "heartbeat" }), 100);
     void p.closed.then(() => clearInterval(beat));
@@ -91,7 +91,7 @@ describe.each(SETUPS)("event bus ($name)", (setup) => {
         return r.agents.some((x) => x.agent_id === p.agentId) || undefined;
       }, 10_000, "agent visible to the client's broker");
     }
-    return p;
+    return Object.assign(p, { silence: () => clearInterval(beat) });
   };
 
   it("agent loss and retry: submitted → queued → dispatched → requeued → queued → dispatched → succeeded, once each", async () => {
@@ -154,22 +154,15 @@ describe.each(SETUPS)("event bus ($name)", (setup) => {
 
   it("eviction: agent.registered → agent.evicted → agent.left, and its task is requeued", async () => {
     const capability = `ev.evict${++n}`;
-    // This agent never heartbeats: the broker evicts it after heartbeat_timeout_ms (400 ms here).
-    const silentAgent = await Peer.register(s.agent, { capabilities: [{ name: capability }] });
-    await using helper = await agentFor(capability);
-    void helper;
+    // It heartbeats until it holds the task, then falls silent: evicted after heartbeat_timeout_ms (400 ms).
+    const agent = await agentFor(capability);
     await using client = await Peer.register(s.client, {});
-    let id = "";
-    // Round robin: submit until the silent agent holds one.
-    for (let i = 0; i < 4 && id === ""; i++) {
-      const t = await client.submit(capability, i);
-      if (silentAgent.take("task").some((f) => f.task_id === t)) id = t;
-    }
-    if (id === "") id = (await silentAgent.next("task")).task_id;
-    await waitFor(() => (s.agents.get(silentAgent.agentId)?.includes("agent.left") ? true : undefined), 10_000, "eviction");
-    expect(s.agents.get(silentAgent.agentId)).toEqual(["agent.registered", "agent.evicted", "agent.left"]);
+    const id = await client.submit(capability, 1);
+    await agent.next("task");
+    agent.silence();
+    await waitFor(() => (s.agents.get(agent.agentId)?.includes("agent.left") ? true : undefined), 10_000, "eviction");
+    expect(s.agents.get(agent.agentId)).toEqual(["agent.registered", "agent.evicted", "agent.left"]);
     await waitFor(() => (s.runner.get(id)?.includes("task.requeued") ? true : undefined), 10_000, "requeue");
     expect(s.runner.get(id)?.slice(0, 5)).toEqual(["task.submitted", "task.queued", "task.dispatched", "task.requeued", "task.queued"]);
-    await silentAgent.close();
   });
 });

@@ -1,6 +1,78 @@
 /** Wire formats of values the mesh stores in Redis: task entries, responses, publish messages. */
 import type { RemoteOutcome, RemoteTask } from "../backend.js";
+import { ownerTag } from "../auth.js";
+import { everDispatched, type TaskRecord } from "../tasks/task-table.js";
 import { decodePayload, encodePayload, type ErrorInfo } from "@agentwire/wire";
+
+/**
+ * A control entry one broker sends another through the receiver's ready list (the same blocking
+ * connection that reads responses, so the connection count stays constant and entries keep their
+ * order: a task's progress entries precede its response). Binary fields are base64.
+ */
+export type MeshControl =
+  /** To the executing broker: the origin cancelled (or timed out) a task it handed over. */
+  | { k: "cancel"; origin: string; task: string; reason: string }
+  /** To the origin: a broker reclaimed its handed-over task from a dead broker and handed it to `to` as `attempt`. */
+  | { k: "moved"; task: string; to: string; attempt: number }
+  /** To the origin: progress of a handed-over task (`task` is the origin's id). */
+  | { k: "progress"; task: string; attempt: number; data: string }
+  /** To the broker holding agent `to`: a direct message. */
+  | { k: "message"; to: string; from: string; payload: string; cid?: string | undefined }
+  /** To the broker holding the target: a request; `id` is the origin's request record id. */
+  | { k: "request"; origin: string; id: string; to?: string | undefined; cap?: string | undefined; from: string; payload: string; deadline: number }
+  /** To the origin: the answer to request `id`. */
+  | { k: "response"; id: string; ok?: boolean | undefined; payload?: string | undefined; error?: ErrorInfo | undefined };
+
+
+/** A task as handed to broker `target` (its queue then holds it, with the input). */
+export function handoffOf(task: TaskRecord, origin: string, target: string): RemoteTask {
+  return {
+    task_id: task.id,
+    capability: task.capability,
+    input: task.input,
+    origin_broker: origin,
+    target_broker: target,
+    timeout_ms: Math.max(1, task.deadline - Date.now()),
+    attempt: task.attempt,
+    max_attempts: task.maxAttempts,
+    version: task.version,
+    tags: task.tags,
+    priority: task.priority,
+    strategy: task.strategy,
+    owner: ownerTag(task.owner),
+  };
+}
+
+const NO_INPUT = new Uint8Array(0);
+
+/**
+ * A task's open record at its origin (`aw:{b:<origin>}:open`). Once another broker's queue holds it
+ * (`handedTo`), a recovery leaves it to that broker and the input is not kept; until then the task may
+ * have to run elsewhere, from this record.
+ */
+export function taskRecord(task: TaskRecord, origin: string, handedTo?: string): RemoteTask {
+  return {
+    task_id: task.id,
+    capability: task.capability,
+    input: handedTo === undefined ? task.input : NO_INPUT,
+    origin_broker: origin,
+    target_broker: handedTo ?? "",
+    timeout_ms: task.timeoutMs,
+    attempt: task.attempt,
+    max_attempts: task.maxAttempts,
+    version: task.version,
+    tags: task.tags,
+    priority: task.priority,
+    strategy: task.strategy,
+    deadline: task.deadline,
+    owner: ownerTag(task.owner),
+  };
+}
+
+/** The outcome of an ended task, as stored in its response key. */
+export function outcomeOf(task: TaskRecord): string {
+  return encodeOutcome({ ok: task.ok, output: task.output, error: task.error, attempt: everDispatched(task) ? task.attempt : undefined, owner: ownerTag(task.owner) });
+}
 
 /** A task stream entry has one field, `t`: the task as one MessagePack map, its input as `bin`. */
 export const TASK_FIELD = "t";

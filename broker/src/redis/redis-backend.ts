@@ -7,11 +7,12 @@
 import type { Logger } from "pino";
 import type { Cluster, Redis } from "ioredis";
 import { AgentLostError, DEFAULTS, errorInfo, type AgentInfo, type Strategy } from "@agentwire/wire";
-import type { Backend, ForeignTask, MeshControl, MeshHost, MeshStats, RemoteOutcome, RemoteTask } from "../backend.js";
+import type { ForeignTask, ForwardedRequest, MeshHost, MeshPort, MeshStats, RemoteOutcome, RemoteTask, RequestAnswer } from "../backend.js";
+import type { TaskRecord } from "../tasks/task-table.js";
 import type { AgentFilter } from "../registry.js";
 import { originOfTask } from "../tasks/task-table.js";
 import { connect, ROLES, type RedisTarget, type Role } from "./connections.js";
-import { decodeOutcome, decodePublish, decodeTask, encodeOutcome, encodePublish, encodeTask, TASK_FIELD } from "./envelope.js";
+import { decodeOutcome, decodePublish, decodeTask, encodeOutcome, encodePublish, encodeTask, handoffOf, outcomeOf, taskRecord, TASK_FIELD, type MeshControl } from "./envelope.js";
 import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
 import { Ledger } from "./ledger.js";
 import { parseAgents, RegistryCache } from "./registry-cache.js";
@@ -94,6 +95,14 @@ function lostOnLastAttempt(task: RemoteTask, attempt: number): string {
   return encodeOutcome({ ok: false, error, attempt, owner: task.owner });
 }
 
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+function unb64(text: string): Buffer {
+  return Buffer.from(text, "base64");
+}
+
 /** Resolves after this event-loop turn's setImmediate callbacks (WriteBatcher's flush among them). */
 const afterFlush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -103,9 +112,8 @@ const STORE_RETRY_MS = 250;
 /** Most responses per store script call (Lua's unpack takes a few thousand values). */
 const STORE_CHUNK = 1_000;
 
-export class RedisBackend implements Backend {
+export class RedisBackend implements MeshPort {
   readonly kind: string;
-  readonly distributed = true;
   readonly cache = new RegistryCache();
   private host: MeshHost | undefined;
   private readonly conns: Record<Role, Redis>;
@@ -230,7 +238,7 @@ export class RedisBackend implements Backend {
    */
   stopIntake(): void {
     this.intakeStopped = true;
-    this.changed();
+    this.registryChanged();
   }
 
   /**
@@ -267,13 +275,13 @@ export class RedisBackend implements Backend {
    * within `CHANGE_SPACING_MS` of the last publish share one (a burst of registrations costs a few
    * publishes, not one each).
    */
-  changed(): void {
+  registryChanged(): void {
     if (!this.live || this.changeTimer !== undefined) return;
     const wait = Math.max(0, this.lastChangeTick + CHANGE_SPACING_MS - Date.now());
     this.changeTimer = setTimeout(() => {
       this.changeTimer = undefined;
       this.lastChangeTick = Date.now();
-      void this.publish().catch((err: unknown) => this.options.log.warn({ err }, "mesh registry publish failed"));
+      void this.publishRecords().catch((err: unknown) => this.options.log.warn({ err }, "mesh registry publish failed"));
     }, wait);
   }
 
@@ -281,11 +289,7 @@ export class RedisBackend implements Backend {
     return this.cache.query(filter);
   }
 
-  async hasRemoteAgent(capability: string): Promise<boolean> {
-    return this.cache.brokerFor(capability) !== undefined;
-  }
-
-  remoteBrokerFor(capability: string, range: string | undefined, tags: readonly string[] | undefined, strategy?: Strategy): string | undefined {
+  routeFor(capability: string, range: string | undefined, tags: readonly string[] | undefined, strategy?: Strategy): string | undefined {
     return this.cache.brokerFor(capability, range, tags, strategy);
   }
 
@@ -293,16 +297,42 @@ export class RedisBackend implements Backend {
     return this.cache.brokerOfAgent(agentId);
   }
 
+  cancelRemote(broker: string, taskId: string, reason: string): void {
+    this.control(broker, { k: "cancel", origin: this.options.brokerId, task: taskId, reason });
+  }
+
+  forwardProgress(origin: string, taskId: string, attempt: number, data: Uint8Array): void {
+    this.control(origin, { k: "progress", task: taskId, attempt, data: b64(data) });
+  }
+
+  deliverMessage(broker: string, to: string, from: string, payload: Uint8Array, correlationId: string | undefined): void {
+    this.control(broker, { k: "message", to, from, payload: b64(payload), cid: correlationId });
+  }
+
+  forwardRequest(broker: string, r: ForwardedRequest): void {
+    this.control(broker, { k: "request", origin: r.origin, id: r.id, to: r.to, cap: r.cap, from: r.from, payload: b64(r.payload), deadline: r.deadline });
+  }
+
+  answerRequest(origin: string, id: string, answer: RequestAnswer): void {
+    this.control(origin, { k: "response", id, ok: answer.ok, payload: answer.payload === undefined ? undefined : b64(answer.payload), error: answer.error });
+  }
+
+  /** Hands `task` (accepted here) to broker `target`'s task stream. */
+  async handOff(task: TaskRecord, target: string): Promise<void> {
+    await this.enqueueRemote(handoffOf(task, this.options.brokerId, target));
+  }
+
   /** LPUSH on the receiver's ready list via `cmd`: entries of one sender arrive in call order. */
-  control(broker: string, entry: MeshControl): void {
+  private control(broker: string, entry: MeshControl): void {
     this.cmd.lpush(brokerKeys(broker).ready, JSON.stringify(entry)).catch((err: unknown) => this.options.log.warn({ err, broker, kind: entry.k }, "mesh control entry failed"));
   }
 
+  /** XADD of a task to the executing broker's stream (also used by reclaims, and by tests standing in for an origin). */
   async enqueueRemote(task: RemoteTask): Promise<void> {
     await this.cmd.xadd(brokerKeys(task.target_broker).tasks, "*", TASK_FIELD, encodeTask(task));
   }
 
-  async publishRemote(topic: string, from: string, payload: Uint8Array): Promise<number> {
+  async publish(topic: string, from: string, payload: Uint8Array): Promise<number> {
     await this.signal(meshKeys.publish, encodePublish(this.options.brokerId, topic, from, payload));
     return 0; // remote deliveries are counted by the receiving brokers, not known here
   }
@@ -422,7 +452,7 @@ export class RedisBackend implements Backend {
     if (!this.live) return;
     // Woken after a pause longer than the liveness margin: check the entries still being run.
     if (this.running.size > 0 && Date.now() >= this.aliveUntil) void this.verifyAll();
-    await this.publish();
+    await this.publishRecords();
     if (this.leftover.length > 0) await this.retryLeftover();
     if (this.openLeft > 0) this.openLeft = await this.recoverOpen(this.options.brokerId);
     const figures = await this.cmd.pipeline().xlen(this.keys.tasks).xpending(this.keys.tasks, CONSUMER_GROUP).llen(this.keys.ready).exec();
@@ -434,7 +464,7 @@ export class RedisBackend implements Backend {
   }
 
   /** Liveness + agent records (one script), membership, and a change notice when the set changed. */
-  private async publish(): Promise<void> {
+  private async publishRecords(): Promise<void> {
     if (!this.live) return;
     const me = this.options.brokerId;
     // Shutting down: still listed (direct messages reach its sessions) but offering nothing.
@@ -578,19 +608,20 @@ export class RedisBackend implements Backend {
     });
   }
 
-  taskOpened(record: RemoteTask): void {
-    this.ledger.open(record);
+  recordTask(task: TaskRecord, handedTo?: string): void {
+    this.ledger.open(taskRecord(task, this.options.brokerId, handedTo));
   }
 
-  recordOpen(record: RemoteTask): Promise<void> {
-    return this.ledger.record(record);
+  recordTaskNow(task: TaskRecord): Promise<void> {
+    return this.ledger.record(taskRecord(task, this.options.brokerId));
   }
 
-  taskEnded(taskId: string, outcome: RemoteOutcome | undefined, timeoutMs: number): void {
-    this.ledger.end(taskId, outcome === undefined ? undefined : encodeOutcome(outcome), timeoutMs + this.marginMs);
+  taskEnded(task: TaskRecord, storedByMesh: boolean): void {
+    this.ledger.end(task.id, storedByMesh ? undefined : outcomeOf(task), task.timeoutMs + this.marginMs);
   }
 
-  handOver(record: RemoteTask, ran: boolean): boolean {
+  handOver(task: TaskRecord, ran: boolean): boolean {
+    const record = taskRecord(task, this.options.brokerId);
     const target = this.cache.brokerFor(record.capability, record.version, record.tags, record.strategy);
     const attempt = ran ? record.attempt + 1 : record.attempt;
     if (target === undefined || pastLastAttempt(record, attempt)) return false;
@@ -702,7 +733,7 @@ export class RedisBackend implements Backend {
         for (const entry of entries) {
           if (entry.startsWith("{")) {
             try {
-              this.host!.onControl?.(JSON.parse(entry) as MeshControl);
+              this.onControl(JSON.parse(entry) as MeshControl);
             } catch (err) {
               this.options.log.warn({ err }, "bad mesh control entry");
             }
@@ -832,7 +863,26 @@ export class RedisBackend implements Backend {
     if (r.lost) return;
     r.lost = true;
     this.options.log.warn({ task_id: r.task.task_id, entry: r.entryId }, "another broker took over a task this broker was running (it seemed dead); stopping it here");
-    this.host!.onControl?.({ k: "cancel", origin: r.task.origin_broker, task: r.task.task_id, reason: "taken over by another broker" });
+    this.host!.cancelRun(r.task.origin_broker, r.task.task_id, "taken over by another broker");
+  }
+
+  /** A control entry from another broker, to the host's typed inbound side. */
+  private onControl(e: MeshControl): void {
+    const host = this.host!;
+    switch (e.k) {
+      case "cancel":
+        return host.cancelRun(e.origin, e.task, e.reason);
+      case "moved":
+        return host.taskMoved(e.task, e.to, e.attempt);
+      case "progress":
+        return host.remoteProgress(e.task, e.attempt, unb64(e.data));
+      case "message":
+        return host.deliverMessage(e.to, e.from, unb64(e.payload), e.cid);
+      case "request":
+        return host.serveRequest({ origin: e.origin, id: e.id, to: e.to, cap: e.cap, from: e.from, payload: unb64(e.payload), deadline: e.deadline });
+      case "response":
+        return host.requestAnswered(e.id, { ok: e.ok, payload: e.payload === undefined ? undefined : unb64(e.payload), error: e.error });
+    }
   }
 
   /** Keeps a store or hand-back in flight until it settles, so `close` waits for it. */

@@ -14,8 +14,7 @@ import {
   type Strategy,
   type TaskState,
 } from "@agentwire/wire";
-import { ownerTag } from "../auth.js";
-import type { Backend, RemoteOutcome, RemoteTask } from "../backend.js";
+import type { MeshPort, RemoteOutcome } from "../backend.js";
 import type { BrokerConfig } from "../config.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import { END_EVENT, type EventBus, type TaskEventType } from "../events.js";
@@ -25,7 +24,7 @@ import type { Session } from "../session.js";
 import type { RequestRecord } from "../requests.js";
 import type { DeadlineHeap } from "./deadlines.js";
 import { canMove } from "./lifecycle.js";
-import { endState, everDispatched, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
+import { endState, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
 
 /** What a submit asks for, from a `submit` frame or POST /v1/tasks. */
 export interface TaskSpec {
@@ -57,13 +56,6 @@ export interface CreateOptions {
   id?: string | undefined;
 }
 
-/** The mesh this broker belongs to, when its backend is distributed. */
-export interface TaskMesh {
-  readonly brokerId: string;
-  readonly backend: Backend;
-}
-
-const NO_INPUT = new Uint8Array(0);
 
 /** The event announcing a task's arrival in each state. */
 const STATE_EVENT: Readonly<Record<TaskState, TaskEventType>> = {
@@ -116,7 +108,7 @@ export class TaskService {
     private readonly registry: Registry,
     private readonly metrics: Metrics,
     private readonly events: EventBus,
-    private readonly mesh?: TaskMesh | undefined,
+    private readonly mesh: MeshPort,
   ) {}
 
   /** The one place a task changes state [TASK-13], announced on the event bus. */
@@ -140,7 +132,7 @@ export class TaskService {
     let remoteBroker: string | undefined;
     if (!this.registry.anyOffers(spec.capability, spec.version, spec.tags)) {
       // No local agent: another broker of the mesh whose agent offers it (round-robin over brokers).
-      if (options?.localOnly !== true) remoteBroker = this.mesh?.backend.remoteBrokerFor?.(spec.capability, spec.version, spec.tags, spec.strategy ?? this.config.defaultStrategy);
+      if (options?.localOnly !== true) remoteBroker = this.mesh.routeFor(spec.capability, spec.version, spec.tags, spec.strategy ?? this.config.defaultStrategy);
       if (remoteBroker === undefined && options?.localOnly !== true) {
         throw new NoAgentsError(`no agent offers ${spec.capability}${spec.version === undefined ? "" : ` ${spec.version}`}`, { ref });
       }
@@ -196,7 +188,7 @@ export class TaskService {
       this.events.task("task.queued", task); // its first state, from creation
     }
     // In a mesh the task is recorded in Redis, so it outlives this broker [MESH-7].
-    if (this.mesh !== undefined && !isMeshRun(task) && !recorded) this.mesh.backend.taskOpened?.(this.recordOf(task));
+    if (!isMeshRun(task) && !recorded) this.mesh.recordTask(task);
     if (task.remoteBroker !== undefined) this.handOff(task, task.remoteBroker);
     else this.dispatcher.enqueue(task);
   }
@@ -206,28 +198,12 @@ export class TaskService {
    * runs it under its own routing and answers through the mesh (`remoteResult`).
    */
   private handOff(task: TaskRecord, target: string): void {
-    const mesh = this.mesh!;
     if (task.state !== "dispatched") this.moveTo(task, "dispatched", `handed to ${target}`);
     this.handedOver++;
     const attempt = task.attempt;
-    const remote: RemoteTask = {
-      task_id: task.id,
-      capability: task.capability,
-      input: task.input,
-      origin_broker: mesh.brokerId,
-      target_broker: target,
-      timeout_ms: Math.max(1, task.deadline - Date.now()),
-      attempt,
-      max_attempts: task.maxAttempts,
-      version: task.version,
-      tags: task.tags,
-      priority: task.priority,
-      strategy: task.strategy,
-      owner: ownerTag(task.owner),
-    };
-    mesh.backend.enqueueRemote(remote).then(() => {
-      // The executing broker's stream holds it now: the record says so (a recovery leaves it there).
-      if (task.endedAt === 0 && task.attempt === attempt && task.remoteBroker === target) mesh.backend.taskOpened?.(this.recordOf(task, target));
+    this.mesh.handOff(task, target).then(() => {
+      // The executing broker's queue holds it now: the record says so (a recovery leaves it there).
+      if (task.endedAt === 0 && task.attempt === attempt && task.remoteBroker === target) this.mesh.recordTask(task, target);
     }, (err: unknown) => {
       if (task.endedAt !== 0 || task.attempt !== attempt) return;
       // The shared store refused it for now (a Cluster master restarting): try again until the
@@ -271,7 +247,7 @@ export class TaskService {
     if (task === undefined || task.endedAt !== 0 || task.remoteBroker === undefined || attempt < task.attempt) return;
     task.remoteBroker = broker;
     task.attempt = attempt;
-    this.mesh?.backend.taskOpened?.(this.recordOf(task, broker));
+    this.mesh.recordTask(task, broker);
   }
 
   /** Progress of a task handed to another broker; progress of an older attempt or an ended task is dropped. */
@@ -311,7 +287,7 @@ export class TaskService {
     task.agent = agent;
     this.moveTo(task, "dispatched");
     agent.tasks.add(task);
-    const go = isMeshRun(task) ? (this.mesh?.backend.beforeRun?.(task.id, task.attempt) ?? true) : true;
+    const go = isMeshRun(task) ? this.mesh.beforeRun(task.id, task.attempt) : true;
     if (go === true) this.sendTask(task, agent);
     else {
       // The agent's capacity stays reserved while the mesh confirms; taken over means cancelled here.
@@ -406,8 +382,8 @@ export class TaskService {
     for (const task of open) {
       if (task.endedAt !== 0) continue;
       const ran = task.state === "dispatched" || task.state === "running";
-      if (isMeshRun(task)) this.mesh?.backend.release?.(task.id, ran, true);
-      else if (this.mesh !== undefined && (task.remoteBroker !== undefined || this.mesh.backend.handOver?.(this.recordOf(task), ran) === true)) {
+      if (isMeshRun(task)) this.mesh.release(task.id, ran, true);
+      else if (task.remoteBroker !== undefined || this.mesh.handOver(task, ran)) {
         // Another broker runs it (handed over before, or now): it outlives this broker in the mesh;
         // its submitters collect the result elsewhere (idempotency key, GET /v1/tasks/:id) [SHUT-5].
         if (task.remoteBroker === undefined) this.stop(task, "shutting_down");
@@ -437,7 +413,7 @@ export class TaskService {
   private stop(task: TaskRecord, reason: string): void {
     if (task.remoteBroker !== undefined) {
       // Handed to another broker: tell it to stop (it ends its run; its outcome is dropped here).
-      this.mesh?.backend.control?.(task.remoteBroker, { k: "cancel", origin: this.mesh.brokerId, task: task.id, reason });
+      this.mesh.cancelRemote(task.remoteBroker, task.id, reason);
       return;
     }
     if (task.state === "queued" || task.state === "requeued") {
@@ -454,14 +430,14 @@ export class TaskService {
     (task.formerAgents ??= []).push(from.agentId);
     task.agent = null;
     // A task of the mesh that no local agent offers any more goes back to the mesh (another broker's agent).
-    if (isMeshRun(task) && !this.registry.anyOffers(task.capability, task.version, task.tags) && this.mesh?.backend.release?.(task.id, true, false) === true) {
+    if (isMeshRun(task) && !this.registry.anyOffers(task.capability, task.version, task.tags) && this.mesh.release(task.id, true, false)) {
       this.finish(task, false, undefined, { code: "agent_lost", message: "handed back to the mesh", retryable: true });
       return;
     }
     this.moveTo(task, "requeued", cause);
     task.attempt++;
     this.moveTo(task, "queued", cause);
-    if (this.mesh !== undefined && !isMeshRun(task)) this.mesh.backend.taskOpened?.(this.recordOf(task));
+    if (!isMeshRun(task)) this.mesh.recordTask(task);
     this.onRelease?.();
     this.dispatcher.enqueue(task, true);
   }
@@ -474,7 +450,7 @@ export class TaskService {
     const until = Date.now() + RECORD_PATIENCE_MS;
     for (;;) {
       try {
-        await this.mesh?.backend.recordOpen?.(this.recordOf(task));
+        await this.mesh.recordTaskNow(task);
         return;
       } catch (err) {
         if (Date.now() + HANDOFF_RETRY_MS > until) throw err;
@@ -489,37 +465,13 @@ export class TaskService {
     submitter.open--;
   }
 
-  /** The mesh's record of a task this broker accepted (see Backend.taskOpened). */
-  private recordOf(task: TaskRecord, handedTo?: string): RemoteTask {
-    return {
-      task_id: task.id,
-      capability: task.capability,
-      // Once another broker holds a handed-over task (and its input), a recovery leaves it to that
-      // broker; until then the task may have to run elsewhere, from this record.
-      input: handedTo === undefined ? task.input : NO_INPUT,
-      origin_broker: this.mesh!.brokerId,
-      target_broker: handedTo ?? "",
-      timeout_ms: task.timeoutMs,
-      attempt: task.attempt,
-      max_attempts: task.maxAttempts,
-      version: task.version,
-      tags: task.tags,
-      priority: task.priority,
-      strategy: task.strategy,
-      deadline: task.deadline,
-      owner: ownerTag(task.owner),
-    };
-  }
-
   /** Ends a task once; `storedByMesh`: its outcome is already in the mesh (the executing broker's result). */
   private finish(task: TaskRecord, ok: boolean, output: Uint8Array | undefined, error: ErrorInfo | undefined, storedByMesh = false): void {
     const now = Date.now();
-    if (this.mesh !== undefined && !isMeshRun(task)) {
-      this.mesh.backend.taskEnded?.(task.id, storedByMesh ? undefined : { ok, output, error, attempt: everDispatched(task) ? task.attempt : undefined, owner: ownerTag(task.owner) }, task.timeoutMs);
-    }
     task.ok = ok;
     task.output = output;
     task.error = error;
+    if (!isMeshRun(task)) this.mesh.taskEnded(task, storedByMesh);
     this.moveTo(task, endState(ok, error), error?.code);
     this.deadlines.remove(task);
     this.table.markEnded(task, now);
