@@ -230,7 +230,6 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
 function meshSubmitter(backend: MeshPort, origin: string, taskId: string, attempt: number, done: (outcome: RemoteOutcome) => void): TaskObserver {
   let answer: typeof done | undefined = done;
   return {
-    open: 1,
     // Progress goes back to the origin ahead of the result (same connection, same ready list).
     onProgress: (_t, data) => backend.forwardProgress(origin, taskId, attempt, data),
     onResult: (t) => {

@@ -198,8 +198,8 @@ export class Handlers implements FrameHandler {
   private submit(s: Session, f: Submit): void {
     if (this.state.shuttingDown) return s.error("shutting_down", "broker is shutting down", f.ref);
     if (!Auth.allows(s.acl, "submit", f.capability)) return s.error("forbidden", `token may not submit to ${f.capability}`, f.ref);
-    if (s.open >= this.config.maxInFlight) {
-      return s.error("overloaded", `session has ${s.open} tasks and requests open (max_in_flight)`, f.ref);
+    if (!s.hasRoom(this.config.maxInFlight)) {
+      return s.error("overloaded", `session has ${s.openItems} tasks and requests open (max_in_flight)`, f.ref);
     }
     const scope = tokenScope(s.acl?.token);
     // In a mesh an idempotency key this broker does not hold is bound mesh-wide first [MESH-4].
@@ -223,7 +223,7 @@ export class Handlers implements FrameHandler {
       if (task.submitter !== s || task.endedAt !== 0) this.tasks.watch(task, s, f.ref);
       return;
     }
-    s.open++;
+    s.itemOpened();
     s.send({ type: "accepted", ref: f.ref, task_id: task.id });
     this.tasks.start(task);
   }
@@ -240,11 +240,12 @@ export class Handlers implements FrameHandler {
       await this.backend.rebindKey(key, id, ""); // no task was created: the key is free again
       throw err;
     }
-    s.open++;
+    s.itemOpened();
     try {
       await this.tasks.record(task);
     } catch (err) {
-      this.tasks.discard(task, s);
+      this.tasks.discard(task);
+      s.itemEnded();
       await this.backend.rebindKey(key, id, "").catch(() => undefined);
       throw err;
     }

@@ -149,7 +149,6 @@ async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
 function waitForEnd(tasks: TaskService, task: TaskRecord, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const observer: TaskObserver = {
-      open: 0,
       onProgress() {},
       onResult(): void {
         clearTimeout(timer);

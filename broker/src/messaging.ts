@@ -82,8 +82,8 @@ export class Messaging {
       this.fail(caller, f.id, "no_responders", `no live session for ${f.to ?? f.capability}`);
       return;
     }
-    if (caller.open >= this.config.maxInFlight) {
-      this.fail(caller, f.id, "overloaded", `session has ${caller.open} tasks and requests open (max_in_flight)`);
+    if (!caller.hasRoom(this.config.maxInFlight)) {
+      this.fail(caller, f.id, "overloaded", `session has ${caller.openItems} tasks and requests open (max_in_flight)`);
       return;
     }
     const r: RequestRecord = {
@@ -97,7 +97,7 @@ export class Messaging {
     this.requests.add(r);
     caller.requestsOut.set(r.callerId, r);
     this.deadlines.push(r);
-    caller.open++;
+    caller.itemOpened();
     if (target === undefined) {
       // The remote broker answers with a `response` entry; our deadline still applies here.
       this.mesh.forwardRequest(remote!, { origin: this.brokerId, id: r.id, to: f.to, cap: f.capability, from: caller.agentId, payload: f.payload, deadline: r.deadline });
@@ -181,7 +181,7 @@ export class Messaging {
     r.target?.requestsIn.delete(r);
     if (r.caller !== null) {
       r.caller.requestsOut.delete(r.callerId);
-      r.caller.open--;
+      r.caller.itemEnded();
     }
   }
 

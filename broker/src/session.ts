@@ -66,8 +66,8 @@ export class Session implements TaskObserver {
   readonly tasks = new Set<TaskRecord>();
   /** Requests forwarded to this session and not answered. */
   readonly requestsIn = new Set<RequestRecord>();
-  /** Tasks submitted + requests made by this session and still open (max_in_flight). */
-  open = 0;
+  /** Tasks submitted + requests made by this session and still open (max_in_flight) [LIMIT-2]. */
+  private open = 0;
   readonly subscriptions = new Set<string>();
   lastSeen: number;
   connectedAt = 0;
@@ -245,13 +245,35 @@ export class Session implements TaskObserver {
     this.handler.gone(this);
   }
 
+  // ---- open items: the one count of this session's open tasks and requests ----
+
+  get openItems(): number {
+    return this.open;
+  }
+
+  /** Whether one more task or request fits under `max` open items [LIMIT-2]. */
+  hasRoom(max: number): boolean {
+    return this.open < max;
+  }
+
+  /** A task this session submitted was accepted, or a request it made is pending. */
+  itemOpened(): void {
+    this.open++;
+  }
+
+  /** One of those ended (its result, or its response, was sent). */
+  itemEnded(): void {
+    this.open--;
+  }
+
   // ---- TaskObserver: the submitter side ----
 
   onProgress(task: TaskRecord, data: Uint8Array): void {
     this.send({ type: "progress", task_id: task.id, data });
   }
 
-  onResult(task: TaskRecord, ref: string | undefined): void {
+  onResult(task: TaskRecord, ref: string | undefined, submitted: boolean): void {
+    if (submitted) this.itemEnded();
     this.send({
       type: "result",
       task_id: task.id,

@@ -274,7 +274,7 @@ export class TaskService {
 
   /** Adds an observer to a known task (idempotent duplicate, HTTP wait); an ended task answers at once. */
   watch(task: TaskRecord, observer: TaskObserver, ref: string | undefined): void {
-    if (task.endedAt !== 0) observer.onResult(task, ref);
+    if (task.endedAt !== 0) observer.onResult(task, ref, false);
     else (task.watchers ??= []).push({ observer, ref });
   }
 
@@ -460,9 +460,8 @@ export class TaskService {
   }
 
   /** Forgets a task created but never announced (`record` failed): its submit failed as a whole. */
-  discard(task: TaskRecord, submitter: TaskObserver): void {
+  discard(task: TaskRecord): void {
     this.table.discard(task);
-    submitter.open--;
   }
 
   /** Ends a task once; `storedByMesh`: its outcome is already in the mesh (the executing broker's result). */
@@ -475,12 +474,9 @@ export class TaskService {
     this.moveTo(task, endState(ok, error), error?.code);
     this.deadlines.remove(task);
     this.table.markEnded(task, now);
-    if (task.submitter !== null) {
-      task.submitter.open--;
-      task.submitter.onResult(task, task.ref);
-    }
+    if (task.submitter !== null) task.submitter.onResult(task, task.ref, true);
     if (task.watchers !== undefined) {
-      for (const w of task.watchers) w.observer.onResult(task, w.ref);
+      for (const w of task.watchers) w.observer.onResult(task, w.ref, false);
       task.watchers = undefined;
     }
     const agent = task.agent as Session | null;

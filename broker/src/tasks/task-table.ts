@@ -10,10 +10,9 @@ import { Deque } from "../dispatch/deque.js";
 
 /** Whoever learns a task's progress and result: a session, or an HTTP waiter. */
 export interface TaskObserver {
-  /** Tasks and requests this observer has open (max_in_flight); the task service decrements it. */
-  open: number;
   onProgress(task: TaskRecord, data: Uint8Array): void;
-  onResult(task: TaskRecord, ref: string | undefined): void;
+  /** The task ended; `submitted`: this observer submitted it (its open item ends), rather than watched it. */
+  onResult(task: TaskRecord, ref: string | undefined, submitted: boolean): void;
 }
 
 export interface Watcher {
