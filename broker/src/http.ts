@@ -5,6 +5,7 @@ import {
   AgentStatusSchema,
   AgentwireError,
   ERROR_CODES,
+  errorFromCode,
   LIMITS,
   SubmitSchema,
   decodePayload,
@@ -35,27 +36,14 @@ export interface HttpDeps {
   maxBodyBytes: number;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = isErrorCode(code) ? ERROR_CODES[code].http : 500,
-  ) {
-    super(message);
-  }
-}
 
 export function httpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     route(deps, req, res).catch((err: unknown) => {
-      const e =
-        err instanceof HttpError
-          ? err
-          : err instanceof AgentwireError
-            ? new HttpError(err.code, err.message)
-            : new HttpError("internal", err instanceof Error ? err.message : String(err));
+      // Every error leaves as its registry code with that code's HTTP status [HTTP-2].
+      const e = err instanceof AgentwireError ? err : errorFromCode("internal", err instanceof Error ? err.message : String(err));
       deps.metrics.error(e.code);
-      if (!res.headersSent) json(res, e.status, { error: { code: e.code, message: e.message } });
+      if (!res.headersSent) json(res, isErrorCode(e.code) ? ERROR_CODES[e.code].http : 500, { error: { code: e.code, message: e.message } });
       else res.end();
     });
   };
@@ -92,14 +80,14 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
       const stored = await deps.backend.storedOutcome(id);
       if (stored !== undefined) return json(res, 200, storedView(id, stored));
     }
-    if (task === undefined) throw new HttpError("unknown_task", `task ${id} is not known`);
+    if (task === undefined) throw errorFromCode("unknown_task", `task ${id} is not known`);
     if (method === "GET") return json(res, 200, taskView(task));
     deps.tasks.cancel(null, id, "cancelled over HTTP");
     return json(res, 200, { task_id: task.id, state: task.state });
   }
   if (method === "GET" && path === "/v1/agents") {
     const status = url.searchParams.get("status") ?? undefined;
-    if (status !== undefined && !AgentStatusSchema.safeParse(status).success) throw new HttpError("bad_frame", `bad status ${status}`);
+    if (status !== undefined && !AgentStatusSchema.safeParse(status).success) throw errorFromCode("bad_frame", `bad status ${status}`);
     const filter = { capability: url.searchParams.get("capability") ?? undefined, status: status as z.infer<typeof AgentStatusSchema> | undefined };
     const agents = [...deps.registry.query(filter), ...deps.backend.remoteAgents(filter)];
     return json(res, 200, { agents });
@@ -107,35 +95,35 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
   const pubMatch = /^\/v1\/publish\/([^/]+)$/.exec(path);
   if (pubMatch !== null && method === "POST") {
     const topic = decodeURIComponent(pubMatch[1]!);
-    if (!isValidTopic(topic)) throw new HttpError("bad_frame", `not a valid topic: ${topic}`);
-    if (!Auth.allowsTopic(acl, "publish", topic)) throw new HttpError("forbidden", `token may not publish to ${topic}`);
+    if (!isValidTopic(topic)) throw errorFromCode("bad_frame", `not a valid topic: ${topic}`);
+    if (!Auth.allowsTopic(acl, "publish", topic)) throw errorFromCode("forbidden", `token may not publish to ${topic}`);
     const payload = encodePayload(await readJson(req, deps.maxBodyBytes));
     const local = deps.messaging.publish(deps.state.brokerId, { topic, payload });
     const remote = await deps.backend.publish(topic, deps.state.brokerId, payload);
     return json(res, 202, { delivered: local + remote });
   }
-  throw new HttpError("not_found", `no route ${method} ${path}`);
+  throw errorFromCode("not_found", `no route ${method} ${path}`);
 }
 
 function authorize(deps: HttpDeps, req: IncomingMessage): TokenAcl | undefined {
   if (!deps.auth.enabled) return undefined;
   const acl = deps.auth.lookup(bearer(req.headers.authorization));
-  if (acl === undefined) throw new HttpError("unauthorized", "missing or unknown bearer token");
+  if (acl === undefined) throw errorFromCode("unauthorized", "missing or unknown bearer token");
   return acl;
 }
 
 async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse, url: URL, acl: TokenAcl | undefined): Promise<void> {
-  if (deps.state.shuttingDown) throw new HttpError("shutting_down", "broker is shutting down");
+  if (deps.state.shuttingDown) throw errorFromCode("shutting_down", "broker is shutting down");
   const parsed = HttpSubmitSchema.safeParse(await readJson(req, deps.maxBodyBytes));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new HttpError("bad_frame", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+    throw errorFromCode("bad_frame", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
   }
   const body = parsed.data;
-  if (!Auth.allows(acl, "submit", body.capability)) throw new HttpError("forbidden", `token may not submit to ${body.capability}`);
+  if (!Auth.allows(acl, "submit", body.capability)) throw errorFromCode("forbidden", `token may not submit to ${body.capability}`);
   const waitParam = url.searchParams.get("wait");
   const waitMs = waitParam === null ? -1 : /^\d{1,8}$/.test(waitParam) ? Number(waitParam) : NaN;
-  if (Number.isNaN(waitMs) || waitMs > 86_400_000) throw new HttpError("bad_frame", "wait must be an integer 0..86400000 (ms)");
+  if (Number.isNaN(waitMs) || waitMs > 86_400_000) throw errorFromCode("bad_frame", "wait must be an integer 0..86400000 (ms)");
   const { task, duplicate } = deps.tasks.create({ ...body, input: encodePayload(body.input ?? null) }, null, "http", tokenScope(acl?.token), acl?.token ?? "");
   if (!duplicate) deps.tasks.start(task);
   if (waitMs > 0 && task.endedAt === 0) await waitForEnd(deps.tasks, task, waitMs);
@@ -224,16 +212,16 @@ async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > max) throw new HttpError("frame_too_large", `body larger than ${max} bytes`);
+    if (size > max) throw errorFromCode("frame_too_large", `body larger than ${max} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString("utf8");
   // Checked before anything recurses over the document (parse, conversion to MessagePack).
-  if (nestsDeeperThan(text, LIMITS.maxJsonDepth)) throw new HttpError("bad_frame", `body nests arrays and objects deeper than ${LIMITS.maxJsonDepth}`);
+  if (nestsDeeperThan(text, LIMITS.maxJsonDepth)) throw errorFromCode("bad_frame", `body nests arrays and objects deeper than ${LIMITS.maxJsonDepth}`);
   try {
     return JSON.parse(text || "null");
   } catch (err) {
-    throw new HttpError("bad_frame", `body is not JSON: ${(err as Error).message}`);
+    throw errorFromCode("bad_frame", `body is not JSON: ${(err as Error).message}`);
   }
 }
 

@@ -217,7 +217,7 @@ export class Session implements TaskObserver {
 
   /** Sends a fatal error, closes the socket with the code of TRANS-8 and treats the session as gone at once. */
   close(code: string, message: string, ref?: string, details?: Record<string, unknown>): void {
-    this.closeWith(CLOSE_FOR[code] ?? CLOSE_CODES.policyViolation, message, code, ref, details);
+    this.closeWith(isErrorCode(code) ? ERROR_CODES[code].close : CLOSE_CODES.policyViolation, message, code, ref, details);
   }
 
   /** Closes the socket (after a fatal error frame when `code` is given) and treats the session as gone. */
@@ -302,14 +302,6 @@ function onMessageTooBig(ws: WebSocket, tooBig: () => void): void {
   });
 }
 
-/** Close codes of TRANS-8 for fatal errors; others close with 1008. */
-const CLOSE_FOR: Record<string, number> = {
-  frame_too_large: CLOSE_CODES.tooBig,
-  unsupported_version: CLOSE_CODES.protocolError,
-  duplicate_agent: CLOSE_CODES.tryAgainLater,
-  shutting_down: CLOSE_CODES.goingAway,
-  internal: CLOSE_CODES.internal,
-};
 
 /** An invalid id (the reason a frame failed, maybe) is never echoed: the error frame must stay valid. */
 function validRef(ref: string | undefined): string | undefined {

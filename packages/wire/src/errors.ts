@@ -12,100 +12,102 @@ export interface ErrorCodeInfo {
   readonly http: number;
   /** Whether repeating the same action later may succeed. */
   readonly retryable: boolean;
+  /** The WebSocket close code when an error with this code ends the connection [TRANS-8, ERR-6]. */
+  readonly close: number;
 }
 
 export const ERROR_CODES = {
   bad_frame: {
     when: "A message is not valid MessagePack, not a map, uses a forbidden type (extension, 0xc1, non-str key), or a field is missing or of the wrong type.",
-    survives: true, http: 400, retryable: false,
+    survives: true, http: 400, retryable: false, close: 1008,
   },
   frame_too_large: {
     when: "A message is longer than the announced max_frame_bytes.",
-    survives: false, http: 413, retryable: false,
+    survives: false, http: 413, retryable: false, close: 1009,
   },
   unknown_type: {
     when: "A map's `type` is a string that names no frame this receiver accepts.",
-    survives: true, http: 400, retryable: false,
+    survives: true, http: 400, retryable: false, close: 1008,
   },
   unsupported_version: {
     when: "`register.protocol` names a protocol version the broker does not speak.",
-    survives: false, http: 400, retryable: false,
+    survives: false, http: 400, retryable: false, close: 1002,
   },
   unauthorized: {
     when: "`register` carries no token, or a token the broker does not know, while auth is on.",
-    survives: false, http: 401, retryable: false,
+    survives: false, http: 401, retryable: false, close: 1008,
   },
   forbidden: {
     when: "The token does not allow this agent id, capability, submit or request target, message target or topic.",
-    survives: true, http: 403, retryable: false,
+    survives: true, http: 403, retryable: false, close: 1008,
   },
   not_registered: {
     when: "A frame other than `register` arrives before `registered` was sent.",
-    survives: true, http: 409, retryable: false,
+    survives: true, http: 409, retryable: false, close: 1008,
   },
   already_registered: {
     when: "A second `register` arrives on a registered session.",
-    survives: true, http: 409, retryable: false,
+    survives: true, http: 409, retryable: false, close: 1008,
   },
   duplicate_agent: {
     when: "`register` asks for an agent_id that a live session holds.",
-    survives: false, http: 409, retryable: true,
+    survives: false, http: 409, retryable: true, close: 1013,
   },
   invalid_input: {
     when: "An agent rejects a task's input before running it (sent by agents inside `result.error`).",
-    survives: true, http: 422, retryable: false,
+    survives: true, http: 422, retryable: false, close: 1008,
   },
   no_agents: {
     when: "`submit` names a capability (with version range and tags) that no registered agent offers.",
-    survives: true, http: 503, retryable: true,
+    survives: true, http: 503, retryable: true, close: 1008,
   },
   no_responders: {
     when: "`request` or `send` targets an agent id or capability with no live session to receive it.",
-    survives: true, http: 503, retryable: true,
+    survives: true, http: 503, retryable: true, close: 1008,
   },
   unknown_task: {
     when: "`cancel`, `progress` or `result` names a task id this session may not act on, or one that is not known.",
-    survives: true, http: 404, retryable: false,
+    survives: true, http: 404, retryable: false, close: 1008,
   },
   not_found: {
     when: "An HTTP path or method that the HTTP API does not define.",
-    survives: true, http: 404, retryable: false,
+    survives: true, http: 404, retryable: false, close: 1008,
   },
   timeout: {
     when: "A request got no response before its deadline.",
-    survives: true, http: 504, retryable: true,
+    survives: true, http: 504, retryable: true, close: 1008,
   },
   deadline_exceeded: {
     when: "A task's deadline passed before it ended (sent as the task's `result.error`).",
-    survives: true, http: 504, retryable: true,
+    survives: true, http: 504, retryable: true, close: 1008,
   },
   cancelled: {
     when: "A task was cancelled (sent as the task's `result.error`).",
-    survives: true, http: 409, retryable: false,
+    survives: true, http: 409, retryable: false, close: 1008,
   },
   agent_lost: {
     when: "A task's agent went away and the task has no attempts left (sent as the task's `result.error`).",
-    survives: true, http: 502, retryable: true,
+    survives: true, http: 502, retryable: true, close: 1008,
   },
   overloaded: {
     when: "A queue is at max length, the session has max_in_flight tasks or requests open, or it holds max_subscriptions subscriptions.",
-    survives: true, http: 503, retryable: true,
+    survives: true, http: 503, retryable: true, close: 1008,
   },
   rate_limited: {
     when: "The session sends faster than the broker allows.",
-    survives: true, http: 429, retryable: true,
+    survives: true, http: 429, retryable: true, close: 1008,
   },
   slow_consumer: {
     when: "The broker's send buffer for this session passed its bound; the session is closed.",
-    survives: false, http: 503, retryable: true,
+    survives: false, http: 503, retryable: true, close: 1008,
   },
   shutting_down: {
     when: "The broker is draining for shutdown and takes no new sessions, tasks or requests.",
-    survives: true, http: 503, retryable: true,
+    survives: true, http: 503, retryable: true, close: 1001,
   },
   internal: {
     when: "The broker failed in a way that is not the peer's fault.",
-    survives: true, http: 500, retryable: true,
+    survives: true, http: 500, retryable: true, close: 1011,
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -78,9 +78,9 @@ export function renderTypeTable(name: string): string {
 export function renderErrorTable(): string {
   const rows = ERROR_CODE_LIST.map((code) => {
     const e = ERROR_CODES[code];
-    return `| \`${code}\` | ${e.when} | ${e.survives ? "yes" : "no (closed)"} | ${e.retryable ? "yes" : "no"} | ${e.http} |`;
+    return `| \`${code}\` | ${e.when} | ${e.survives ? "yes" : "no (closed)"} | ${e.retryable ? "yes" : "no"} | ${e.http} | ${e.close} |`;
   });
-  return ["| code | sent when | connection survives | retryable | HTTP status |", "|---|---|---|---|---|", ...rows].join("\n");
+  return ["| code | sent when | connection survives | retryable | HTTP status | close code when fatal |", "|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
 const BLOCK = /<!-- generated:(frame|type|errors)(?: ([A-Za-z_]+))? -->\n[\s\S]*?<!-- \/generated -->/g;
