@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
-import { BACKENDS, registerOn, startBrokerProcess, type RunningBroker } from "./helpers/backends.js";
+import { BACKENDS, registerOn, startBroker, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe.each(BACKENDS)("attach ($name)", (backend) => {
@@ -65,7 +65,7 @@ describe("attach with authentication [ATT-2, AUTH-8]", () => {
     const dir = mkdtempSync(join(tmpdir(), "agentwire-attach-"));
     const config = join(dir, "config.json");
     writeFileSync(config, JSON.stringify({ auth: { tokens: [{ token: "alice" }, { token: "bob" }, { token: "root", admin: true }] } }));
-    await using b = await startBrokerProcess(["--config", config]);
+    await using b = await startBroker(["--config", config]);
     await using agent = await Peer.register(b.url, { token: "alice", capabilities: [{ name: "att.auth" }] });
     await using alice = await Peer.register(b.url, { token: "alice" });
     const id = await alice.submit("att.auth", 1);

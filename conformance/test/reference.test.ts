@@ -1,17 +1,18 @@
 /** Acceptance: the reference broker passes every broker case; the SDK-free TS agent every agent case. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BrokerProcess } from "@agentwire/testkit";
 import { runAgentSuite, runBrokerSuite, table, type CaseResult } from "../src/index.js";
-import { fixture, startReferenceBroker, type Started } from "./helpers.js";
+import { fixture, startReferenceBroker } from "./helpers.js";
 
 const failures = (results: CaseResult[]) => results.filter((r) => r.status !== "passed").map((r) => `${r.id}: ${r.status} ${r.message ?? ""}`);
 
 describe("reference broker", () => {
-  let broker: Started;
+  let broker: BrokerProcess;
   beforeAll(async () => {
     broker = await startReferenceBroker();
   });
   afterAll(async () => {
-    await broker?.child.stop();
+    await broker?.stop();
   });
 
   it("passes every broker case", async () => {
