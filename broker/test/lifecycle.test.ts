@@ -45,6 +45,7 @@ describe("agentwire-broker bin", () => {
 });
 
 describe.each(BACKENDS)("heartbeat and shutdown ($name)", (backend) => {
+  // Beside conformance broker.hb.eviction: also checks the evicted agent leaves the registry, on every broker of a mesh.
   it("[HB-4] an agent that stops heartbeating is evicted on time and its task requeued", async () => {
     // Short but not razor-thin: the heartbeating peers must survive a busy 2-core machine.
     await using b = await backend.start(["--heartbeat-interval-ms", "250", "--heartbeat-timeout-ms", "1000"]);

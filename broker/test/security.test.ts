@@ -217,6 +217,7 @@ describe("security: configuration", () => {
 });
 
 describe("security: subscription bound", () => {
+  // Beside conformance broker.topic.max-subscriptions (default bound): checks --max-subscriptions sets the announced bound.
   it("[LIMIT-7] a subscribe past --max-subscriptions → overloaded with ref and no effect; held patterns and unsubscribe still work", async () => {
     await using b = await startBroker(["--max-subscriptions", "3"]);
     await using p = await Peer.connect(b.url);
