@@ -8,21 +8,8 @@ import type { Register } from "@agentwire/wire";
 import { releaseClusters, type RunningBroker } from "@agentwire/testkit";
 import { Peer, type ConnectOptions } from "./peer.js";
 
-export {
-  BACKENDS,
-  STORES,
-  agentsOn,
-  brokerBin,
-  startBroker,
-  startClusterStore,
-  startMeshPair,
-  startRedisBroker,
-  startRedisStore,
-  type BackendFactory,
-  type MeshStore,
-  type RunningBroker,
-  type StoreFactory,
-} from "@agentwire/testkit";
+// The suites import the testkit (startBroker, BACKENDS, STORES, startMeshPair, ...) through this file.
+export * from "@agentwire/testkit";
 
 afterAll(releaseClusters);
 
