@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import * as hdr from "hdr-histogram-js";
 import { Redis } from "ioredis";
-import { run, type Child } from "@agentwire/testkit";
+import { run, startBroker as startBrokerProcess, type BrokerProcess, type Child } from "@agentwire/testkit";
 
 export const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat times are in these ticks
 
@@ -221,13 +221,9 @@ export async function startRole(role: string, args: string[], env: Record<string
   return { child, info: JSON.parse(m[1] ?? "{}") as Record<string, unknown> };
 }
 
-/** The real broker bin on an ephemeral port; resolves with its port from the JSON "listening" line. */
-export async function startBroker(extra: string[] = [], nodeArgs: string[] = []): Promise<{ child: Child; port: number; url: string }> {
-  const child = track(run(process.execPath, [...profArgs(), ...nodeArgs, join(ROOT, "broker", "dist", "src", "bin.js"), "--port", "0", "--log-level", "info", ...extra], { label: "broker" }));
-  const m = await child.waitForLine(/"msg":"listening"/, 20_000);
-  const line = m.input ?? "";
-  const port = Number((JSON.parse(line) as { port: number }).port);
-  return { child, port, url: `ws://127.0.0.1:${port}` };
+/** The real broker bin on an ephemeral port (testkit's startBroker), tracked, profiled under --cpu-prof. */
+export function startBroker(extra: string[] = [], nodeArgs: string[] = []): Promise<BrokerProcess> {
+  return startBrokerProcess(["--log-level", "info", ...extra], { nodeArgs: [...profArgs(), ...nodeArgs], onSpawn: track });
 }
 
 export function log(msg: string): void {

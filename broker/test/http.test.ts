@@ -27,11 +27,7 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
     await broker?.stop();
   });
 
-  it("[HTTP-13] /livez and /readyz answer 200", async () => {
-    expect((await fetch(`${broker.http}/livez`)).status).toBe(200);
-    expect((await fetch(`${broker.http}/readyz`)).status).toBe(200);
-  });
-
+  // Beside conformance broker.http.tasks: also checks the view's capability, attempt and priority.
   it("[HTTP-8][HTTP-4][HTTP-5] POST /v1/tasks?wait returns the output as JSON (bin as base64)", async () => {
     const res = await post("/v1/tasks?wait=10000", { capability: "h.echo", input: { a: 1, s: "x" } });
     expect(res.status).toBe(200);
@@ -42,6 +38,7 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
     expect(await view.json()).toMatchObject({ task_id: body.task_id, capability: "h.echo", state: "succeeded", attempt: 1, priority: "normal", ok: true });
   });
 
+  // Beside conformance broker.http.tasks: also checks the view of a running task and a ?wait that elapses (202).
   it("[HTTP-7][HTTP-9][HTTP-10] POST without wait → 202; GET shows it running; DELETE cancels it", async () => {
     const res = await post("/v1/tasks", { capability: "h.hold", input: null, priority: "high" });
     expect(res.status).toBe(202);
@@ -56,12 +53,14 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
     expect(wait.status).toBe(202); // still running when the wait elapsed
   });
 
+  // Beside conformance broker.http.tasks, which sends no idempotency key.
   it("[HTTP-7] an idempotency key over HTTP returns the first task with duplicate true", async () => {
     const a = (await (await post("/v1/tasks", { capability: "h.echo", input: 1, idempotency_key: "hk" })).json()) as { task_id: string };
     const b = (await (await post("/v1/tasks", { capability: "h.echo", input: 2, idempotency_key: "hk" })).json()) as { task_id: string; duplicate: boolean };
     expect(b).toMatchObject({ task_id: a.task_id, duplicate: true });
   });
 
+  // Beside conformance broker.http.errors (three errors): checks every route's error status and body.
   it("[HTTP-2][HTTP-3] errors carry the registry status and {error:{code,message}}", async () => {
     const cases: [Promise<Response>, number, string][] = [
       [post("/v1/tasks", "{not json"), 400, "bad_frame"],
@@ -80,6 +79,7 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
     }
   });
 
+  // Beside conformance broker.http.agents-publish: also checks the status filter and an empty answer.
   it("[HTTP-11] GET /v1/agents filters like query", async () => {
     const res = await fetch(`${broker.http}/v1/agents?capability=h.echo&status=ready`);
     const { agents } = (await res.json()) as { agents: { agent_id: string }[] };
@@ -87,19 +87,7 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
     expect(((await (await fetch(`${broker.http}/v1/agents?capability=zzz`)).json()) as { agents: unknown[] }).agents).toEqual([]);
   });
 
-  it("[HTTP-12] POST /v1/publish/:topic delivers the JSON body as a message from the broker", async () => {
-    const sub = await registerOn(broker);
-    sub.send({ type: "subscribe", topic: "h.news.*", ref: "s" });
-    await sub.next("ack");
-    const res = await post("/v1/publish/h.news.today", { headline: "hi" });
-    expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ delivered: 1 });
-    const m = await sub.next("message");
-    expect(m.topic).toBe("h.news.today");
-    expect(decodePayload(m.payload)).toEqual({ headline: "hi" });
-    await sub.close();
-  });
-
+  // Beside conformance broker.http.health (status, content type): checks the reference broker's metric series.
   it("[HTTP-14] /metrics is Prometheus text with the broker's series", async () => {
     const res = await fetch(`${broker.http}/metrics`);
     expect(res.status).toBe(200);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "@agentwire/testkit";
 import { encodePayload } from "@agentwire/wire";
-import { BACKENDS, brokerBin, startBrokerProcess, registerOn } from "./helpers/backends.js";
+import { BACKENDS, brokerBin, startBroker, registerOn } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe("agentwire-broker bin", () => {
@@ -37,7 +37,7 @@ describe("agentwire-broker bin", () => {
     const dir = mkdtempSync(join(tmpdir(), "aw-config-"));
     const file = join(dir, "broker.json");
     writeFileSync(file, JSON.stringify({ maxInFlight: 7, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 4000 }));
-    await using b = await startBrokerProcess(["--config", file, "--heartbeat-timeout-ms", "5000"], { AGENTWIRE_HEARTBEAT_INTERVAL_MS: "2000" });
+    await using b = await startBroker(["--config", file, "--heartbeat-timeout-ms", "5000"], { env: { AGENTWIRE_HEARTBEAT_INTERVAL_MS: "2000" } });
     await using p = await Peer.connect(b.url);
     p.send({ type: "register" });
     expect(await p.next("registered")).toMatchObject({ max_in_flight: 7, heartbeat_interval_ms: 2000, heartbeat_timeout_ms: 5000 });
@@ -45,6 +45,7 @@ describe("agentwire-broker bin", () => {
 });
 
 describe.each(BACKENDS)("heartbeat and shutdown ($name)", (backend) => {
+  // Beside conformance broker.hb.eviction: also checks the evicted agent leaves the registry, on every broker of a mesh.
   it("[HB-4] an agent that stops heartbeating is evicted on time and its task requeued", async () => {
     // Short but not razor-thin: the heartbeating peers must survive a busy 2-core machine.
     await using b = await backend.start(["--heartbeat-interval-ms", "250", "--heartbeat-timeout-ms", "1000"]);

@@ -3,12 +3,12 @@
  * it was not running [HB-4]: its own pause is not their silence.
  */
 import { describe, expect, it } from "vitest";
-import { startBrokerProcess } from "./helpers/backends.js";
+import { startBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe("a paused broker", () => {
   it("keeps the sessions that kept heartbeating while it was stopped", async () => {
-    await using b = await startBrokerProcess(["--heartbeat-interval-ms", "100", "--heartbeat-timeout-ms", "400"]);
+    await using b = await startBroker(["--heartbeat-interval-ms", "100", "--heartbeat-timeout-ms", "400"]);
     await using agent = await Peer.register(b.url, { capabilities: [{ name: "paused" }] });
     const beat = setInterval(() => agent.send({ type: "heartbeat" }), 100);
     try {

@@ -10,7 +10,7 @@ import { Cluster } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { decodePayload, encodePayload, type FrameOf } from "@agentwire/wire";
 import { redisCli, startRedisCluster, waitFor, type RedisCluster } from "@agentwire/testkit";
-import { startBrokerProcess } from "./helpers/backends.js";
+import { startBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 let cluster: RedisCluster;
@@ -24,8 +24,8 @@ afterAll(async () => {
 it("a task submitted on A runs on B's agent over Redis Cluster, one result; publish crosses brokers", async () => {
   const run = randomBytes(3).toString("hex");
   const capability = `echo-${run}`;
-  await using a = await startBrokerProcess(["--redis-cluster", cluster.seeds, "--broker-id", `a-${run}`, "--mesh-sweep-ms", "300"]);
-  await using b = await startBrokerProcess(["--redis-cluster", cluster.seeds, "--broker-id", `b-${run}`, "--mesh-sweep-ms", "300"]);
+  await using a = await startBroker(["--redis-cluster", cluster.seeds, "--broker-id", `a-${run}`, "--mesh-sweep-ms", "300"]);
+  await using b = await startBroker(["--redis-cluster", cluster.seeds, "--broker-id", `b-${run}`, "--mesh-sweep-ms", "300"]);
   expect((await fetch(`${a.http}/readyz`)).status).toBe(200);
   const agent = (await Peer.register(b.url, { capabilities: [{ name: capability }] })).serve(Peer.echo);
   const client = await Peer.register(a.url);

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
-import { agentsOn, startBrokerProcess, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBroker, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 const seenOn = (broker: RunningBroker, agentId: string): Promise<true> =>
@@ -23,7 +23,7 @@ describe.each(STORES)("redis mesh control ($name)", (storeFactory) => {
 
   beforeAll(async () => {
     store = await storeFactory.start();
-    const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", `${id}-${run}`]);
+    const mesh = (id: string): Promise<RunningBroker> => startBroker([...store.join, "--broker-id", `${id}-${run}`]);
     [a, b, c] = await Promise.all([mesh("a"), mesh("b"), mesh("c")]);
   });
 

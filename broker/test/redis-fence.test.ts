@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "@agentwire/testkit";
-import { agentsOn, startBrokerProcess, STORES, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 const LIVENESS = ["--mesh-liveness-ms", "250"];
@@ -21,7 +21,7 @@ describe.each(STORES)("mesh attempts and fencing ($name)", (storeFactory) => {
     await using store = await storeFactory.start();
     const run = randomBytes(3).toString("hex");
     const capability = `paused-${run}`;
-    const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", `${id}-${run}`, ...LIVENESS]);
+    const mesh = (id: string): Promise<RunningBroker> => startBroker([...store.join, "--broker-id", `${id}-${run}`, ...LIVENESS]);
     await using a = await mesh("a");
     await using b = await mesh("b");
     await using c = await mesh("c");
@@ -61,7 +61,7 @@ describe.each(STORES)("mesh attempts and fencing ($name)", (storeFactory) => {
     await using store = await storeFactory.start();
     const run = randomBytes(3).toString("hex");
     const capability = `retry-${run}`;
-    const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", `${id}-${run}`, ...LIVENESS]);
+    const mesh = (id: string): Promise<RunningBroker> => startBroker([...store.join, "--broker-id", `${id}-${run}`, ...LIVENESS]);
     await using a = await mesh("a");
     const b = await mesh("b");
     await using c = await mesh("c");

@@ -11,7 +11,7 @@ import { decodePayload, encodePayload } from "@agentwire/wire";
 import { startRedis, waitFor, type RedisInstance } from "@agentwire/testkit";
 import type { MeshHost, RemoteOutcome, RemoteTask } from "../src/backend.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
-import { agentsOn, startBrokerProcess, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBroker, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 let redis: RedisInstance;
@@ -67,8 +67,8 @@ beforeAll(async () => {
   redis = await startRedis();
   admin = new Redis(redis.url, { maxRetriesPerRequest: null });
   [a, b] = await Promise.all([
-    startBrokerProcess(["--redis", redis.url, "--broker-id", idA]),
-    startBrokerProcess(["--redis", redis.url, "--broker-id", idB]),
+    startBroker(["--redis", redis.url, "--broker-id", idA]),
+    startBroker(["--redis", redis.url, "--broker-id", idB]),
   ]);
 });
 

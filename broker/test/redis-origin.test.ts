@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { decodePayload, encodePayload, type FrameOf } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
-import { agentsOn, startBrokerProcess, STORES, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 /** Submits with an idempotency key; resolves with the `accepted` frame. */
@@ -49,7 +49,7 @@ describe.each(STORES)("tasks outlive their origin broker ($name)", (storeFactory
       await using store = await storeFactory.start();
       const run = randomBytes(3).toString("hex");
       const [remoteCap, localCap] = [`remote-${run}`, `local-${run}`];
-      const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", `${id}-${run}`, "--mesh-liveness-ms", "250"]);
+      const mesh = (id: string): Promise<RunningBroker> => startBroker([...store.join, "--broker-id", `${id}-${run}`, "--mesh-liveness-ms", "250"]);
       const a = await mesh("a");
       await using b = await mesh("b");
       let a2: RunningBroker | undefined;
@@ -98,7 +98,7 @@ describe.each(STORES)("tasks outlive their origin broker ($name)", (storeFactory
     await using store = await storeFactory.start();
     const run = randomBytes(3).toString("hex");
     const capability = `idem-${run}`;
-    const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", `${id}-${run}`]);
+    const mesh = (id: string): Promise<RunningBroker> => startBroker([...store.join, "--broker-id", `${id}-${run}`]);
     await using a = await mesh("a");
     await using b = await mesh("b");
     const runs = new Map<string, number[]>();

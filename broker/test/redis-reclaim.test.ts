@@ -10,7 +10,7 @@ import { encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import type { MeshHost, RemoteOutcome } from "../src/backend.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
-import { agentsOn, startBrokerProcess, STORES, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
@@ -19,8 +19,8 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
     const admin = store.admin();
     const run = randomBytes(3).toString("hex");
     const [idB, idC, origin, capability] = [`b-${run}`, `c-${run}`, `o-${run}`, `work-${run}`];
-    await using b = await startBrokerProcess([...store.join, "--broker-id", idB]);
-    await using c = await startBrokerProcess([...store.join, "--broker-id", idC]);
+    await using b = await startBroker([...store.join, "--broker-id", idB]);
+    await using c = await startBroker([...store.join, "--broker-id", idC]);
     const holder = await Peer.register(b.url, { capabilities: [{ name: capability }] }); // never answers
     await using worker = (await Peer.register(c.url, { capabilities: [{ name: capability }] })).serve(Peer.echo);
 
@@ -74,7 +74,7 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
     const run = randomBytes(3).toString("hex");
     const capability = `moved-${run}`;
     // A short liveness period: B is found dead 3 x 250 ms after the kill.
-    const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", id, "--mesh-liveness-ms", "250"]);
+    const mesh = (id: string): Promise<RunningBroker> => startBroker([...store.join, "--broker-id", id, "--mesh-liveness-ms", "250"]);
     await using a = await mesh(`a-${run}`);
     await using b = await mesh(`b-${run}`);
     await using c = await mesh(`c-${run}`);

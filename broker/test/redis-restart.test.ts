@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
-import { agentsOn, startBrokerProcess, startRedisStore, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBroker, startRedisStore, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe("a broker restarted with the same id", () => {
@@ -15,7 +15,7 @@ describe("a broker restarted with the same id", () => {
     await using store = await startRedisStore();
     const run = randomBytes(3).toString("hex");
     const [idA, idB, capability] = [`a-${run}`, `b-${run}`, `work-${run}`];
-    await using b = await startBrokerProcess([...store.join, "--broker-id", idB]);
+    await using b = await startBroker([...store.join, "--broker-id", idB]);
     // The agent answers each task with its own id and input, and counts how often each id ran.
     const runs = new Map<string, number>();
     await using agent = (await Peer.register(b.url, { capabilities: [{ name: capability }] })).serve((task, peer) => {
@@ -38,11 +38,11 @@ describe("a broker restarted with the same id", () => {
       return { ids, sessionId: reg.session_id };
     };
 
-    const a1 = await startBrokerProcess([...store.join, "--broker-id", idA]);
+    const a1 = await startBroker([...store.join, "--broker-id", idA]);
     const first = await round(a1, "before");
     a1.child.kill(signal);
     await a1.child.exited;
-    await using a2 = await startBrokerProcess([...store.join, "--broker-id", idA]);
+    await using a2 = await startBroker([...store.join, "--broker-id", idA]);
     const second = await round(a2, "after");
 
     expect(second.ids.filter((id) => first.ids.includes(id))).toEqual([]);

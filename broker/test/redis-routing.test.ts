@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload, type FrameOf } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
-import { agentsOn, startBrokerProcess, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBroker, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 const TASKS = Number(process.env.AGENTWIRE_MESH_TASKS ?? 2_000);
@@ -29,7 +29,7 @@ describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
 
   beforeAll(async () => {
     store = await storeFactory.start();
-    const mesh = (id: string): Promise<RunningBroker> => startBrokerProcess([...store.join, "--broker-id", id]);
+    const mesh = (id: string): Promise<RunningBroker> => startBroker([...store.join, "--broker-id", id]);
     [a, b, c] = await Promise.all([mesh(idA), mesh(idB), mesh(idC)]);
   });
 

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { decodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
-import { agentsOn, startBrokerProcess, STORES, type RunningBroker } from "./helpers/backends.js";
+import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 describe.each(STORES)("mesh broker shutdown ($name)", (storeFactory) => {
@@ -17,7 +17,7 @@ describe.each(STORES)("mesh broker shutdown ($name)", (storeFactory) => {
     const run = randomBytes(3).toString("hex");
     const capability = `handback-${run}`;
     const mesh = (id: string, ...extra: string[]): Promise<RunningBroker> =>
-      startBrokerProcess([...store.join, "--broker-id", `${id}-${run}`, "--mesh-liveness-ms", "250", ...extra]);
+      startBroker([...store.join, "--broker-id", `${id}-${run}`, "--mesh-liveness-ms", "250", ...extra]);
     await using a = await mesh("a");
     const b = await mesh("b", "--shutdown-grace-ms", "500");
     await using c = await mesh("c");

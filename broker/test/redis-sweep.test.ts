@@ -10,7 +10,7 @@ import { encodePayload } from "@agentwire/wire";
 import { startRedis, waitFor } from "@agentwire/testkit";
 import type { MeshHost } from "../src/backend.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
-import { startBrokerProcess } from "./helpers/backends.js";
+import { startBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 async function metric(http: string, name: string): Promise<number | undefined> {
@@ -24,7 +24,7 @@ it("mesh metrics move and the sweep removes a dead broker's orphaned keys", asyn
   const admin = new Redis(redis.url);
   const run = randomBytes(3).toString("hex");
   const [idA, origin, capability] = [`a-${run}`, `o-${run}`, `hold-${run}`];
-  await using a = await startBrokerProcess(["--redis", redis.url, "--broker-id", idA, "--mesh-sweep-ms", "200"]);
+  await using a = await startBroker(["--redis", redis.url, "--broker-id", idA, "--mesh-sweep-ms", "200"]);
   const holder = await Peer.register(a.url, { capabilities: [{ name: capability }] }); // never answers
   const host: MeshHost = { brokerId: origin, localAgents: () => [], offers: () => false, cancelRun: () => undefined, taskMoved: () => undefined, remoteProgress: () => undefined, deliverMessage: () => undefined, serveRequest: () => undefined, requestAnswered: () => undefined, publishLocal: () => 0, runTask: (_t, done) => done({ ok: false }), onRemoteResult: () => undefined };
   const backend = new RedisBackend({ target: { url: redis.url, cluster: "" }, brokerId: origin, log: pino({ level: "silent" }), livenessMs: 200 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { run } from "@agentwire/testkit";
 import { encodePayload } from "@agentwire/wire";
 import { ConfigError, parseConfig, usage } from "../src/config.js";
-import { brokerBin, startBrokerProcess } from "./helpers/backends.js";
+import { brokerBin, startBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 const MiB = 1024 * 1024;
@@ -21,7 +21,7 @@ async function retention(http: string): Promise<{ tasks: number; bytes: number }
 
 describe("ended-task retention", () => {
   it("[TASK-25] --max-ended-bytes: past the cap the oldest ended tasks are forgotten, the newest kept, the accounted bytes stay under it", async () => {
-    await using broker = await startBrokerProcess(["--max-ended-bytes", String(MiB)]);
+    await using broker = await startBroker(["--max-ended-bytes", String(MiB)]);
     await using agent = await Peer.register(broker.url, { capabilities: [{ name: "big" }], capacity: 16 });
     agent.serve(Peer.echo);
     await using client = await Peer.register(broker.url);

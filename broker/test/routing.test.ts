@@ -86,6 +86,7 @@ describe.each(BACKENDS)("routing ($name)", (backend) => {
     expect((await v3.next("task")).task_id).toBe(c);
   });
 
+  // Beside conformance broker.route.priority-order: waits on the agents' broker's queue depth, so it checks the order on a mesh too, where that case skips (MESH-2).
   it("[ROUTE-2] with one saturated agent (capacity 1), a critical task submitted after 50 low ones runs before them", async () => {
     const a = await reg({ capabilities: [{ name: "sat" }], capacity: 1 });
     const cl = await reg();
@@ -127,16 +128,5 @@ describe.each(BACKENDS)("routing ($name)", (backend) => {
     expect((await plain.next("task")).task_id).toBe(any);
     gpu.send({ type: "result", task_id: g1, ok: true });
     expect((await gpu.next("task")).task_id).toBe(g2);
-  });
-
-  it("[HB-6] unhealthy agents get no tasks until they report ready again", async () => {
-    const a = await reg({ capabilities: [{ name: "uh" }] });
-    const cl = await reg();
-    a.send({ type: "heartbeat", in_flight: 0, capacity: 16, status: "unhealthy" });
-    await a.expectQuiet();
-    const id = await cl.submit("uh", 1);
-    await a.expectQuiet();
-    a.send({ type: "heartbeat", in_flight: 0, capacity: 16, status: "ready" });
-    expect((await a.next("task")).task_id).toBe(id);
   });
 });

@@ -8,9 +8,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run, waitFor } from "@agentwire/testkit";
+import { LISTENING, run, waitFor } from "@agentwire/testkit";
 import { encodePayload, type Publish, type Registered, type Subscribe } from "@agentwire/wire";
-import { STORES, brokerBin, registerOn, startBrokerProcess, startMeshPair, type RunningBroker } from "./helpers/backends.js";
+import { STORES, brokerBin, registerOn, startBroker, startMeshPair, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
 
 const TOKENS = [
@@ -49,7 +49,7 @@ describe("security (memory, auth on)", () => {
   const http = (method: string, path: string, token?: string, body?: string) => call(broker.http, method, path, token, body);
 
   beforeAll(async () => {
-    broker = await startBrokerProcess(["--config", configFile({ auth: { tokens: TOKENS } }), "--max-frame-bytes", String(MAX_FRAME)]);
+    broker = await startBroker(["--config", configFile({ auth: { tokens: TOKENS } }), "--max-frame-bytes", String(MAX_FRAME)]);
   });
   afterAll(async () => {
     await Promise.all(peers.map((p) => p.close()));
@@ -190,7 +190,7 @@ describe("security: configuration", () => {
   /** Exit code of the bin, or "listening" when it started (it is then stopped). */
   async function outcome(args: string[]): Promise<{ code: number | string; lines: string[] }> {
     const child = run(process.execPath, [brokerBin(), "--port", "0", ...args]);
-    const started = child.waitForLine(/"msg":"listening"/).then(
+    const started = child.waitForLine(LISTENING).then(
       () => "listening" as const,
       () => undefined,
     );
@@ -217,8 +217,9 @@ describe("security: configuration", () => {
 });
 
 describe("security: subscription bound", () => {
+  // Beside conformance broker.topic.max-subscriptions (default bound): checks --max-subscriptions sets the announced bound.
   it("[LIMIT-7] a subscribe past --max-subscriptions → overloaded with ref and no effect; held patterns and unsubscribe still work", async () => {
-    await using b = await startBrokerProcess(["--max-subscriptions", "3"]);
+    await using b = await startBroker(["--max-subscriptions", "3"]);
     await using p = await Peer.connect(b.url);
     p.send({ type: "register" });
     expect((await p.next("registered")).max_subscriptions).toBe(3);

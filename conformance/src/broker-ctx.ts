@@ -7,6 +7,13 @@ import { WirePeer, type ConnectOptions } from "./peer.js";
 export interface BrokerTarget {
   /** WebSocket URL of the broker, e.g. ws://127.0.0.1:7420/ */
   url: string;
+  /**
+   * WebSocket URL where the cases' agents (sessions registering with capabilities) connect: another
+   * broker of the same mesh, so that every task, request and cancel crosses brokers. Default `url`.
+   * When it differs, each agent's registration waits until a `query` on `url` lists it (MESH-1: the
+   * registry crosses brokers with a delay), and cases that MESH rules relax skip with the rule cited.
+   */
+  agentUrl?: string | undefined;
   /** HTTP base URL of its API; cases of §15 skip without it. */
   http?: string | undefined;
   /** Default wait for one expected frame. */
@@ -23,12 +30,16 @@ const runId = randomBytes(3).toString("hex");
 
 export class BrokerCtx {
   readonly url: string;
+  readonly agentUrl: string;
   readonly http: string | undefined;
   readonly timeoutMs: number;
   readonly peers: WirePeer[] = [];
+  /** A client session on `url` that asks whether an agent of `agentUrl` is listed yet (`seen`). */
+  private probe: Promise<WirePeer> | undefined;
 
   constructor(target: BrokerTarget) {
     this.url = target.url;
+    this.agentUrl = target.agentUrl ?? target.url;
     this.http = target.http;
     this.timeoutMs = target.timeoutMs ?? 5_000;
   }
@@ -38,23 +49,66 @@ export class BrokerCtx {
     return `${prefix}-${runId}-${++counter}`;
   }
 
-  async connect(options: ConnectOptions = {}, label = "peer"): Promise<WirePeer> {
-    const peer = await WirePeer.connect(this.url, options);
+  /** Agents connect to one broker of a mesh and clients to another (`agentUrl` differs from `url`). */
+  get acrossBrokers(): boolean {
+    return this.agentUrl !== this.url;
+  }
+
+  /**
+   * Skips the case when its agents are on another broker than its clients, because the MESH rule
+   * `rule` of SPEC.md lets a mesh differ there from one broker in what the case checks; `why` says how.
+   */
+  relaxedAcrossBrokers(rule: string, why: string): void {
+    if (this.acrossBrokers) throw new Skip(`${rule}: ${why}`);
+  }
+
+  async connect(options: ConnectOptions = {}, label = "peer", url = this.url): Promise<WirePeer> {
+    const peer = await WirePeer.connect(url, options);
     Object.assign(peer, { label });
     this.peers.push(peer);
     return peer;
   }
 
-  /** Connects and registers; keeps the session alive with heartbeats unless `heartbeat` is false. */
+  /**
+   * Connects and registers; keeps the session alive with heartbeats unless `heartbeat` is false. A
+   * session with capabilities (an agent) connects to `agentUrl` and, when that is another broker, is
+   * returned once a query on `url` lists it.
+   */
   async register(fields: Record<string, unknown> = {}, label = "peer", heartbeat = true): Promise<Session> {
-    const peer = await this.connect({}, label);
+    const capabilities = Array.isArray(fields.capabilities) ? (fields.capabilities as { name?: unknown }[]) : [];
+    const peer = await this.connect({}, label, capabilities.length > 0 ? this.agentUrl : this.url);
     peer.send({ type: "register", ...fields });
     const first = await peer.nextAny((f) => f.type === "registered" || f.type === "error", this.timeoutMs, "registered");
     if (first.type !== "registered") {
       if (first.type !== "error") throw new Failure("unreachable"); throw new Failure(`${label}: register ${JSON.stringify(fields)} was refused with ${first.code}: ${first.message}`);
     }
     if (heartbeat) peer.startHeartbeat(heartbeatEvery(first));
+    const name = capabilities[0]?.name;
+    if (this.acrossBrokers && typeof name === "string") await this.seen(first.agent_id, name);
     return { peer, registered: first };
+  }
+
+  /**
+   * Resolves once a `query` on `url` for `capability` lists agent `agentId`, with the fields of `with`
+   * when given (e.g. `{ status: "draining" }`): at once on one broker, within MESH-1's delay when the
+   * agent is on another broker of a mesh. Fails the case at `timeoutMs`.
+   */
+  async seen(agentId: string, capability: string, fields: Partial<Record<"status" | "in_flight", unknown>> = {}): Promise<void> {
+    this.probe ??= this.register({}, "registry-probe").then((s) => s.peer);
+    const probe = await this.probe;
+    const deadline = Date.now() + this.timeoutMs;
+    const wanted = Object.entries(fields);
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      const ref = this.uniq("seen");
+      probe.send({ type: "query", ref, capability });
+      const ans = await probe.next("agents", (f) => f.ref === ref, this.timeoutMs, `agents answering a query for ${capability}`);
+      if (ans.agents.some((a) => a.agent_id === agentId && wanted.every(([k, v]) => (a as unknown as Record<string, unknown>)[k] === v))) return;
+      if (Date.now() > deadline) {
+        const as = wanted.length === 0 ? "" : ` with ${JSON.stringify(fields)}`;
+        throw new Failure(`agent ${agentId} (${capability}) on ${this.agentUrl} was not listed${as} by a query on ${this.url} within ${this.timeoutMs} ms`);
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 
   /** An agent offering the given capabilities (names or full Capability maps). */

@@ -8,13 +8,16 @@ import { exitCode, type RunOptions, type Selection } from "./runner.js";
 import { runAgentSuite, runBrokerSuite } from "./suites.js";
 
 const HELP = `usage:
-  agentwire-conformance broker --url ws://host:port/ [--http http://host:port] [options]
+  agentwire-conformance broker --url ws://host:port/ [--http http://host:port] [--agent-url ws://host:port/] [options]
   agentwire-conformance agent [options] -- <command> [args...]
 
 broker mode runs every broker case against a running broker. Cases that need eviction or short
 deadlines skip when registered.heartbeat_timeout_ms is over 5 s: start the broker with a short
 heartbeat timeout (e.g. --heartbeat-interval-ms 300 --heartbeat-timeout-ms 1500) to run them.
-The HTTP API defaults to the WebSocket URL's host and port (SPEC §15).
+The HTTP API defaults to the WebSocket URL's host and port (SPEC §15). For a mesh, --agent-url names
+another broker of it: the cases' agents register there and their clients on --url, so every task
+crosses brokers; each agent is waited for until a query on --url lists it (MESH-1), and the cases
+that a MESH rule relaxes skip, citing it.
 
 agent mode acts as a broker on a free loopback port and starts <command> once per case with
 AGENTWIRE_URL set to it. The agent under test must:
@@ -57,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         url: { type: "string" },
         http: { type: "string" },
+        "agent-url": { type: "string" },
         json: { type: "boolean" },
         junit: { type: "string" },
         filter: { type: "string" },
@@ -103,10 +107,20 @@ async function main(argv: string[]): Promise<number> {
     }
     if (url.protocol !== "ws:" && url.protocol !== "wss:") usage("--url must be ws:// or wss://");
     const http = values.http ?? `${url.protocol === "wss:" ? "https" : "http"}://${url.host}`;
-    results = await runBrokerSuite({ url: url.toString(), http, timeoutMs }, selection, progress);
+    let agentUrl: string | undefined;
+    if (values["agent-url"] !== undefined) {
+      try {
+        agentUrl = new URL(values["agent-url"]).toString();
+      } catch {
+        usage(`--agent-url ${values["agent-url"]} is not a URL`);
+      }
+      if (!/^wss?:$/.test(new URL(agentUrl).protocol)) usage("--agent-url must be ws:// or wss://");
+    }
+    results = await runBrokerSuite({ url: url.toString(), http, agentUrl, timeoutMs }, selection, progress);
   } else {
     if (command.length === 0) usage("agent mode needs the agent's command after --");
     if (values.url !== undefined) usage("--url is for broker mode");
+    if (values["agent-url"] !== undefined) usage("--agent-url is for broker mode");
     results = await runAgentSuite({ command, timeoutMs, verbose: values.verbose === true }, selection, progress);
   }
   if (results.length === 0) usage("no case matches --filter/--level");

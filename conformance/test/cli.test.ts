@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { CLI, fixture } from "./helpers.js";
+import { startMeshPair, type RunningBroker } from "@agentwire/testkit";
+import { CLI, REFERENCE_ARGS, fixture } from "./helpers.js";
 
 const exec = promisify(execFile);
 const cli = (args: string[]) =>
@@ -21,7 +22,7 @@ describe("agentwire-conformance", () => {
     expect(r.stdout).toContain("conformance.strict");
   });
 
-  it.each([[[]], [["bogus"]], [["broker"]], [["agent"]], [["broker", "--url", "ws://x", "--level", "SOMETIMES"]], [["broker", "--nope"]]])("exits 2 on bad usage %j", async (args) => {
+  it.each([[[]], [["bogus"]], [["broker"]], [["agent"]], [["broker", "--url", "ws://x", "--level", "SOMETIMES"]], [["broker", "--nope"]], [["broker", "--url", "ws://x", "--agent-url", "http://y"]], [["agent", "--agent-url", "ws://y", "--", "true"]]])("exits 2 on bad usage %j", async (args) => {
     const r = await cli(args);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
@@ -46,5 +47,21 @@ describe("agentwire-conformance", () => {
     const r = await cli(["agent", "--level", "SHOULD", "--filter", "cancel", "--", process.execPath, fixture("ts-agent"), "--fault", "ignore-cancel"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/FAIL\s+SHOULD\s+agent\.cancel/);
+  });
+
+  it("--agent-url puts the cases' agents on another broker of a mesh: they pass, and a case MESH-2 relaxes skips", async () => {
+    let mesh: RunningBroker | undefined;
+    try {
+      mesh = await startMeshPair(REFERENCE_ARGS);
+      const r = await cli(["broker", "--url", mesh.url, "--agent-url", mesh.agentUrl, "--json", "--filter", "/^broker\\.(task\\.roundtrip|route\\.priority-order)$/"]);
+      const out = JSON.parse(r.stdout) as { results: { id: string; status: string; message?: string }[] };
+      expect(out.results.map((x) => [x.id, x.status, x.message?.slice(0, 8)])).toEqual([
+        ["broker.task.roundtrip", "passed", undefined],
+        ["broker.route.priority-order", "skipped", "MESH-2: "],
+      ]);
+      expect(r.code).toBe(0);
+    } finally {
+      await mesh?.stop();
+    }
   });
 });

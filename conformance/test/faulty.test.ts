@@ -1,14 +1,15 @@
 /** The suite catches broken implementations, each on the case meant to catch it. */
 import { afterAll, describe, expect, it } from "vitest";
+import type { BrokerProcess } from "@agentwire/testkit";
 import { runAgentSuite, runBrokerSuite, type CaseResult } from "../src/index.js";
-import { fixture, startToyBroker, type Started } from "./helpers.js";
+import { fixture, startToyBroker } from "./helpers.js";
 
 const status = (results: CaseResult[], id: string) => results.find((r) => r.id === id)?.status;
 
 describe("faulty brokers (test/fixtures/toy-broker.ts)", () => {
-  const started: Started[] = [];
+  const started: BrokerProcess[] = [];
   afterAll(async () => {
-    await Promise.all(started.map((s) => s.child.stop()));
+    await Promise.all(started.map((s) => s.stop()));
   });
   const filter = "/^broker\\.(route\\.priority-order|hb\\.eviction|task\\.requeue-on-loss)$/";
   const runOn = async (fault?: string) => {

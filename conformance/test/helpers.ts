@@ -1,7 +1,7 @@
 /** Paths and process starters shared by the suite's own tests. */
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { run, type Child } from "@agentwire/testkit";
+import { startBroker, type BrokerProcess } from "@agentwire/testkit";
 
 const here = fileURLToPath(import.meta.url);
 /** The conformance package directory, whether this runs from test/ or dist/test/. */
@@ -13,26 +13,17 @@ export const PYTHON = "/usr/bin/python3";
 export const PY_AGENT = `${REPO}examples/python/agent.py`;
 export const PY_CLIENT = `${REPO}examples/python/client.py`;
 
-export interface Started {
-  child: Child;
-  url: string;
-  http: string;
+/** Short heartbeat settings for the reference broker, so the eviction and deadline cases run. */
+export const REFERENCE_ARGS = ["--heartbeat-interval-ms", "300", "--heartbeat-timeout-ms", "1500", "--log-level", "info"];
+
+/** The reference broker alone (memory), with REFERENCE_ARGS. */
+export function startReferenceBroker(): Promise<BrokerProcess> {
+  return startBroker(REFERENCE_ARGS);
 }
 
-async function listening(child: Child): Promise<Started> {
-  const m = await child.waitForLine(/"listening"/, 15_000);
-  const port = (JSON.parse(m.input!) as { port: number }).port;
-  return { child, url: `ws://127.0.0.1:${port}/`, http: `http://127.0.0.1:${port}` };
-}
-
-/** The reference broker with short heartbeat settings, so eviction cases run. */
-export function startReferenceBroker(): Promise<Started> {
-  const child = run(process.execPath, [`${REPO}broker/dist/src/bin.js`, "--port", "0", "--heartbeat-interval-ms", "300", "--heartbeat-timeout-ms", "1500", "--log-level", "info"], { label: "broker" });
-  return listening(child);
-}
-
-export function startToyBroker(fault?: string): Promise<Started> {
-  return listening(run(process.execPath, [fixture("toy-broker"), ...(fault === undefined ? [] : ["--fault", fault])], { label: `toy-broker:${fault ?? "ok"}` }));
+/** The toy broker fixture, through the same helper (it logs the same `listening` line). */
+export function startToyBroker(fault?: string): Promise<BrokerProcess> {
+  return startBroker(fault === undefined ? [] : ["--fault", fault], { bin: fixture("toy-broker"), label: `toy-broker:${fault ?? "ok"}` });
 }
 
 /** Why the Python examples cannot run here, or undefined when they can. */

@@ -2,9 +2,9 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run, type Child } from "@agentwire/testkit";
+import { run, type BrokerProcess, type Child } from "@agentwire/testkit";
 import { runAgentSuite, type CaseResult } from "../src/index.js";
-import { PYTHON, PY_AGENT, PY_CLIENT, fixture, pythonMissing, startReferenceBroker, type Started } from "./helpers.js";
+import { PYTHON, PY_AGENT, PY_CLIENT, fixture, pythonMissing, startReferenceBroker } from "./helpers.js";
 
 const missing = pythonMissing();
 if (missing !== undefined) console.warn(`skipping the Python examples: ${missing}`);
@@ -17,7 +17,7 @@ describe.skipIf(missing !== undefined)("examples/python", () => {
   }, 180_000);
 
   describe("client.py through the reference broker", () => {
-    let broker: Started;
+    let broker: BrokerProcess;
     let agent: Child;
     beforeAll(async () => {
       broker = await startReferenceBroker();
@@ -26,7 +26,7 @@ describe.skipIf(missing !== undefined)("examples/python", () => {
     });
     afterAll(async () => {
       await agent?.stop();
-      await broker?.child.stop();
+      await broker?.stop();
     });
 
     it("submits text.upper to the TypeScript agent and prints the result", async () => {

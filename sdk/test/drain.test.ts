@@ -3,14 +3,14 @@ import { NoAgentsError } from "@agentwire/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ClosedError, connect, createAgent, type Client } from "../src/index.js";
-import { HAVE_BROKER, backoff, deferred, logger, startBroker, within, type TestBroker } from "./helpers.js";
+import { HAVE_BROKER, backoff, deferred, logger, sdkBroker, within, type TestBroker } from "./helpers.js";
 
 describe.skipIf(!HAVE_BROKER)("drain [DRAIN-2] [DRAIN-5]", () => {
   let broker: TestBroker;
   let client: Client;
 
   beforeAll(async () => {
-    broker = await startBroker();
+    broker = await sdkBroker();
     client = await connect({ url: broker.url, logger, backoff });
   });
   afterAll(async () => {
@@ -84,7 +84,7 @@ describe.skipIf(!HAVE_BROKER)("drain [DRAIN-2] [DRAIN-5]", () => {
 
 describe.skipIf(!HAVE_BROKER)("goaway [SHUT-6]", () => {
   it("onGoaway hears the broker's shutdown; draining there finishes the task and closes for good", async () => {
-    const broker = await startBroker(["--shutdown-grace-ms", "5000"]);
+    const broker = await sdkBroker(["--shutdown-grace-ms", "5000"]);
     const client = await connect({ url: broker.url, logger, backoff });
     const release = deferred<void>();
     const started = deferred<void>();

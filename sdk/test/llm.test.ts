@@ -4,7 +4,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { LlmInput, LlmOutput, connect, createAgent, llmAgent, type Agent, type Client } from "../src/index.js";
-import { HAVE_BROKER, backoff, logger, startBroker, type TestBroker } from "./helpers.js";
+import { HAVE_BROKER, backoff, logger, sdkBroker, type TestBroker } from "./helpers.js";
 
 type ChatRequest = { model: string; messages: { role: string; content?: string | null; tool_call_id?: string }[]; tools?: { function: { name: string; parameters: unknown } }[] };
 
@@ -53,7 +53,7 @@ describe.skipIf(!HAVE_BROKER)("llmAgent", () => {
   let client: Client;
 
   beforeAll(async () => {
-    broker = await startBroker();
+    broker = await sdkBroker();
     server = scriptedServer(received);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as AddressInfo).port;

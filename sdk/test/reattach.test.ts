@@ -7,7 +7,7 @@ import { startRedis, waitFor, type RedisInstance } from "@agentwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { connect, createAgent, type Agent, type Client } from "../src/index.js";
-import { HAVE_BROKER, backoff, deferred, logger, startBroker, within, type TestBroker } from "./helpers.js";
+import { HAVE_BROKER, backoff, deferred, logger, sdkBroker, within, type TestBroker } from "./helpers.js";
 
 describe.skipIf(!HAVE_BROKER)("a submit across the client's broker crash, in a mesh [ATT-3]", () => {
   let redis: RedisInstance;
@@ -21,8 +21,8 @@ describe.skipIf(!HAVE_BROKER)("a submit across the client's broker crash, in a m
 
   beforeAll(async () => {
     redis = await startRedis();
-    back = await startBroker(["--redis", redis.url, "--broker-id", "sdk-back", "--mesh-liveness-ms", "250"]);
-    front = await startBroker(["--redis", redis.url, "--broker-id", "sdk-front", "--mesh-liveness-ms", "250"]);
+    back = await sdkBroker(["--redis", redis.url, "--broker-id", "sdk-back", "--mesh-liveness-ms", "250"]);
+    front = await sdkBroker(["--redis", redis.url, "--broker-id", "sdk-front", "--mesh-liveness-ms", "250"]);
     agent = createAgent({ url: back.url, name: "slow", logger, backoff }).capability("slow", { input: z.object({ n: z.number() }) }, async ({ n }, ctx) => {
       runs.push(`${ctx.task.id}#${ctx.task.attempt}`);
       started.resolve();

@@ -2,7 +2,7 @@ import { waitFor } from "@agentwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ConnectionLostError, connect, createAgent, type Agent, type Client } from "../src/index.js";
-import { HAVE_BROKER, backoff, deferred, logger, startBroker, within, type TestBroker } from "./helpers.js";
+import { HAVE_BROKER, backoff, deferred, logger, sdkBroker, within, type TestBroker } from "./helpers.js";
 
 describe.skipIf(!HAVE_BROKER)("reconnect [HB-8]", () => {
   let broker: TestBroker;
@@ -15,7 +15,7 @@ describe.skipIf(!HAVE_BROKER)("reconnect [HB-8]", () => {
   const hangAborted = deferred<unknown>();
 
   beforeAll(async () => {
-    broker = await startBroker();
+    broker = await sdkBroker();
     agent = createAgent({ url: broker.url, name: "survivor", logger, backoff })
       .capability("count.me", { input: z.object({ n: z.number() }) }, ({ n }, ctx) => {
         const key = `${ctx.task.id}#${ctx.task.attempt}`;

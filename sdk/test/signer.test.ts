@@ -2,7 +2,7 @@ import { Keypair, SystemProgram, Transaction } from "@solana/web3.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { SignerContext, SolanaSigner, connect, createAgent, type Agent, type Client } from "../src/index.js";
-import { FAKE_BLOCKHASH, HAVE_BROKER, backoff, logger, startBroker, type TestBroker } from "./helpers.js";
+import { FAKE_BLOCKHASH, HAVE_BROKER, backoff, logger, sdkBroker, type TestBroker } from "./helpers.js";
 
 const Signed = z.object({ taskId: z.string(), address: z.string(), message: z.string(), signature: z.string(), tx: z.string() });
 
@@ -35,7 +35,7 @@ describe.skipIf(!HAVE_BROKER)("SignerContext in real tasks", () => {
   };
 
   beforeAll(async () => {
-    broker = await startBroker();
+    broker = await sdkBroker();
     agent = await createAgent({
       url: broker.url,
       name: "signer",

@@ -3,7 +3,7 @@ import { waitFor } from "@agentwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { connect, createAgent, type Agent, type Client } from "../src/index.js";
-import { HAVE_BROKER, backoff, deferred, logger, startBroker, within, type TestBroker } from "./helpers.js";
+import { HAVE_BROKER, backoff, deferred, logger, sdkBroker, within, type TestBroker } from "./helpers.js";
 
 describe.skipIf(!HAVE_BROKER)("tasks against the real broker", () => {
   let broker: TestBroker;
@@ -19,7 +19,7 @@ describe.skipIf(!HAVE_BROKER)("tasks against the real broker", () => {
   };
 
   beforeAll(async () => {
-    broker = await startBroker();
+    broker = await sdkBroker();
     agent = createAgent({ url: broker.url, name: "worker", logger, backoff })
       .capability(
         "math.add",

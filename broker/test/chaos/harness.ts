@@ -22,8 +22,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AgentInfo } from "@agentwire/wire";
-import { freePort, redisCli, run, startRedis, startRedisCluster, waitFor, type Child, type RedisCluster, type RedisInstance } from "@agentwire/testkit";
-import { startBrokerProcess, type RunningBroker } from "../helpers/broker-process.js";
+import { freePort, redisCli, run, startBroker, startRedis, startRedisCluster, waitFor, type Child, type RedisCluster, type RedisInstance, type RunningBroker } from "@agentwire/testkit";
 import { ChaosClient } from "./client.js";
 import { analyse, type ChaosReport, type Eviction, type Exec, type FaultRecord } from "./report.js";
 
@@ -112,7 +111,7 @@ class MeshBroker {
   }
 
   async start(): Promise<void> {
-    this.running = await startBrokerProcess([...this.args, "--broker-id", this.id, "--port", String(this.port)], {}, `broker ${this.name}`);
+    this.running = await startBroker([...this.args, "--broker-id", this.id], { port: this.port, label: `broker ${this.name}` });
     this.incarnations.push(this.running.child);
   }
 

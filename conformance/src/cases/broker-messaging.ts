@@ -304,9 +304,12 @@ export const messagingCases: C[] = [
       checkEqual(await list({ tags: [tag] }), [a.registered.agent_id], "agents with a capability tag");
       checkEqual(await list({ tags: ["red"] }), [b2.registered.agent_id], "agents with an agent tag");
       const { task_id } = await ctx.submit(client, cap, null);
-      await ctx.sync(a.peer);
-      await ctx.sync(b2.peer);
-      const holder = a.peer.all("task").length > 0 ? a : b2;
+      // Whichever agent gets it: at once on one broker; after the hand-over to the agents' broker of a mesh (MESH-2).
+      const holder = await Promise.any([a, b2].map(async (s) => (await s.peer.next("task", (t) => t.task_id === task_id, ctx.timeoutMs, `task ${task_id} on either agent`), s))).catch((e: AggregateError) => {
+        throw e.errors[0];
+      });
+      // A query on another broker of a mesh answers from what that broker has seen so far (MESH-1).
+      if (ctx.acrossBrokers) await ctx.seen(holder.registered.agent_id, cap, { in_flight: 1 });
       const ref = ctx.uniq("q");
       client.send({ type: "query", ref, capability: cap });
       const ans = await client.next("agents", (f) => f.ref === ref);
@@ -348,6 +351,8 @@ export const messagingCases: C[] = [
       agent.peer.send({ type: "drain", ref: "d2" });
       await agent.peer.next("ack", (f) => f.ref === "d2", ctx.timeoutMs, "ack for a second drain");
       agent.peer.send({ type: "heartbeat", in_flight: 1, capacity: 16, status: "ready" });
+      // The client's broker routes by what it has seen of another broker's agent (MESH-1).
+      if (ctx.acrossBrokers) await ctx.seen(agent.registered.agent_id, cap, { status: "draining" });
       const ref = ctx.uniq("s");
       client.send({ type: "submit", ref, capability: cap, input: encodePayload(null) });
       await ctx.error(client, "no_agents", ref);

@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
-import { freePort, run, startRedis } from "../src/index.js";
+import { freePort, run, startBroker, startRedis } from "../src/index.js";
 
 function ping(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -40,5 +40,35 @@ describe("testkit", () => {
   it("hands out distinct free ports", async () => {
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     expect(new Set(ports).size).toBeGreaterThan(1);
+  });
+
+  it("starts the broker bin on port 0, restarts it on the same port, and stops it on dispose", async () => {
+    let port: number;
+    {
+      await using broker = await startBroker(["--heartbeat-interval-ms", "1000"], { label: "testkit-broker" });
+      port = broker.port;
+      expect(port).toBeGreaterThan(0);
+      expect([broker.url, broker.agentUrl, broker.http]).toEqual([`ws://127.0.0.1:${port}/`, `ws://127.0.0.1:${port}/`, `http://127.0.0.1:${port}`]);
+      expect((await fetch(`${broker.http}/livez`)).status).toBe(200);
+      const first = broker.child;
+      first.kill("SIGKILL");
+      expect(await first.exited).toBe("SIGKILL");
+      await broker.restart();
+      expect(broker.child.pid).not.toBe(first.pid);
+      expect((await fetch(`${broker.http}/livez`)).status).toBe(200);
+      expect(broker.port).toBe(port);
+    }
+    await expect(fetch(`http://127.0.0.1:${port}/livez`)).rejects.toThrow();
+  });
+
+  it("starts the broker on a given port with extra environment", async () => {
+    const port = await freePort();
+    {
+      await using broker = await startBroker([], { port });
+      expect(broker.port).toBe(port);
+      expect((await fetch(`${broker.http}/livez`)).status).toBe(200);
+    }
+    await expect(fetch(`http://127.0.0.1:${port}/livez`)).rejects.toThrow();
+    await expect(startBroker([], { env: { AGENTWIRE_MAX_IN_FLIGHT: "zero" } })).rejects.toThrow(/exited with 2[^]*AGENTWIRE_MAX_IN_FLIGHT: expected integer/);
   });
 });
