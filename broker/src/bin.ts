@@ -2,7 +2,7 @@
 /** agentwire-broker: parse config, start, log `listening`, shut down gracefully on SIGTERM/SIGINT. */
 import { pino } from "pino";
 import { ConfigError, parseConfig, usage } from "./config.js";
-import { startBroker } from "./broker.js";
+import { startBroker, type Broker } from "./broker.js";
 
 async function main(): Promise<void> {
   let parsed;
@@ -23,9 +23,15 @@ async function main(): Promise<void> {
   const logger = process.stdout.isTTY
     ? pino({ level: config.logLevel, transport: { target: "pino-pretty" } })
     : pino({ level: config.logLevel });
-  const broker = await startBroker(config, logger);
+  // Handlers first: a signal that arrives once `listening` is logged must shut down gracefully.
+  let broker: Broker | undefined;
+  let early: NodeJS.Signals | undefined;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (broker === undefined) {
+      early ??= signal;
+      return;
+    }
     if (++signals > 1) {
       logger.warn({ signal }, "second signal: closing now");
       void broker.close().then(() => process.exit(0));
@@ -39,6 +45,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  broker = await startBroker(config, logger);
+  if (early !== undefined) onSignal(early);
 }
 
 main().catch((err: unknown) => {
