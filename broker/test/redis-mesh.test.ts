@@ -9,7 +9,8 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
 import { startRedis, waitFor, type RedisInstance } from "@agentwire/testkit";
-import type { MeshHost, RemoteOutcome, RemoteTask } from "../src/backend.js";
+import type { RemoteOutcome, RemoteTask } from "../src/backend.js";
+import { originHost } from "./helpers/origin-host.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
 import { agentsOn, startBroker, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
@@ -32,22 +33,9 @@ async function connectionsOf(id: string): Promise<string[]> {
 
 /** An origin broker reduced to its backend: records the outcomes of tasks it handed over. */
 function originBackend(id: string): { backend: RedisBackend; results: Map<string, RemoteOutcome[]>; messages: string[] } {
-  const results = new Map<string, RemoteOutcome[]>();
   const messages: string[] = [];
-  const host: MeshHost = {
-    brokerId: id,
-    localAgents: () => [],
-    offers: () => false,
-    cancelRun: () => undefined,
-    taskMoved: () => undefined,
-    remoteProgress: () => undefined,
-    deliverMessage: () => undefined,
-    serveRequest: () => undefined,
-    requestAnswered: () => undefined,
-    publishLocal: (topic) => (messages.push(topic), 1),
-    runTask: (_task, done) => done({ ok: false }),
-    onRemoteResult: (taskId, outcome) => results.set(taskId, [...(results.get(taskId) ?? []), outcome]),
-  };
+  const host = originHost(id, { publishLocal: (topic) => (messages.push(topic), 1) });
+  const results = host.results;
   const backend = new RedisBackend({ target: { url: redis.url, cluster: "" }, brokerId: id, log: pino({ level: "silent" }), livenessMs: 200 });
   backend.attach(host);
   return { backend, results, messages };

@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
-import type { MeshHost, RemoteOutcome } from "../src/backend.js";
+import { originHost } from "./helpers/origin-host.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
 import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
@@ -24,21 +24,8 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
     const holder = await Peer.register(b.url, { capabilities: [{ name: capability }] }); // never answers
     await using worker = (await Peer.register(c.url, { capabilities: [{ name: capability }] })).serve(Peer.echo);
 
-    const results = new Map<string, RemoteOutcome[]>();
-    const host: MeshHost = {
-      brokerId: origin,
-      localAgents: () => [],
-      offers: () => false,
-      cancelRun: () => undefined,
-      taskMoved: () => undefined,
-      remoteProgress: () => undefined,
-      deliverMessage: () => undefined,
-      serveRequest: () => undefined,
-      requestAnswered: () => undefined,
-      publishLocal: () => 0,
-      runTask: (_t, done) => done({ ok: false }),
-      onRemoteResult: (id, o) => results.set(id, [...(results.get(id) ?? []), o]),
-    };
+    const host = originHost(origin);
+    const results = host.results;
     const backend = new RedisBackend({ target: store.target, brokerId: origin, log: pino({ level: "silent" }), livenessMs: 200 });
     backend.attach(host);
     await backend.start();

@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
 import { startRedis, waitFor } from "@agentwire/testkit";
-import type { MeshHost } from "../src/backend.js";
+import { originHost } from "./helpers/origin-host.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
 import { startBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
@@ -26,7 +26,7 @@ it("mesh metrics move and the sweep removes a dead broker's orphaned keys", asyn
   const [idA, origin, capability] = [`a-${run}`, `o-${run}`, `hold-${run}`];
   await using a = await startBroker(["--redis", redis.url, "--broker-id", idA, "--mesh-sweep-ms", "200"]);
   const holder = await Peer.register(a.url, { capabilities: [{ name: capability }] }); // never answers
-  const host: MeshHost = { brokerId: origin, localAgents: () => [], offers: () => false, cancelRun: () => undefined, taskMoved: () => undefined, remoteProgress: () => undefined, deliverMessage: () => undefined, serveRequest: () => undefined, requestAnswered: () => undefined, publishLocal: () => 0, runTask: (_t, done) => done({ ok: false }), onRemoteResult: () => undefined };
+  const host = originHost(origin);
   const backend = new RedisBackend({ target: { url: redis.url, cluster: "" }, brokerId: origin, log: pino({ level: "silent" }), livenessMs: 200 });
   backend.attach(host);
   await backend.start();

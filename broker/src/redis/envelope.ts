@@ -24,23 +24,10 @@ export type MeshControl =
   | { k: "response"; id: string; ok?: boolean | undefined; payload?: string | undefined; error?: ErrorInfo | undefined };
 
 
-/** A task as handed to broker `target` (its queue then holds it, with the input). */
+/** A task as handed to broker `target` (its queue then holds it, with the input and the time left). */
 export function handoffOf(task: TaskRecord, origin: string, target: string): RemoteTask {
-  return {
-    task_id: task.id,
-    capability: task.capability,
-    input: task.input,
-    origin_broker: origin,
-    target_broker: target,
-    timeout_ms: Math.max(1, task.deadline - Date.now()),
-    attempt: task.attempt,
-    max_attempts: task.maxAttempts,
-    version: task.version,
-    tags: task.tags,
-    priority: task.priority,
-    strategy: task.strategy,
-    owner: ownerTag(task.owner),
-  };
+  const { deadline: _deadline, ...handoff } = taskRecord(task, origin);
+  return { ...handoff, target_broker: target, timeout_ms: Math.max(1, task.deadline - Date.now()) };
 }
 
 const NO_INPUT = new Uint8Array(0);
