@@ -22,6 +22,7 @@ import type { RequestRecord } from "./requests.js";
 import { Session } from "./session.js";
 import { WriteBatcher } from "./write-batch.js";
 import { DeadlineHeap } from "./tasks/deadlines.js";
+import { Submissions } from "./tasks/submissions.js";
 import { TaskService } from "./tasks/task-service.js";
 import { TaskTable, idPrefix, newIncarnation, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 
@@ -71,7 +72,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   metrics.listen(events);
   tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, metrics, events, backend);
   messaging = new Messaging(config, brokerId, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend);
-  const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend);
+  const submissions = new Submissions(config, tasks, backend);
+  const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend, submissions);
 
   const monitor = new HeartbeatMonitor(
     sessions,
@@ -84,7 +86,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   );
 
   const server = createServer(
-    httpHandler({ state, auth, registry, tasks, messaging, metrics, backend, maxBodyBytes: config.maxFrameBytes }),
+    httpHandler({ state, auth, registry, tasks, messaging, metrics, backend, submissions, maxBodyBytes: config.maxFrameBytes }),
   );
   const wss = new WebSocketServer({
     noServer: true,

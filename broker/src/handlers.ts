@@ -11,19 +11,14 @@ import {
 } from "@agentwire/wire";
 import type { Logger } from "pino";
 import { Auth } from "./auth.js";
-import type { MeshPort, RemoteOutcome } from "./backend.js";
+import type { MeshPort } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 import type { Registry } from "./registry.js";
 import type { FrameHandler, Session } from "./session.js";
-import { isMeshRun, scopedKey, tokenScope, type TaskService } from "./tasks/task-service.js";
-
-/**
- * How long a submit waits for a live broker to record the task its idempotency key is bound to (it
- * binds the key, then records the task: milliseconds apart, unless it dies in between).
- */
-const UNRECORDED_PATIENCE_MS = 10_000;
+import type { Submissions } from "./tasks/submissions.js";
+import { isMeshRun, tokenScope, type TaskService } from "./tasks/task-service.js";
 
 export interface BrokerState {
   readonly brokerId: string;
@@ -46,6 +41,7 @@ export class Handlers implements FrameHandler {
     private readonly log: Logger,
     private readonly sessions: Set<Session>,
     private readonly backend: MeshPort,
+    private readonly submissions: Submissions,
   ) {}
 
   handle(s: Session, f: Frame): void {
@@ -201,95 +197,8 @@ export class Handlers implements FrameHandler {
     if (!s.hasRoom(this.config.maxInFlight)) {
       return s.error("overloaded", `session has ${s.openItems} tasks and requests open (max_in_flight)`, f.ref);
     }
-    const scope = tokenScope(s.acl?.token);
-    // In a mesh an idempotency key this broker does not hold is bound mesh-wide first [MESH-4].
-    if (f.idempotency_key !== undefined && this.tasks.table.byIdempotencyKey(scopedKey(scope, f.idempotency_key)) === undefined) {
-      const key = scopedKey(scope, f.idempotency_key);
-      const id = this.tasks.newId();
-      const claim = this.backend.claimKey(key, id);
-      if (claim !== undefined) {
-        s.hold(this.submitOnMesh(s, f, scope, key, id, claim), f.ref);
-        return;
-      }
-    }
-    this.accept(s, f, scope);
-  }
-
-  /** Creates (or, for a known idempotency key, joins) the task and answers `accepted` [TASK-3, TASK-26]. */
-  private accept(s: Session, f: Submit, scope: string): void {
-    const { task, duplicate } = this.tasks.create(f, s, f.ref, scope, s.acl?.token ?? "");
-    if (duplicate) {
-      s.send({ type: "accepted", ref: f.ref, task_id: task.id, duplicate: true });
-      if (task.submitter !== s || task.endedAt !== 0) this.tasks.watch(task, s, f.ref);
-      return;
-    }
-    s.itemOpened();
-    s.send({ type: "accepted", ref: f.ref, task_id: task.id });
-    this.tasks.start(task);
-  }
-
-  /**
-   * A new task whose idempotency key was just bound mesh-wide to `id`: `accepted` goes out once the
-   * task is recorded in the mesh, so a key never names a task that a crash of this broker could lose.
-   */
-  private async acceptRecorded(s: Session, f: Submit, scope: string, key: string, id: string): Promise<void> {
-    let task;
-    try {
-      task = this.tasks.create(f, s, f.ref, scope, s.acl?.token ?? "", { id }).task;
-    } catch (err) {
-      await this.backend.rebindKey(key, id, ""); // no task was created: the key is free again
-      throw err;
-    }
-    s.itemOpened();
-    try {
-      await this.tasks.record(task);
-    } catch (err) {
-      this.tasks.discard(task);
-      s.itemEnded();
-      await this.backend.rebindKey(key, id, "").catch(() => undefined);
-      throw err;
-    }
-    s.send({ type: "accepted", ref: f.ref, task_id: task.id });
-    this.tasks.start(task, true);
-  }
-
-  /**
-   * A submit whose idempotency key may be bound on another broker: binds it to a new task id, or
-   * follows the task it is bound to — this broker's, another broker's (its outcome is watched in
-   * Redis), or none that was ever stored (its broker died first: the key is re-bound) [MESH-4].
-   */
-  private async submitOnMesh(s: Session, f: Submit, scope: string, key: string, id: string, firstClaim: Promise<string | undefined>): Promise<void> {
-    // A key bound by a live broker that has not recorded its task yet is looked at again, up to this long.
-    const patience = Date.now() + UNRECORDED_PATIENCE_MS;
-    for (let claims = 0; claims < 3; claims++) {
-      const held = await (claims === 0 ? firstClaim : this.backend.claimKey(key, id));
-      // Bound here to a task of this broker (a record of another broker's task run here does not count).
-      if (held === undefined) return this.acceptRecorded(s, f, scope, key, id);
-      if (this.tasks.table.byIdempotencyKey(key)?.id === held) return this.accept(s, f, scope);
-      let known = await this.backend.foreignTask(held);
-      while (known.kind === "unknown" && known.originLive && Date.now() < patience) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        known = await this.backend.foreignTask(held);
-      }
-      if (known.kind === "unknown" && !known.originLive) {
-        // Bound to a task that was never recorded (its broker died in between): take the key over.
-        if (await this.backend.rebindKey(key, held, id)) return this.acceptRecorded(s, f, scope, key, id);
-        continue; // taken meanwhile: claim again
-      }
-      // Another broker's task (or an earlier process's): this session follows it [TASK-28].
-      s.send({ type: "accepted", ref: f.ref, task_id: held, duplicate: true });
-      if (known.kind === "ended") return this.sendOutcome(s, held, f.ref, known.outcome);
-      const deadline = known.kind === "open" ? known.deadline : Date.now() + (f.timeout_ms ?? this.config.taskTimeoutMs);
-      this.backend.watchForeign(held, deadline, (outcome) => this.sendOutcome(s, held, f.ref, outcome));
-      return;
-    }
-    s.error("overloaded", `idempotency key ${f.idempotency_key} is contended; submit again`, f.ref);
-  }
-
-  /** A task's `result` from its stored outcome (undefined: none before its deadline). */
-  private sendOutcome(s: Session, taskId: string, ref: string, outcome: RemoteOutcome | undefined): void {
-    const o = outcome ?? { ok: false, error: { code: "deadline_exceeded", message: "the task's deadline passed", retryable: true } };
-    s.send({ type: "result", task_id: taskId, ok: o.ok, output: o.ok ? o.output : undefined, error: o.ok ? undefined : o.error, attempt: o.attempt, ref });
+    const pending = this.submissions.submit(f, s, f.ref, tokenScope(s.acl?.token), s.acl?.token ?? "");
+    if (pending !== undefined) s.hold(pending, f.ref);
   }
 
   /** Follows a task accepted earlier [ATT-1, ATT-2]: this broker's, or in a mesh any broker's. */
@@ -310,8 +219,8 @@ export class Handlers implements FrameHandler {
     const owner = known.kind === "ended" ? known.outcome.owner : known.kind === "open" ? known.owner : undefined;
     if (known.kind === "unknown" || !Auth.ownsTagged(s.acl, owner)) return s.error("unknown_task", `task ${f.task_id} is not yours or not known`, f.ref);
     s.send({ type: "accepted", ref: f.ref, task_id: f.task_id, duplicate: true });
-    if (known.kind === "ended") return this.sendOutcome(s, f.task_id, f.ref, known.outcome);
-    this.backend.watchForeign(f.task_id, known.deadline, (outcome) => this.sendOutcome(s, f.task_id, f.ref, outcome));
+    if (known.kind === "ended") return s.foreignOutcome(f.ref, f.task_id, known.outcome);
+    this.backend.watchForeign(f.task_id, known.deadline, (outcome) => s.foreignOutcome(f.ref, f.task_id, outcome));
   }
 
   private cancel(s: Session, f: Cancel): void {

@@ -20,7 +20,8 @@ import type { BrokerState } from "./handlers.js";
 import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
 import type { Registry } from "./registry.js";
-import { tokenScope, type TaskService } from "./tasks/task-service.js";
+import type { SubmitReply, Submissions } from "./tasks/submissions.js";
+import { isMeshRun, tokenScope, type TaskService } from "./tasks/task-service.js";
 import { createdAt, endState, everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 
 const HttpSubmitSchema = SubmitSchema.omit({ type: true, ref: true, input: true }).extend({ input: z.unknown().optional() });
@@ -33,6 +34,7 @@ export interface HttpDeps {
   messaging: Messaging;
   metrics: Metrics;
   backend: MeshPort;
+  submissions: Submissions;
   maxBodyBytes: number;
 }
 
@@ -124,8 +126,38 @@ async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
   const waitParam = url.searchParams.get("wait");
   const waitMs = waitParam === null ? -1 : /^\d{1,8}$/.test(waitParam) ? Number(waitParam) : NaN;
   if (Number.isNaN(waitMs) || waitMs > 86_400_000) throw errorFromCode("bad_frame", "wait must be an integer 0..86400000 (ms)");
-  const { task, duplicate } = deps.tasks.create({ ...body, input: encodePayload(body.input ?? null) }, null, "http", tokenScope(acl?.token), acl?.token ?? "");
-  if (!duplicate) deps.tasks.start(task);
+  // The same submit as a `submit` frame's (tasks/submissions.ts), mesh-wide idempotency keys included.
+  let answer: { id: string; duplicate: boolean } | undefined;
+  let foreign: { outcome: RemoteOutcome | undefined } | undefined;
+  let foreignEnded: (() => void) | undefined;
+  const reply: SubmitReply = {
+    observer: null,
+    follows: waitMs > 0,
+    accepted: (_ref, id, duplicate) => void (answer = { id, duplicate }),
+    foreignOutcome: (_ref, _id, outcome) => {
+      foreign = { outcome };
+      foreignEnded?.();
+    },
+  };
+  await deps.submissions.submit({ ...body, input: encodePayload(body.input ?? null) }, reply, "http", tokenScope(acl?.token), acl?.token ?? "");
+  const { id, duplicate } = answer!;
+  const task = deps.tasks.table.get(id);
+  if (task === undefined || isMeshRun(task)) {
+    // A task another broker accepted (its key was bound there): its outcome comes from the mesh.
+    if (waitMs > 0 && foreign === undefined) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        foreignEnded = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const o = waitMs < 0 ? undefined : foreign?.outcome;
+    // Its state while open is not known here: it was accepted and handed on.
+    if (o === undefined) return json(res, 202, { task_id: id, state: "dispatched", duplicate: true });
+    return json(res, 200, { task_id: id, state: endState(o.ok, o.error), ok: o.ok, output: o.output === undefined ? undefined : safeDecode(o.output), error: o.error });
+  }
   if (waitMs > 0 && task.endedAt === 0) await waitForEnd(deps.tasks, task, waitMs);
   if (waitMs < 0 || task.endedAt === 0) {
     return json(res, 202, duplicate ? { task_id: task.id, state: task.state, duplicate } : { task_id: task.id, state: task.state });

@@ -21,6 +21,8 @@ import {
 import type { TokenAcl } from "./config.js";
 import { everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 import type { RequestRecord } from "./requests.js";
+import type { RemoteOutcome } from "./backend.js";
+import type { SubmitReply } from "./tasks/submissions.js";
 
 export type SessionState = "awaiting_register" | "ready" | "draining" | "closed";
 
@@ -50,7 +52,7 @@ export interface SessionLimits {
 /** Corked bytes after which a socket is flushed before the turn ends (4 KiB measured best: bench/README.md). */
 const FLUSH_BYTES = 4 * 1024;
 
-export class Session implements TaskObserver {
+export class Session implements TaskObserver, SubmitReply {
   state: SessionState = "awaiting_register";
   agentId = "";
   name = "";
@@ -264,6 +266,25 @@ export class Session implements TaskObserver {
   /** One of those ended (its result, or its response, was sent). */
   itemEnded(): void {
     this.open--;
+  }
+
+  // ---- SubmitReply: how this session hears of its submits ----
+
+  readonly follows = true;
+
+  get observer(): TaskObserver {
+    return this;
+  }
+
+  accepted(ref: string, taskId: string, duplicate: boolean): void {
+    if (!duplicate) this.itemOpened();
+    this.send(duplicate ? { type: "accepted", ref, task_id: taskId, duplicate: true } : { type: "accepted", ref, task_id: taskId });
+  }
+
+  /** A task's `result` from its stored outcome in the mesh (undefined: none before its deadline). */
+  foreignOutcome(ref: string, taskId: string, outcome: RemoteOutcome | undefined): void {
+    const o = outcome ?? { ok: false, error: { code: "deadline_exceeded", message: "the task's deadline passed", retryable: true } };
+    this.send({ type: "result", task_id: taskId, ok: o.ok, output: o.ok ? o.output : undefined, error: o.ok ? undefined : o.error, attempt: o.attempt, ref });
   }
 
   // ---- TaskObserver: the submitter side ----

@@ -111,8 +111,16 @@ describe.each(STORES)("tasks outlive their origin broker ($name)", (storeFactory
     expect(first.duplicate).toBeUndefined();
     const second = await submitKeyed(onB, capability, "k1");
     expect([second.task_id, second.duplicate]).toEqual([first.task_id, true]);
+    // HTTP submits go through the same submit: the key is mesh-wide there too.
+    const post = (query: string): Promise<Response> =>
+      fetch(`${b.http}/v1/tasks${query}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ capability, input: "k1", idempotency_key: "k1" }) });
+    const open = await post("");
+    expect([open.status, await open.json()]).toEqual([202, { task_id: first.task_id, state: "dispatched", duplicate: true }]);
+    const waiting = post("?wait=15000");
     agent.release();
     for (const p of [onA, onB]) expect((await p.next("result", (f) => f.task_id === first.task_id, 15_000)).ok).toBe(true);
+    const waited = await waiting;
+    expect([waited.status, await waited.json()]).toEqual([200, { task_id: first.task_id, state: "succeeded", ok: true, output: { id: first.task_id, input: "k1" } }]);
     // Once ended, the key still answers with the first task and its result.
     const third = await submitKeyed(onB, capability, "k1");
     expect(third.task_id).toBe(first.task_id);

@@ -1,0 +1,109 @@
+/**
+ * Submit, defined once for every transport [TASK-2..4, TASK-26..28, MESH-4]: a `submit` frame, an
+ * HTTP POST /v1/tasks. The transport runs its own checks (shutting down, ACL, in-flight bound) and says
+ * through a `SubmitReply` what becomes of the answer.
+ */
+import { OverloadedError } from "@agentwire/wire";
+import type { MeshPort, RemoteOutcome } from "../backend.js";
+import type { BrokerConfig } from "../config.js";
+import { scopedKey, type TaskService, type TaskSpec } from "./task-service.js";
+import type { TaskObserver } from "./task-table.js";
+
+/** What a transport does with a submit's answer. */
+export interface SubmitReply {
+  /** Who follows the task's progress and result here (a session), or null (an HTTP submit). */
+  readonly observer: TaskObserver | null;
+  /** Whether to watch a task another broker accepted until it ends (`foreignOutcome`). */
+  readonly follows: boolean;
+  /** The task id to announce for submit `ref`: a new task, or (`duplicate`) the first task of a repeated key. */
+  accepted(ref: string, taskId: string, duplicate: boolean): void;
+  /** The outcome of a task another broker accepted (undefined: none before its deadline). */
+  foreignOutcome(ref: string, taskId: string, outcome: RemoteOutcome | undefined): void;
+}
+
+/** How long a submit waits for a live broker to record the task its key is bound to (it binds, then records). */
+const UNRECORDED_PATIENCE_MS = 10_000;
+
+export class Submissions {
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly tasks: TaskService,
+    private readonly mesh: MeshPort,
+  ) {}
+
+  /**
+   * Creates the task (or joins the first task of its idempotency key) and answers through `reply`.
+   * Returns a promise when the mesh must be asked first (the transport keeps later frames waiting);
+   * the submit's error (no_agents, overloaded, ...) is thrown, or the promise rejects with it.
+   */
+  submit(spec: TaskSpec, reply: SubmitReply, ref: string, scope: string, owner: string): void | Promise<void> {
+    if (spec.idempotency_key !== undefined) {
+      const key = scopedKey(scope, spec.idempotency_key);
+      if (this.tasks.table.byIdempotencyKey(key) === undefined) {
+        const id = this.tasks.newId();
+        const claim = this.mesh.claimKey(key, id);
+        if (claim !== undefined) return this.onMesh(spec, reply, ref, scope, owner, key, id, claim);
+      }
+    }
+    this.accept(spec, reply, ref, scope, owner);
+  }
+
+  /** Creates (or, for a known idempotency key, joins) the task and answers `accepted` [TASK-3, TASK-26]. */
+  private accept(spec: TaskSpec, reply: SubmitReply, ref: string, scope: string, owner: string): void {
+    const { task, duplicate } = this.tasks.create(spec, reply.observer, ref, scope, owner);
+    reply.accepted(ref, task.id, duplicate);
+    if (!duplicate) this.tasks.start(task);
+    else if (reply.observer !== null && (task.submitter !== reply.observer || task.endedAt !== 0)) this.tasks.watch(task, reply.observer, ref);
+  }
+
+  /**
+   * A new task whose idempotency key was just bound mesh-wide to `id`: `accepted` goes out once the
+   * task is recorded in the mesh, so a key never names a task that a crash of this broker could lose.
+   */
+  private async acceptRecorded(spec: TaskSpec, reply: SubmitReply, ref: string, scope: string, owner: string, key: string, id: string): Promise<void> {
+    let task;
+    try {
+      task = this.tasks.create(spec, reply.observer, ref, scope, owner, { id }).task;
+      await this.tasks.record(task);
+    } catch (err) {
+      if (task !== undefined) this.tasks.discard(task);
+      await this.mesh.rebindKey(key, id, "").catch(() => undefined); // no task: the key is free again
+      throw err;
+    }
+    reply.accepted(ref, task.id, false);
+    this.tasks.start(task, true);
+  }
+
+  /**
+   * A key that may be bound on another broker: bind it to a new task, or follow the task it is bound
+   * to — this broker's, another broker's (its outcome watched in the mesh), or none that was ever
+   * recorded (its broker died in between: the key is taken over) [MESH-4].
+   */
+  private async onMesh(spec: TaskSpec, reply: SubmitReply, ref: string, scope: string, owner: string, key: string, id: string, firstClaim: Promise<string | undefined>): Promise<void> {
+    const patience = Date.now() + UNRECORDED_PATIENCE_MS;
+    for (let claims = 0; claims < 3; claims++) {
+      const held = await (claims === 0 ? firstClaim : this.mesh.claimKey(key, id));
+      if (held === undefined) return this.acceptRecorded(spec, reply, ref, scope, owner, key, id);
+      // Bound here to a task of this broker (a record of another broker's task run here does not count).
+      if (this.tasks.table.byIdempotencyKey(key)?.id === held) return this.accept(spec, reply, ref, scope, owner);
+      let known = await this.mesh.foreignTask(held);
+      while (known.kind === "unknown" && known.originLive && Date.now() < patience) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        known = await this.mesh.foreignTask(held);
+      }
+      if (known.kind === "unknown" && !known.originLive) {
+        if (await this.mesh.rebindKey(key, held, id)) return this.acceptRecorded(spec, reply, ref, scope, owner, key, id);
+        continue; // taken meanwhile: claim again
+      }
+      // Another broker's task (or an earlier process's): this submitter follows it [TASK-28].
+      reply.accepted(ref, held, true);
+      if (known.kind === "ended") return reply.foreignOutcome(ref, held, known.outcome);
+      if (reply.follows) {
+        const deadline = known.kind === "open" ? known.deadline : Date.now() + (spec.timeout_ms ?? this.config.taskTimeoutMs);
+        this.mesh.watchForeign(held, deadline, (outcome) => reply.foreignOutcome(ref, held, outcome));
+      }
+      return;
+    }
+    throw new OverloadedError(`idempotency key ${spec.idempotency_key} is contended; submit again`, { ref });
+  }
+}
