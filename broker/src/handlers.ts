@@ -75,8 +75,7 @@ export class Handlers implements FrameHandler {
         return this.ack(s, f.ref);
       case "publish":
         if (!Auth.allowsTopic(s.acl, "publish", f.topic)) return s.error("forbidden", `token may not publish to ${f.topic}`, f.ref);
-        this.messaging.publish(s.agentId, f);
-        void this.backend.publish(f.topic, s.agentId, f.payload).catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
+        void this.messaging.publishAll(s.agentId, f.topic, f.payload).remote.catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
         return this.ack(s, f.ref);
       case "request": {
         if (this.state.shuttingDown) return this.messaging.fail(s, f.id, "shutting_down", "broker is shutting down");
@@ -231,7 +230,7 @@ export class Handlers implements FrameHandler {
 
   private query(s: Session, f: Query): void {
     // Local and cached remote agents, answered in order with the session's other frames [CONN-7].
-    s.send({ type: "agents", ref: f.ref, agents: [...this.registry.query(f), ...this.backend.remoteAgents(f)] });
+    s.send({ type: "agents", ref: f.ref, agents: this.messaging.agents(f) });
   }
 
   /** An id no live session holds [REG-6] (a peer may have asked for one that looks like ours). */

@@ -91,7 +91,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     const status = url.searchParams.get("status") ?? undefined;
     if (status !== undefined && !AgentStatusSchema.safeParse(status).success) throw errorFromCode("bad_frame", `bad status ${status}`);
     const filter = { capability: url.searchParams.get("capability") ?? undefined, status: status as z.infer<typeof AgentStatusSchema> | undefined };
-    const agents = [...deps.registry.query(filter), ...deps.backend.remoteAgents(filter)];
+    const agents = deps.messaging.agents(filter);
     return json(res, 200, { agents });
   }
   const pubMatch = /^\/v1\/publish\/([^/]+)$/.exec(path);
@@ -100,8 +100,8 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     if (!isValidTopic(topic)) throw errorFromCode("bad_frame", `not a valid topic: ${topic}`);
     if (!Auth.allowsTopic(acl, "publish", topic)) throw errorFromCode("forbidden", `token may not publish to ${topic}`);
     const payload = encodePayload(await readJson(req, deps.maxBodyBytes));
-    const local = deps.messaging.publish(deps.state.brokerId, { topic, payload });
-    const remote = await deps.backend.publish(topic, deps.state.brokerId, payload);
+    const { local, remote: sent } = deps.messaging.publishAll(deps.state.brokerId, topic, payload);
+    const remote = await sent;
     return json(res, 202, { delivered: local + remote });
   }
   throw errorFromCode("not_found", `no route ${method} ${path}`);

@@ -1,10 +1,10 @@
 /** Direct messages, topic broadcast and request/response between sessions [MSG-*, PUB-*, REQ-*]. */
-import { encode, type Publish, type Request, type Response, type Send } from "@agentwire/wire";
+import { encode, type AgentInfo, type Publish, type Request, type Response, type Send } from "@agentwire/wire";
 import type { ForwardedRequest, MeshPort, RequestAnswer } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import type { Metrics } from "./metrics.js";
 import { TopicTrie } from "./pubsub/topic-trie.js";
-import type { Registry } from "./registry.js";
+import type { AgentFilter, Registry } from "./registry.js";
 import { RequestTable, type RequestRecord } from "./requests.js";
 import type { Session } from "./session.js";
 import type { DeadlineHeap } from "./tasks/deadlines.js";
@@ -53,6 +53,19 @@ export class Messaging {
 
   unsubscribe(session: Session, pattern: string): void {
     if (session.subscriptions.delete(pattern)) this.topics.remove(pattern, session);
+  }
+
+  /**
+   * A publish by a peer or the HTTP API: delivered to this broker's subscribers (the count returned,
+   * MESH-6) and to the other brokers' (`remote`, which rejects when the mesh could not take it).
+   */
+  publishAll(from: string, topic: string, payload: Uint8Array): { local: number; remote: Promise<number> } {
+    return { local: this.publish(from, { topic, payload }), remote: this.mesh.publish(topic, from, payload) };
+  }
+
+  /** The agents of a query [QUERY-*]: this broker's, then the other brokers' as last heard (MESH-1). */
+  agents(filter: AgentFilter): AgentInfo[] {
+    return [...this.registry.query(filter), ...this.mesh.remoteAgents(filter)];
   }
 
   /** Delivers one message per matching session, encoded once; returns how many got it. */
