@@ -86,7 +86,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   );
 
   const server = createServer(
-    httpHandler({ state, auth, registry, tasks, messaging, metrics, backend, submissions, maxBodyBytes: config.maxFrameBytes }),
+    httpHandler({ state, auth, tasks, messaging, metrics, backend, submissions, maxBodyBytes: config.maxFrameBytes }),
   );
   const wss = new WebSocketServer({
     noServer: true,

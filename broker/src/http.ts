@@ -19,7 +19,6 @@ import type { TokenAcl } from "./config.js";
 import type { BrokerState } from "./handlers.js";
 import type { Messaging } from "./messaging.js";
 import type { Metrics } from "./metrics.js";
-import type { Registry } from "./registry.js";
 import type { SubmitReply, Submissions } from "./tasks/submissions.js";
 import { isMeshRun, tokenScope, type TaskService } from "./tasks/task-service.js";
 import { createdAt, endState, everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
@@ -29,7 +28,6 @@ const HttpSubmitSchema = SubmitSchema.omit({ type: true, ref: true, input: true 
 export interface HttpDeps {
   state: BrokerState;
   auth: Auth;
-  registry: Registry;
   tasks: TaskService;
   messaging: Messaging;
   metrics: Metrics;
