@@ -70,12 +70,14 @@ export class Auth {
   }
 }
 
-/**
- * What the mesh stores of the token that submitted a task (a hash: tokens do not go into Redis),
- * undefined for none.
- */
+/** A short, stable digest: what Redis gets of a token or an idempotency key, never the text itself. */
+export function digest(text: string): string {
+  return createHash("sha256").update(text).digest("base64url").slice(0, 22);
+}
+
+/** What the mesh stores of the token that submitted a task, undefined for none. */
 export function ownerTag(token: string): string | undefined {
-  return token === "" ? undefined : createHash("sha256").update(token).digest("base64url").slice(0, 22);
+  return token === "" ? undefined : digest(token);
 }
 
 /** The token of an `Authorization: Bearer <t>` header. */

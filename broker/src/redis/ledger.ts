@@ -5,9 +5,9 @@
  * watches on tasks another broker accepted (a client that reconnected elsewhere), and the recovery
  * of a dead (or restarted) broker's open tasks.
  */
-import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { Redis } from "ioredis";
+import { digest } from "../auth.js";
 import type { ForeignTask, RemoteOutcome, RemoteTask } from "../backend.js";
 import { incarnationOfTask, originOfTask } from "../tasks/task-table.js";
 import { decodeOutcome, decodeTaskBytes, encodeTask } from "./envelope.js";
@@ -21,11 +21,6 @@ interface Watch {
 
 /** Period of the poll for the outcomes of watched tasks. */
 const WATCH_POLL_MS = 100;
-
-/** A hash of an idempotency scope (and key), short enough for a key name or a record field. */
-export function scopeHash(text: string): string {
-  return createHash("sha256").update(text).digest("base64url").slice(0, 22);
-}
 
 export class Ledger {
   private readonly opened = new Map<string, Buffer>();
@@ -100,7 +95,7 @@ export class Ledger {
    * when this call bound it, else with the task id it holds.
    */
   async claimKey(scopedKey: string, taskId: string, ttlMs: number): Promise<string | undefined> {
-    const held = await this.cmd.set(meshKeys.idem(scopeHash(scopedKey)), taskId, "PX", ttlMs, "NX", "GET");
+    const held = await this.cmd.set(meshKeys.idem(digest(scopedKey)), taskId, "PX", ttlMs, "NX", "GET");
     return held ?? undefined;
   }
 
@@ -109,7 +104,7 @@ export class Ledger {
    * submit that bound it failed); false when it changed meanwhile.
    */
   async rebindKey(scopedKey: string, expected: string, taskId: string, ttlMs: number): Promise<boolean> {
-    return (await this.cmd.swap(meshKeys.idem(scopeHash(scopedKey)), "", expected, taskId, ttlMs)) === 1;
+    return (await this.cmd.swap(meshKeys.idem(digest(scopedKey)), "", expected, taskId, ttlMs)) === 1;
   }
 
   /** Stores the outcome of a task of broker `origin` that will not run again (out of attempts) and forgets its record. */
