@@ -31,12 +31,13 @@ describe.each(BACKENDS)("reference broker ($name)", (backend) => {
     await broker?.stop();
   });
 
-  it.for(brokerCases.map((c) => [c.id, c] as const))("%s", async ([, c], test) => {
+  it.for(brokerCases.map((c) => [c.id, c] as const))("%s", async ([, c]) => {
     const [result] = await runCases([c], () => new BrokerCtx({ url: broker.url, agentUrl: broker.agentUrl, http: broker.http, timeoutMs: 10_000 }));
     const rule = RELAXED_ACROSS_BROKERS.get(c.id);
     if (broker.agentUrl !== broker.url && rule !== undefined) {
+      // The case must skip here, citing its rule: that is what this test checks on a mesh.
       expect([result?.status, result?.message?.startsWith(`${rule}: `)]).toEqual(["skipped", true]);
-      test.skip(result?.message); // shown as skipped, with the case's reason
+      return;
     }
     if (failures([result!]).length > 0) console.error(table([result!]));
     expect(failures([result!])).toEqual([]);
