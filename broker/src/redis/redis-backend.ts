@@ -621,13 +621,13 @@ export class RedisBackend implements MeshPort {
   }
 
   handOver(task: TaskRecord, ran: boolean): boolean {
-    const record = taskRecord(task, this.options.brokerId);
-    const target = this.cache.brokerFor(record.capability, record.version, record.tags, record.strategy);
-    const attempt = ran ? record.attempt + 1 : record.attempt;
-    if (target === undefined || pastLastAttempt(record, attempt)) return false;
-    const moved = { ...record, target_broker: target, attempt, timeout_ms: Math.max(1, (record.deadline ?? Date.now()) - Date.now()) };
-    this.ledger.open({ ...moved, input: new Uint8Array(0) });
-    this.track(this.enqueueRemote(moved).catch((err: unknown) => this.options.log.warn({ err, task_id: record.task_id }, "handing an open task over failed")));
+    const me = this.options.brokerId;
+    const target = this.cache.brokerFor(task.capability, task.version, task.tags, task.strategy);
+    if (target === undefined) return false;
+    const handoff = { ...handoffOf(task, me, target), attempt: ran ? task.attempt + 1 : task.attempt };
+    if (pastLastAttempt(handoff, handoff.attempt)) return false;
+    this.ledger.open({ ...taskRecord(task, me, target), attempt: handoff.attempt });
+    this.track(this.enqueueRemote(handoff).catch((err: unknown) => this.options.log.warn({ err, task_id: task.id }, "handing an open task over failed")));
     return true;
   }
 
