@@ -9,9 +9,12 @@ import { describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { originHost } from "./helpers/origin-host.js";
+import type { RemoteOutcome } from "../src/backend.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
 import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "./helpers/peer.js";
+
+const results = (host: ReturnType<typeof originHost>): RemoteOutcome[][] => [...host.results.values()];
 
 describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
   it("tasks pending on a killed broker complete on a survivor, each delivered once", async () => {
@@ -87,6 +90,34 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
       expect(cancel.reason).toBe("moved on");
     } finally {
       await holder.close().catch(() => undefined);
+    }
+  });
+  it("entries of a live broker's stream that another broker's consumer holds (it took the broker for dead and had no agent) are taken back and run", async () => {
+    await using store = await storeFactory.start();
+    const admin = store.admin();
+    const run = randomBytes(3).toString("hex");
+    const [idB, origin, capability] = [`b-${run}`, `o-${run}`, `held-${run}`];
+    const host = originHost(origin);
+    const backend = new RedisBackend({ target: store.target, brokerId: origin, log: pino({ level: "silent" }), livenessMs: 200 });
+    backend.attach(host);
+    await backend.start();
+    try {
+      // Before B runs, a broker "ghost" read B's entries (as a reclaimer of a B it took for dead does) and kept them.
+      const stream = `aw:{b:${idB}}:tasks`;
+      await admin.xgroup("CREATE", stream, "brokers", "0", "MKSTREAM");
+      const n = 5;
+      for (let i = 0; i < n; i++) {
+        await backend.enqueueRemote({ task_id: `${origin}.t${i}`, capability, input: encodePayload(i), origin_broker: origin, target_broker: idB, timeout_ms: 30_000, attempt: 1 });
+      }
+      await admin.xreadgroup("GROUP", "brokers", "ghost", "COUNT", n, "STREAMS", stream, ">");
+      await using b = await startBroker([...store.join, "--broker-id", idB, "--mesh-liveness-ms", "250"]);
+      await using worker = (await Peer.register(b.url, { capabilities: [{ name: capability }] })).serve(Peer.echo);
+      await waitFor(() => (results(host).length === n ? true : undefined), 30_000, "every held entry run on B");
+      expect(results(host).filter((o) => o.length !== 1 || !o[0]!.ok)).toEqual([]);
+      expect(((await admin.xpending(stream, "brokers")) as [number])[0]).toBe(0);
+    } finally {
+      await backend.close();
+      admin.disconnect();
     }
   });
 });

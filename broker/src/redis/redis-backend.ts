@@ -50,12 +50,14 @@ const BROKER_KEY = /^aw:\{b:(.*)\}:(ready|tasks)$/;
 
 /** XREADGROUP / XAUTOCLAIM entries read as Buffers: [entry id, [field, value, ...]]. */
 type Entries = [Buffer, Buffer[]][];
+/** Liveness periods an entry of this broker's stream may sit with another broker's consumer before it is taken back. */
+const STRAY_IDLE_LIVENESS = 10;
 type StreamReply = [Buffer, Entries][] | null;
 /**
- * ioredis has `xautoclaimBuffer` at run time but not in its types. (`callBuffer` is no way around it:
- * on an auto-pipelined connection it sends the key as the command name.)
+ * ioredis has `xautoclaimBuffer` and `xclaimBuffer` at run time but not in its types. (`callBuffer` is
+ * no way around it: on an auto-pipelined connection it sends the key as the command name.)
  */
-type XAutoClaimBuffer = { xautoclaimBuffer(...args: (string | number)[]): Promise<unknown> };
+type XAutoClaimBuffer = { xautoclaimBuffer(...args: (string | number)[]): Promise<unknown>; xclaimBuffer(...args: (string | number)[]): Promise<unknown> };
 
 /** A result waiting for the end-of-turn store (`finish`). */
 interface StoredResult {
@@ -153,6 +155,9 @@ export class RedisBackend implements MeshPort {
    * unreachable either: none is taken for dead until they had 3 liveness periods to do so.
    */
   private readySince = 0;
+  private straying: Promise<void> | undefined;
+  /** A liveness tick failed: the next one that succeeds restarts `readySince`. */
+  private storeTrouble = false;
   private verifying: Promise<void> | undefined;
   /** Shutting down: entries read are handed to other brokers, agents are no longer published. */
   private intakeStopped = false;
@@ -220,10 +225,8 @@ export class RedisBackend implements MeshPort {
       // A graceful leave: peers forget our agents now; our task stream stays for reclaim.
       await this.cmd.del(this.keys.alive, this.keys.agents, this.keys.caps);
       // With nothing left in our stream we leave the mesh; otherwise a survivor reclaims it.
-      if ((await this.cmd.xlen(this.keys.tasks)) === 0 && (await this.cmd.hlen(this.keys.open)) === 0) {
-        await this.cmd.del(this.keys.tasks);
-        await this.cmd.zrem(meshKeys.brokers, this.options.brokerId);
-      }
+      // (One script: an XADD racing this leave is kept, not deleted with an empty stream.)
+      if ((await this.cmd.leave(this.keys.tasks, this.keys.open)) === 1) await this.cmd.zrem(meshKeys.brokers, this.options.brokerId);
       await this.signal(meshKeys.changes, this.options.brokerId);
     } catch (err) {
       this.options.log.warn({ err }, "mesh leave failed");
@@ -452,7 +455,18 @@ export class RedisBackend implements MeshPort {
     if (!this.live) return;
     // Woken after a pause longer than the liveness margin: check the entries still being run.
     if (this.running.size > 0 && Date.now() >= this.aliveUntil) void this.verifyAll();
-    await this.publishRecords();
+    try {
+      await this.publishRecords();
+    } catch (err) {
+      this.storeTrouble = true;
+      throw err;
+    }
+    if (this.storeTrouble) {
+      // The store is reachable again (on a Cluster, `cmd` stays ready while one master restarts):
+      // the others get their liveness periods to refresh before any of them is taken for dead.
+      this.storeTrouble = false;
+      this.readySince = Date.now();
+    }
     if (this.leftover.length > 0) await this.retryLeftover();
     if (this.openLeft > 0) this.openLeft = await this.recoverOpen(this.options.brokerId);
     const figures = await this.cmd.pipeline().xlen(this.keys.tasks).xpending(this.keys.tasks, CONSUMER_GROUP).llen(this.keys.ready).exec();
@@ -460,7 +474,33 @@ export class RedisBackend implements MeshPort {
     this.figures.streamLength = Number(value(0) ?? 0);
     this.figures.pending = Number((value(1) as [number] | undefined)?.[0] ?? 0);
     this.figures.readyLength = Number(value(2) ?? 0);
+    const holders = ((value(1) as [number, unknown, unknown, [string, string][] | null] | undefined)?.[3] ?? []).filter(([c]) => c !== this.options.brokerId);
+    if (holders.length > 0 && !this.intakeStopped) void this.takeStray(holders.map(([c]) => c));
     await this.refresh();
+  }
+
+  /**
+   * Entries of this broker's stream held by another broker's consumer for long: a broker that took
+   * this one for dead (its liveness key lapsed) and found no agent to hand them to, or that died while
+   * handing them. They are taken back and handed again like an earlier process's (`rehand`).
+   */
+  private takeStray(consumers: string[]): Promise<void> {
+    this.straying ??= (async () => {
+      const idle = STRAY_IDLE_LIVENESS * this.livenessMs;
+      for (const consumer of consumers) {
+        const held = (await this.cmd.xpending(this.keys.tasks, CONSUMER_GROUP, "IDLE", idle, "-", "+", this.batch, consumer)) as [string, string, number, number][];
+        if (held.length === 0) continue;
+        // XCLAIM with the same idle time: an entry its holder just touched stays its holder's.
+        const entries = (await (this.cmd as unknown as XAutoClaimBuffer).xclaimBuffer(this.keys.tasks, CONSUMER_GROUP, this.options.brokerId, idle, ...held.map(([id]) => id))) as unknown as Entries;
+        for (const [id, fields] of entries) {
+          if (!(await this.rehand(this.options.brokerId, id.toString(), fields))) this.leftover.push(id.toString());
+        }
+        this.options.log.info({ consumer, entries: entries.length }, "took back stream entries another broker held");
+      }
+    })()
+      .catch((err: unknown) => this.options.log.warn({ err }, "taking back held stream entries failed"))
+      .finally(() => (this.straying = undefined));
+    return this.straying;
   }
 
   /** Liveness + agent records (one script), membership, and a change notice when the set changed. */
@@ -478,14 +518,20 @@ export class RedisBackend implements MeshPort {
     }
     for (const [name, n] of caps) argv.push(name, n);
     const sent = Date.now();
-    await this.cmd.publishAgents(this.keys.alive, this.keys.agents, this.keys.caps, ...argv);
+    // The membership score is refreshed even when this broker's own slot is unreachable (its Cluster
+    // master restarting): a live broker whose liveness key lapsed meanwhile is not taken for dead.
+    const [records, membership] = await Promise.allSettled([
+      this.cmd.publishAgents(this.keys.alive, this.keys.agents, this.keys.caps, ...argv),
+      this.cmd.zadd(meshKeys.brokers, sent, me),
+    ]);
+    if (records.status === "rejected") throw records.reason;
     if (sent >= this.aliveUntil && this.running.size > 0) {
       // The liveness key may have lapsed before this refresh: what ran across the gap is suspect.
       for (const r of this.running.values()) r.suspect = true;
       void this.verifyAll();
     }
     this.aliveUntil = Math.max(this.aliveUntil, sent + 2 * this.livenessMs);
-    await this.cmd.zadd(meshKeys.brokers, Date.now(), me);
+    if (membership.status === "rejected") throw membership.reason;
     // Compare without in_flight, which changes with every task and is not worth a notice.
     const shape = JSON.stringify(agents.map((a) => [a.agent_id, a.status, a.capabilities.map((c) => c.name)]));
     if (shape !== this.lastPublished) {
@@ -948,6 +994,7 @@ export class RedisBackend implements MeshPort {
       };
       const timer = setTimeout(done, 500);
       conn.once("ready", done);
+      this.storeTrouble = true;
     });
   }
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Cluster, Redis } from "ioredis";
 
-export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-2", own: "own-2", endTasks: "end-tasks", swap: "swap-1" } as const;
+export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-2", own: "own-2", endTasks: "end-tasks", swap: "swap-1", leave: "leave-2" } as const;
 
 function source(file: string): string {
   const here = fileURLToPath(new URL(`./${file}.lua`, import.meta.url));
@@ -26,6 +26,8 @@ export interface MeshCommands {
   swap(key: string, field: string, expected: string | Buffer, value: string | Buffer, ttlMs: number): Promise<number>;
   /** argv: group, consumer, then entry id + attempt (0 = unchanged) pairs; one 1 (owned) or 0 (taken) per entry. */
   own(stream: string, attempts: string, group: string, consumer: string, ...pairs: (string | number)[]): Promise<number[]>;
+  /** Deletes the task stream when it and the open-task records are empty; 1 when it did. */
+  leave(stream: string, open: string): Promise<number>;
 }
 
 export function defineScripts(conn: Redis | Cluster): Redis & MeshCommands {
