@@ -5,13 +5,14 @@ import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { CLOSE_CODES, SUBPROTOCOL, errorInfo } from "@agentwire/wire";
+import { CLOSE_CODES, SUBPROTOCOL } from "@agentwire/wire";
 import { Auth, bearer } from "./auth.js";
-import { LocalMesh, type MeshHost, type MeshPort, type RemoteOutcome } from "./backend.js";
+import { LocalMesh, type MeshHost, type MeshPort } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { EventBus } from "./events.js";
-import { Handlers, type BrokerState } from "./handlers.js";
+import { BrokerCore, type BrokerState } from "./core.js";
+import { Handlers } from "./handlers.js";
 import { HeartbeatMonitor } from "./heartbeat.js";
 import { httpHandler } from "./http.js";
 import { Messaging } from "./messaging.js";
@@ -24,7 +25,7 @@ import { WriteBatcher } from "./write-batch.js";
 import { DeadlineHeap } from "./tasks/deadlines.js";
 import { Submissions } from "./tasks/submissions.js";
 import { TaskService } from "./tasks/task-service.js";
-import { TaskTable, idPrefix, newIncarnation, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
+import { TaskTable, idPrefix, newIncarnation, type TaskRecord } from "./tasks/task-table.js";
 
 export interface Broker extends AsyncDisposable {
   readonly id: string;
@@ -73,7 +74,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, metrics, events, backend);
   messaging = new Messaging(config, brokerId, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend);
   const submissions = new Submissions(config, tasks, backend);
-  const handlers = new Handlers(config, state, auth, registry, tasks, messaging, metrics, log, sessions, backend, submissions);
+  const core = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log);
+  const handlers = new Handlers(config, core, metrics, log, sessions);
 
   const monitor = new HeartbeatMonitor(
     sessions,
@@ -86,7 +88,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   );
 
   const server = createServer(
-    httpHandler({ state, auth, tasks, messaging, metrics, backend, submissions, maxBodyBytes: config.maxFrameBytes }),
+    httpHandler({ core, auth, metrics, backend, maxBodyBytes: config.maxFrameBytes }),
   );
   const wss = new WebSocketServer({
     noServer: true,
@@ -115,7 +117,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     });
   });
 
-  backend.attach(meshHost(brokerId, registry, tasks, messaging, backend, log));
+  backend.attach(meshHost(brokerId, core, registry, tasks, messaging, log));
   registry.onChange = () => backend.registryChanged();
   await backend.start();
   await new Promise<void>((resolve, reject) => {
@@ -181,37 +183,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
 }
 
 /** The broker seen from its mesh backend: local agents, local delivery, running handed-over tasks. */
-function meshHost(brokerId: string, registry: Registry, tasks: TaskService, messaging: Messaging, backend: MeshPort, log: Logger): MeshHost {
+function meshHost(brokerId: string, core: BrokerCore, registry: Registry, tasks: TaskService, messaging: Messaging, log: Logger): MeshHost {
   return {
     brokerId,
     localAgents: () => registry.directory(),
     offers: (t) => registry.anyOffers(t.capability, t.version, t.tags),
     publishLocal: (topic, from, payload) => messaging.publish(from, { topic, payload }),
-    runTask(remote, done) {
-      const observer = meshSubmitter(backend, remote.origin_broker, remote.task_id, remote.attempt, done);
-      try {
-        // The origin's task id is its idempotency identity (the origin's table already folded the
-        // client's idempotency key into it); scoped to the origin, it makes a redelivery of the same
-        // task join the first run here instead of running again.
-        const spec = {
-          capability: remote.capability,
-          input: remote.input,
-          timeout_ms: remote.timeout_ms,
-          idempotency_key: remote.task_id,
-          version: remote.version,
-          tags: remote.tags === undefined ? undefined : [...remote.tags],
-          priority: remote.priority,
-          strategy: remote.strategy,
-          max_attempts: remote.max_attempts,
-        };
-        // No token owns it here: its submitter's token stayed with the origin broker.
-        const { task, duplicate } = tasks.create(spec, observer, "mesh", `mesh:${remote.origin_broker}`, "", { attempt: remote.attempt, localOnly: true, id: remote.task_id });
-        if (duplicate) tasks.watch(task, observer, undefined);
-        else tasks.start(task);
-      } catch (err) {
-        done({ ok: false, error: errorInfo(err) });
-      }
-    },
+    runTask: (remote, done) => core.runHandedOver(remote, done),
     cancelRun: (origin, taskId, reason) => tasks.cancelFromMesh(origin, taskId, reason),
     taskMoved: (taskId, to, attempt) => tasks.remoteMoved(taskId, to, attempt),
     remoteProgress: (taskId, attempt, data) => tasks.remoteProgress(taskId, attempt, data),
@@ -220,24 +198,6 @@ function meshHost(brokerId: string, registry: Registry, tasks: TaskService, mess
     requestAnswered: (id, answer) => messaging.remoteResponse(id, answer),
     onRemoteResult(taskId, outcome) {
       if (!tasks.remoteResult(taskId, outcome)) log.debug({ task_id: taskId, attempt: outcome.attempt }, "dropped a remote result (task ended or older attempt)");
-    },
-  };
-}
-
-/**
- * The submitter of a task another broker handed here: its progress and its one result go back to the
- * origin. The ended record keeps it, so it holds only the origin, task id and attempt (not the handed
- * over task and its input) and lets go of `done` (the backend's hold on that task) once called.
- */
-function meshSubmitter(backend: MeshPort, origin: string, taskId: string, attempt: number, done: (outcome: RemoteOutcome) => void): TaskObserver {
-  let answer: typeof done | undefined = done;
-  return {
-    // Progress goes back to the origin ahead of the result (same connection, same ready list).
-    onProgress: (_t, data) => backend.forwardProgress(origin, taskId, attempt, data),
-    onResult: (t) => {
-      const send = answer;
-      answer = undefined;
-      send?.({ ok: t.ok, output: t.output, error: t.error, attempt: t.attempt });
     },
   };
 }

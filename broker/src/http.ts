@@ -16,26 +16,21 @@ import {
 import { Auth, bearer } from "./auth.js";
 import type { MeshPort, RemoteOutcome } from "./backend.js";
 import type { TokenAcl } from "./config.js";
-import type { BrokerState } from "./handlers.js";
-import type { Messaging } from "./messaging.js";
+import { unknownTask, type BrokerCore } from "./core.js";
 import type { Metrics } from "./metrics.js";
-import type { SubmitReply, Submissions } from "./tasks/submissions.js";
-import { isMeshRun, tokenScope, type TaskService } from "./tasks/task-service.js";
+import type { SubmitReply } from "./tasks/submissions.js";
+import { isMeshRun, type TaskService } from "./tasks/task-service.js";
 import { createdAt, endState, everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
 
 const HttpSubmitSchema = SubmitSchema.omit({ type: true, ref: true, input: true }).extend({ input: z.unknown().optional() });
 
 export interface HttpDeps {
-  state: BrokerState;
+  core: BrokerCore;
   auth: Auth;
-  tasks: TaskService;
-  messaging: Messaging;
   metrics: Metrics;
   backend: MeshPort;
-  submissions: Submissions;
   maxBodyBytes: number;
 }
-
 
 export function httpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -56,8 +51,9 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
 
   if (method === "GET" && path === "/livez") return json(res, 200, { status: "ok" });
   if (method === "GET" && path === "/readyz") {
-    const ready = !deps.state.shuttingDown && deps.backend.ready;
-    return json(res, ready ? 200 : 503, { status: ready ? "ready" : deps.state.shuttingDown ? "shutting_down" : "backend_not_ready" });
+    const { shuttingDown } = deps.core.state;
+    const ready = !shuttingDown && deps.backend.ready;
+    return json(res, ready ? 200 : 503, { status: ready ? "ready" : shuttingDown ? "shutting_down" : "backend_not_ready" });
   }
 
   // Every other route needs the bearer token when auth is on [HTTP-1].
@@ -72,33 +68,34 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
   const taskMatch = /^\/v1\/tasks\/([^/]+)$/.exec(path);
   if (taskMatch !== null && (method === "GET" || method === "DELETE")) {
     const id = decodeURIComponent(taskMatch[1]!);
-    const known = deps.tasks.table.get(id);
+    if (method === "DELETE") {
+      const task = deps.core.cancel(acl, null, id, "cancelled over HTTP");
+      return json(res, 200, { task_id: task.id, state: task.state });
+    }
+    const known = deps.core.tasks.table.get(id);
     // Another token's task is answered as an unknown one: its existence is not revealed [AUTH-8].
     const task = known !== undefined && Auth.ownsTask(acl, known.owner) ? known : undefined;
-    if (known === undefined && method === "GET" && Auth.ownsTask(acl, "")) {
+    if (known === undefined && Auth.ownsTask(acl, "")) {
       // Another broker's task that ran in the mesh: its stored result outlives its origin broker, and names no token.
       const stored = await deps.backend.storedOutcome(id);
       if (stored !== undefined) return json(res, 200, storedView(id, stored));
     }
-    if (task === undefined) throw errorFromCode("unknown_task", `task ${id} is not known`);
-    if (method === "GET") return json(res, 200, taskView(task));
-    deps.tasks.cancel(null, id, "cancelled over HTTP");
-    return json(res, 200, { task_id: task.id, state: task.state });
+    if (task === undefined) throw unknownTask(id);
+    return json(res, 200, taskView(task));
   }
   if (method === "GET" && path === "/v1/agents") {
     const status = url.searchParams.get("status") ?? undefined;
     if (status !== undefined && !AgentStatusSchema.safeParse(status).success) throw errorFromCode("bad_frame", `bad status ${status}`);
     const filter = { capability: url.searchParams.get("capability") ?? undefined, status: status as z.infer<typeof AgentStatusSchema> | undefined };
-    const agents = deps.messaging.agents(filter);
+    const agents = deps.core.query(filter);
     return json(res, 200, { agents });
   }
   const pubMatch = /^\/v1\/publish\/([^/]+)$/.exec(path);
   if (pubMatch !== null && method === "POST") {
     const topic = decodeURIComponent(pubMatch[1]!);
     if (!isValidTopic(topic)) throw errorFromCode("bad_frame", `not a valid topic: ${topic}`);
-    if (!Auth.allowsTopic(acl, "publish", topic)) throw errorFromCode("forbidden", `token may not publish to ${topic}`);
     const payload = encodePayload(await readJson(req, deps.maxBodyBytes));
-    const { local, remote: sent } = deps.messaging.publishAll(deps.state.brokerId, topic, payload);
+    const { local, remote: sent } = deps.core.publish(acl, deps.core.state.brokerId, topic, payload);
     const remote = await sent;
     return json(res, 202, { delivered: local + remote });
   }
@@ -113,18 +110,16 @@ function authorize(deps: HttpDeps, req: IncomingMessage): TokenAcl | undefined {
 }
 
 async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse, url: URL, acl: TokenAcl | undefined): Promise<void> {
-  if (deps.state.shuttingDown) throw errorFromCode("shutting_down", "broker is shutting down");
   const parsed = HttpSubmitSchema.safeParse(await readJson(req, deps.maxBodyBytes));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw errorFromCode("bad_frame", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
   }
   const body = parsed.data;
-  if (!Auth.allows(acl, "submit", body.capability)) throw errorFromCode("forbidden", `token may not submit to ${body.capability}`);
   const waitParam = url.searchParams.get("wait");
   const waitMs = waitParam === null ? -1 : /^\d{1,8}$/.test(waitParam) ? Number(waitParam) : NaN;
   if (Number.isNaN(waitMs) || waitMs > 86_400_000) throw errorFromCode("bad_frame", "wait must be an integer 0..86400000 (ms)");
-  // The same submit as a `submit` frame's (tasks/submissions.ts), mesh-wide idempotency keys included.
+  // The same submit as a `submit` frame's (BrokerCore.submit), mesh-wide idempotency keys included.
   let answer: { id: string; duplicate: boolean } | undefined;
   let foreign: { outcome: RemoteOutcome | undefined } | undefined;
   let foreignEnded: (() => void) | undefined;
@@ -137,9 +132,9 @@ async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
       foreignEnded?.();
     },
   };
-  await deps.submissions.submit({ ...body, input: encodePayload(body.input ?? null) }, reply, "http", tokenScope(acl?.token), acl?.token ?? "");
+  await deps.core.submit(acl, { ...body, input: encodePayload(body.input ?? null) }, reply, "http");
   const { id, duplicate } = answer!;
-  const task = deps.tasks.table.get(id);
+  const task = deps.core.tasks.table.get(id);
   if (task === undefined || isMeshRun(task)) {
     // A task another broker accepted (its key was bound there): its outcome comes from the mesh.
     if (waitMs > 0 && foreign === undefined) {
@@ -156,7 +151,7 @@ async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
     if (o === undefined) return json(res, 202, { task_id: id, state: "dispatched", duplicate: true });
     return json(res, 200, { task_id: id, state: endState(o.ok, o.error), ok: o.ok, output: o.output === undefined ? undefined : safeDecode(o.output), error: o.error });
   }
-  if (waitMs > 0 && task.endedAt === 0) await waitForEnd(deps.tasks, task, waitMs);
+  if (waitMs > 0 && task.endedAt === 0) await waitForEnd(deps.core.tasks, task, waitMs);
   if (waitMs < 0 || task.endedAt === 0) {
     return json(res, 202, duplicate ? { task_id: task.id, state: task.state, duplicate } : { task_id: task.id, state: task.state });
   }

@@ -46,13 +46,11 @@ export class Messaging {
   }
 
   subscribe(session: Session, pattern: string): void {
-    if (session.subscriptions.has(pattern)) return;
-    session.subscriptions.add(pattern);
-    this.topics.add(pattern, session);
+    if (session.addSubscription(pattern)) this.topics.add(pattern, session);
   }
 
   unsubscribe(session: Session, pattern: string): void {
-    if (session.subscriptions.delete(pattern)) this.topics.remove(pattern, session);
+    if (session.removeSubscription(pattern)) this.topics.remove(pattern, session);
   }
 
   /**
@@ -174,8 +172,7 @@ export class Messaging {
 
   /** A session ended: drop its subscriptions; callers of requests it held get no_responders. */
   gone(session: Session): void {
-    for (const p of session.subscriptions) this.topics.remove(p, session);
-    session.subscriptions.clear();
+    for (const p of session.takeSubscriptions()) this.topics.remove(p, session);
     for (const r of [...session.requestsIn]) {
       this.end(r);
       const message = `${session.agentId} went away before responding`;

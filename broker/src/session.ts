@@ -70,7 +70,8 @@ export class Session implements TaskObserver, SubmitReply {
   readonly requestsIn = new Set<RequestRecord>();
   /** Tasks submitted + requests made by this session and still open (max_in_flight) [LIMIT-2]. */
   private open = 0;
-  readonly subscriptions = new Set<string>();
+  /** Topic patterns this session subscribed to (LIMIT-7 counts them). */
+  private readonly subscriptions = new Set<string>();
   lastSeen: number;
   connectedAt = 0;
   acl: TokenAcl | undefined;
@@ -274,6 +275,33 @@ export class Session implements TaskObserver, SubmitReply {
 
   get observer(): TaskObserver {
     return this;
+  }
+
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
+  hasSubscription(pattern: string): boolean {
+    return this.subscriptions.has(pattern);
+  }
+
+  /** Adds a subscription; false when the session held it already. */
+  addSubscription(pattern: string): boolean {
+    if (this.subscriptions.has(pattern)) return false;
+    this.subscriptions.add(pattern);
+    return true;
+  }
+
+  /** Removes a subscription; false when the session did not hold it. */
+  removeSubscription(pattern: string): boolean {
+    return this.subscriptions.delete(pattern);
+  }
+
+  /** Every subscription, which the session no longer holds (it ended). */
+  takeSubscriptions(): string[] {
+    const all = [...this.subscriptions];
+    this.subscriptions.clear();
+    return all;
   }
 
   accepted(ref: string, taskId: string, duplicate: boolean): void {

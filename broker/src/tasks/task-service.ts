@@ -337,15 +337,11 @@ export class TaskService {
    * Cancel by a submitter (null: over HTTP). Returns undefined for a task this observer may not cancel (unknown_task).
    * An ended task is a no-op (idempotent).
    */
-  cancel(by: TaskObserver | null, taskId: string, reason: string | undefined): TaskRecord | undefined {
-    const task = this.table.get(taskId);
-    if (task === undefined) return undefined;
-    if (by !== null && task.submitter !== by && !(task.watchers?.some((w) => w.observer === by) ?? false)) return undefined;
-    if (task.endedAt === 0) {
-      this.stop(task, reason ?? "cancelled");
-      this.finish(task, false, undefined, { code: "cancelled", message: reason ?? "cancelled by the submitter", retryable: false });
-    }
-    return task;
+  /** Cancels `task` (found by BrokerCore.cancel, which checks who may); one that ended stays as it ended. */
+  cancel(task: TaskRecord, reason: string | undefined): void {
+    if (task.endedAt !== 0) return;
+    this.stop(task, reason ?? "cancelled");
+    this.finish(task, false, undefined, { code: "cancelled", message: reason ?? "cancelled by the submitter", retryable: false });
   }
 
   /** The deadline passed. */
