@@ -5,7 +5,9 @@ import type { BrokerConfig } from "./config.js";
 import type { Metrics } from "./metrics.js";
 import { TopicTrie } from "./pubsub/topic-trie.js";
 import type { AgentFilter, Registry } from "./registry.js";
+import { rotate, type Pool } from "./dispatch/strategy.js";
 import { RequestTable, type RequestRecord } from "./requests.js";
+import { takesRequest, takesRequestById } from "./serving.js";
 import type { Session } from "./session.js";
 import type { DeadlineHeap } from "./tasks/deadlines.js";
 import type { TaskRecord } from "./tasks/task-table.js";
@@ -16,7 +18,8 @@ export class Messaging {
   private readonly matched = new Set<Session>();
   private seq = 0;
   /** Round-robin cursor per capability for `request {capability}`. */
-  private readonly cursors = new Map<string, number>();
+  /** Round-robin cursor of requests by capability, per capability. */
+  private readonly pools = new Map<string, Pool>();
 
   constructor(
     private readonly config: BrokerConfig,
@@ -203,23 +206,14 @@ export class Messaging {
 
   private byId(agentId: string): Session | undefined {
     const s = this.registry.get(agentId);
-    return s !== undefined && s.state === "ready" && s.status !== "unhealthy" ? s : undefined;
+    return s !== undefined && takesRequestById(s) ? s : undefined;
   }
 
+  /** Round robin over the agents a request by capability may go to, as tasks rotate [REQ-2]. */
   private byCapability(capability: string): Session | undefined {
-    const list = this.registry.offering(capability);
-    const last = this.cursors.get(capability) ?? 0;
-    let first: Session | undefined;
-    for (const s of list) {
-      if (s.state !== "ready" || s.status === "unhealthy" || s.status === "draining") continue;
-      if (s.seq > last) {
-        this.cursors.set(capability, s.seq);
-        return s;
-      }
-      first ??= s;
-    }
-    if (first !== undefined) this.cursors.set(capability, first.seq);
-    return first;
+    let pool = this.pools.get(capability);
+    if (pool === undefined) this.pools.set(capability, (pool = { lastSeq: 0 }));
+    return rotate(this.registry.offering(capability), pool, takesRequest);
   }
 }
 

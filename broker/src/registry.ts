@@ -2,9 +2,9 @@
  * Registered sessions by agent id, and agents by capability in registration order. Answers
  * "who may serve this task" (version range via semver, tags, status) and registry queries.
  */
-import semver from "semver";
 import type { AgentInfo, AgentStatus, Capability } from "@agentwire/wire";
 import type { EventBus } from "./events.js";
+import { capabilityMatches, mayServe } from "./serving.js";
 import type { OfferedCapability, Session } from "./session.js";
 
 export interface AgentFilter {
@@ -106,22 +106,13 @@ export class Registry {
   /** Whether the agent's capability satisfies a task's version range and required tags. */
   matches(session: Session, capability: string, range: string | undefined, tags: readonly string[] | undefined): boolean {
     const cap = session.caps.get(capability);
-    if (cap === undefined) return false;
-    if (range !== undefined && range !== "*") {
-      let ok = cap.ranges.get(range);
-      if (ok === undefined) cap.ranges.set(range, (ok = semver.satisfies(cap.version, range)));
-      if (!ok) return false;
-    }
-    if (tags !== undefined) {
-      for (const t of tags) if (!cap.tags.includes(t) && !session.tags.includes(t)) return false;
-    }
-    return true;
+    return cap !== undefined && capabilityMatches(cap.version, cap.tags, session.tags, range, tags, cap.ranges);
   }
 
   /** Whether some live, non-draining agent could ever serve such a task (no_agents otherwise). */
   anyOffers(capability: string, range: string | undefined, tags: readonly string[] | undefined): boolean {
     for (const s of this.offering(capability)) {
-      if (s.state === "ready" && s.status !== "draining" && this.matches(s, capability, range, tags)) return true;
+      if (mayServe(s) && this.matches(s, capability, range, tags)) return true;
     }
     return false;
   }

@@ -1,8 +1,9 @@
 /** Unit tests of the broker's data structures (the rest of the suite drives the real bin). */
 import { describe, expect, it } from "vitest";
-import { topicMatches } from "@agentwire/wire";
+import { AGENT_STATUSES, topicMatches, type AgentStatus } from "@agentwire/wire";
 import { Deque } from "../src/dispatch/deque.js";
 import { TopicTrie } from "../src/pubsub/topic-trie.js";
+import { answersById, awaitsWork, capabilityMatches, takesWorkNow } from "../src/serving.js";
 import { DeadlineHeap } from "../src/tasks/deadlines.js";
 
 describe("TopicTrie", () => {
@@ -58,5 +59,31 @@ describe("Deque", () => {
     for (let x = d.shift(); x !== undefined; x = d.shift()) out.push(x.n);
     expect(out.slice(0, 3)).toEqual([1500, 1500.5, 1502]);
     expect(out).toHaveLength(1500);
+  });
+});
+
+describe("serving (who may serve what)", () => {
+  it("[ROUTE-4][REQ-2][REQ-3] each status answers as serving.ts's table says", () => {
+    // status → [a task waits for it, a task or a request by capability goes to it now, a request by id reaches it]
+    const table: Record<AgentStatus, [boolean, boolean, boolean]> = {
+      ready: [true, true, true],
+      busy: [true, true, true],
+      unhealthy: [true, false, false],
+      draining: [false, false, true],
+    };
+    for (const status of AGENT_STATUSES) {
+      expect([awaitsWork(status), takesWorkNow(status), answersById(status)], status).toEqual(table[status]);
+    }
+  });
+
+  it("a capability matches a version range and required tags on the capability or the agent", () => {
+    const cache = new Map<string, boolean>();
+    expect(capabilityMatches("1.4.0", ["gpu"], ["eu"], "^1.2", ["gpu", "eu"], cache)).toBe(true);
+    expect(capabilityMatches("1.4.0", ["gpu"], ["eu"], "^2", undefined, cache)).toBe(false);
+    expect(capabilityMatches("1.4.0", [], [], "*", ["gpu"])).toBe(false);
+    expect([...cache]).toEqual([
+      ["^1.2", true],
+      ["^2", false],
+    ]);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { PRIORITIES, PRIORITY_RANK, type Strategy as StrategyName } from "@agentwire/wire";
 import type { Registry } from "../registry.js";
+import { hasRoomNow } from "../serving.js";
 import type { Session } from "../session.js";
 import type { TaskRecord } from "../tasks/task-table.js";
 import { capabilityMatch } from "./capability.js";
@@ -104,12 +105,8 @@ export class Dispatcher {
   }
 
   private anyRoom(capability: string): boolean {
-    for (const s of this.registry.offering(capability)) if (this.hasRoom(s)) return true;
+    for (const s of this.registry.offering(capability)) if (hasRoomNow(s)) return true;
     return false;
-  }
-
-  private hasRoom(s: Session): boolean {
-    return s.state === "ready" && (s.status === "ready" || s.status === "busy") && s.tasks.size < s.capacity;
   }
 
   private queue(capability: string): CapabilityQueue {
@@ -125,7 +122,7 @@ export class Dispatcher {
     const candidates = this.scratch;
     candidates.length = 0;
     for (const s of this.registry.offering(task.capability)) {
-      if (!this.hasRoom(s)) continue;
+      if (!hasRoomNow(s)) continue;
       if ((task.version !== undefined || task.tags !== undefined) && !this.registry.matches(s, task.capability, task.version, task.tags)) continue;
       candidates.push(s);
     }

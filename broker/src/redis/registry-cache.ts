@@ -2,9 +2,9 @@
  * This broker's copy of the agents registered on other brokers, replaced per broker whenever that
  * broker announces a change (and on every liveness tick, so a lost notice heals within one tick).
  */
-import semver from "semver";
 import type { AgentInfo, Strategy } from "@agentwire/wire";
 import type { AgentFilter } from "../registry.js";
+import { awaitsWork, capabilityMatches, takesWorkNow } from "../serving.js";
 
 export class RegistryCache {
   private readonly byBroker = new Map<string, AgentInfo[]>();
@@ -60,8 +60,8 @@ export class RegistryCache {
     for (const [brokerId, agents] of this.byBroker) {
       let best: string[] | undefined;
       for (const a of agents) {
-        if (a.status === "draining" || !offers(a, capability, range, tags)) continue;
-        if (a.status === "ready" || a.status === "busy") {
+        if (!awaitsWork(a.status) || !offers(a, capability, range, tags)) continue;
+        if (takesWorkNow(a.status)) {
           best = ready;
           if (!byLoad) break; // one ready agent qualifies the broker
           const load = a.in_flight / Math.max(1, a.capacity);
@@ -77,13 +77,10 @@ export class RegistryCache {
   }
 }
 
-/** The same test as `Registry.matches`, on a shared agent record. */
+/** `Registry.matches` on a shared agent record. */
 function offers(a: AgentInfo, capability: string, range: string | undefined, tags: readonly string[] | undefined): boolean {
   const cap = a.capabilities.find((c) => c.name === capability);
-  if (cap === undefined) return false;
-  if (range !== undefined && range !== "*" && !semver.satisfies(cap.version ?? "1.0.0", range)) return false;
-  if (tags !== undefined) for (const t of tags) if (!(cap.tags ?? []).includes(t) && !a.tags.includes(t)) return false;
-  return true;
+  return cap !== undefined && capabilityMatches(cap.version ?? "1.0.0", cap.tags ?? [], a.tags, range, tags);
 }
 
 export function parseAgents(hash: Record<string, string>): AgentInfo[] {
