@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { CLOSE_CODES, SUBPROTOCOL } from "@agentwire/wire";
 import { Auth, bearer } from "./auth.js";
-import { LocalMesh, type MeshHost, type MeshPort } from "./backend.js";
+import { LocalMesh, type MeshPort } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { EventBus } from "./events.js";
@@ -71,7 +71,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     mesh: () => backend.stats(),
   });
   metrics.listen(events);
-  tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, metrics, events, backend);
+  tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, events, backend);
   messaging = new Messaging(config, brokerId, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend);
   const submissions = new Submissions(config, tasks, backend);
   const core = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log);
@@ -117,7 +117,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     });
   });
 
-  backend.attach(meshHost(brokerId, core, registry, tasks, messaging, log));
+  backend.attach(core.meshInbound());
   registry.onChange = () => backend.registryChanged();
   await backend.start();
   await new Promise<void>((resolve, reject) => {
@@ -179,26 +179,6 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     shutdown,
     close,
     [Symbol.asyncDispose]: close,
-  };
-}
-
-/** The broker seen from its mesh backend: local agents, local delivery, running handed-over tasks. */
-function meshHost(brokerId: string, core: BrokerCore, registry: Registry, tasks: TaskService, messaging: Messaging, log: Logger): MeshHost {
-  return {
-    brokerId,
-    localAgents: () => registry.directory(),
-    offers: (t) => registry.anyOffers(t.capability, t.version, t.tags),
-    publishLocal: (topic, from, payload) => messaging.publish(from, { topic, payload }),
-    runTask: (remote, done) => core.runHandedOver(remote, done),
-    cancelRun: (origin, taskId, reason) => tasks.cancelFromMesh(origin, taskId, reason),
-    taskMoved: (taskId, to, attempt) => tasks.remoteMoved(taskId, to, attempt),
-    remoteProgress: (taskId, attempt, data) => tasks.remoteProgress(taskId, attempt, data),
-    deliverMessage: (to, from, payload, correlationId) => messaging.deliverRemoteMessage(to, from, payload, correlationId),
-    serveRequest: (request) => messaging.serveRemoteRequest(request),
-    requestAnswered: (id, answer) => messaging.remoteResponse(id, answer),
-    onRemoteResult(taskId, outcome) {
-      if (!tasks.remoteResult(taskId, outcome)) log.debug({ task_id: taskId, attempt: outcome.attempt }, "dropped a remote result (task ended or older attempt)");
-    },
   };
 }
 

@@ -1,9 +1,9 @@
 /**
  * The broker's operations, each defined once and transport-agnostic: register, heartbeat, drain,
  * submit, attach, cancel, progress, result, subscribe, publish, send, request, respond, query. The
- * WebSocket handlers (handlers.ts), the HTTP API (http.ts) and the mesh's inbound side (broker.ts's
- * MeshHost, which also runs handed-over tasks through `runHandedOver`) translate frames, JSON bodies
- * and mesh entries into these calls. A refused operation
+ * WebSocket handlers (handlers.ts), the HTTP API (http.ts) and the mesh's inbound side
+ * (`meshInbound()`, which the mesh port's implementation calls with what other brokers send) translate
+ * frames, JSON bodies and mesh entries into these calls. A refused operation
  * throws an `AgentwireError` with its registry code; each transport turns it into an error frame, an
  * HTTP status or a close code from one table (`ERROR_CODES`).
  */
@@ -24,7 +24,7 @@ import {
 } from "@agentwire/wire";
 import type { Logger } from "pino";
 import { Auth } from "./auth.js";
-import type { MeshPort, RemoteOutcome, RemoteTask } from "./backend.js";
+import type { MeshHost, MeshPort, RemoteOutcome, RemoteTask } from "./backend.js";
 import type { BrokerConfig, TokenAcl } from "./config.js";
 import type { Messaging } from "./messaging.js";
 import type { AgentFilter, Registry } from "./registry.js";
@@ -259,6 +259,27 @@ export class BrokerCore {
   }
 
   // ---- the mesh's inbound side
+
+  /** What the other brokers ask of this one, through the mesh port's implementation [MESH-*]. */
+  meshInbound(): MeshHost {
+    const { registry, tasks, messaging, log } = this;
+    return {
+      brokerId: this.state.brokerId,
+      localAgents: () => registry.directory(),
+      offers: (t) => registry.anyOffers(t.capability, t.version, t.tags),
+      publishLocal: (topic, from, payload) => messaging.publish(from, { topic, payload }),
+      runTask: (remote, done) => this.runHandedOver(remote, done),
+      cancelRun: (origin, taskId, reason) => tasks.cancelFromMesh(origin, taskId, reason),
+      taskMoved: (taskId, to, attempt) => tasks.remoteMoved(taskId, to, attempt),
+      remoteProgress: (taskId, attempt, data) => tasks.remoteProgress(taskId, attempt, data),
+      deliverMessage: (to, from, payload, correlationId) => messaging.deliverRemoteMessage(to, from, payload, correlationId),
+      serveRequest: (request) => messaging.serveRemoteRequest(request),
+      requestAnswered: (id, answer) => messaging.remoteResponse(id, answer),
+      onRemoteResult(taskId, outcome) {
+        if (!tasks.remoteResult(taskId, outcome)) log.debug({ task_id: taskId, attempt: outcome.attempt }, "dropped a remote result (task ended or older attempt)");
+      },
+    };
+  }
 
   /**
    * Runs a task another broker handed here on a local agent; `done` exactly once with its outcome.

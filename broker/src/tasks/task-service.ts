@@ -18,7 +18,6 @@ import type { MeshPort, RemoteOutcome } from "../backend.js";
 import type { BrokerConfig } from "../config.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import { END_EVENT, type EventBus, type TaskEventType } from "../events.js";
-import type { Metrics } from "../metrics.js";
 import type { Registry } from "../registry.js";
 import type { Session } from "../session.js";
 import type { RequestRecord } from "../requests.js";
@@ -106,7 +105,6 @@ export class TaskService {
     private readonly deadlines: DeadlineHeap<TaskRecord | RequestRecord>,
     private readonly dispatcher: Dispatcher,
     private readonly registry: Registry,
-    private readonly metrics: Metrics,
     private readonly events: EventBus,
     private readonly mesh: MeshPort,
   ) {}
