@@ -38,18 +38,26 @@ export interface Broker extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-export async function startBroker(config: BrokerConfig, logger: Logger, backendArg?: MeshPort): Promise<Broker> {
-  const brokerId = config.brokerId === "" ? `b-${randomBytes(4).toString("hex")}` : config.brokerId;
-  const log = logger.child({ broker_id: brokerId });
-  const incarnation = newIncarnation();
-  const backend: MeshPort =
-    backendArg ??
-    (config.redis !== "" || config.redisCluster !== ""
-      ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, incarnation, keyTtlMs: config.resultTtlMs, log, sweepMs: config.meshSweepMs, livenessMs: config.meshLivenessMs, responseMarginMs: config.meshResponseMarginMs })
-      : new LocalMesh());
+/** A broker's parts without its server: what `startBroker` serves, and what unit tests drive through in-memory sessions. */
+export interface BrokerParts {
+  readonly state: BrokerState;
+  readonly core: BrokerCore;
+  readonly handlers: Handlers;
+  readonly events: EventBus;
+  readonly metrics: Metrics;
+  readonly table: TaskTable;
+  readonly deadlines: DeadlineHeap<TaskRecord | RequestRecord>;
+  readonly sessions: Set<Session>;
+  readonly auth: Auth;
+  readonly log: Logger;
+  /** A new session on an upgraded WebSocket (`upgradeToken`: the upgrade's bearer token). */
+  connect(ws: WebSocket, socket: Duplex, upgradeToken: string | undefined): Session;
+}
+
+/** Wires one broker's parts around `backend` (LocalMesh: a single broker). No I/O. */
+export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshPort, brokerId: string, incarnation: string): BrokerParts {
   const state: BrokerState = { brokerId, shuttingDown: false, agentIdPrefix: idPrefix(brokerId, "a", incarnation) };
   const sessions = new Set<Session>();
-  const sockets = new Set<WebSocket>();
   const auth = new Auth(config.auth.tokens);
   const events = new EventBus(log);
   const registry = new Registry(brokerId, events);
@@ -76,6 +84,32 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   const submissions = new Submissions(config, tasks, backend);
   const core = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log);
   const handlers = new Handlers(config, core, metrics, log, sessions);
+  backend.attach(core.meshInbound());
+  registry.onChange = () => backend.registryChanged();
+
+  let sessionSeq = 0;
+  const sessionPrefix = idPrefix(brokerId, "s", incarnation);
+  const limits = { maxFrameBytes: config.maxFrameBytes, sendBufferBytes: config.sendBufferBytes, batcher: new WriteBatcher() };
+  const connect = (ws: WebSocket, socket: Duplex, upgradeToken: string | undefined): Session => {
+    const s = new Session(`${sessionPrefix}${(++sessionSeq).toString(36)}`, ws, socket, handlers, limits, upgradeToken);
+    sessions.add(s);
+    return s;
+  };
+  return { state, core, handlers, events, metrics, table, deadlines, sessions, auth, log, connect };
+}
+
+export async function startBroker(config: BrokerConfig, logger: Logger, backendArg?: MeshPort): Promise<Broker> {
+  const brokerId = config.brokerId === "" ? `b-${randomBytes(4).toString("hex")}` : config.brokerId;
+  const log = logger.child({ broker_id: brokerId });
+  const incarnation = newIncarnation();
+  const backend: MeshPort =
+    backendArg ??
+    (config.redis !== "" || config.redisCluster !== ""
+      ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, incarnation, keyTtlMs: config.resultTtlMs, log, sweepMs: config.meshSweepMs, livenessMs: config.meshLivenessMs, responseMarginMs: config.meshResponseMarginMs })
+      : new LocalMesh());
+  const { state, core, events, metrics, table, deadlines, sessions, auth, connect } = assembleBroker(config, log, backend, brokerId, incarnation);
+  const tasks = core.tasks;
+  const sockets = new Set<WebSocket>();
 
   const monitor = new HeartbeatMonitor(
     sessions,
@@ -98,9 +132,6 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
-  let sessionSeq = 0;
-  const sessionPrefix = idPrefix(brokerId, "s", incarnation);
-  const limits = { maxFrameBytes: config.maxFrameBytes, sendBufferBytes: config.sendBufferBytes, batcher: new WriteBatcher() };
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
@@ -112,13 +143,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
       ws.on("close", () => sockets.delete(ws));
-      const s = new Session(`${sessionPrefix}${(++sessionSeq).toString(36)}`, ws, socket, handlers, limits, bearer(req.headers.authorization));
-      sessions.add(s);
+      connect(ws, socket, bearer(req.headers.authorization));
     });
   });
 
-  backend.attach(core.meshInbound());
-  registry.onChange = () => backend.registryChanged();
   await backend.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
