@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
 import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 const TOKENS = [
   { token: "admin" },
@@ -32,7 +32,7 @@ describe.each(BACKENDS)("auth ($name)", (backend) => {
     const p = track(await Peer.connect(broker.url));
     p.send(token === undefined ? { type: "register" } : { type: "register", token });
     expect(await p.next("error")).toMatchObject({ code: "unauthorized", fatal: true });
-    expect(await p.closed).toBe(1008);
+    expect((await p.closed).code).toBe(1008);
   });
 
   it("[REG-2] the upgrade's bearer token works; a different register.token → unauthorized", async () => {
@@ -50,7 +50,7 @@ describe.each(BACKENDS)("auth ($name)", (backend) => {
     const p = track(await Peer.connect(broker.url));
     p.send({ type: "register", token: "limited", ...reg });
     expect(await p.next("error")).toMatchObject({ code: "forbidden", fatal: true });
-    expect(await p.closed).toBe(1008);
+    expect((await p.closed).code).toBe(1008);
   });
 
   it("[TASK-2][TOPIC-10] submit, publish and subscribe outside the ACL → forbidden, session survives", async () => {

@@ -11,7 +11,7 @@ import { startRedis, waitFor, type RedisInstance } from "@agentwire/testkit";
 import { startBroker, type Broker } from "../src/broker.js";
 import { defaults, type BrokerConfig } from "../src/config.js";
 import { taskEvent, type AgentEventType, type TaskEventType } from "../src/events.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 const silent = pino({ level: "silent" });
 

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
 import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
   let broker: RunningBroker;
@@ -15,7 +15,7 @@ describe.each(BACKENDS)("HTTP API ($name)", (backend) => {
     agent = await registerOn(broker, { agent_id: "http-agent", capabilities: [{ name: "h.echo" }, { name: "h.hold" }] });
     agent.serve((task, peer) => {
       if (task.capability !== "h.echo") {
-        peer.frames.push(task); // h.hold tasks are left running, for the test to take
+        peer.pending.push(task); // h.hold tasks are left running, for the test to take
         return;
       }
       const input = decodePayload<Record<string, unknown>>(task.input);

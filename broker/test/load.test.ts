@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
 import { BACKENDS, registerOn } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 const CLIENTS = 200;
 const AGENTS = 20;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
 import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 describe.each(BACKENDS)("messaging ($name)", (backend) => {
   let broker: RunningBroker;

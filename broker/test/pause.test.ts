@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { startBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 describe("a paused broker", () => {
   it("keeps the sessions that kept heartbeating while it was stopped", async () => {
@@ -19,7 +19,7 @@ describe("a paused broker", () => {
       agent.send({ type: "query", ref: "after" });
       const reply = await agent.next("agents", (f) => f.ref === "after");
       expect(reply.agents.map((a) => a.agent_id)).toContain(agent.agentId);
-      expect(agent.closeCode).toBeUndefined();
+      expect(agent.isClosed).toBe(false);
     } finally {
       clearInterval(beat);
     }

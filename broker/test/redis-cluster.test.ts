@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { decodePayload, encodePayload, type FrameOf } from "@agentwire/wire";
 import { redisCli, startRedisCluster, waitFor, type RedisCluster } from "@agentwire/testkit";
 import { startBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 let cluster: RedisCluster;
 beforeAll(async () => {

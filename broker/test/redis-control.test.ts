@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { agentsOn, startBroker, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 const seenOn = (broker: RunningBroker, agentId: string): Promise<true> =>
   waitFor(async () => ((await agentsOn(broker)).some((x) => x.agent_id === agentId) ? true : undefined), 10_000, `${agentId} seen`);
@@ -210,7 +210,7 @@ describe.each(STORES)("redis mesh control ($name)", (storeFactory) => {
       }, 10_000, "C to learn that B holds the id");
       twin.send({ type: "register", agent_id: plain.agentId });
       expect(await twin.next("error")).toMatchObject({ code: "duplicate_agent", fatal: true });
-      expect(await twin.closed).toBe(1013);
+      expect((await twin.closed).code).toBe(1013);
     } finally {
       await Promise.allSettled([client.close(), plain.close()]);
     }

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "@agentwire/testkit";
 import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 const LIVENESS = ["--mesh-liveness-ms", "250"];
 
@@ -48,7 +48,7 @@ describe.each(STORES)("mesh attempts and fencing ($name)", (storeFactory) => {
     onB.send({ type: "query", ref: "q1" });
     await onB.next("agents", (f) => f.ref === "q1");
     // The freed capacity does not send B's agent the second task: B no longer owns it.
-    expect(onB.take("task").map((t) => t.task_id)).toEqual([]);
+    expect(onB.takeAll("task").map((t) => t.task_id)).toEqual([]);
 
     for (const t of taken) onC.send({ type: "result", task_id: t.task_id, ok: true, output: t.input, attempt: t.attempt });
     for (const id of [first, second]) {
@@ -90,7 +90,7 @@ describe.each(STORES)("mesh attempts and fencing ($name)", (storeFactory) => {
       expect((await client.next("result", (f) => f.task_id === three, 15_000)).attempt).toBe(3);
       const lost = await client.next("result", (f) => f.task_id === two, 15_000);
       expect([lost.ok, lost.error?.code, lost.attempt]).toEqual([false, "agent_lost", 2]);
-      expect(onC.take("task").map((t) => t.task_id)).toEqual([]);
+      expect(onC.takeAll("task").map((t) => t.task_id)).toEqual([]);
     } finally {
       await b.stop().catch(() => undefined);
     }

@@ -13,7 +13,7 @@ import type { RemoteOutcome, RemoteTask } from "../src/backend.js";
 import { originHost } from "./helpers/origin-host.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
 import { agentsOn, startBroker, type RunningBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 let redis: RedisInstance;
 let a: RunningBroker;

@@ -12,7 +12,7 @@ import { originHost } from "./helpers/origin-host.js";
 import type { RemoteOutcome } from "../src/backend.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
 import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 const results = (host: ReturnType<typeof originHost>): RemoteOutcome[][] => [...host.results.values()];
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { agentsOn, startBroker, startRedisStore, type RunningBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 describe("a broker restarted with the same id", () => {
   it.each(["SIGKILL", "SIGTERM"] as const)("makes new ids after %s: every task runs once and gets its own result", async (signal) => {

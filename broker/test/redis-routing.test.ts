@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload, type FrameOf } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { agentsOn, startBroker, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 const TASKS = Number(process.env.AGENTWIRE_MESH_TASKS ?? 2_000);
 const WINDOW = 500; // below the session's max_in_flight (1,024)
@@ -53,12 +53,12 @@ describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
       const accepted = new Map<string, number>(); // task id → n
       const results = new Map<string, FrameOf<"result">[]>();
       const take = (): void => {
-        for (let i = client.frames.length - 1; i >= 0; i--) {
-          const f = client.frames[i]!;
+        for (let i = client.pending.length - 1; i >= 0; i--) {
+          const f = client.pending[i]!;
           if (f.type === "accepted") accepted.set(f.task_id, Number(f.ref!.slice(1)));
           else if (f.type === "result") results.set(f.task_id, [...(results.get(f.task_id) ?? []), f]);
           else continue;
-          client.frames.splice(i, 1);
+          client.pending.splice(i, 1);
         }
       };
       const count = (): number => [...results.values()].reduce((n, r) => n + r.length, 0);
@@ -70,7 +70,7 @@ describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
       // Nothing more arrives: no second result for any task.
       await client.expectQuiet(2_000);
       take();
-      expect(client.frames.filter((f) => f.type === "error")).toEqual([]);
+      expect(client.pending.filter((f) => f.type === "error")).toEqual([]);
       expect(accepted.size).toBe(TASKS);
       expect(results.size).toBe(TASKS);
       const twice = [...results].filter(([, r]) => r.length !== 1).map(([id]) => id);
@@ -104,7 +104,7 @@ describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
       const responses = new Map<string, FrameOf<"response">[]>();
       let count = 0;
       const take = (): void => {
-        for (const r of client.take("response")) {
+        for (const r of client.takeAll("response")) {
           responses.set(r.id, [...(responses.get(r.id) ?? []), r]);
           count++;
         }
@@ -121,7 +121,7 @@ describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
       // Nothing more arrives: no second response, no second forward to a responder.
       await Promise.all([client.expectQuiet(), onB.expectQuiet(), onC.expectQuiet()]);
       take();
-      expect(client.frames.filter((f) => f.type === "error")).toEqual([]);
+      expect(client.pending.filter((f) => f.type === "error")).toEqual([]);
       expect(responses.size).toBe(2 * TASKS);
       expect([...responses].filter(([, r]) => r.length !== 1).map(([id]) => id)).toEqual([]);
       const by = { [onB.agentId]: 0, [onC.agentId]: 0 };
@@ -171,7 +171,7 @@ describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
     const take = (): void => {
       for (const { peer } of subscribers) {
         const byPublisher = got.get(peer)!;
-        for (const m of peer.take("message")) {
+        for (const m of peer.takeAll("message")) {
           const { seq } = decodePayload(m.payload) as { seq: number };
           const list = byPublisher.get(m.from);
           if (list === undefined || m.topic !== topic || m.correlation_id !== undefined) odd.push({ from: m.from, topic: m.topic, seq });

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { decodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 describe.each(STORES)("mesh broker shutdown ($name)", (storeFactory) => {
   it("hands its unfinished tasks to another broker's agent instead of failing them", async () => {

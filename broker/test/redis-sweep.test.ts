@@ -11,7 +11,7 @@ import { startRedis, waitFor } from "@agentwire/testkit";
 import { originHost } from "./helpers/origin-host.js";
 import { RedisBackend } from "../src/redis/redis-backend.js";
 import { startBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 async function metric(http: string, name: string): Promise<number | undefined> {
   const text = await (await fetch(`${http}/metrics`)).text();

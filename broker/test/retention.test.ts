@@ -7,7 +7,7 @@ import { run } from "@agentwire/testkit";
 import { encodePayload } from "@agentwire/wire";
 import { ConfigError, parseConfig, usage } from "../src/config.js";
 import { brokerBin, startBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 const MiB = 1024 * 1024;
 

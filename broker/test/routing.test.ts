@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodePayload, type Task } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 describe.each(BACKENDS)("routing ($name)", (backend) => {
   let broker: RunningBroker;

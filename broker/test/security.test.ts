@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LISTENING, run, waitFor } from "@agentwire/testkit";
 import { encodePayload, type Publish, type Registered, type Subscribe } from "@agentwire/wire";
 import { STORES, brokerBin, registerOn, startBroker, startMeshPair, type RunningBroker } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 const TOKENS = [
   { token: "root", admin: true },
@@ -120,7 +120,7 @@ describe("security (memory, auth on)", () => {
     const p = track(await Peer.connect(broker.url));
     p.send({ type: "register", token: "pricer" });
     expect(await p.next("error")).toMatchObject({ code: "forbidden", fatal: true });
-    expect(await p.closed).toBe(1008);
+    expect((await p.closed).code).toBe(1008);
     const ok = track(await Peer.register(broker.url, { token: "pricer", agent_id: "pricer-1" }));
     expect(ok.agentId).toBe("pricer-1");
   });
@@ -137,7 +137,7 @@ describe("security (memory, auth on)", () => {
     const p = track(await Peer.register(broker.url, { token: "alice" }));
     sendTooBig(p);
     expect(await p.next("error")).toMatchObject({ code: "frame_too_large", fatal: true });
-    expect(await p.closed).toBe(1009);
+    expect((await p.closed).code).toBe(1009);
     const again = track(await Peer.register(broker.url, { token: "alice" }));
     await again.expectQuiet();
   });

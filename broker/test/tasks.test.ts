@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
 import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 describe.each(BACKENDS)("tasks ($name)", (backend) => {
   let broker: RunningBroker;
@@ -50,7 +50,7 @@ describe.each(BACKENDS)("tasks ($name)", (backend) => {
     peers.push(p);
     p.send({ type: "register", agent_id: "dup-1" });
     expect(await p.next("error")).toMatchObject({ code: "duplicate_agent", fatal: true });
-    expect(await p.closed).toBe(1013);
+    expect((await p.closed).code).toBe(1013);
   });
 
   // Beside conformance broker.trans.no-subprotocol (400 or close 1002): also checks the reference broker's choice, HTTP 400, for another subprotocol.

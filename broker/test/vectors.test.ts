@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentwireError, LIMITS, PEER_TO_BROKER, decode, encode, encodePayload } from "@agentwire/wire";
 import { BACKENDS, type RunningBroker, registerOn } from "./helpers/backends.js";
-import { Peer } from "./helpers/peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 interface InvalidVector {
   id: string;
@@ -60,7 +60,7 @@ describe.each(BACKENDS)("invalid vectors ($name)", (backend) => {
   it.each(replayable.map((v) => [v.id, v] as const))("%s → error with its code, session survives", async (_id, v) => {
     const want = expected(v);
     peer.sendRaw(Buffer.from(v.hex, "hex"));
-    const err = await peer.nextAny(5_000);
+    const err = await peer.nextAny(() => true, 5_000);
     expect(err).toMatchObject({ type: "error", code: want.code });
     if (want.ref !== undefined) expect((err as { ref?: string }).ref).toBe(want.ref);
   });

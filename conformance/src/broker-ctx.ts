@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { encodePayload, type Capability, type FrameOf, type Registered } from "@agentwire/wire";
 import { Failure, Skip, check } from "./case.js";
-import { WirePeer, type ConnectOptions } from "./peer.js";
+import { Peer, type ConnectOptions } from "@agentwire/testkit/peer";
 
 export interface BrokerTarget {
   /** WebSocket URL of the broker, e.g. ws://127.0.0.1:7420/ */
@@ -21,7 +21,7 @@ export interface BrokerTarget {
 }
 
 export interface Session {
-  peer: WirePeer;
+  peer: Peer;
   registered: Registered;
 }
 
@@ -33,9 +33,9 @@ export class BrokerCtx {
   readonly agentUrl: string;
   readonly http: string | undefined;
   readonly timeoutMs: number;
-  readonly peers: WirePeer[] = [];
+  readonly peers: Peer[] = [];
   /** A client session on `url` that asks whether an agent of `agentUrl` is listed yet (`seen`). */
-  private probe: Promise<WirePeer> | undefined;
+  private probe: Promise<Peer> | undefined;
 
   constructor(target: BrokerTarget) {
     this.url = target.url;
@@ -62,9 +62,10 @@ export class BrokerCtx {
     if (this.acrossBrokers) throw new Skip(`${rule}: ${why}`);
   }
 
-  async connect(options: ConnectOptions = {}, label = "peer", url = this.url): Promise<WirePeer> {
-    const peer = await WirePeer.connect(url, options);
-    Object.assign(peer, { label });
+  async connect(options: ConnectOptions = {}, label = "peer", url = this.url): Promise<Peer> {
+    // A peer as any broker may meet one: it offers permessage-deflate (TRANS-10) and ignores frame
+    // types it does not know (ENC-13).
+    const peer = await Peer.connect(url, { perMessageDeflate: true, ignoreUnknownTypes: true, waitMs: 5_000, ...options, label });
     this.peers.push(peer);
     return peer;
   }
@@ -121,7 +122,7 @@ export class BrokerCtx {
   }
 
   /** Submits and waits for `accepted`; returns the task id. */
-  async submit(client: WirePeer, capability: string, doc: unknown = null, extra: Record<string, unknown> = {}): Promise<{ ref: string; task_id: string; input: Uint8Array }> {
+  async submit(client: Peer, capability: string, doc: unknown = null, extra: Record<string, unknown> = {}): Promise<{ ref: string; task_id: string; input: Uint8Array }> {
     const ref = this.uniq("s");
     const input = extra.input instanceof Uint8Array ? extra.input : encodePayload(doc);
     client.send({ type: "submit", ref, capability, input, ...extra });
@@ -132,7 +133,7 @@ export class BrokerCtx {
   }
 
   /** A fresh capability, one agent offering it, a client, and one task submitted and dispatched to the agent. */
-  async dispatched(extra: Record<string, unknown> = {}): Promise<{ cap: string; agent: Session; client: WirePeer; task_id: string }> {
+  async dispatched(extra: Record<string, unknown> = {}): Promise<{ cap: string; agent: Session; client: Peer; task_id: string }> {
     const cap = this.uniq("cap");
     const agent = await this.agent([cap]);
     const { peer: client } = await this.client();
@@ -142,14 +143,14 @@ export class BrokerCtx {
   }
 
   /** Waits for a `query` round trip on `peer`: every frame the broker produced for it before is in. */
-  async sync(peer: WirePeer): Promise<void> {
+  async sync(peer: Peer): Promise<void> {
     const ref = this.uniq("sync");
     peer.send({ type: "query", ref, capability: this.uniq("none") });
     await peer.next("agents", (f) => f.ref === ref, this.timeoutMs, "agents answering a sync query");
   }
 
   /** Expects an `error` with `code` answering the frame with `ref`. */
-  async error(peer: WirePeer, code: string, ref?: string): Promise<FrameOf<"error">> {
+  async error(peer: Peer, code: string, ref?: string): Promise<FrameOf<"error">> {
     const err = await peer.next("error", (f) => ref === undefined || f.ref === ref, this.timeoutMs, `error ${code}${ref === undefined ? "" : ` with ref ${ref}`}`);
     check(err.code === code, `expected error ${code}${ref === undefined ? "" : ` (ref ${ref})`}, got ${err.code}: ${err.message}`);
     return err;

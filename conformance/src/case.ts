@@ -28,7 +28,11 @@ export interface CaseResult {
   durationMs: number;
 }
 
-/** The implementation under test broke the case. */
+/**
+ * The implementation under test broke the case. The runner reports a `PeerError` of the test peer
+ * (`@agentwire/testkit/peer`: a wait's deadline passed, the connection closed first, a malformed
+ * message came) the same way.
+ */
 export class Failure extends Error {
   override name = "Failure";
 }

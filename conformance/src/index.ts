@@ -1,5 +1,5 @@
 export * from "./case.js";
-export { WirePeer, summarize, type Closed, type ConnectOptions } from "./peer.js";
+export { Peer, PeerError, summarize, type Closed, type ConnectOptions, type PeerOptions, type Side } from "@agentwire/testkit/peer";
 export { BrokerCtx, type BrokerTarget, type Session } from "./broker-ctx.js";
 export { AgentCtx, type AgentTarget } from "./agent-ctx.js";
 export { MockBroker, type AgentSession, type MockBrokerOptions } from "./mock-broker.js";

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
 import { DEFAULTS, PROTOCOL_VERSION, SUBPROTOCOL, type Frame, type Register } from "@agentwire/wire";
 import { Failure } from "./case.js";
-import { WirePeer } from "./peer.js";
+import { Peer } from "@agentwire/testkit/peer";
 
 export interface MockBrokerOptions {
   heartbeatIntervalMs?: number;
@@ -16,7 +16,7 @@ export interface MockBrokerOptions {
 }
 
 export interface AgentSession {
-  peer: WirePeer;
+  peer: Peer;
   /** Whether the upgrade offered agentwire.v1 [TRANS-2]. */
   offeredSubprotocol: boolean;
   /** The first frame the agent sent. */
@@ -30,7 +30,7 @@ export class MockBroker {
   readonly heartbeatTimeoutMs: number;
   private readonly pending: AgentSession[] = [];
   private readonly waiters = new Set<() => void>();
-  private readonly all = new Set<WirePeer>();
+  private readonly all = new Set<Peer>();
   private sessions = 0;
 
   private constructor(
@@ -61,7 +61,7 @@ export class MockBroker {
 
   private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
     const offered = String(req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim()).includes(SUBPROTOCOL);
-    const peer = new WirePeer(ws, "broker", "agent");
+    const peer = new Peer(ws, { side: "broker", label: "agent", waitMs: 5_000 });
     this.all.add(peer);
     void peer.closed.then(() => this.all.delete(peer));
     peer.onFrame = (f) => {

@@ -1,4 +1,5 @@
 /** Runs cases one after the other, each with a fresh context, and turns outcomes into results. */
+import { PeerError } from "@agentwire/testkit/peer";
 import { Failure, Skip, type Case, type CaseResult, type Level } from "./case.js";
 
 export interface Selection {
@@ -57,7 +58,7 @@ export async function runCases<C extends Context>(cases: readonly Case<C>[], mak
     } catch (err) {
       if (err instanceof Skip) status = "skipped";
       else status = "failed";
-      message = err instanceof Failure || err instanceof Skip ? err.message : `unexpected: ${(err as Error)?.stack ?? String(err)}`;
+      message = err instanceof Failure || err instanceof PeerError || err instanceof Skip ? err.message : `unexpected: ${(err as Error)?.stack ?? String(err)}`;
     } finally {
       clearTimeout(timer);
       await ctx?.dispose().catch(() => undefined);

@@ -6,7 +6,7 @@
 import { afterAll } from "vitest";
 import type { Register } from "@agentwire/wire";
 import { releaseClusters, type RunningBroker } from "@agentwire/testkit";
-import { Peer, type ConnectOptions } from "./peer.js";
+import { Peer, type ConnectOptions } from "@agentwire/testkit/peer";
 
 // The suites import the testkit (startBroker, BACKENDS, STORES, startMeshPair, ...) through this file.
 export * from "@agentwire/testkit";

@@ -2,7 +2,7 @@
 import { CLOSE_CODES, LIMITS, SUBPROTOCOL, encodePayload } from "@agentwire/wire";
 import { check, within, type Case } from "../case.js";
 import type { BrokerCtx } from "../broker-ctx.js";
-import { WirePeer } from "../peer.js";
+import type { Peer } from "@agentwire/testkit/peer";
 import { raw, rawMap, nested } from "./raw.js";
 
 type C = Case<BrokerCtx>;
@@ -17,8 +17,7 @@ export const wireCases: C[] = [
     async run(ctx) {
       const url = new URL(ctx.url);
       url.pathname = "/";
-      const peer = await WirePeer.connect(url.toString());
-      ctx.peers.push(peer);
+      const peer = await ctx.connect({}, "peer", url.toString());
       check(peer.ws.protocol === SUBPROTOCOL, `selected subprotocol is ${JSON.stringify(peer.ws.protocol)}, not ${SUBPROTOCOL}`);
       const multi = await ctx.connect({ protocols: ["agentwire.v999", SUBPROTOCOL, "x-other"] }, "multi");
       check(multi.ws.protocol === SUBPROTOCOL, `offered v999 and v1, the broker selected ${JSON.stringify(multi.ws.protocol)}`);
@@ -30,7 +29,7 @@ export const wireCases: C[] = [
     spec: ["TRANS-3"],
     level: "MUST",
     async run(ctx) {
-      let peer: WirePeer;
+      let peer: Peer;
       try {
         peer = await ctx.connect({ protocols: [] }, "no-subprotocol");
       } catch (err) {
