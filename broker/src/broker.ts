@@ -81,7 +81,7 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
   metrics.listen(events);
   tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, events, backend);
   messaging = new Messaging(config, brokerId, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend);
-  const submissions = new Submissions(config, tasks, backend);
+  const submissions = new Submissions(tasks, backend);
   const core = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log);
   const handlers = new Handlers(config, core, metrics, log, sessions);
   backend.attach(core.meshInbound());

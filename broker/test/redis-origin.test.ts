@@ -11,6 +11,8 @@ import { decodePayload, encodePayload, type FrameOf } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "@agentwire/testkit/peer";
+import { digest } from "../src/auth.js";
+import { scopedKey, tokenScope } from "../src/tasks/task-service.js";
 
 /** Submits with an idempotency key; resolves with the `accepted` frame. */
 async function submitKeyed(p: Peer, capability: string, key: string): Promise<FrameOf<"accepted">> {
@@ -126,5 +128,33 @@ describe.each(STORES)("tasks outlive their origin broker ($name)", (storeFactory
     expect(third.task_id).toBe(first.task_id);
     expect((await onB.next("result", (f) => f.task_id === first.task_id, 15_000)).ok).toBe(true);
     expect(runs.get(first.task_id)).toEqual([1]);
+  });
+
+  it("a key left bound to a task this broker never recorded (its submit failed while the store was down) is taken over at once", async () => {
+    await using store = await storeFactory.start();
+    const run = randomBytes(3).toString("hex");
+    const capability = `left-${run}`;
+    await using a = await startBroker([...store.join, "--broker-id", `a-${run}`]);
+    const runs = new Map<string, number[]>();
+    const agent = await Peer.register(a.url, { capabilities: [{ name: capability }] });
+    countingAgent(agent, runs);
+    await using client = await Peer.register(a.url, {});
+    // A task id of this broker process (its incarnation's prefix) that it never made nor recorded: what a
+    // submit leaves when its record and then its key's release were both refused by a restarting store.
+    const made = await submitKeyed(client, capability, "k0");
+    const leftover = `${made.task_id.slice(0, made.task_id.lastIndexOf("-") + 1)}zz${run}`;
+    const admin = store.admin();
+    try {
+      await admin.set(`aw:idem:${digest(scopedKey(tokenScope(undefined), "k1"))}`, leftover, "PX", 60_000);
+      const accepted = await submitKeyed(client, capability, "k1");
+      // Before: the key was followed as a live broker's task about to be recorded (10 s), then to its never-coming end.
+      expect(accepted.task_id).not.toBe(leftover);
+      expect(accepted.duplicate).toBeUndefined();
+      const result = await client.next("result", (f) => f.task_id === accepted.task_id, 15_000);
+      expect(decodePayload(result.output!)).toEqual({ id: accepted.task_id, input: "k1" });
+      expect(runs.get(accepted.task_id)).toEqual([1]);
+    } finally {
+      admin.disconnect();
+    }
   });
 });

@@ -5,7 +5,6 @@
  */
 import { OverloadedError } from "@agentwire/wire";
 import type { MeshPort, RemoteOutcome } from "../backend.js";
-import type { BrokerConfig } from "../config.js";
 import { scopedKey, type TaskService, type TaskSpec } from "./task-service.js";
 import type { TaskObserver } from "./task-table.js";
 
@@ -26,7 +25,6 @@ const UNRECORDED_PATIENCE_MS = 10_000;
 
 export class Submissions {
   constructor(
-    private readonly config: BrokerConfig,
     private readonly tasks: TaskService,
     private readonly mesh: MeshPort,
   ) {}
@@ -77,21 +75,29 @@ export class Submissions {
   /**
    * A key that may be bound on another broker: bind it to a new task, or follow the task it is bound
    * to — this broker's, another broker's (its outcome watched in the mesh), or none that was ever
-   * recorded (its broker died in between: the key is taken over) [MESH-4].
+   * recorded (its submit failed or its broker died in between: the key is taken over) [MESH-4].
    */
   private async onMesh(spec: TaskSpec, reply: SubmitReply, ref: string, scope: string, owner: string, key: string, id: string, firstClaim: Promise<string | undefined>): Promise<void> {
     const patience = Date.now() + UNRECORDED_PATIENCE_MS;
     for (let claims = 0; claims < 3; claims++) {
       const held = await (claims === 0 ? firstClaim : this.mesh.claimKey(key, id));
-      if (held === undefined) return this.acceptRecorded(spec, reply, ref, scope, owner, key, id);
+      // Unbound, or bound by this very claim: a claim the client resent after a lost reply reads its own write.
+      if (held === undefined || held === id) return this.acceptRecorded(spec, reply, ref, scope, owner, key, id);
       // Bound here to a task of this broker (a record of another broker's task run here does not count).
       if (this.tasks.table.byIdempotencyKey(key)?.id === held) return this.accept(spec, reply, ref, scope, owner);
       let known = await this.mesh.foreignTask(held);
-      while (known.kind === "unknown" && known.originLive && Date.now() < patience) {
+      // An id of this process that it does not hold and the mesh never recorded: a submit that bound the
+      // key and then failed whole while the store refused both its record and the key's release. No one
+      // will record it: the key is taken over at once instead of followed to a task that never ends.
+      const leftover = known.kind === "unknown" && this.tasks.isOwnId(held) && this.tasks.table.get(held) === undefined;
+      while (!leftover && known.kind === "unknown" && known.originLive && Date.now() < patience) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         known = await this.mesh.foreignTask(held);
       }
-      if (known.kind === "unknown" && !known.originLive) {
+      // Never recorded, and nothing will record it: its broker is gone, or it is this process's own
+      // leftover, or the patience ran out (a broker gives up recording after RECORD_PATIENCE_MS, less
+      // than this patience, and then its submit failed whole). The key is taken over.
+      if (known.kind === "unknown") {
         if (await this.mesh.rebindKey(key, held, id)) return this.acceptRecorded(spec, reply, ref, scope, owner, key, id);
         continue; // taken meanwhile: claim again
       }
@@ -99,8 +105,7 @@ export class Submissions {
       reply.accepted(ref, held, true);
       if (known.kind === "ended") return reply.foreignOutcome(ref, held, known.outcome);
       if (reply.follows) {
-        const deadline = known.kind === "open" ? known.deadline : Date.now() + (spec.timeout_ms ?? this.config.taskTimeoutMs);
-        this.mesh.watchForeign(held, deadline, (outcome) => reply.foreignOutcome(ref, held, outcome));
+        this.mesh.watchForeign(held, known.deadline, (outcome) => reply.foreignOutcome(ref, held, outcome));
       }
       return;
     }

@@ -174,6 +174,11 @@ export class TaskService {
   }
 
   /** A task id for a task about to be created (`CreateOptions.id`), when it must be known first. */
+  /** Whether `id` was made by this process (its broker id and incarnation). */
+  isOwnId(id: string): boolean {
+    return id.startsWith(this.idPrefix);
+  }
+
   newId(): string {
     return `${this.idPrefix}${(++this.seq).toString(36)}`;
   }
