@@ -6,6 +6,9 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 
 export const ROLES = ["cmd", "tasks", "ready", "sub"] as const;
+
+/** The longest wait between two reconnection attempts: a broker is back at most this long after Redis is. */
+export const RECONNECT_MAX_MS = 1_000;
 export type Role = (typeof ROLES)[number];
 
 export interface RedisTarget {
@@ -21,7 +24,7 @@ export function connect(target: RedisTarget, brokerId: string, role: Role): Redi
     lazyConnect: true,
     // Blocking reads must wait across a Redis restart instead of failing after 20 retries.
     maxRetriesPerRequest: null,
-    retryStrategy: (times) => Math.min(50 * times, 1_000),
+    retryStrategy: (times) => Math.min(50 * times, RECONNECT_MAX_MS),
     // `cmd` carries one command or script per task step: those issued in one event-loop turn go out
     // in one socket write (ioredis auto-pipelining) instead of one write each. Not on Cluster: there
     // ioredis groups auto-pipelined commands by the slot of their first argument, and a script called

@@ -11,7 +11,7 @@ import type { ForeignTask, ForwardedRequest, MeshHost, MeshPort, MeshStats, Remo
 import type { TaskRecord } from "../tasks/task-table.js";
 import type { AgentFilter } from "../registry.js";
 import { originOfTask } from "../tasks/task-table.js";
-import { connect, ROLES, type RedisTarget, type Role } from "./connections.js";
+import { connect, RECONNECT_MAX_MS, ROLES, type RedisTarget, type Role } from "./connections.js";
 import { decodeOutcome, decodePublish, decodeTask, encodeOutcome, encodePublish, encodeTask, handoffOf, outcomeOf, taskRecord, TASK_FIELD, type MeshControl } from "./envelope.js";
 import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
 import { Ledger } from "./ledger.js";
@@ -152,7 +152,8 @@ export class RedisBackend implements MeshPort {
   private aliveUntil = 0;
   /**
    * Since when `cmd` is connected. Other brokers could not refresh their liveness while Redis was
-   * unreachable either: none is taken for dead until they had 3 liveness periods to do so.
+   * unreachable either: none is taken for dead until they had time to reconnect (their last backoff
+   * step, RECONNECT_MAX_MS) and then 3 liveness periods to refresh.
    */
   private readySince = 0;
   private straying: Promise<void> | undefined;
@@ -859,7 +860,7 @@ export class RedisBackend implements MeshPort {
 
   /** Whether Redis has been reachable long enough for a live broker to have refreshed its liveness. */
   private othersHadTime(now: number): boolean {
-    return now - this.readySince > 3 * this.livenessMs;
+    return now - this.readySince > RECONNECT_MAX_MS + 3 * this.livenessMs;
   }
 
   /** Whether no survivor can have claimed this entry (see `aliveUntil`). */
