@@ -10,6 +10,7 @@ import { Auth, bearer } from "./auth.js";
 import { LocalMesh, type MeshPort } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
+import { MemoryEventStore, record, type EventStore } from "./event-store.js";
 import { EventBus } from "./events.js";
 import { BrokerCore, type BrokerState } from "./core.js";
 import { Handlers } from "./handlers.js";
@@ -50,6 +51,8 @@ export interface BrokerParts {
   readonly sessions: Set<Session>;
   readonly auth: Auth;
   readonly log: Logger;
+  /** Every event of the bus, for replay (undefined with `--events-max 0`). */
+  readonly eventStore: EventStore | undefined;
   /** A new session on an upgraded WebSocket (`upgradeToken`: the upgrade's bearer token). */
   connect(ws: WebSocket, socket: Duplex, upgradeToken: string | undefined): Session;
 }
@@ -95,7 +98,12 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
     sessions.add(s);
     return s;
   };
-  return { state, core, handlers, events, metrics, table, deadlines, sessions, auth, log, connect };
+  let eventStore: EventStore | undefined;
+  if (config.eventsMax > 0) {
+    eventStore = new MemoryEventStore(config.eventsMax, idPrefix(brokerId, "e", incarnation));
+    record(events, eventStore, brokerId);
+  }
+  return { state, core, handlers, events, metrics, table, deadlines, sessions, auth, log, eventStore, connect };
 }
 
 export async function startBroker(config: BrokerConfig, logger: Logger, backendArg?: MeshPort): Promise<Broker> {
@@ -107,7 +115,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     (config.redis !== "" || config.redisCluster !== ""
       ? new RedisBackend({ target: { url: config.redis, cluster: config.redisCluster }, brokerId, incarnation, keyTtlMs: config.resultTtlMs, log, sweepMs: config.meshSweepMs, livenessMs: config.meshLivenessMs, responseMarginMs: config.meshResponseMarginMs })
       : new LocalMesh());
-  const { state, core, events, metrics, table, deadlines, sessions, auth, connect } = assembleBroker(config, log, backend, brokerId, incarnation);
+  const { state, core, events, metrics, table, deadlines, sessions, auth, eventStore, connect } = assembleBroker(config, log, backend, brokerId, incarnation);
   const tasks = core.tasks;
   const sockets = new Set<WebSocket>();
 
@@ -122,7 +130,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   );
 
   const server = createServer(
-    httpHandler({ core, auth, metrics, backend, maxBodyBytes: config.maxFrameBytes }),
+    httpHandler({ core, auth, metrics, backend, eventStore, maxBodyBytes: config.maxFrameBytes }),
   );
   const wss = new WebSocketServer({
     noServer: true,

@@ -17,6 +17,7 @@ import { Auth, bearer } from "./auth.js";
 import type { MeshPort, RemoteOutcome } from "./backend.js";
 import type { TokenAcl } from "./config.js";
 import { unknownTask, type BrokerCore } from "./core.js";
+import type { EventQuery, EventStore } from "./event-store.js";
 import type { Metrics } from "./metrics.js";
 import type { SubmitReply } from "./tasks/submissions.js";
 import { isMeshRun, type TaskService } from "./tasks/task-service.js";
@@ -29,6 +30,7 @@ export interface HttpDeps {
   auth: Auth;
   metrics: Metrics;
   backend: MeshPort;
+  eventStore: EventStore | undefined;
   maxBodyBytes: number;
 }
 
@@ -65,6 +67,9 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     return;
   }
   if (method === "POST" && path === "/v1/tasks") return submit(deps, req, res, url, acl);
+  if (method === "GET" && path === "/v1/events") return replay(deps, res, url, acl);
+  const timeline = /^\/v1\/tasks\/([^/]+)\/events$/.exec(path);
+  if (timeline !== null && method === "GET") return taskTimeline(deps, res, decodeURIComponent(timeline[1]!), acl);
   const taskMatch = /^\/v1\/tasks\/([^/]+)$/.exec(path);
   if (taskMatch !== null && (method === "GET" || method === "DELETE")) {
     const id = decodeURIComponent(taskMatch[1]!);
@@ -157,6 +162,71 @@ async function submit(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
   }
   const { task_id, state, ok, output, error } = taskView(task);
   return json(res, 200, { task_id, state, ok, output, error });
+}
+
+/** The event store, or not_found when the broker keeps none (`--events-max 0`). */
+function store(deps: HttpDeps): EventStore {
+  if (deps.eventStore === undefined) throw errorFromCode("not_found", "this broker keeps no events (--events-max 0)");
+  return deps.eventStore;
+}
+
+/**
+ * Every recorded event matching the query, as NDJSON in position order, streamed [HTTP-15]. Events span
+ * every token's tasks: with authentication on, admin tokens only.
+ */
+async function replay(deps: HttpDeps, res: ServerResponse, url: URL, acl: TokenAcl | undefined): Promise<void> {
+  const events = store(deps);
+  if (acl !== undefined && acl.admin !== true) throw errorFromCode("forbidden", "replaying events needs an admin token");
+  const q = url.searchParams;
+  const text = (name: string): string | undefined => q.get(name) ?? undefined;
+  const query: EventQuery = {
+    from: timeParam(q.get("from"), "from"),
+    to: timeParam(q.get("to"), "to"),
+    types: q.get("type")?.split(",").filter((t) => t !== ""),
+    task: text("task"),
+    agent: text("agent"),
+    capability: text("capability"),
+    after: intParam(q.get("after"), "after", 0, Number.MAX_SAFE_INTEGER),
+    limit: intParam(q.get("limit"), "limit", 1, 1_000_000) ?? 100_000,
+  };
+  res.writeHead(200, { "content-type": "application/x-ndjson" });
+  let chunk = "";
+  for (const e of events.read(query)) {
+    chunk += `${JSON.stringify(e)}\n`;
+    if (chunk.length >= 64 * 1024) {
+      const more = res.write(chunk);
+      chunk = "";
+      if (!more) await new Promise<void>((resolve) => res.once("drain", resolve));
+      if (res.destroyed) return;
+    }
+  }
+  res.end(chunk);
+}
+
+/** One task's recorded events, oldest first: its owner's token (or an admin) only [HTTP-16, AUTH-8]. */
+function taskTimeline(deps: HttpDeps, res: ServerResponse, id: string, acl: TokenAcl | undefined): void {
+  const events = store(deps);
+  const task = deps.core.tasks.table.get(id);
+  // A task no longer held here names no token: its events are shown to admins only.
+  const allowed = task !== undefined ? Auth.ownsTask(acl, task.owner) : acl === undefined || acl.admin === true;
+  const found = allowed ? [...events.read({ task: id })] : [];
+  if (found.length === 0) throw unknownTask(id);
+  json(res, 200, { task_id: id, events: found });
+}
+
+/** A time parameter: epoch milliseconds or an ISO 8601 date-time. */
+function timeParam(value: string | null, name: string): number | undefined {
+  if (value === null) return undefined;
+  const ms = /^\d{1,15}$/.test(value) ? Number(value) : Date.parse(value);
+  if (Number.isNaN(ms)) throw errorFromCode("bad_frame", `${name} must be epoch milliseconds or an ISO 8601 date-time`);
+  return ms;
+}
+
+function intParam(value: string | null, name: string, min: number, max: number): number | undefined {
+  if (value === null) return undefined;
+  const n = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw errorFromCode("bad_frame", `${name} must be an integer ${min}..${max}`);
+  return n;
 }
 
 function waitForEnd(tasks: TaskService, task: TaskRecord, ms: number): Promise<void> {

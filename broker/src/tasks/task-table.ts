@@ -113,7 +113,7 @@ function roughSize(doc: unknown): number {
  * `--broker-id` never hands out an id its earlier run used [TASK-4, REG-11] (the mesh remembers
  * tasks by id: a reused one would be answered with another task's stored result).
  */
-export function idPrefix(brokerId: string, kind: "t" | "s" | "r" | "a", incarnation: string): string {
+export function idPrefix(brokerId: string, kind: "t" | "s" | "r" | "a" | "e", incarnation: string): string {
   return `${brokerId}.${kind}${incarnation}-`;
 }
 

@@ -1,0 +1,160 @@
+/**
+ * The in-memory event store and its replay over HTTP (GET /v1/events, GET /v1/tasks/:id/events):
+ * every transition of every task recorded once, in position order, gap-free per stream; filters,
+ * resumption by position, the bounded ring, bad parameters, and who may read what.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodePayload } from "@agentwire/wire";
+import { Peer } from "@agentwire/testkit/peer";
+import { MemoryEventStore, type StoredEvent } from "../src/event-store.js";
+import type { TaskEvent } from "../src/events.js";
+import { startBroker, type RunningBroker } from "./helpers/backends.js";
+
+async function ndjson(res: Response): Promise<StoredEvent[]> {
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+  const text = await res.text();
+  return text === "" ? [] : text.trimEnd().split("\n").map((l) => JSON.parse(l) as StoredEvent);
+}
+
+/** Submits `n` tasks to `capability` and waits for every result. */
+async function runTasks(client: Peer, capability: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) client.send({ type: "submit", ref: `${capability}-${i}`, capability, input: encodePayload(i) });
+  for (let i = 0; i < n; i++) ids.push((await client.next("accepted", (a) => a.ref === `${capability}-${i}`)).task_id);
+  for (const id of ids) await client.next("result", (r) => r.task_id === id);
+  return ids;
+}
+
+describe("MemoryEventStore", () => {
+  const event = (stream: string, at: number) => ({ stream, type: "task.queued", at, broker_id: "b", data: { task_id: stream.slice(5), capability: "c" } as TaskEvent });
+
+  it("keeps the newest max events; positions stay consecutive and stream positions count on past eviction", () => {
+    const store = new MemoryEventStore(3, "b.e1-");
+    store.append([event("task-a", 1), event("task-b", 2), event("task-a", 3), event("task-a", 4)]);
+    const all = [...store.read({})];
+    expect(all.map((e) => [e.position, e.stream, e.stream_position, e.event_id])).toEqual([
+      [2, "task-b", 1, "b.e1-2"],
+      [3, "task-a", 2, "b.e1-3"],
+      [4, "task-a", 3, "b.e1-4"],
+    ]);
+    expect(store.head).toBe(4);
+    expect([...store.read({ after: 2 })].map((e) => e.position)).toEqual([3, 4]);
+    expect([...store.read({ from: 3, to: 4 })].map((e) => e.position)).toEqual([3]);
+    expect([...store.read({ task: "b" })].map((e) => e.position)).toEqual([2]);
+    expect([...store.read({ limit: 1, after: 0 })].map((e) => e.position)).toEqual([2]);
+  });
+});
+
+describe("event replay over HTTP (memory)", () => {
+  let broker: RunningBroker;
+  let agent: Peer;
+  let client: Peer;
+
+  beforeAll(async () => {
+    broker = await startBroker([]);
+    agent = await Peer.register(broker.url, { agent_id: "ev-agent", capabilities: [{ name: "ev.echo" }] });
+    agent.serve(Peer.echo);
+    client = await Peer.register(broker.url, {});
+  });
+  afterAll(async () => {
+    await client?.close();
+    await agent?.close();
+    await broker?.stop();
+  });
+
+  it("replay by time range returns every transition of every task once, in lifecycle order, gap-free per stream", async () => {
+    const t0 = Date.now();
+    const ids = await runTasks(client, "ev.echo", 200);
+    const t1 = Date.now() + 1;
+    const events = await ndjson(await fetch(`${broker.http}/v1/events?from=${t0}&to=${t1}`));
+    for (let i = 1; i < events.length; i++) expect(events[i]!.position).toBeGreaterThan(events[i - 1]!.position);
+    expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
+    const byTask = new Map<string, StoredEvent[]>();
+    for (const e of events) if (e.stream.startsWith("task-")) byTask.set(e.stream, [...(byTask.get(e.stream) ?? []), e]);
+    expect(byTask.size).toBe(ids.length);
+    for (const id of ids) {
+      const stream = byTask.get(`task-${id}`)!;
+      expect(stream.map((e) => e.type), id).toEqual(["task.submitted", "task.queued", "task.dispatched", "task.succeeded"]);
+      expect(stream.map((e) => e.stream_position)).toEqual([1, 2, 3, 4]);
+      // Task ids start with the id of the broker that accepted them, which recorded the events.
+      expect(stream.every((e) => (e.data as TaskEvent).task_id === id && id.startsWith(`${e.broker_id}.`))).toBe(true);
+    }
+    // ISO times work as well as epoch milliseconds.
+    const iso = await ndjson(await fetch(`${broker.http}/v1/events?from=${new Date(t0).toISOString()}&to=${new Date(t1).toISOString()}`));
+    expect(iso.map((e) => e.position)).toEqual(events.map((e) => e.position));
+  });
+
+  it("filters by type, task, agent and capability; after + limit resume a read without gaps or repeats", async () => {
+    const [id] = await runTasks(client, "ev.echo", 1);
+    const mine = await ndjson(await fetch(`${broker.http}/v1/events?task=${id}`));
+    expect(mine.map((e) => e.type)).toEqual(["task.submitted", "task.queued", "task.dispatched", "task.succeeded"]);
+    const timeline = (await (await fetch(`${broker.http}/v1/tasks/${id}/events`)).json()) as { task_id: string; events: StoredEvent[] };
+    expect(timeline).toEqual({ task_id: id, events: mine });
+    const ended = await ndjson(await fetch(`${broker.http}/v1/events?type=task.succeeded,task.failed&capability=ev.echo`));
+    expect(ended.length).toBeGreaterThan(0);
+    expect(ended.every((e) => e.type === "task.succeeded" && (e.data as TaskEvent).capability === "ev.echo")).toBe(true);
+    const agentEvents = await ndjson(await fetch(`${broker.http}/v1/events?agent=ev-agent&type=agent.registered`));
+    expect(agentEvents.map((e) => [e.stream, e.stream_position])).toEqual([["agent-ev-agent", 1]]);
+
+    const all = await ndjson(await fetch(`${broker.http}/v1/events`));
+    const pages: StoredEvent[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await ndjson(await fetch(`${broker.http}/v1/events?after=${after}&limit=97`));
+      if (page.length === 0) break;
+      pages.push(...page);
+      after = page.at(-1)!.position;
+    }
+    expect(pages.slice(0, all.length).map((e) => e.event_id)).toEqual(all.map((e) => e.event_id));
+  });
+
+  it("bad parameters are 400 bad_frame; an unknown task's timeline is 404 unknown_task", async () => {
+    for (const query of ["from=yesterday", "to=12:00", "after=-1", "limit=0", "limit=abc"]) {
+      const res = await fetch(`${broker.http}/v1/events?${query}`);
+      expect([res.status, ((await res.json()) as { error: { code: string } }).error.code], query).toEqual([400, "bad_frame"]);
+    }
+    const res = await fetch(`${broker.http}/v1/tasks/no-such-task/events`);
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([404, "unknown_task"]);
+  });
+});
+
+describe("event store bounds and access", () => {
+  it("--events-max bounds the ring to the newest events; --events-max 0 keeps none (404 not_found)", async () => {
+    await using small = await startBroker(["--events-max", "20"]);
+    await using agent = await Peer.register(small.url, { capabilities: [{ name: "ev.small" }] });
+    agent.serve(Peer.echo);
+    await using client = await Peer.register(small.url, {});
+    await runTasks(client, "ev.small", 20);
+    const kept = await ndjson(await fetch(`${small.http}/v1/events`));
+    expect(kept).toHaveLength(20);
+    const head = kept.at(-1)!.position;
+    expect(head).toBeGreaterThanOrEqual(80);
+    expect(kept.map((e) => e.position)).toEqual(Array.from({ length: 20 }, (_, i) => head - 19 + i));
+
+    await using none = await startBroker(["--events-max", "0"]);
+    const res = await fetch(`${none.http}/v1/events`);
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([404, "not_found"]);
+  });
+
+  it("[AUTH-8] with auth on, replay needs an admin token; a task's timeline is its owner's (or an admin's)", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "aw-events-")), "broker.json");
+    writeFileSync(file, JSON.stringify({ auth: { tokens: [{ token: "root", admin: true }, { token: "alice" }, { token: "bob" }] } }));
+    await using broker = await startBroker(["--config", file]);
+    await using agent = await Peer.register(broker.url, { token: "root", capabilities: [{ name: "ev.auth" }] });
+    agent.serve(Peer.echo);
+    await using alice = await Peer.register(broker.url, { token: "alice" });
+    const [id] = await runTasks(alice, "ev.auth", 1);
+    const get = (path: string, token?: string) => fetch(`${broker.http}${path}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    expect((await get("/v1/events")).status).toBe(401);
+    expect((await get("/v1/events", "alice")).status).toBe(403);
+    expect((await ndjson(await get(`/v1/events?task=${id}`, "root"))).length).toBe(4);
+    expect(((await (await get(`/v1/tasks/${id}/events`, "alice")).json()) as { events: unknown[] }).events).toHaveLength(4);
+    expect(((await (await get(`/v1/tasks/${id}/events`, "root")).json()) as { events: unknown[] }).events).toHaveLength(4);
+    const bob = await get(`/v1/tasks/${id}/events`, "bob");
+    expect([bob.status, ((await bob.json()) as { error: { code: string } }).error.code]).toEqual([404, "unknown_task"]);
+  });
+});
