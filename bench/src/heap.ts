@@ -86,7 +86,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** The broker bin with its V8 inspector open (undefined when it did not announce one). */
 async function inspectedBroker(args: string[]): Promise<{ broker: Awaited<ReturnType<typeof startBroker>>; inspector: string | undefined }> {
-  const broker = await startBroker(args, ["--inspect=127.0.0.1:0"]);
+  // The broker's own per-task state: the event store is a ring of at most --events-max events, a
+  // bounded cost that does not grow with the tasks (bench/README gives its size at capacity).
+  const broker = await startBroker([...args, "--events-max", "0"], ["--inspect=127.0.0.1:0"]);
   const inspector = (await broker.child.waitForLine(/Debugger listening on (ws:\/\/\S+)/, 5000).catch(() => null))?.[1];
   return { broker, inspector };
 }

@@ -40,44 +40,65 @@ export interface EventQuery {
 export interface EventStore {
   readonly kind: string;
   /** Records events in order; positions are assigned here. */
-  append(events: readonly Omit<StoredEvent, "position" | "stream_position" | "event_id">[]): void;
+  append(events: readonly (TaskEvent | AgentEvent)[]): void;
   /** Matching events in position order. */
   read(query: EventQuery): Iterable<StoredEvent>;
   /** The newest position recorded (0 when none). */
   readonly head: number;
 }
 
-/** The newest `max` events in memory; older ones are forgotten first. */
+/** The stream an event belongs to: `task-<task_id>` or `agent-<agent_id>`. */
+export function streamOf(data: TaskEvent | AgentEvent): string {
+  return "task_id" in data ? `task-${data.task_id}` : `agent-${data.agent_id}`;
+}
+
+/** A slot of the ring: the event as the bus made it, its positions beside it; the rest is derived on read. */
+interface Slot {
+  readonly position: number;
+  readonly streamPosition: number;
+  readonly data: TaskEvent | AgentEvent;
+}
+
+/**
+ * The newest `max` events in memory; older ones are forgotten first. A slot holds the bus's event
+ * object and two numbers (stream names and event ids are made on read), about 150 B per event: the
+ * ring's memory is bounded by `max`, whatever the number of tasks.
+ */
 export class MemoryEventStore implements EventStore {
   readonly kind = "memory";
-  private readonly ring: (StoredEvent | undefined)[];
+  private readonly ring: (Slot | undefined)[];
   private start = 0;
   private size = 0;
   private position = 0;
-  /** Last position of each stream that still has an event in the ring. */
-  private readonly streams = new Map<string, number>();
+  /** Last stream position of each task and agent that still has an event in the ring, by raw id. */
+  private readonly tasks = new Map<string, number>();
+  private readonly agents = new Map<string, number>();
 
   constructor(
     private readonly max: number,
     private readonly idPrefix: string,
   ) {
-    this.ring = new Array<StoredEvent | undefined>(Math.max(1, max));
+    if (!(max >= 1)) throw new RangeError("an event store keeps at least one event");
+    this.ring = new Array<Slot | undefined>(max);
   }
 
   get head(): number {
     return this.position;
   }
 
-  append(events: readonly Omit<StoredEvent, "position" | "stream_position" | "event_id">[]): void {
-    for (const e of events) {
-      const streamPosition = (this.streams.get(e.stream) ?? 0) + 1;
-      this.streams.set(e.stream, streamPosition);
-      const position = ++this.position;
-      const stored: StoredEvent = { position, event_id: `${this.idPrefix}${position}`, stream: e.stream, stream_position: streamPosition, type: e.type, at: e.at, broker_id: e.broker_id, data: e.data };
+  append(events: readonly (TaskEvent | AgentEvent)[]): void {
+    for (const data of events) {
+      const [streams, key] = this.counter(data);
+      const streamPosition = (streams.get(key) ?? 0) + 1;
+      streams.set(key, streamPosition);
       if (this.size === this.max) this.evictOldest();
-      this.ring[(this.start + this.size) % this.max] = stored;
+      this.ring[(this.start + this.size) % this.max] = { position: ++this.position, streamPosition, data };
       this.size++;
     }
+  }
+
+  private counter(data: TaskEvent | AgentEvent): [Map<string, number>, string] {
+    return "task_id" in data ? [this.tasks, data.task_id] : [this.agents, data.agent_id];
   }
 
   private evictOldest(): void {
@@ -86,7 +107,8 @@ export class MemoryEventStore implements EventStore {
     this.start = (this.start + 1) % this.max;
     this.size--;
     // Its stream's last event leaves: the stream has none left here, forget its counter.
-    if (this.streams.get(old.stream) === old.stream_position) this.streams.delete(old.stream);
+    const [streams, key] = this.counter(old.data);
+    if (streams.get(key) === old.streamPosition) streams.delete(key);
   }
 
   *read(query: EventQuery): Iterable<StoredEvent> {
@@ -98,15 +120,15 @@ export class MemoryEventStore implements EventStore {
     let n = 0;
     // `size` is read on every step: events appended while the caller iterates are included.
     for (; i < this.size && n < limit; i++) {
-      const e = this.ring[(this.start + i) % this.max]!;
-      if (query.from !== undefined && e.at < query.from) continue;
-      if (query.to !== undefined && e.at >= query.to) continue;
-      if (types !== undefined && !types.has(e.type)) continue;
-      if (query.task !== undefined && (e.data as TaskEvent).task_id !== query.task) continue;
-      if (query.agent !== undefined && e.data.agent_id !== query.agent) continue;
-      if (query.capability !== undefined && !matchesCapability(e.data, query.capability)) continue;
+      const { position, streamPosition, data } = this.ring[(this.start + i) % this.max]!;
+      if (query.from !== undefined && data.at < query.from) continue;
+      if (query.to !== undefined && data.at >= query.to) continue;
+      if (types !== undefined && !types.has(data.type)) continue;
+      if (query.task !== undefined && (data as TaskEvent).task_id !== query.task) continue;
+      if (query.agent !== undefined && data.agent_id !== query.agent) continue;
+      if (query.capability !== undefined && !matchesCapability(data, query.capability)) continue;
       n++;
-      yield e;
+      yield { position, event_id: `${this.idPrefix}${position}`, stream: streamOf(data), stream_position: streamPosition, type: data.type, at: data.at, broker_id: data.broker_id, data };
     }
   }
 }
@@ -118,13 +140,7 @@ function matchesCapability(data: TaskEvent | AgentEvent, capability: string): bo
 /** Records every event of `bus` into `store`; returns the listener's removal. */
 export function record(bus: EventBus, store: EventStore, brokerId: string): () => void {
   return bus.on({
-    task(type, task, at, cause) {
-      const data = taskEvent(brokerId, type, task, at, cause);
-      store.append([{ stream: `task-${data.task_id}`, type, at, broker_id: brokerId, data }]);
-    },
-    agent(type, agent, at, cause) {
-      const data = agentEvent(brokerId, type, agent, at, cause);
-      store.append([{ stream: `agent-${data.agent_id}`, type, at, broker_id: brokerId, data }]);
-    },
+    task: (type, task, at, cause) => store.append([taskEvent(brokerId, type, task, at, cause)]),
+    agent: (type, agent, at, cause) => store.append([agentEvent(brokerId, type, agent, at, cause)]),
   });
 }

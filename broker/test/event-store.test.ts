@@ -30,7 +30,7 @@ async function runTasks(client: Peer, capability: string, n: number): Promise<st
 }
 
 describe("MemoryEventStore", () => {
-  const event = (stream: string, at: number) => ({ stream, type: "task.queued", at, broker_id: "b", data: { task_id: stream.slice(5), capability: "c" } as TaskEvent });
+  const event = (stream: string, at: number) => ({ type: "task.queued", at, broker_id: "b", task_id: stream.slice(5), capability: "c", state: "queued", attempt: 1 }) as TaskEvent;
 
   it("keeps the newest max events; positions stay consecutive and stream positions count on past eviction", () => {
     const store = new MemoryEventStore(3, "b.e1-");
