@@ -1,5 +1,6 @@
 export { freePort, run, waitFor, type Child, type RunOptions } from "./process.js";
 export { startRedis, REDIS_SERVER, type RedisInstance, type RedisOptions } from "./redis.js";
+export { startPostgres, postgresBinDir, type PostgresInstance, type PostgresOptions } from "./postgres.js";
 export { startRedisCluster, redisCli, REDIS_CLI, type RedisCluster, type RedisClusterOptions } from "./redis-cluster.js";
 export { LISTENING, agentsOn, brokerBin, repoRoot, startBroker, type BrokerOptions, type BrokerProcess, type RunningBroker } from "./broker.js";
 export {
