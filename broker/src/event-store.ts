@@ -45,6 +45,8 @@ export interface EventStore {
   read(query: EventQuery): Iterable<StoredEvent>;
   /** The newest position recorded (0 when none). */
   readonly head: number;
+  /** Calls `listener` after each append (synchronously: it schedules its work and returns); returns its removal. */
+  onAppend(listener: () => void): () => void;
 }
 
 /** The stream an event belongs to: `task-<task_id>` or `agent-<agent_id>`. */
@@ -82,8 +84,15 @@ export class MemoryEventStore implements EventStore {
     this.ring = new Array<Slot | undefined>(max);
   }
 
+  private listeners: (() => void)[] = [];
+
   get head(): number {
     return this.position;
+  }
+
+  onAppend(listener: () => void): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => void (this.listeners = this.listeners.filter((l) => l !== listener));
   }
 
   append(events: readonly (TaskEvent | AgentEvent)[]): void {
@@ -95,6 +104,7 @@ export class MemoryEventStore implements EventStore {
       this.ring[(this.start + this.size) % this.max] = { position: ++this.position, streamPosition, data };
       this.size++;
     }
+    for (const l of this.listeners) l();
   }
 
   private counter(data: TaskEvent | AgentEvent): [Map<string, number>, string] {

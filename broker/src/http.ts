@@ -67,7 +67,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     return;
   }
   if (method === "POST" && path === "/v1/tasks") return submit(deps, req, res, url, acl);
-  if (method === "GET" && path === "/v1/events") return replay(deps, res, url, acl);
+  if (method === "GET" && path === "/v1/events") return replay(deps, req, res, url, acl);
   const timeline = /^\/v1\/tasks\/([^/]+)\/events$/.exec(path);
   if (timeline !== null && method === "GET") return taskTimeline(deps, res, decodeURIComponent(timeline[1]!), acl);
   const taskMatch = /^\/v1\/tasks\/([^/]+)$/.exec(path);
@@ -174,7 +174,7 @@ function store(deps: HttpDeps): EventStore {
  * Every recorded event matching the query, as NDJSON in position order, streamed [HTTP-15]. Events span
  * every token's tasks: with authentication on, admin tokens only.
  */
-async function replay(deps: HttpDeps, res: ServerResponse, url: URL, acl: TokenAcl | undefined): Promise<void> {
+async function replay(deps: HttpDeps, req: IncomingMessage, res: ServerResponse, url: URL, acl: TokenAcl | undefined): Promise<void> {
   const events = store(deps);
   if (acl !== undefined && acl.admin !== true) throw errorFromCode("forbidden", "replaying events needs an admin token");
   const q = url.searchParams;
@@ -189,6 +189,7 @@ async function replay(deps: HttpDeps, res: ServerResponse, url: URL, acl: TokenA
     after: intParam(q.get("after"), "after", 0, Number.MAX_SAFE_INTEGER),
     limit: intParam(q.get("limit"), "limit", 1, 1_000_000) ?? 100_000,
   };
+  if (q.has("follow")) return follow(events, req, res, query);
   res.writeHead(200, { "content-type": "application/x-ndjson" });
   let chunk = "";
   for (const e of events.read(query)) {
@@ -201,6 +202,59 @@ async function replay(deps: HttpDeps, res: ServerResponse, url: URL, acl: TokenA
     }
   }
   res.end(chunk);
+}
+
+/**
+ * The live tail: Server-Sent Events, each with its position as `id`, from after `Last-Event-ID` (or
+ * `after`; else from now) and then as they are recorded, until the client goes. A client that
+ * reconnects with `Last-Event-ID` misses nothing the store still holds and sees nothing twice.
+ */
+function follow(events: EventStore, req: IncomingMessage, res: ServerResponse, query: EventQuery): void {
+  const last = req.headers["last-event-id"];
+  let after = typeof last === "string" && /^\d{1,16}$/.test(last) ? Number(last) : (query.after ?? (query.from === undefined ? events.head : 0));
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  let scheduled = false;
+  let waiting = false; // for the socket to drain
+  let gone = false;
+  const batch = 10_000;
+  const flush = (): void => {
+    scheduled = false;
+    if (gone || waiting) return;
+    let chunk = "";
+    let n = 0;
+    for (const e of events.read({ ...query, after, limit: batch })) {
+      chunk += `id: ${e.position}\ndata: ${JSON.stringify(e)}\n\n`;
+      after = e.position;
+      n++;
+    }
+    // Every recorded event up to the head was looked at (appends happen on this thread, not during the loop).
+    if (n < batch) after = Math.max(after, events.head);
+    if (chunk === "") return;
+    if (!res.write(chunk)) {
+      waiting = true;
+      res.once("drain", () => {
+        waiting = false;
+        flush();
+      });
+    } else if (n === batch) schedule();
+  };
+  const schedule = (): void => {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  const off = events.onAppend(schedule);
+  // A comment line now and then keeps proxies from closing an idle stream.
+  const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+  keepAlive.unref();
+  res.on("close", () => {
+    gone = true;
+    off();
+    clearInterval(keepAlive);
+  });
+  res.write(": following\n\n");
+  flush();
 }
 
 /** One task's recorded events, oldest first: its owner's token (or an admin) only [HTTP-16, AUTH-8]. */

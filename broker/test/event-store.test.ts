@@ -112,6 +112,51 @@ describe("event replay over HTTP (memory)", () => {
     expect(pages.slice(0, all.length).map((e) => e.event_id)).toEqual(all.map((e) => e.event_id));
   });
 
+  it("the live tail (follow, Server-Sent Events): a client that reconnects with Last-Event-ID misses nothing and sees nothing twice", async () => {
+    const before = await ndjson(await fetch(`${broker.http}/v1/events`));
+    const start = before.at(-1)?.position ?? 0;
+    const seen: StoredEvent[] = [];
+    const tail = async (lastEventId: number | undefined, until: (e: StoredEvent) => boolean): Promise<void> => {
+      const abort = new AbortController();
+      const res = await fetch(`${broker.http}/v1/events?follow=1${lastEventId === undefined ? `&after=${start}` : ""}`, {
+        headers: lastEventId === undefined ? {} : { "last-event-id": String(lastEventId) },
+        signal: abort.signal,
+      });
+      expect([res.status, res.headers.get("content-type")]).toEqual([200, "text/event-stream"]);
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let buffered = "";
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error("the tail ended before the awaited event");
+          buffered += decoder.decode(value, { stream: true });
+          let end: number;
+          while ((end = buffered.indexOf("\n\n")) >= 0) {
+            const message = buffered.slice(0, end);
+            buffered = buffered.slice(end + 2);
+            const data = /^data: (.*)$/m.exec(message)?.[1];
+            if (data === undefined) continue; // a comment
+            const e = JSON.parse(data) as StoredEvent;
+            expect(/^id: (\d+)$/m.exec(message)?.[1]).toBe(String(e.position));
+            seen.push(e);
+            if (until(e)) return;
+          }
+        }
+      } finally {
+        abort.abort();
+      }
+    };
+    const first = runTasks(client, "ev.echo", 20);
+    await tail(undefined, (e) => e.type === "task.succeeded"); // leaves while the tasks still run
+    await first;
+    const [lastTask] = await runTasks(client, "ev.echo", 1); // recorded while nobody follows
+    await tail(seen.at(-1)!.position, (e) => e.type === "task.succeeded" && (e.data as TaskEvent).task_id === lastTask);
+    const expected = (await ndjson(await fetch(`${broker.http}/v1/events?after=${start}`))).filter((e) => e.position <= seen.at(-1)!.position);
+    expect(seen.map((e) => e.position)).toEqual(expected.map((e) => e.position));
+    expect(seen.map((e) => e.event_id)).toEqual(expected.map((e) => e.event_id));
+  });
+
   it("bad parameters are 400 bad_frame; an unknown task's timeline is 404 unknown_task", async () => {
     for (const query of ["from=yesterday", "to=12:00", "after=-1", "limit=0", "limit=abc"]) {
       const res = await fetch(`${broker.http}/v1/events?${query}`);
