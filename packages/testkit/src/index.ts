@@ -1,4 +1,4 @@
-export { freePort, run, waitFor, type Child, type RunOptions } from "./process.js";
+export { freePort, run, waitFor, type Child, type LocalServer, type RunOptions } from "./process.js";
 export { startRedis, REDIS_SERVER, type RedisInstance, type RedisOptions } from "./redis.js";
 export { startPostgres, postgresBinDir, type PostgresInstance, type PostgresOptions } from "./postgres.js";
 export { startRedisCluster, redisCli, REDIS_CLI, type RedisCluster, type RedisClusterOptions } from "./redis-cluster.js";

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, run, waitFor, type Child } from "./process.js";
+import { freePort, run, waitFor, type Child, type LocalServer } from "./process.js";
 
 const READY = /database system is ready to accept connections/;
 
@@ -23,23 +23,13 @@ export function postgresBinDir(): string {
   return join(root, versions[0]!, "bin");
 }
 
-export interface PostgresInstance extends AsyncDisposable {
-  readonly host: string;
-  readonly port: number;
-  /** `postgres://postgres@127.0.0.1:<port>/postgres` (trust auth, no password). */
-  readonly url: string;
-  /** The data directory, which also holds the unix socket. */
-  readonly dir: string;
-  /** The postmaster. */
-  readonly child: Child;
-  /**
-   * Stops the server, keeping its port and data directory for `restart`: a fast shutdown (SIGINT) by
-   * default, SIGKILL of the postmaster and every server process with `hard`. Either way no server
-   * process is left when it resolves.
-   */
-  stop(hard?: boolean): Promise<void>;
-  /** Starts it again on the same port and data directory (stopping it first if it still runs). */
-  restart(): Promise<void>;
+/**
+ * `url` is `postgres://postgres@127.0.0.1:<port>/postgres` (trust auth, no password); `dir` the data
+ * directory, which also holds the unix socket; `child` the postmaster. `stop()` is a fast shutdown
+ * (SIGINT), `stop(true)` SIGKILL of the postmaster and every server process; either way no server
+ * process is left when it resolves.
+ */
+export interface PostgresInstance extends LocalServer {
   /** Freezes the server (SIGSTOP to the postmaster and every server process): connections hang. */
   pause(): void;
   /** Undoes `pause` (SIGCONT). */

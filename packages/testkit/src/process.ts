@@ -15,6 +15,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A private server a test starts on a free loopback port, in its own temp dir (Redis, PostgreSQL). */
+export interface LocalServer extends AsyncDisposable {
+  readonly host: string;
+  readonly port: number;
+  /** The URL clients connect with. */
+  readonly url: string;
+  /** Its temp dir (data, sockets), removed on dispose. */
+  readonly dir: string;
+  /** The server process. */
+  readonly child: Child;
+  /** Stops the server (SIGKILL with `hard`), keeping its port and directory for `restart`. */
+  stop(hard?: boolean): Promise<void>;
+  /** Starts it again on the same port and directory. */
+  restart(): Promise<void>;
+}
+
 export interface Child extends AsyncDisposable {
   readonly proc: ChildProcess;
   readonly pid: number;

@@ -1,21 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, run, type Child } from "./process.js";
+import { freePort, run, type Child, type LocalServer } from "./process.js";
 
 export const REDIS_SERVER = process.env.AGENTWIRE_REDIS_SERVER ?? "/usr/bin/redis-server";
 
-export interface RedisInstance extends AsyncDisposable {
-  readonly host: string;
-  readonly port: number;
-  readonly url: string;
-  readonly dir: string;
-  readonly child: Child;
-  /** Stops the server (SIGKILL with `hard`), keeping its port and directory for `restart`. */
-  stop(hard?: boolean): Promise<void>;
-  /** Starts it again on the same port. */
-  restart(): Promise<void>;
-}
+export type RedisInstance = LocalServer;
 
 export interface RedisOptions {
   port?: number;
