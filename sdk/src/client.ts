@@ -10,6 +10,7 @@
  * connection dropped fail with ConnectionLostError (retryable); pass `idempotencyKey` to submit again
  * safely (the broker answers with the first task instead of running it again).
  */
+import { followEvents, httpBase, replayEvents, type EventQuery, type EventReadOptions, type RecordedEvent } from "./events.js";
 import {
   DEFAULTS,
   decodePayload,
@@ -82,6 +83,19 @@ export class Client implements AsyncDisposable {
   private closing = false;
 
   constructor(readonly session: Session) {}
+
+  /**
+   * The broker's recorded events matching `query`, oldest first (a replay by time range and filters,
+   * over the HTTP API on the broker's port; with auth on, an admin token) [HTTP-15].
+   */
+  events(query: EventQuery = {}, options: EventReadOptions = {}): AsyncIterable<RecordedEvent> {
+    return replayEvents(httpBase(this.session.options.url), this.session.options.token, query, options);
+  }
+
+  /** The live tail: events as the broker records them, until `options.signal` aborts; reconnects resume after the last one. */
+  follow(query: EventQuery = {}, options: EventReadOptions = {}): AsyncIterable<RecordedEvent> {
+    return followEvents(httpBase(this.session.options.url), this.session.options.token, query, options);
+  }
 
   /** This session's agent id, assigned by the broker unless requested. */
   get id(): string | undefined {
