@@ -4,22 +4,12 @@
  * filters. `MemoryEventStore` is the default: a ring of the newest `--events-max` events, so a broker
  * started with no setup has replay.
  */
+import type { RecordedEvent } from "@agentwire/wire";
 import type { AgentEvent, EventBus, TaskEvent } from "./events.js";
 import { agentEvent, taskEvent } from "./events.js";
 
-/** One recorded event. `position` orders all events of a store; `stream_position` those of a stream, from 1, gap-free. */
-export interface StoredEvent {
-  position: number;
-  /** Unique per event: a retried append never records it twice. */
-  event_id: string;
-  stream: string;
-  stream_position: number;
-  type: string;
-  /** When it happened (epoch ms). */
-  at: number;
-  broker_id: string;
-  data: TaskEvent | AgentEvent;
-}
+/** One recorded event, as the HTTP API serves it; `data` is the bus's event. */
+export type StoredEvent = RecordedEvent<TaskEvent | AgentEvent>;
 
 export interface EventQuery {
   /** Events at or after this time (epoch ms). */

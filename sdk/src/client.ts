@@ -10,13 +10,14 @@
  * connection dropped fail with ConnectionLostError (retryable); pass `idempotencyKey` to submit again
  * safely (the broker answers with the first task instead of running it again).
  */
-import { followEvents, httpBase, replayEvents, type EventQuery, type EventReadOptions, type RecordedEvent } from "./events.js";
+import { followEvents, httpBase, replayEvents, type EventQuery, type EventReadOptions } from "./events.js";
 import {
   DEFAULTS,
   decodePayload,
   encodePayload,
   errorFromCode,
   type Accepted,
+  type RecordedEvent,
   type AgentInfo,
   type Agents,
   type AgentStatus,

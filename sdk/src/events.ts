@@ -2,19 +2,7 @@
  * The broker's recorded events (SPEC HTTP-15, docs/events.md), read over its HTTP API on the same port
  * as the WebSocket: a replay by time range and filters, and the live tail.
  */
-import { errorFromCode } from "@agentwire/wire";
-
-/** One recorded event: `data` is the broker's TaskEvent or AgentEvent (docs/events.md). */
-export interface RecordedEvent {
-  position: number;
-  event_id: string;
-  stream: string;
-  stream_position: number;
-  type: string;
-  at: number;
-  broker_id: string;
-  data: Record<string, unknown>;
-}
+import { errorFromCode, type RecordedEvent } from "@agentwire/wire";
 
 export interface EventQuery {
   /** From this time (inclusive). */

@@ -3,7 +3,7 @@ export { Client, connect, type AgentQuery, type ConnectOptions, type IncomingMes
 export { Connection, backoffDelay, type BackoffOptions } from "./connection.js";
 export type { RequestContext, TaskContext, TaskInfo } from "./context.js";
 export { ClosedError, ConnectionLostError, InvalidOutputError } from "./errors.js";
-export type { EventQuery, EventReadOptions, RecordedEvent } from "./events.js";
+export type { EventQuery, EventReadOptions } from "./events.js";
 export { llmAgent, LlmInput, LlmOutput, toolName, type LlmAgentOptions } from "./llm.js";
 export { Session, type Load } from "./session.js";
 export { NoSignerError, SignerContext, type Signer } from "./signer.js";

@@ -1,6 +1,8 @@
 import { existsSync } from "node:fs";
 import { brokerBin, startBroker, type BrokerProcess } from "@agentwire/testkit";
 import pino from "pino";
+import { afterAll, beforeAll } from "vitest";
+import { connect, type Agent, type Client } from "../src/index.js";
 import { PublicKey } from "@solana/web3.js";
 
 /** A syntactically valid blockhash that no cluster ever issued: offline signing needs no RPC. */
@@ -33,4 +35,24 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms)));
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A suite's broker, one agent (built by `agent` for the broker's URL) and a plain client: started in
+ * `beforeAll`, closed in reverse order in `afterAll`. Read the fields inside tests, not at collection.
+ */
+export function suiteBroker(agent: (url: string) => Agent, extra: readonly string[] = []): { broker: TestBroker; agent: Agent; client: Client } {
+  const suite = {} as { broker: TestBroker; agent: Agent; client: Client };
+  beforeAll(async () => {
+    suite.broker = await sdkBroker(extra);
+    suite.agent = agent(suite.broker.url);
+    await suite.agent.start();
+    suite.client = await connect({ url: suite.broker.url, logger, backoff });
+  });
+  afterAll(async () => {
+    await suite.client?.close();
+    await suite.agent?.close();
+    await suite.broker?.stop();
+  });
+  return suite;
 }
