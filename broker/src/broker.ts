@@ -101,7 +101,7 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
   let eventStore: EventStore | undefined;
   if (config.eventsMax > 0) {
     eventStore = new MemoryEventStore(config.eventsMax, idPrefix(brokerId, "e", incarnation));
-    record(events, eventStore, brokerId);
+    record(events, eventStore, brokerId, config.eventsPayloads);
   }
   return { state, core, handlers, events, metrics, table, deadlines, sessions, auth, log, eventStore, connect };
 }

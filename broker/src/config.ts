@@ -52,6 +52,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "maxInFlight", flag: "max-in-flight", type: int(1, 1 << 30), default: DEFAULTS.maxInFlight, help: "open tasks + requests per session" },
   { key: "maxSubscriptions", flag: "max-subscriptions", type: int(1, 1 << 20), default: 1_000, help: "topic subscriptions one session may hold" },
   { key: "eventsMax", flag: "events-max", type: int(0, 10_000_000), default: 100_000, help: "events the in-memory event store keeps for replay, newest first (0 = no event store)" },
+  { key: "eventsPayloads", flag: "events-payloads", type: int(0, 16 << 20), default: 0, help: "bytes of a task's input and output the event store keeps (0 = none; larger ones only by size)" },
   { key: "maxQueueLength", flag: "max-queue-length", type: int(1, 1 << 30), default: DEFAULTS.maxQueueLength, help: "queued tasks per capability" },
   { key: "taskTimeoutMs", flag: "task-timeout-ms", type: int(1, MAX_MS), default: DEFAULTS.taskTimeoutMs, help: "default task timeout" },
   { key: "requestTimeoutMs", flag: "request-timeout-ms", type: int(1, MAX_MS), default: DEFAULTS.requestTimeoutMs, help: "default request timeout" },
@@ -80,6 +81,7 @@ export interface BrokerConfig {
   maxInFlight: number;
   maxSubscriptions: number;
   eventsMax: number;
+  eventsPayloads: number;
   maxQueueLength: number;
   taskTimeoutMs: number;
   requestTimeoutMs: number;

@@ -137,10 +137,22 @@ function matchesCapability(data: TaskEvent | AgentEvent, capability: string): bo
   return "task_id" in data ? data.capability === capability : data.capabilities.includes(capability);
 }
 
-/** Records every event of `bus` into `store`; returns the listener's removal. */
-export function record(bus: EventBus, store: EventStore, brokerId: string): () => void {
+/**
+ * Records every event of `bus` into `store`; returns the listener's removal. With `payloadBytes` > 0 a
+ * task's input (on `task.submitted`) and output (on `task.succeeded`) are kept too, copied, when no
+ * larger than that; a larger one only by its size.
+ */
+export function record(bus: EventBus, store: EventStore, brokerId: string, payloadBytes = 0): () => void {
   return bus.on({
-    task: (type, task, at, cause) => store.append([taskEvent(brokerId, type, task, at, cause)]),
+    task(type, task, at, cause) {
+      const event = taskEvent(brokerId, type, task, at, cause);
+      const bytes = payloadBytes === 0 ? undefined : type === "task.submitted" ? task.input : type === "task.succeeded" ? task.output : undefined;
+      if (bytes !== undefined) {
+        if (bytes.byteLength <= payloadBytes) event.payload = new Uint8Array(bytes); // a copy, and a plain one (a Buffer would serialise itself)
+        else event.payload_bytes = bytes.byteLength;
+      }
+      store.append([event]);
+    },
     agent: (type, agent, at, cause) => store.append([agentEvent(brokerId, type, agent, at, cause)]),
   });
 }

@@ -66,6 +66,13 @@ export interface TaskEvent {
   cause?: string | undefined;
   /** The error of a failed, cancelled or deadline_exceeded task. */
   error?: ErrorInfo | undefined;
+  /**
+   * Recorded by an event store that keeps payloads (`--events-payloads`): the task's input on
+   * `task.submitted`, its output on `task.succeeded` (one MessagePack document), when no larger than the cap.
+   */
+  payload?: Uint8Array | undefined;
+  /** The size of a payload larger than the cap, which was not kept. */
+  payload_bytes?: number | undefined;
 }
 
 export interface AgentEvent {

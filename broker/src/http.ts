@@ -17,7 +17,8 @@ import { Auth, bearer } from "./auth.js";
 import type { MeshPort, RemoteOutcome } from "./backend.js";
 import type { TokenAcl } from "./config.js";
 import { unknownTask, type BrokerCore } from "./core.js";
-import type { EventQuery, EventStore } from "./event-store.js";
+import type { EventQuery, EventStore, StoredEvent } from "./event-store.js";
+import type { TaskEvent } from "./events.js";
 import type { Metrics } from "./metrics.js";
 import type { SubmitReply } from "./tasks/submissions.js";
 import { isMeshRun, type TaskService } from "./tasks/task-service.js";
@@ -70,6 +71,8 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
   if (method === "GET" && path === "/v1/events") return replay(deps, req, res, url, acl);
   const timeline = /^\/v1\/tasks\/([^/]+)\/events$/.exec(path);
   if (timeline !== null && method === "GET") return taskTimeline(deps, res, decodeURIComponent(timeline[1]!), acl);
+  const retried = /^\/v1\/tasks\/([^/]+)\/retry$/.exec(path);
+  if (retried !== null && method === "POST") return retry(deps, res, decodeURIComponent(retried[1]!), acl);
   const taskMatch = /^\/v1\/tasks\/([^/]+)$/.exec(path);
   if (taskMatch !== null && (method === "GET" || method === "DELETE")) {
     const id = decodeURIComponent(taskMatch[1]!);
@@ -193,7 +196,7 @@ async function replay(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
   res.writeHead(200, { "content-type": "application/x-ndjson" });
   let chunk = "";
   for (const e of events.read(query)) {
-    chunk += `${JSON.stringify(e)}\n`;
+    chunk += `${jsonText(e)}\n`;
     if (chunk.length >= 64 * 1024) {
       const more = res.write(chunk);
       chunk = "";
@@ -223,7 +226,7 @@ function follow(events: EventStore, req: IncomingMessage, res: ServerResponse, q
     let chunk = "";
     let n = 0;
     for (const e of events.read({ ...query, after, limit: batch })) {
-      chunk += `id: ${e.position}\ndata: ${JSON.stringify(e)}\n\n`;
+      chunk += `id: ${e.position}\ndata: ${jsonText(e)}\n\n`;
       after = e.position;
       n++;
     }
@@ -259,13 +262,33 @@ function follow(events: EventStore, req: IncomingMessage, res: ServerResponse, q
 
 /** One task's recorded events, oldest first: its owner's token (or an admin) only [HTTP-16, AUTH-8]. */
 function taskTimeline(deps: HttpDeps, res: ServerResponse, id: string, acl: TokenAcl | undefined): void {
+  const found = taskEvents(deps, id, acl, {});
+  if (found.length === 0) throw unknownTask(id);
+  json(res, 200, { task_id: id, events: found });
+}
+
+/** A task's recorded events the token may see; none for another token's task. */
+function taskEvents(deps: HttpDeps, id: string, acl: TokenAcl | undefined, query: EventQuery): StoredEvent[] {
   const events = store(deps);
   const task = deps.core.tasks.table.get(id);
   // A task no longer held here names no token: its events are shown to admins only.
   const allowed = task !== undefined ? Auth.ownsTask(acl, task.owner) : acl === undefined || acl.admin === true;
-  const found = allowed ? [...events.read({ task: id })] : [];
-  if (found.length === 0) throw unknownTask(id);
-  json(res, 200, { task_id: id, events: found });
+  return allowed ? [...events.read({ ...query, task: id })] : [];
+}
+
+/** Submits a recorded task again, from its recorded capability and input, as a new task of this token [HTTP-17]. */
+async function retry(deps: HttpDeps, res: ServerResponse, id: string, acl: TokenAcl | undefined): Promise<void> {
+  const [submitted] = taskEvents(deps, id, acl, { types: ["task.submitted"], limit: 1 });
+  if (submitted === undefined) throw unknownTask(id);
+  const { capability, payload, payload_bytes } = submitted.data as TaskEvent;
+  if (payload === undefined) {
+    const why = payload_bytes === undefined ? "this broker records no inputs (--events-payloads 0)" : `its ${payload_bytes} bytes were over --events-payloads`;
+    throw errorFromCode("not_found", `task ${id}'s input was not recorded: ${why}`);
+  }
+  let answer: string | undefined;
+  const reply: SubmitReply = { observer: null, follows: false, accepted: (_ref, taskId) => void (answer = taskId), foreignOutcome: () => {} };
+  await deps.core.submit(acl, { capability, input: payload }, reply, "http");
+  json(res, 202, { task_id: answer, retry_of: id });
 }
 
 /** A time parameter: epoch milliseconds or an ISO 8601 date-time. */
@@ -391,8 +414,13 @@ function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
+/** JSON text of an answer: a bigint as a number, a payload (MessagePack bytes, e.g. a recorded input) as its JSON document [HTTP-5]. */
+function jsonText(body: unknown): string {
+  return JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v instanceof Uint8Array ? safeDecode(v) : v));
+}
+
 function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v));
+  const text = jsonText(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }

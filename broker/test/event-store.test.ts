@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
+import { waitFor } from "@agentwire/testkit";
 import { Peer } from "@agentwire/testkit/peer";
 import { MemoryEventStore, type StoredEvent } from "../src/event-store.js";
 import type { TaskEvent } from "../src/events.js";
@@ -201,5 +202,62 @@ describe("event store bounds and access", () => {
     expect(((await (await get(`/v1/tasks/${id}/events`, "root")).json()) as { events: unknown[] }).events).toHaveLength(4);
     const bob = await get(`/v1/tasks/${id}/events`, "bob");
     expect([bob.status, ((await bob.json()) as { error: { code: string } }).error.code]).toEqual([404, "unknown_task"]);
+  });
+});
+
+describe("recorded payloads and retry", () => {
+  it("[HTTP-17] with --events-payloads a task's input and output are recorded (or only their size when over the cap) and retry submits it again", async () => {
+    await using broker = await startBroker(["--events-payloads", "64"]);
+    await using agent = await Peer.register(broker.url, { capabilities: [{ name: "ev.pay" }] });
+    const runs: string[] = [];
+    agent.serve((task, peer) => {
+      runs.push(task.task_id);
+      Peer.echo(task, peer);
+    });
+    await using client = await Peer.register(broker.url, {});
+    const small = await client.submit("ev.pay", { n: 1, s: "hi" });
+    await client.next("result", (r) => r.task_id === small);
+    const big = await client.submit("ev.pay", "x".repeat(200));
+    await client.next("result", (r) => r.task_id === big);
+    const timeline = async (id: string) => ((await (await fetch(`${broker.http}/v1/tasks/${id}/events`)).json()) as { events: StoredEvent[] }).events;
+    const smallEvents = await timeline(small);
+    expect(smallEvents.find((e) => e.type === "task.submitted")!.data).toMatchObject({ payload: { n: 1, s: "hi" } });
+    expect(smallEvents.find((e) => e.type === "task.succeeded")!.data).toMatchObject({ payload: { n: 1, s: "hi" } });
+    expect(smallEvents.find((e) => e.type === "task.queued")!.data).not.toHaveProperty("payload");
+    const bigSubmitted = (await timeline(big)).find((e) => e.type === "task.submitted")!.data as TaskEvent;
+    expect([bigSubmitted.payload, bigSubmitted.payload_bytes]).toEqual([undefined, 202]);
+
+    const again = await fetch(`${broker.http}/v1/tasks/${small}/retry`, { method: "POST" });
+    const body = (await again.json()) as { task_id: string; retry_of: string };
+    expect([again.status, body.retry_of]).toEqual([202, small]);
+    expect(body.task_id).not.toBe(small);
+    const rerun = await waitFor(async () => {
+      const view = (await (await fetch(`${broker.http}/v1/tasks/${body.task_id}`)).json()) as { state: string; output?: unknown };
+      return view.state === "succeeded" ? view : undefined;
+    }, 10_000, "the retried task to succeed");
+    expect(rerun.output).toEqual({ n: 1, s: "hi" });
+    expect(runs.filter((id) => id === body.task_id)).toHaveLength(1);
+
+    const refused = await fetch(`${broker.http}/v1/tasks/${big}/retry`, { method: "POST" });
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect([refused.status, error.code]).toEqual([404, "not_found"]);
+    expect(error.message).toContain("202 bytes were over --events-payloads");
+    const unknown = await fetch(`${broker.http}/v1/tasks/no-such-task/retry`, { method: "POST" });
+    expect(unknown.status).toBe(404);
+  });
+
+  it("without --events-payloads nothing of a payload is recorded and retry says why it cannot", async () => {
+    await using broker = await startBroker([]);
+    await using agent = await Peer.register(broker.url, { capabilities: [{ name: "ev.nopay" }] });
+    agent.serve(Peer.echo);
+    await using client = await Peer.register(broker.url, {});
+    const id = await client.submit("ev.nopay", { n: 2 });
+    await client.next("result", (r) => r.task_id === id);
+    const events = ((await (await fetch(`${broker.http}/v1/tasks/${id}/events`)).json()) as { events: StoredEvent[] }).events;
+    expect(events.some((e) => "payload" in e.data || "payload_bytes" in e.data)).toBe(false);
+    const res = await fetch(`${broker.http}/v1/tasks/${id}/retry`, { method: "POST" });
+    const error = ((await res.json()) as { error: { code: string; message: string } }).error;
+    expect([res.status, error.code]).toEqual([404, "not_found"]);
+    expect(error.message).toContain("--events-payloads 0");
   });
 });
