@@ -28,9 +28,8 @@ export interface EventQuery {
 }
 
 export interface EventStore {
-  readonly kind: string;
-  /** Records events in order; positions are assigned here. */
-  append(events: readonly (TaskEvent | AgentEvent)[]): void;
+  /** Records an event after the others; its positions are assigned here. */
+  append(event: TaskEvent | AgentEvent): void;
   /** Matching events in position order. */
   read(query: EventQuery): Iterable<StoredEvent>;
   /** The newest position recorded (0 when none). */
@@ -40,7 +39,7 @@ export interface EventStore {
 }
 
 /** The stream an event belongs to: `task-<task_id>` or `agent-<agent_id>`. */
-export function streamOf(data: TaskEvent | AgentEvent): string {
+function streamOf(data: TaskEvent | AgentEvent): string {
   return "task_id" in data ? `task-${data.task_id}` : `agent-${data.agent_id}`;
 }
 
@@ -53,11 +52,10 @@ interface Slot {
 
 /**
  * The newest `max` events in memory; older ones are forgotten first. A slot holds the bus's event
- * object and two numbers (stream names and event ids are made on read), about 150 B per event: the
- * ring's memory is bounded by `max`, whatever the number of tasks.
+ * object and two numbers (stream names and event ids are made on read), about 225 B per event with
+ * its map entry (bench/README): the ring's memory is bounded by `max`, whatever the number of tasks.
  */
 export class MemoryEventStore implements EventStore {
-  readonly kind = "memory";
   private readonly ring: (Slot | undefined)[];
   private start = 0;
   private size = 0;
@@ -65,6 +63,7 @@ export class MemoryEventStore implements EventStore {
   /** Last stream position of each task and agent that still has an event in the ring, by raw id. */
   private readonly tasks = new Map<string, number>();
   private readonly agents = new Map<string, number>();
+  private listeners: (() => void)[] = [];
 
   constructor(
     private readonly max: number,
@@ -73,8 +72,6 @@ export class MemoryEventStore implements EventStore {
     if (!(max >= 1)) throw new RangeError("an event store keeps at least one event");
     this.ring = new Array<Slot | undefined>(max);
   }
-
-  private listeners: (() => void)[] = [];
 
   get head(): number {
     return this.position;
@@ -85,15 +82,13 @@ export class MemoryEventStore implements EventStore {
     return () => void (this.listeners = this.listeners.filter((l) => l !== listener));
   }
 
-  append(events: readonly (TaskEvent | AgentEvent)[]): void {
-    for (const data of events) {
-      const [streams, key] = this.counter(data);
-      const streamPosition = (streams.get(key) ?? 0) + 1;
-      streams.set(key, streamPosition);
-      if (this.size === this.max) this.evictOldest();
-      this.ring[(this.start + this.size) % this.max] = { position: ++this.position, streamPosition, data };
-      this.size++;
-    }
+  append(data: TaskEvent | AgentEvent): void {
+    const [streams, key] = this.counter(data);
+    const streamPosition = (streams.get(key) ?? 0) + 1;
+    streams.set(key, streamPosition);
+    if (this.size === this.max) this.evictOldest();
+    this.ring[(this.start + this.size) % this.max] = { position: ++this.position, streamPosition, data };
+    this.size++;
     for (const l of this.listeners) l();
   }
 
@@ -151,8 +146,8 @@ export function record(bus: EventBus, store: EventStore, brokerId: string, paylo
         if (bytes.byteLength <= payloadBytes) event.payload = new Uint8Array(bytes); // a copy, and a plain one (a Buffer would serialise itself)
         else event.payload_bytes = bytes.byteLength;
       }
-      store.append([event]);
+      store.append(event);
     },
-    agent: (type, agent, at, cause) => store.append([agentEvent(brokerId, type, agent, at, cause)]),
+    agent: (type, agent, at, cause) => store.append(agentEvent(brokerId, type, agent, at, cause)),
   });
 }

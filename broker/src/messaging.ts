@@ -18,7 +18,6 @@ export class Messaging {
   private readonly matched = new Set<Session>();
   private seq = 0;
   /** Round-robin cursor per capability for `request {capability}`. */
-  /** Round-robin cursor of requests by capability, per capability. */
   private readonly pools = new Map<string, Pool>();
 
   constructor(

@@ -35,7 +35,7 @@ describe("MemoryEventStore", () => {
 
   it("keeps the newest max events; positions stay consecutive and stream positions count on past eviction", () => {
     const store = new MemoryEventStore(3, "b.e1-");
-    store.append([event("task-a", 1), event("task-b", 2), event("task-a", 3), event("task-a", 4)]);
+    for (const e of [event("task-a", 1), event("task-b", 2), event("task-a", 3), event("task-a", 4)]) store.append(e);
     const all = [...store.read({})];
     expect(all.map((e) => [e.position, e.stream, e.stream_position, e.event_id])).toEqual([
       [2, "task-b", 1, "b.e1-2"],

@@ -173,12 +173,12 @@ export class TaskService {
     return { task, duplicate: false };
   }
 
-  /** A task id for a task about to be created (`CreateOptions.id`), when it must be known first. */
   /** Whether `id` was made by this process (its broker id and incarnation). */
   isOwnId(id: string): boolean {
     return id.startsWith(this.idPrefix);
   }
 
+  /** A task id for a task about to be created (`CreateOptions.id`), when it must be known first. */
   newId(): string {
     return `${this.idPrefix}${(++this.seq).toString(36)}`;
   }
@@ -336,10 +336,6 @@ export class TaskService {
     this.finish(task, f.ok, f.output, f.ok ? undefined : f.error);
   }
 
-  /**
-   * Cancel by a submitter (null: over HTTP). Returns undefined for a task this observer may not cancel (unknown_task).
-   * An ended task is a no-op (idempotent).
-   */
   /** Cancels `task` (found by BrokerCore.cancel, which checks who may); one that ended stays as it ended. */
   cancel(task: TaskRecord, reason: string | undefined): void {
     if (task.endedAt !== 0) return;
