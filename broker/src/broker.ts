@@ -11,6 +11,7 @@ import { LocalMesh, type MeshPort } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { MemoryEventStore, record, type EventStore } from "./event-store.js";
+import { PostgresEventStore } from "./pg-event-store.js";
 import { EventBus } from "./events.js";
 import { BrokerCore, type BrokerState } from "./core.js";
 import { Handlers } from "./handlers.js";
@@ -63,6 +64,8 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
   const sessions = new Set<Session>();
   const auth = new Auth(config.auth.tokens);
   const events = new EventBus(log);
+  const eventStore = openEventStore(config, log, idPrefix(brokerId, "e", incarnation));
+  if (eventStore !== undefined) record(events, eventStore, brokerId, config.eventsPayloads);
   const registry = new Registry(brokerId, events);
   const table = new TaskTable(config.resultTtlMs, config.maxEndedTasks, config.maxEndedBytes);
 
@@ -80,11 +83,12 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
     retention: () => table.retention(),
     queueDepths: () => dispatcher.depths(),
     mesh: () => backend.stats(),
+    events: () => eventStore?.health(),
   });
   metrics.listen(events);
   tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, events, backend);
-  messaging = new Messaging(config, brokerId, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend);
-  const submissions = new Submissions(tasks, backend);
+  messaging = new Messaging(config, brokerId, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend, events);
+  const submissions = new Submissions(tasks, backend, config.eventsDurable && eventStore !== undefined ? () => eventStore.committed() : undefined);
   const core = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log);
   const handlers = new Handlers(config, core, metrics, log, sessions);
   backend.attach(core.meshInbound());
@@ -98,12 +102,15 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
     sessions.add(s);
     return s;
   };
-  let eventStore: EventStore | undefined;
-  if (config.eventsMax > 0) {
-    eventStore = new MemoryEventStore(config.eventsMax, idPrefix(brokerId, "e", incarnation));
-    record(events, eventStore, brokerId, config.eventsPayloads);
-  }
   return { state, core, handlers, events, metrics, table, deadlines, sessions, auth, log, eventStore, connect };
+}
+
+/** The event store `--events` names: PostgreSQL, or the in-memory ring (none with `--events-max 0`). */
+function openEventStore(config: BrokerConfig, log: Logger, eventIdPrefix: string): EventStore | undefined {
+  if (config.events !== "memory") {
+    return new PostgresEventStore({ url: config.events, idPrefix: eventIdPrefix, bufferMax: config.eventsBuffer, retentionMs: config.eventsRetentionMs, log });
+  }
+  return config.eventsMax > 0 ? new MemoryEventStore(config.eventsMax, eventIdPrefix, config.eventsRetentionMs) : undefined;
 }
 
 export async function startBroker(config: BrokerConfig, logger: Logger, backendArg?: MeshPort): Promise<Broker> {
@@ -156,6 +163,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   });
 
   await backend.start();
+  await eventStore?.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {
@@ -182,6 +190,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
       await closed;
       clearTimeout(timer);
       await backend.close();
+      await eventStore?.close();
       log.info("closed");
     })());
 

@@ -29,13 +29,17 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 type Kind =
   | { kind: "int"; min: number; max: number }
   | { kind: "enum"; values: readonly string[] }
-  | { kind: "string" };
+  | { kind: "string" }
+  /** Milliseconds: an integer, or a number with a unit (ms, s, m, h, d). */
+  | { kind: "duration" }
+  /** true or false; the flag alone means true. */
+  | { kind: "bool" };
 
 interface OptionSpec {
   key: keyof Omit<BrokerConfig, "auth">;
   flag: string;
   type: Kind;
-  default: string | number;
+  default: string | number | boolean;
   help: string;
 }
 
@@ -51,7 +55,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "maxFrameBytes", flag: "max-frame-bytes", type: int(64 * 1024, 1 << 30), default: DEFAULTS.maxFrameBytes, help: "largest accepted message" },
   { key: "maxInFlight", flag: "max-in-flight", type: int(1, 1 << 30), default: DEFAULTS.maxInFlight, help: "open tasks + requests per session" },
   { key: "maxSubscriptions", flag: "max-subscriptions", type: int(1, 1 << 20), default: 1_000, help: "topic subscriptions one session may hold" },
+  { key: "events", flag: "events", type: { kind: "string" }, default: "memory", help: "event store: memory, or a PostgreSQL URL postgres://user@host:port/db (docs/events.md)" },
   { key: "eventsMax", flag: "events-max", type: int(0, 10_000_000), default: 100_000, help: "events the in-memory event store keeps for replay, newest first (0 = no event store)" },
+  { key: "eventsBuffer", flag: "events-buffer", type: int(1, 10_000_000), default: 50_000, help: "PostgreSQL store: events waiting to be written before new ones are dropped (and counted)" },
+  { key: "eventsDurable", flag: "events-durable", type: { kind: "bool" }, default: false, help: "PostgreSQL store: send accepted only once the task's task.submitted event is committed" },
+  { key: "eventsRetentionMs", flag: "events-retention", type: { kind: "duration" }, default: 0, help: "drop recorded events older than this, e.g. 7d, 12h, 30m (0 = keep)" },
   { key: "eventsPayloads", flag: "events-payloads", type: int(0, 16 << 20), default: 0, help: "bytes of a task's input and output the event store keeps (0 = none; larger ones only by size)" },
   { key: "maxQueueLength", flag: "max-queue-length", type: int(1, 1 << 30), default: DEFAULTS.maxQueueLength, help: "queued tasks per capability" },
   { key: "taskTimeoutMs", flag: "task-timeout-ms", type: int(1, MAX_MS), default: DEFAULTS.taskTimeoutMs, help: "default task timeout" },
@@ -80,7 +88,12 @@ export interface BrokerConfig {
   maxFrameBytes: number;
   maxInFlight: number;
   maxSubscriptions: number;
+  /** "memory", or the PostgreSQL URL of the event store. */
+  events: string;
   eventsMax: number;
+  eventsBuffer: number;
+  eventsDurable: boolean;
+  eventsRetentionMs: number;
   eventsPayloads: number;
   maxQueueLength: number;
   taskTimeoutMs: number;
@@ -126,7 +139,9 @@ export function usage(): string {
 
 const envName = (o: OptionSpec): string => `AGENTWIRE_${o.flag.replace(/-/g, "_").toUpperCase()}`;
 
-function convert(o: OptionSpec, raw: unknown, source: string): string | number {
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function convert(o: OptionSpec, raw: unknown, source: string): string | number | boolean {
   const got = typeof raw === "string" ? JSON.stringify(raw) : String(raw);
   switch (o.type.kind) {
     case "int": {
@@ -144,6 +159,16 @@ function convert(o: OptionSpec, raw: unknown, source: string): string | number {
     case "string":
       if (typeof raw !== "string" || raw.length === 0) throw new ConfigError(`${source}: expected a non-empty string, got ${got}`);
       return raw;
+    case "duration": {
+      const m = typeof raw === "number" ? [String(raw), String(raw), "ms"] : typeof raw === "string" ? /^(\d{1,12})(ms|s|m|h|d)?$/.exec(raw.trim()) : null;
+      const ms = m === null ? NaN : Number(m[1]) * UNIT_MS[m[2] ?? "ms"]!;
+      if (!Number.isSafeInteger(ms) || ms < 0) throw new ConfigError(`${source}: expected a duration such as 90s, 30m, 12h, 7d (or milliseconds), got ${got}`);
+      return ms;
+    }
+    case "bool":
+      if (raw === true || raw === "true") return true;
+      if (raw === false || raw === "false") return false;
+      throw new ConfigError(`${source}: expected true or false, got ${got}`);
   }
 }
 
@@ -164,6 +189,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
     if (name !== "config" && !OPTIONS.some((o) => o.flag === name)) throw new ConfigError(`--${name}: unknown option (see --help)`);
+    const spec = OPTIONS.find((o) => o.flag === name);
+    if (value === undefined && spec?.type.kind === "bool") {
+      // A flag alone means true; a following true/false is its value.
+      value = argv[i + 1] === "true" || argv[i + 1] === "false" ? argv[++i]! : "true";
+    }
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) throw new ConfigError(`--${name}: missing value`);
@@ -215,6 +245,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}
   if (config.brokerId !== "" && !/^[A-Za-z0-9._-]{1,64}$/.test(config.brokerId)) {
     throw new ConfigError(`--broker-id: expected 1-64 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(config.brokerId)}`);
   }
+  if (config.events !== "memory" && !/^postgres(ql)?:\/\/./.test(config.events)) {
+    throw new ConfigError(`--events: expected memory or postgres://user@host:port/database, got ${JSON.stringify(config.events)}`);
+  }
+  if (config.eventsDurable && config.events === "memory") throw new ConfigError("--events-durable: needs --events postgres://... (the memory store has nothing to wait for)");
   if (config.redis !== "" && config.redisCluster !== "") throw new ConfigError("--redis-cluster: cannot be combined with --redis");
   if (config.redis !== "" && !/^rediss?:\/\//.test(config.redis)) throw new ConfigError(`--redis: expected redis://host:port, got ${JSON.stringify(config.redis)}`);
   if (config.redisCluster !== "" && !config.redisCluster.split(",").every((n) => /^[^:,\s]+:\d{1,5}$/.test(n))) {

@@ -29,6 +29,10 @@ export type TaskEventType = (typeof TASK_EVENTS)[number];
 export const AGENT_EVENTS = ["agent.registered", "agent.status", "agent.draining", "agent.evicted", "agent.left"] as const;
 export type AgentEventType = (typeof AGENT_EVENTS)[number];
 
+/** Direct messages, publishes and requests: metadata only (who, to whom, how large), not a state machine. */
+export const MESSAGE_EVENTS = ["message.sent", "message.published", "request.sent", "request.answered"] as const;
+export type MessageEventType = (typeof MESSAGE_EVENTS)[number];
+
 /** The event a task's arrival in an end state announces. */
 export const END_EVENT: Readonly<Record<"succeeded" | "failed" | "cancelled" | "deadline_exceeded", TaskEventType>> = {
   succeeded: "task.succeeded",
@@ -48,6 +52,8 @@ export interface Listener {
   /** A task transition; `task` is the live record (read it now, do not keep it). */
   task?(type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): void;
   agent?(type: AgentEventType, agent: AgentSubject, at: number, cause: string | undefined): void;
+  /** A message, publish or request; `event` is a fresh object the listener may keep. */
+  message?(event: MessageEvent): void;
 }
 
 /** A task event as kept (event store, dashboard): plain data, stable field names. */
@@ -84,6 +90,34 @@ export interface AgentEvent {
   capabilities: string[];
   cause?: string | undefined;
 }
+
+/** A direct message, publish or request as kept: who sent it where, and its size. */
+export interface MessageEvent {
+  type: MessageEventType;
+  at: number;
+  broker_id: string;
+  /** The sender: an agent id, a client's session id, or the broker's id (HTTP publish). */
+  from: string;
+  /** The target agent of a direct message or of a request by id. */
+  to?: string | undefined;
+  /** The target capability of a request by capability. */
+  capability?: string | undefined;
+  topic?: string | undefined;
+  /** The broker's id of a request (its stream is `request-<id>`). */
+  request_id?: string | undefined;
+  /** Sessions of this broker a publish reached. */
+  delivered?: number | undefined;
+  /** A request's answer: whether it succeeded, and its error code if not. */
+  ok?: boolean | undefined;
+  code?: string | undefined;
+  /** Size of the payload (message body, request or response payload). */
+  bytes: number;
+  /** The payload itself, with `--events-payloads`, when no larger than the cap. */
+  payload?: Uint8Array | undefined;
+}
+
+/** Any event the bus announces, as kept. */
+export type BusEvent = TaskEvent | AgentEvent | MessageEvent;
 
 export function taskEvent(brokerId: string, type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): TaskEvent {
   const agent = task.agent;
@@ -130,6 +164,18 @@ export class EventBus {
         l.task(type, task, at, cause);
       } catch (err) {
         this.log.warn({ err, event: type, task_id: task.id }, "event listener failed");
+      }
+    }
+  }
+
+  /** Announces a message event; callers build it only when `active`. */
+  message(event: MessageEvent): void {
+    for (const l of this.listeners) {
+      if (l.message === undefined) continue;
+      try {
+        l.message(event);
+      } catch (err) {
+        this.log.warn({ err, event: event.type }, "event listener failed");
       }
     }
   }

@@ -56,7 +56,9 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
   if (method === "GET" && path === "/readyz") {
     const { shuttingDown } = deps.core.state;
     const ready = !shuttingDown && deps.backend.ready;
-    return json(res, ready ? 200 : 503, { status: ready ? "ready" : shuttingDown ? "shutting_down" : "backend_not_ready" });
+    // The event store's state is detail: routing goes on while it cannot write (events are buffered, then dropped).
+    const events = deps.eventStore?.health();
+    return json(res, ready ? 200 : 503, { status: ready ? "ready" : shuttingDown ? "shutting_down" : "backend_not_ready", events });
   }
 
   // Every other route needs the bearer token when auth is on [HTTP-1].
@@ -196,7 +198,7 @@ async function replay(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
   if (q.has("follow")) return follow(events, req, res, query);
   res.writeHead(200, { "content-type": "application/x-ndjson" });
   let chunk = "";
-  for (const e of events.read(query)) {
+  for await (const e of events.read(query)) {
     chunk += `${jsonText(e)}\n`;
     if (chunk.length >= 64 * 1024) {
       const more = res.write(chunk);
@@ -213,42 +215,43 @@ async function replay(deps: HttpDeps, req: IncomingMessage, res: ServerResponse,
  * `after`; else from now) and then as they are recorded, until the client goes. A client that
  * reconnects with `Last-Event-ID` misses nothing the store still holds and sees nothing twice.
  */
-function follow(events: EventStore, req: IncomingMessage, res: ServerResponse, query: EventQuery): void {
+async function follow(events: EventStore, req: IncomingMessage, res: ServerResponse, query: EventQuery): Promise<void> {
   const last = req.headers["last-event-id"];
-  let after = typeof last === "string" && /^\d{1,16}$/.test(last) ? Number(last) : (query.after ?? (query.from === undefined ? events.head : 0));
+  let after = typeof last === "string" && /^\d{1,16}$/.test(last) ? Number(last) : (query.after ?? (query.from === undefined ? await events.head() : 0));
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-  let scheduled = false;
-  let waiting = false; // for the socket to drain
+  let running = false;
+  let again = false; // more may have been recorded while a read ran
   let gone = false;
   const batch = 10_000;
-  const flush = (): void => {
-    scheduled = false;
-    if (gone || waiting) return;
-    let chunk = "";
-    let n = 0;
-    for (const e of events.read({ ...query, after, limit: batch })) {
-      chunk += `id: ${e.position}\ndata: ${jsonText(e)}\n\n`;
-      after = e.position;
-      n++;
+  const drained = (): Promise<void> => new Promise((resolve) => res.once("drain", resolve).once("close", resolve));
+  const pump = async (): Promise<void> => {
+    if (running) return void (again = true);
+    running = true;
+    try {
+      do {
+        again = false;
+        // Every event up to `head` is looked at by the read below: past it, non-matching ones are not read again.
+        const head = await events.head();
+        let chunk = "";
+        let n = 0;
+        for await (const e of events.read({ ...query, after, limit: batch })) {
+          chunk += `id: ${e.position}\ndata: ${jsonText(e)}\n\n`;
+          after = e.position;
+          n++;
+        }
+        if (n < batch) after = Math.max(after, head);
+        if (gone || chunk === "") continue;
+        if (!res.write(chunk)) await drained();
+        if (n === batch) again = true;
+      } while (again && !gone);
+    } catch (err) {
+      // The store failed to answer (a database restarting): the client reconnects with Last-Event-ID.
+      if (!gone) res.destroy(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      running = false;
     }
-    // Every recorded event up to the head was looked at (appends happen on this thread, not during the loop).
-    if (n < batch) after = Math.max(after, events.head);
-    if (chunk === "") return;
-    if (!res.write(chunk)) {
-      waiting = true;
-      res.once("drain", () => {
-        waiting = false;
-        flush();
-      });
-    } else if (n === batch) schedule();
   };
-  const schedule = (): void => {
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  };
-  const off = events.onAppend(schedule);
+  const off = events.onAppend(() => void pump());
   // A comment line now and then keeps proxies from closing an idle stream.
   const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
   keepAlive.unref();
@@ -258,28 +261,31 @@ function follow(events: EventStore, req: IncomingMessage, res: ServerResponse, q
     clearInterval(keepAlive);
   });
   res.write(": following\n\n");
-  flush();
+  await pump();
 }
 
 /** One task's recorded events, oldest first: its owner's token (or an admin) only [HTTP-16, AUTH-8]. */
-function taskTimeline(deps: HttpDeps, res: ServerResponse, id: string, acl: TokenAcl | undefined): void {
-  const found = taskEvents(deps, id, acl, {});
+async function taskTimeline(deps: HttpDeps, res: ServerResponse, id: string, acl: TokenAcl | undefined): Promise<void> {
+  const found = await taskEvents(deps, id, acl, {});
   if (found.length === 0) throw unknownTask(id);
   json(res, 200, { task_id: id, events: found });
 }
 
 /** A task's recorded events the token may see; none for another token's task. */
-function taskEvents(deps: HttpDeps, id: string, acl: TokenAcl | undefined, query: EventQuery): StoredEvent[] {
+async function taskEvents(deps: HttpDeps, id: string, acl: TokenAcl | undefined, query: EventQuery): Promise<StoredEvent[]> {
   const events = store(deps);
   const task = deps.core.tasks.table.get(id);
   // A task no longer held here names no token: its events are shown to admins only.
   const allowed = Auth.ownsTask(acl, task?.owner ?? "");
-  return allowed ? [...events.read({ ...query, task: id })] : [];
+  if (!allowed) return [];
+  const found: StoredEvent[] = [];
+  for await (const e of events.read({ ...query, task: id })) found.push(e);
+  return found;
 }
 
 /** Submits a recorded task again, from its recorded capability and input, as a new task of this token [HTTP-17]. */
 async function retry(deps: HttpDeps, res: ServerResponse, id: string, acl: TokenAcl | undefined): Promise<void> {
-  const [submitted] = taskEvents(deps, id, acl, { types: ["task.submitted"], limit: 1 });
+  const [submitted] = await taskEvents(deps, id, acl, { types: ["task.submitted"], limit: 1 });
   if (submitted === undefined) throw unknownTask(id);
   const { capability, payload, payload_bytes } = submitted.data as TaskEvent;
   if (payload === undefined) {

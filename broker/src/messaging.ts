@@ -2,6 +2,7 @@
 import { encode, type AgentInfo, type Publish, type Request, type Response, type Send } from "@agentwire/wire";
 import type { ForwardedRequest, MeshPort, RequestAnswer } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
+import type { EventBus, MessageEvent } from "./events.js";
 import type { Metrics } from "./metrics.js";
 import { TopicTrie } from "./pubsub/topic-trie.js";
 import type { AgentFilter, Registry } from "./registry.js";
@@ -29,7 +30,13 @@ export class Messaging {
     private readonly metrics: Metrics,
     /** Targets on other brokers of the mesh are reached through it. */
     private readonly mesh: MeshPort,
+    private readonly events: EventBus,
   ) {}
+
+  /** Announces a message event (metadata, and the payload for stores that keep it); nothing when nobody listens. */
+  private announce(fields: Omit<MessageEvent, "at" | "broker_id" | "payload">, payload?: Uint8Array): void {
+    if (this.events.active) this.events.message({ at: Date.now(), broker_id: this.brokerId, ...fields, payload });
+  }
 
   send(from: Session, f: Send): void {
     const target = this.registry.get(f.to);
@@ -40,10 +47,10 @@ export class Messaging {
         return;
       }
       this.mesh.deliverMessage(broker, f.to, from.agentId, f.payload, f.correlation_id);
-      if (f.ref !== undefined) from.send({ type: "ack", ref: f.ref });
-      return;
+    } else {
+      target.send({ type: "message", from: from.agentId, payload: f.payload, correlation_id: f.correlation_id });
     }
-    target.send({ type: "message", from: from.agentId, payload: f.payload, correlation_id: f.correlation_id });
+    this.announce({ type: "message.sent", from: from.agentId, to: f.to, bytes: f.payload.byteLength }, f.payload);
     if (f.ref !== undefined) from.send({ type: "ack", ref: f.ref });
   }
 
@@ -60,7 +67,9 @@ export class Messaging {
    * MESH-6) and to the other brokers' (`remote`, which rejects when the mesh could not take it).
    */
   publishAll(from: string, topic: string, payload: Uint8Array): { local: number; remote: Promise<number> } {
-    return { local: this.publish(from, { topic, payload }), remote: this.mesh.publish(topic, from, payload) };
+    const local = this.publish(from, { topic, payload });
+    this.announce({ type: "message.published", from, topic, delivered: local, bytes: payload.byteLength }, payload);
+    return { local, remote: this.mesh.publish(topic, from, payload) };
   }
 
   /** The agents of a query [QUERY-*]: this broker's, then the other brokers' as last heard (MESH-1). */
@@ -111,6 +120,7 @@ export class Messaging {
     caller.requestsOut.set(r.callerId, r);
     this.deadlines.push(r);
     caller.itemOpened();
+    this.announce({ type: "request.sent", from: caller.agentId, to: f.to, capability: f.capability, request_id: r.id, bytes: f.payload.byteLength }, f.payload);
     if (target === undefined) {
       // The remote broker answers with a `response` entry; our deadline still applies here.
       this.mesh.forwardRequest(remote!, { origin: this.brokerId, id: r.id, to: f.to, cap: f.capability, from: caller.agentId, payload: f.payload, deadline: r.deadline });
@@ -155,19 +165,27 @@ export class Messaging {
     const r = this.requests.get(id);
     if (r === undefined || r.target !== null || r.caller === null) return;
     this.end(r);
+    this.answered(r, answer.ok === true, answer.error?.code, answer.payload);
     r.caller.send({ type: "response", id: r.callerId, ok: answer.ok, payload: answer.payload, error: answer.error });
+  }
+
+  /** A request of a caller on this broker was answered (by its target, or by a timeout or no_responders). */
+  private answered(r: RequestRecord, ok: boolean, code: string | undefined, payload: Uint8Array | undefined): void {
+    if (r.caller !== null) this.announce({ type: "request.answered", from: r.caller.agentId, request_id: r.id, ok, code, bytes: payload?.byteLength ?? 0 }, payload);
   }
 
   response(from: Session, f: Response): void {
     const r = this.requests.get(f.id);
     if (r === undefined || r.target !== from) return; // late (timed out) or not ours: dropped
     this.end(r);
+    this.answered(r, f.ok === true, f.error?.code, f.payload);
     if (r.caller !== null) r.caller.send({ type: "response", id: r.callerId, ok: f.ok, payload: f.payload, error: f.error });
     else this.answerRemote(r, { ok: f.ok, payload: f.payload, error: f.error });
   }
 
   expire(r: RequestRecord): void {
     this.end(r);
+    this.answered(r, false, "timeout", undefined);
     // A remote caller's broker holds the same deadline and answers `timeout` itself.
     if (r.caller !== null) this.fail(r.caller, r.callerId, "timeout", "no response before the deadline");
   }
@@ -178,6 +196,7 @@ export class Messaging {
     for (const r of [...session.requestsIn]) {
       this.end(r);
       const message = `${session.agentId} went away before responding`;
+      this.answered(r, false, "no_responders", undefined);
       if (r.caller !== null) this.fail(r.caller, r.callerId, "no_responders", message);
       else this.answerRemote(r, { ok: false, error: { code: "no_responders", message } });
     }

@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from "prom-client";
 import { TASK_STATES, type TaskState } from "@agentwire/wire";
 import type { MeshStats } from "./backend.js";
+import type { EventStoreHealth } from "./event-store.js";
 import type { EventBus } from "./events.js";
 import { createdAt } from "./tasks/task-table.js";
 
@@ -14,6 +15,8 @@ export interface MetricSources {
   retention(): { tasks: number; bytes: number };
   /** Mesh figures; undefined for a single broker (then no mesh metrics are registered). */
   mesh(): MeshStats | undefined;
+  /** The event store's figures; undefined with none. */
+  events(): EventStoreHealth | undefined;
 }
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -117,6 +120,21 @@ export class Metrics {
       gauge("agentwire_mesh_response_keys", "Response keys under this broker's hash tag (as of the last sweep).", (s) => s.responseKeys);
       counter("agentwire_mesh_reclaimed_tasks_total", "Tasks reclaimed from dead brokers' processing lists.", (s) => s.reclaimed);
       counter("agentwire_mesh_swept_keys_total", "Orphaned keys of dead brokers removed by the sweep.", (s) => s.swept);
+    }
+    if (sources.events() !== undefined) {
+      const store = (pick: (h: EventStoreHealth) => number) =>
+        function (this: Gauge | Counter) {
+          const h = sources.events();
+          if (h === undefined) return;
+          if (this instanceof Counter) {
+            this.reset();
+            this.inc(pick(h));
+          } else this.set(pick(h));
+        };
+      new Counter({ name: "agentwire_events_written_total", help: "Events the event store wrote.", registers, collect: store((h) => h.written) });
+      new Counter({ name: "agentwire_events_dropped_total", help: "Events dropped because the event store's buffer was full (database down or slow).", registers, collect: store((h) => h.dropped) });
+      new Gauge({ name: "agentwire_events_buffered", help: "Events waiting to be written to the event store.", registers, collect: store((h) => h.buffered) });
+      new Gauge({ name: "agentwire_events_store_up", help: "1 while the event store writes, 0 while it cannot.", registers, collect: store((h) => (h.ok ? 1 : 0)) });
     }
     this.tasksSubmitted = new Counter({ name: "agentwire_tasks_submitted_total", help: "Tasks accepted.", registers });
     const ended = new Counter({ name: "agentwire_tasks_ended_total", help: "Tasks ended by outcome.", labelNames: ["outcome"], registers });

@@ -309,6 +309,11 @@ export class Session implements TaskObserver, SubmitReply {
     this.send(duplicate ? { type: "accepted", ref, task_id: taskId, duplicate: true } : { type: "accepted", ref, task_id: taskId });
   }
 
+  /** An `accepted` that comes once the task's event is written: later frames go on meanwhile. */
+  answerLater(work: Promise<void>, ref: string): void {
+    void work.catch((err: unknown) => this.fail(err, ref));
+  }
+
   /** A task's `result` from its stored outcome in the mesh (undefined: none before its deadline). */
   foreignOutcome(ref: string, taskId: string, outcome: RemoteOutcome | undefined): void {
     const o = outcome ?? { ok: false, error: { code: "deadline_exceeded", message: "the task's deadline passed", retryable: true } };

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { Peer } from "@agentwire/testkit/peer";
-import { MemoryEventStore, type StoredEvent } from "../src/event-store.js";
+import { MemoryEventStore, type EventQuery, type StoredEvent } from "../src/event-store.js";
 import type { TaskEvent } from "../src/events.js";
 import { startBroker, type RunningBroker } from "./helpers/backends.js";
 
@@ -33,20 +33,38 @@ async function runTasks(client: Peer, capability: string, n: number): Promise<st
 describe("MemoryEventStore", () => {
   const event = (stream: string, at: number) => ({ type: "task.queued", at, broker_id: "b", task_id: stream.slice(5), capability: "c", state: "queued", attempt: 1 }) as TaskEvent;
 
-  it("keeps the newest max events; positions stay consecutive and stream positions count on past eviction", () => {
+  const all = async (store: MemoryEventStore, query: EventQuery): Promise<StoredEvent[]> => {
+    const out: StoredEvent[] = [];
+    for await (const e of store.read(query)) out.push(e);
+    return out;
+  };
+  const positions = async (store: MemoryEventStore, query: EventQuery): Promise<number[]> => (await all(store, query)).map((e) => e.position);
+
+  it("keeps the newest max events; positions stay consecutive and stream positions count on past eviction", async () => {
     const store = new MemoryEventStore(3, "b.e1-");
     for (const e of [event("task-a", 1), event("task-b", 2), event("task-a", 3), event("task-a", 4)]) store.append(e);
-    const all = [...store.read({})];
-    expect(all.map((e) => [e.position, e.stream, e.stream_position, e.event_id])).toEqual([
+    const events = await all(store, {});
+    expect(events.map((e) => [e.position, e.stream, e.stream_position, e.event_id])).toEqual([
       [2, "task-b", 1, "b.e1-2"],
       [3, "task-a", 2, "b.e1-3"],
       [4, "task-a", 3, "b.e1-4"],
     ]);
-    expect(store.head).toBe(4);
-    expect([...store.read({ after: 2 })].map((e) => e.position)).toEqual([3, 4]);
-    expect([...store.read({ from: 3, to: 4 })].map((e) => e.position)).toEqual([3]);
-    expect([...store.read({ task: "b" })].map((e) => e.position)).toEqual([2]);
-    expect([...store.read({ limit: 1, after: 0 })].map((e) => e.position)).toEqual([2]);
+    expect(await store.head()).toBe(4);
+    expect(await positions(store, { after: 2 })).toEqual([3, 4]);
+    expect(await positions(store, { from: 3, to: 4 })).toEqual([3]);
+    expect(await positions(store, { task: "b" })).toEqual([2]);
+    expect(await positions(store, { limit: 1, after: 0 })).toEqual([2]);
+  });
+
+  it("with a retention, events older than it leave the ring as newer ones arrive", async () => {
+    const store = new MemoryEventStore(100, "b.e1-", 1_000);
+    const now = Date.now();
+    for (const e of [event("task-a", now - 3_000), event("task-b", now - 2_500), event("task-a", now - 300), event("task-c", now)]) store.append(e);
+    // Older than a second: the first two are gone, and task-a counts on.
+    expect((await all(store, { after: 0 })).map((e) => [e.position, e.stream, e.stream_position])).toEqual([
+      [3, "task-a", 2],
+      [4, "task-c", 1],
+    ]);
   });
 });
 

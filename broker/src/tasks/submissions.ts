@@ -3,10 +3,10 @@
  * HTTP POST /v1/tasks. The transport runs its own checks (shutting down, ACL, in-flight bound) and says
  * through a `SubmitReply` what becomes of the answer.
  */
-import { OverloadedError } from "@agentwire/wire";
+import { AgentwireError, OverloadedError } from "@agentwire/wire";
 import type { MeshPort, RemoteOutcome } from "../backend.js";
 import { scopedKey, type TaskService, type TaskSpec } from "./task-service.js";
-import type { TaskObserver } from "./task-table.js";
+import type { TaskObserver, TaskRecord } from "./task-table.js";
 
 /** What a transport does with a submit's answer. */
 export interface SubmitReply {
@@ -18,6 +18,12 @@ export interface SubmitReply {
   accepted(ref: string, taskId: string, duplicate: boolean): void;
   /** The outcome of a task another broker accepted (undefined: none before its deadline). */
   foreignOutcome(ref: string, taskId: string, outcome: RemoteOutcome | undefined): void;
+  /**
+   * Takes an answer that comes later (a durable event store writing `task.submitted` first) without
+   * holding the transport's later frames; it reports the work's error itself. Absent: the submit
+   * returns the work's promise instead.
+   */
+  answerLater?(work: Promise<void>, ref: string): void;
 }
 
 /** How long a submit waits for a live broker to record the task its key is bound to (it binds, then records). */
@@ -27,6 +33,8 @@ export class Submissions {
   constructor(
     private readonly tasks: TaskService,
     private readonly mesh: MeshPort,
+    /** With a durable event store: settles once the last event recorded is written (`EventStore.committed`). */
+    private readonly durable?: () => Promise<void>,
   ) {}
 
   /**
@@ -43,15 +51,41 @@ export class Submissions {
         if (claim !== undefined) return this.onMesh(spec, reply, ref, scope, owner, key, id, claim);
       }
     }
-    this.accept(spec, reply, ref, scope, owner);
+    return this.accept(spec, reply, ref, scope, owner);
   }
 
   /** Creates (or, for a known idempotency key, joins) the task and answers `accepted` [TASK-3, TASK-26]. */
-  private accept(spec: TaskSpec, reply: SubmitReply, ref: string, scope: string, owner: string): void {
+  private accept(spec: TaskSpec, reply: SubmitReply, ref: string, scope: string, owner: string): void | Promise<void> {
     const { task, duplicate } = this.tasks.create(spec, reply.observer, ref, scope, owner);
+    if (!duplicate) return this.admit(task, reply, ref, false);
     reply.accepted(ref, task.id, duplicate);
-    if (!duplicate) this.tasks.start(task);
-    else if (reply.observer !== null && (task.submitter !== reply.observer || task.endedAt !== 0)) this.tasks.watch(task, reply.observer, ref);
+    if (reply.observer !== null && (task.submitter !== reply.observer || task.endedAt !== 0)) this.tasks.watch(task, reply.observer, ref);
+  }
+
+  /**
+   * Answers `accepted` for a new task and routes it. With a durable event store its `task.submitted`
+   * is written first: the task is routed only then, and refused (`overloaded`, nothing ran) when the
+   * store cannot write it in time.
+   */
+  private admit(task: TaskRecord, reply: SubmitReply, ref: string, recorded: boolean): void | Promise<void> {
+    if (this.durable === undefined) {
+      reply.accepted(ref, task.id, false);
+      this.tasks.start(task, recorded);
+      return;
+    }
+    this.tasks.announce(task);
+    const work = this.durable().then(
+      () => {
+        reply.accepted(ref, task.id, false);
+        this.tasks.start(task, recorded, true);
+      },
+      (err: unknown) => {
+        this.tasks.discard(task);
+        throw err instanceof AgentwireError ? new OverloadedError(err.message, { ref }) : err;
+      },
+    );
+    if (reply.answerLater === undefined) return work;
+    reply.answerLater(work, ref);
   }
 
   /**
@@ -68,8 +102,7 @@ export class Submissions {
       await this.mesh.rebindKey(key, id, "").catch(() => undefined); // no task: the key is free again
       throw err;
     }
-    reply.accepted(ref, task.id, false);
-    this.tasks.start(task, true);
+    return this.admit(task, reply, ref, true);
   }
 
   /**

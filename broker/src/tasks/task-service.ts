@@ -183,11 +183,16 @@ export class TaskService {
     return `${this.idPrefix}${(++this.seq).toString(36)}`;
   }
 
+  /** Announces `task.submitted` ahead of `start` (a durable event store writes it before `accepted`). */
+  announce(task: TaskRecord): void {
+    if (this.events.active) this.events.task("task.submitted", task);
+  }
+
   /** Queues a new task for routing, or hands it to the mesh broker chosen by `create`. */
-  start(task: TaskRecord, recorded = false): void {
+  start(task: TaskRecord, recorded = false, announced = false): void {
     this.deadlines.push(task);
     if (this.events.active) {
-      this.events.task("task.submitted", task);
+      if (!announced) this.events.task("task.submitted", task);
       this.events.task("task.queued", task); // its first state, from creation
     }
     // In a mesh the task is recorded in Redis, so it outlives this broker [MESH-7].
