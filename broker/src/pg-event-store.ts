@@ -35,6 +35,8 @@ const POLL_MS = 200;
 /** How long a durable submit waits for its event to be written (then it is refused, nothing ran). */
 export const DURABLE_PATIENCE_MS = 5_000;
 const PRUNE_BATCH = 5_000;
+/** How long a read waits for this broker's buffered events to be written first. */
+const READ_YOUR_WRITES_MS = 2_000;
 
 interface Pending {
   readonly seq: number;
@@ -92,6 +94,10 @@ export class PostgresEventStore implements EventStore {
   private pollTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private listeners: (() => void)[] = [];
+  /** The last event put in the buffer, and reads waiting for events up to a sequence number to be written. */
+  private lastBuffered = 0;
+  private writtenSeq = 0;
+  private barriers: { seq: number; resolve: () => void }[] = [];
 
   constructor(private readonly options: PostgresStoreOptions) {
     this.log = options.log.child({ component: "event-store" });
@@ -165,6 +171,7 @@ export class PostgresEventStore implements EventStore {
       return;
     }
     this.buffer.push({ seq, event });
+    this.lastBuffered = seq;
     this.last = { seq, dropped: false };
     this.schedule();
   }
@@ -237,6 +244,12 @@ export class PostgresEventStore implements EventStore {
     this.backoff = 0;
     this.droppedInOutage = 0;
     this.written += batch.length;
+    this.writtenSeq = batch.at(-1)!.seq;
+    if (this.barriers.length > 0) {
+      const ready = this.barriers.filter((b) => b.seq <= this.writtenSeq);
+      this.barriers = this.barriers.filter((b) => b.seq > this.writtenSeq);
+      for (const b of ready) b.resolve();
+    }
     this.settle(batch);
     for (const l of this.listeners) l();
     this.schedule();
@@ -287,7 +300,21 @@ export class PostgresEventStore implements EventStore {
     return Number(rows[0]!.head);
   }
 
+  /**
+   * Resolves once every event this broker buffered so far is written, or after `timeoutMs` (the
+   * database is down or slow): a read through this broker then includes what it recorded before.
+   */
+  private caughtUp(timeoutMs: number): Promise<void> {
+    const seq = this.lastBuffered;
+    if (seq <= this.writtenSeq || !this.ok) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.barriers.push({ seq, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  }
+
   async *read(query: EventQuery): AsyncIterable<StoredEvent> {
+    await this.caughtUp(READ_YOUR_WRITES_MS);
     const limit = query.limit ?? Infinity;
     let after = query.after ?? 0;
     let n = 0;

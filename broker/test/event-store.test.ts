@@ -1,5 +1,5 @@
 /**
- * The in-memory event store and its replay over HTTP (GET /v1/events, GET /v1/tasks/:id/events):
+ * Both event stores (in memory, PostgreSQL) and replay over HTTP (GET /v1/events, GET /v1/tasks/:id/events):
  * every transition of every task recorded once, in position order, gap-free per stream; filters,
  * resumption by position, the bounded ring, bad parameters, and who may read what.
  */
@@ -12,7 +12,8 @@ import { waitFor } from "@agentwire/testkit";
 import { Peer } from "@agentwire/testkit/peer";
 import { MemoryEventStore, type EventQuery, type StoredEvent } from "../src/event-store.js";
 import type { TaskEvent } from "../src/events.js";
-import { startBroker, type RunningBroker } from "./helpers/backends.js";
+import { startBroker, startPostgres, type PostgresInstance, type RunningBroker } from "./helpers/backends.js";
+import { freshDatabase } from "./helpers/postgres.js";
 
 async function ndjson(res: Response): Promise<StoredEvent[]> {
   expect(res.status).toBe(200);
@@ -68,13 +69,23 @@ describe("MemoryEventStore", () => {
   });
 });
 
-describe("event replay over HTTP (memory)", () => {
+/** The suites below run against both stores: the broker's flags for each (a fresh database per call). */
+let postgres: PostgresInstance | undefined;
+const STORES = {
+  memory: (): Promise<string[]> => Promise.resolve([]),
+  postgres: async (): Promise<string[]> => ["--events", await freshDatabase((postgres ??= await startPostgres()))],
+} as const;
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("event replay over HTTP (%s store)", (store) => {
   let broker: RunningBroker;
   let agent: Peer;
   let client: Peer;
 
   beforeAll(async () => {
-    broker = await startBroker([]);
+    broker = await startBroker(await STORES[store]());
     agent = await Peer.register(broker.url, { agent_id: "ev-agent", capabilities: [{ name: "ev.echo" }] });
     agent.serve(Peer.echo);
     client = await Peer.register(broker.url, {});
@@ -223,9 +234,9 @@ describe("event store bounds and access", () => {
   });
 });
 
-describe("recorded payloads and retry", () => {
+describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("recorded payloads and retry (%s store)", (store) => {
   it("[HTTP-17] with --events-payloads a task's input and output are recorded (or only their size when over the cap) and retry submits it again", async () => {
-    await using broker = await startBroker(["--events-payloads", "64"]);
+    await using broker = await startBroker([...(await STORES[store]()), "--events-payloads", "64"]);
     await using agent = await Peer.register(broker.url, { capabilities: [{ name: "ev.pay" }] });
     const runs: string[] = [];
     agent.serve((task, peer) => {
@@ -265,7 +276,7 @@ describe("recorded payloads and retry", () => {
   });
 
   it("without --events-payloads nothing of a payload is recorded and retry says why it cannot", async () => {
-    await using broker = await startBroker([]);
+    await using broker = await startBroker(await STORES[store]());
     await using agent = await Peer.register(broker.url, { capabilities: [{ name: "ev.nopay" }] });
     agent.serve(Peer.echo);
     await using client = await Peer.register(broker.url, {});
