@@ -175,6 +175,8 @@ export class MemoryEventStore implements EventStore {
   private counter(data: BusEvent): [Map<string, number>, string] {
     if ("task_id" in data) return [this.tasks, data.task_id];
     if ("status" in data) return [this.agents, data.agent_id];
+    // A direct message counts in its target agent's stream (streamOf); requests and topics have their own.
+    if (data.request_id === undefined && data.topic === undefined) return [this.agents, data.to ?? data.from];
     return [this.others, streamOf(data)];
   }
 

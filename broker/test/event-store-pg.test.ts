@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL event store against a private server and real brokers: 10,000 tasks through a
  * two-broker mesh replayed by time range (and the same on one broker's memory store); `kill -9` of a
- * broker under load against what SPEC.md promises (EVT-*); PostgreSQL stopped for 10 s under load;
+ * broker under load against what SPEC.md promises (§12.4, EVT-*); PostgreSQL stopped for 10 s under load;
  * durable submits; migrations applied once by brokers starting together, or by an operator first;
  * retention by age.
  */
@@ -94,7 +94,7 @@ function expectGapFreeStreams(events: StoredEvent[]): void {
 
 const LIFECYCLE = ["task.submitted", "task.queued", "task.dispatched", "task.succeeded"];
 
-describe("10,000 tasks replayed by time range", () => {
+describe("10,000 tasks replayed by time range [EVT-1]", () => {
   it("through a two-broker mesh on PostgreSQL: every transition of every task once, gap-free per stream, in lifecycle order per broker", async () => {
     const url = await freshDatabase(server);
     await using mesh = await startMeshPair(["--events", url]);
@@ -226,7 +226,7 @@ const metric = async (http: string, name: string): Promise<number> => {
   return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
 };
 
-describe("PostgreSQL stopped for 10 s under load [EVT-4]", () => {
+describe("PostgreSQL stopped for 10 s under load [EVT-2]", () => {
   it("routing goes on: every task answered once with its own result; dropped events counted in metrics and /readyz; events flow again after", async () => {
     const pg = await startPostgres();
     try {
@@ -330,7 +330,7 @@ describe("--events-durable [EVT-5]", () => {
   }, 120_000);
 });
 
-describe("schema migrations [EVT-1]", () => {
+describe("schema migrations", () => {
   it("brokers starting together on an empty database apply version 1 once; a database an operator migrated with the SQL file is used as is", async () => {
     const url = await freshDatabase(server);
     const [a, b] = await Promise.all([startBroker(["--events", url]), startBroker(["--events", url])]);
@@ -355,7 +355,7 @@ describe("schema migrations [EVT-1]", () => {
   }, 60_000);
 });
 
-describe("retention [EVT-6]", () => {
+describe("retention [EVT-7]", () => {
   it("--events-retention prunes events older than it, in batches, while new ones are written", async () => {
     const url = await freshDatabase(server);
     await using broker = await startBroker(["--events", url, "--events-retention", "2s"]);

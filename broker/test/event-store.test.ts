@@ -142,7 +142,7 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("event replay over
     expect(pages.slice(0, all.length).map((e) => e.event_id)).toEqual(all.map((e) => e.event_id));
   });
 
-  it("the live tail (follow, Server-Sent Events): a client that reconnects with Last-Event-ID misses nothing and sees nothing twice", async () => {
+  it("[EVT-4] the live tail (follow, Server-Sent Events): a client that reconnects with Last-Event-ID misses nothing and sees nothing twice", async () => {
     const before = await ndjson(await fetch(`${broker.http}/v1/events`));
     const start = before.at(-1)?.position ?? 0;
     const seen: StoredEvent[] = [];
@@ -185,6 +185,39 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("event replay over
     const expected = (await ndjson(await fetch(`${broker.http}/v1/events?after=${start}`))).filter((e) => e.position <= seen.at(-1)!.position);
     expect(seen.map((e) => e.position)).toEqual(expected.map((e) => e.position));
     expect(seen.map((e) => e.event_id)).toEqual(expected.map((e) => e.event_id));
+  });
+
+  it("direct messages, publishes and requests are recorded as metadata: who, to whom, how large, never the body", async () => {
+    const t0 = Date.now();
+    agent.send({ type: "subscribe", ref: "sub", topic: "ev.news.*" });
+    await agent.next("ack", (a) => a.ref === "sub");
+    client.send({ type: "publish", ref: "pub", topic: "ev.news.today", payload: encodePayload({ headline: "x" }) });
+    await agent.next("message", (m) => m.topic === "ev.news.today");
+    client.send({ type: "send", ref: "dm", to: "ev-agent", payload: encodePayload("hello") });
+    await agent.next("message", (m) => m.topic === undefined);
+    client.send({ type: "request", id: "q1", to: "ev-agent", payload: encodePayload("ping") });
+    const request = await agent.next("request");
+    agent.send({ type: "response", id: request.id, ok: true, payload: encodePayload("pong") });
+    await client.next("response", (r) => r.id === "q1");
+    const types = "message.sent,message.published,request.sent,request.answered";
+    const events = await ndjson(await fetch(`${broker.http}/v1/events?from=${t0}&type=${types}`));
+    expect(events.map((e) => [e.type, e.stream, e.stream_position])).toEqual([
+      ["message.published", "topic-ev.news.today", 1],
+      ["message.sent", "agent-ev-agent", events[1]!.stream_position],
+      ["request.sent", `request-${request.id}`, 1],
+      ["request.answered", `request-${request.id}`, 2],
+    ]);
+    expect(events.map((e) => e.data)).toMatchObject([
+      { from: client.agentId, topic: "ev.news.today", delivered: 1, bytes: encodePayload({ headline: "x" }).byteLength },
+      { from: client.agentId, to: "ev-agent", bytes: encodePayload("hello").byteLength },
+      { from: client.agentId, to: "ev-agent", request_id: request.id, bytes: encodePayload("ping").byteLength },
+      { from: client.agentId, request_id: request.id, ok: true, bytes: encodePayload("pong").byteLength },
+    ]);
+    expect(events.some((e) => "payload" in e.data)).toBe(false);
+    // The agent's stream holds its lifecycle and the messages it was sent, counted together.
+    const agentStream = await ndjson(await fetch(`${broker.http}/v1/events?agent=ev-agent`));
+    const own = agentStream.filter((e) => e.stream === "agent-ev-agent").map((e) => e.stream_position);
+    expect(own).toEqual(Array.from({ length: own.length }, (_, i) => i + 1));
   });
 
   it("bad parameters are 400 bad_frame; an unknown task's timeline is 404 unknown_task", async () => {

@@ -4,7 +4,7 @@ export interface RecordedEvent<D = Record<string, unknown>> {
   position: number;
   /** Unique per event. */
   event_id: string;
-  /** `task-<task_id>` or `agent-<agent_id>`. */
+  /** `task-<task_id>`, `agent-<agent_id>`, `request-<id>` or `topic-<topic>`. */
   stream: string;
   /** Counts the stream's events from 1, without gaps. */
   stream_position: number;
@@ -13,6 +13,6 @@ export interface RecordedEvent<D = Record<string, unknown>> {
   /** When it happened, Unix ms. */
   at: number;
   broker_id: string;
-  /** The event as the broker's bus announced it (docs/events.md: TaskEvent, AgentEvent). */
+  /** The event as the broker's bus announced it (docs/events.md: TaskEvent, AgentEvent, MessageEvent). */
   data: D;
 }
