@@ -131,7 +131,8 @@ export function taskEvent(brokerId: string, type: TaskEventType, task: TaskRecor
     attempt: task.attempt,
     agent_id: agent === null ? undefined : typeof agent === "string" ? agent : (agent as AgentSubject).agentId,
     cause,
-    error: task.endedAt !== 0 ? task.error : undefined,
+    // The state is already the end state when its event is announced (endedAt is set just after).
+    error: task.state === "failed" || task.state === "cancelled" || task.state === "deadline_exceeded" ? task.error : undefined,
   };
 }
 

@@ -119,8 +119,10 @@ export class PostgresEventStore implements EventStore {
       await this.migrate();
     } catch (err) {
       // Routing does not wait for the database: events are buffered (then dropped) until it answers.
+      const first = this.error !== errorText(err);
       this.failed(err);
-      this.log.error({ err: this.error }, "event store: cannot prepare the database; retrying");
+      // Once per distinct error: a database that stays away does not flood the log.
+      if (first) this.log.error({ err: this.error }, "event store: cannot prepare the database; retrying");
       this.retry(() => void this.start().catch(() => undefined));
       return;
     }
