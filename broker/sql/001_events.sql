@@ -14,8 +14,9 @@ CREATE TABLE agentwire_events (
   -- Global order. Appends take agentwire_append's lock, so positions are handed out in commit
   -- order: a reader that saw position p never later finds a new event below p.
   position        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  -- Made by the broker (its id, process incarnation, sequence): a retried append skips ids it finds.
-  event_id        text        NOT NULL UNIQUE,
+  -- <broker_id>.e<incarnation>-<n>: the writing broker process and the event's number in it.
+  -- Unique by construction (agentwire_writers skips what a process already wrote).
+  event_id        text        NOT NULL,
   -- task-<id>, agent-<id>, request-<id>, topic-<topic>; later workflow-<id>.
   stream          text        NOT NULL,
   -- 1, 2, 3, ... within the stream, across brokers, without gaps.
@@ -28,34 +29,50 @@ CREATE TABLE agentwire_events (
   data            jsonb       NOT NULL,
   -- A task's input or output, or a message body, with --events-payloads (one MessagePack document).
   payload         bytea,
-  -- broker_id, agent_id, correlation (the task or request id), causation (the cause).
+  -- broker_id, agent_id, correlation_id (the task or request id), causation (the cause).
   metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb,
   UNIQUE (stream, stream_position)
 );
 
-CREATE INDEX agentwire_events_recorded_at ON agentwire_events (recorded_at, position);
-CREATE INDEX agentwire_events_type ON agentwire_events (type, position);
+-- Time ranges: rows arrive in time order, so a BRIN index finds a range for almost no write cost.
+CREATE INDEX agentwire_events_recorded_at ON agentwire_events USING brin (recorded_at);
 
--- Appends a batch: one call, one transaction. The advisory lock orders appends from every broker, so
--- positions follow commit order and stream positions are counted from what is committed. Rows whose
--- event_id is already stored (a retry after a lost answer) are skipped, before positions are given.
-CREATE FUNCTION agentwire_append(
-  ids text[], streams text[], types text[], ats bigint[], brokers text[], datas jsonb[], payloads bytea[], metas jsonb[]
-) RETURNS integer LANGUAGE plpgsql AS $$
+-- The last event number each broker process wrote: a batch sent again after a lost answer is
+-- skipped up to it. A process writes its events in order, one batch at a time.
+CREATE TABLE agentwire_writers (
+  writer     text   PRIMARY KEY,
+  last_seq   bigint NOT NULL,
+  written_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Appends a batch of one broker process: one call, one transaction. `batch` is a JSON array of
+-- {"n", "stream", "type", "at", "broker", "data", "payload" (base64 or null), "meta"} in the order
+-- of n; `last` is its highest n. The advisory lock orders appends from every broker, so positions
+-- follow commit order and stream positions are counted from what is committed. Events the process
+-- already wrote (n <= its last_seq) are skipped, before positions are given.
+CREATE FUNCTION agentwire_append(p_writer text, p_batch jsonb, p_last bigint) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
+  done     bigint;
   inserted integer;
 BEGIN
   PERFORM pg_advisory_xact_lock(7420001);
+  SELECT w.last_seq INTO done FROM agentwire_writers w WHERE w.writer = p_writer;
+  WITH v AS (
+    SELECT r.* FROM jsonb_to_recordset(p_batch)
+      AS r(n bigint, stream text, type text, at bigint, broker text, data jsonb, payload text, meta jsonb)
+    WHERE r.n > COALESCE(done, 0)
+  ), heads AS (
+    SELECT s.stream, COALESCE((SELECT max(e.stream_position) FROM agentwire_events e WHERE e.stream = s.stream), 0) AS last
+    FROM (SELECT DISTINCT v.stream FROM v) s
+  )
   INSERT INTO agentwire_events (event_id, stream, stream_position, type, recorded_at, broker_id, data, payload, metadata)
-  SELECT v.id, v.stream,
-         COALESCE((SELECT max(e.stream_position) FROM agentwire_events e WHERE e.stream = v.stream), 0)
-           + row_number() OVER (PARTITION BY v.stream ORDER BY v.ord),
-         v.type, 'epoch'::timestamptz + v.at * interval '1 millisecond', v.broker, v.data, v.payload, v.meta
-  FROM unnest(ids, streams, types, ats, brokers, datas, payloads, metas)
-       WITH ORDINALITY AS v(id, stream, type, at, broker, data, payload, meta, ord)
-  WHERE NOT EXISTS (SELECT 1 FROM agentwire_events e WHERE e.event_id = v.id)
-  ORDER BY v.ord;
+  SELECT p_writer || v.n, v.stream, h.last + row_number() OVER (PARTITION BY v.stream ORDER BY v.n), v.type,
+         'epoch'::timestamptz + v.at * interval '1 millisecond', v.broker, v.data, decode(v.payload, 'base64'), v.meta
+  FROM v JOIN heads h ON h.stream = v.stream
+  ORDER BY v.n;
   GET DIAGNOSTICS inserted = ROW_COUNT;
+  INSERT INTO agentwire_writers AS w (writer, last_seq) VALUES (p_writer, p_last)
+  ON CONFLICT (writer) DO UPDATE SET last_seq = greatest(w.last_seq, excluded.last_seq), written_at = now();
   RETURN inserted;
 END $$;
 

@@ -35,7 +35,7 @@ export interface EventStoreHealth {
   ok: boolean;
   /** Events appended and not yet written. */
   buffered: number;
-  /** Events written since start. */
+  /** Events written since start, as the store's answers said (a write whose answer was lost is not counted, though stored). */
   written: number;
   /** Events dropped since start: the buffer was full while the database was down or slow. */
   dropped: number;

@@ -220,8 +220,11 @@ export class PostgresEventStore implements EventStore {
     const batch = this.buffer.length <= BATCH_MAX ? this.buffer : this.buffer.slice(0, BATCH_MAX);
     this.buffer = batch === this.buffer ? [] : this.buffer.slice(BATCH_MAX);
     this.inflight = batch;
+    let stored = 0;
     try {
-      await this.pool.query("SELECT agentwire_append($1, $2, $3, $4, $5, $6, $7, $8)", columns(batch, this.options.idPrefix));
+      const { rows } = await this.pool.query<{ stored: number }>("SELECT agentwire_append($1, $2, $3) AS stored", [this.options.idPrefix, batchJson(batch), batch.at(-1)!.seq]);
+      // Fewer than sent: part of it was stored by an earlier try whose answer was lost.
+      stored = rows[0]!.stored;
     } catch (err) {
       this.inflight = undefined;
       if (isDataError(err)) {
@@ -245,7 +248,7 @@ export class PostgresEventStore implements EventStore {
     this.error = undefined;
     this.backoff = 0;
     this.droppedInOutage = 0;
-    this.written += batch.length;
+    this.written += stored;
     this.writtenSeq = batch.at(-1)!.seq;
     if (this.barriers.length > 0) {
       const ready = this.barriers.filter((b) => b.seq <= this.writtenSeq);
@@ -320,6 +323,15 @@ export class PostgresEventStore implements EventStore {
     const limit = query.limit ?? Infinity;
     let after = query.after ?? 0;
     let n = 0;
+    if (query.from !== undefined) {
+      // Start at the first event of the range (found through the BRIN index), not at the table's start.
+      const { rows } = await this.pool.query<{ first: string | null }>(
+        "SELECT min(position) AS first FROM agentwire_events WHERE recorded_at >= 'epoch'::timestamptz + $1 * interval '1 millisecond'",
+        [query.from],
+      );
+      if (rows[0]!.first === null) return;
+      after = Math.max(after, Number(rows[0]!.first) - 1);
+    }
     const [where, values] = conditions(query);
     while (n < limit) {
       const page = Math.min(READ_PAGE, limit - n);
@@ -374,28 +386,32 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-/** The batch as the column arrays agentwire_append takes. */
-function columns(batch: readonly Pending[], idPrefix: string): unknown[] {
-  const ids: string[] = [];
-  const streams: string[] = [];
-  const types: string[] = [];
-  const ats: number[] = [];
-  const brokers: string[] = [];
-  const datas: string[] = [];
-  const payloads: (Buffer | null)[] = [];
-  const metas: string[] = [];
-  for (const { seq, event } of batch) {
-    ids.push(`${idPrefix}${seq}`);
-    streams.push(streamOf(event));
-    types.push(event.type);
-    ats.push(event.at);
-    brokers.push(event.broker_id);
+/**
+ * The batch as the JSON array agentwire_append takes: one string, built without a replacer (the
+ * common case); an event whose text needs care (bytes in error details, NUL characters) goes through
+ * `jsonSafe`.
+ */
+function batchJson(batch: readonly Pending[]): string {
+  let out = "[";
+  for (let i = 0; i < batch.length; i++) {
+    const { seq, event } = batch[i]!;
     const payload = "payload" in event ? event.payload : undefined;
-    payloads.push(payload === undefined ? null : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
-    datas.push(JSON.stringify(event, jsonSafe));
-    metas.push(JSON.stringify(metadata(event), jsonSafe));
+    let data: string;
+    if (payload === undefined && !("error" in event && event.error?.details !== undefined)) {
+      data = JSON.stringify(event);
+      if (data.includes("\\u0000")) data = JSON.stringify(event, jsonSafe);
+    } else data = JSON.stringify(event, jsonSafe);
+    const bytes = payload === undefined ? "null" : `"${Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("base64")}"`;
+    if (i > 0) out += ",";
+    out += `{"n":${seq},"stream":${JSON.stringify(streamOf(event))},"type":"${event.type}","at":${event.at},"broker":${JSON.stringify(event.broker_id)},"data":${data},"payload":${bytes},"meta":${metaJson(event)}}`;
   }
-  return [ids, streams, types, ats, brokers, datas, payloads, metas];
+  return `${out}]`;
+}
+
+function metaJson(event: BusEvent): string {
+  const meta = metadata(event);
+  const text = JSON.stringify(meta);
+  return text.includes("\\u0000") ? JSON.stringify(meta, jsonSafe) : text;
 }
 
 /** Who and what an event concerns, for an operator's own queries. */
