@@ -421,7 +421,7 @@ function metadata(e: BusEvent): Record<string, string | undefined> {
   return { broker_id: e.broker_id, agent_id: e.from, correlation_id: e.request_id };
 }
 
-/** JSON for jsonb: no payload bytes (their own column), other bytes as base64, no NUL characters (jsonb refuses \u0000). */
+/** JSON for the database: no payload bytes (their own column), other bytes as base64, no NUL characters (PostgreSQL text refuses \u0000). */
 function jsonSafe(key: string, value: unknown): unknown {
   if (key === "payload") return undefined;
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64");
@@ -448,7 +448,7 @@ function conditions(q: EventQuery): [string, unknown[]] {
   }
   if (q.capability !== undefined) {
     const p = param(q.capability);
-    sql += ` AND (data->>'capability' = ${p} OR data->'capabilities' ? ${p})`;
+    sql += ` AND (data->>'capability' = ${p} OR (data->'capabilities')::jsonb ? ${p})`;
   }
   return [sql, values];
 }
