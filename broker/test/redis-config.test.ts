@@ -1,4 +1,4 @@
-/** `--redis` / `--redis-cluster`: absent = in-memory broker; validated as one-line ConfigErrors. */
+/** `--redis` / `--redis-cluster` (absent = in-memory broker) and the event store flags: validated as one-line ConfigErrors. */
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, usage } from "../src/config.js";
 
@@ -34,5 +34,25 @@ describe("redis flags", () => {
   it("accept a broker id that fits a Redis hash tag and reject one that does not", () => {
     expect(parseConfig(["--broker-id", "eu-1.b_2"]).config.brokerId).toBe("eu-1.b_2");
     for (const bad of ["a}b", "a{b", "a b", "a\nb", "x".repeat(65)]) expect(() => parseConfig(["--broker-id", bad])).toThrow(/--broker-id: expected 1-64/);
+  });
+});
+
+describe("event store options", () => {
+  it("default to the memory ring; accept a PostgreSQL URL, durations and flags alone", () => {
+    const { config } = parseConfig([]);
+    expect([config.events, config.eventsBuffer, config.eventsDurable, config.eventsRetentionMs]).toEqual(["memory", 50_000, false, 0]);
+    const pg = parseConfig(["--events", "postgres://u@h:5432/db", "--events-durable", "--events-retention", "7d", "--events-buffer", "10"]).config;
+    expect([pg.events, pg.eventsDurable, pg.eventsRetentionMs, pg.eventsBuffer]).toEqual(["postgres://u@h:5432/db", true, 7 * 86_400_000, 10]);
+    expect(parseConfig(["--events", "postgresql://h/db", "--events-durable", "false"]).config.eventsDurable).toBe(false);
+    expect(parseConfig(["--events-retention", "90s"]).config.eventsRetentionMs).toBe(90_000);
+    expect(parseConfig([], { AGENTWIRE_EVENTS_RETENTION: "30m" }).config.eventsRetentionMs).toBe(1_800_000);
+  });
+
+  it("reject what they cannot use, naming the flag", () => {
+    expect(() => parseConfig(["--events", "mysql://h/db"])).toThrow(/--events: expected memory or postgres/);
+    expect(() => parseConfig(["--events-durable"])).toThrow(/--events-durable: needs --events postgres/);
+    expect(() => parseConfig(["--events-retention", "7 days"])).toThrow(/--events-retention: expected a duration/);
+    expect(() => parseConfig(["--events-retention", "-1s"])).toThrow(ConfigError);
+    expect(() => parseConfig(["--events-buffer", "0"])).toThrow(/--events-buffer: expected integer 1\.\.10000000/);
   });
 });
