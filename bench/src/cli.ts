@@ -1,31 +1,38 @@
 /**
  * `pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios a,b] [--duration ms]
- *  [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir]`
+ *  [--heap-tasks n | --no-heap] [--heap-events off,memory,pg] [--pg-analyze-often] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir]`
  * Progress on stderr, the Markdown table on stdout; Markdown + NDJSON under bench/results/.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
+import { postgresBinDir } from "@agentwire/testkit";
 import { ROOT, closedLoop, killChildren, log, profiling, type LoadOptions, type LoadResult } from "./harness.js";
 import { measureEnded, measureHeap, type EndedResult, type HeapResult } from "./heap.js";
+import { EVENTS_MODES, eventsLabel, pgSettings, variantName, type EventsMode } from "./event-stores.js";
 import { measureScale, type ScaleResult } from "./scale.js";
 import type { Scenario } from "./scenario.js";
 import { relay } from "./scenarios/relay.js";
-import { agentwireMemory } from "./scenarios/agentwire-memory.js";
+import { agentwireMemoryStores } from "./scenarios/agentwire-memory.js";
 import { agentwireRaw } from "./scenarios/agentwire-raw.js";
 import { http } from "./scenarios/http.js";
 import { nats, NATS_SERVER } from "./scenarios/nats.js";
 import { socketio } from "./scenarios/socketio.js";
 import { meshBaseline } from "./scenarios/mesh-baseline.js";
-import { agentwireMesh, agentwireMeshRaw } from "./scenarios/agentwire-mesh.js";
+import { agentwireMeshStores, agentwireMeshRaw } from "./scenarios/agentwire-mesh.js";
 import { bullmq } from "./scenarios/bullmq.js";
 import { seedBrpop } from "./scenarios/seed-brpop.js";
 
-/** Run order: in-memory and peer scenarios, then the Redis ones; ratio columns key on scenario names. */
-const SCENARIOS: Scenario[] = [relay, agentwireMemory, agentwireRaw, http, nats, socketio, meshBaseline, agentwireMesh, agentwireMeshRaw, bullmq, seedBrpop];
+/**
+ * Run order: in-memory and peer scenarios, then the Redis ones; ratio columns key on scenario names.
+ * The event store variants (optional: run when named) sit next to the scenario they vary.
+ */
+const SCENARIOS: Scenario[] = [relay, ...agentwireMemoryStores, agentwireRaw, http, nats, socketio, meshBaseline, ...agentwireMeshStores, agentwireMeshRaw, bullmq, seedBrpop];
 /** Rows compared with the zero-logic mesh baseline as well as with the relay. */
-const MESH = new Set([meshBaseline.name, agentwireMesh.name, agentwireMeshRaw.name]);
+const MESH = new Set([meshBaseline.name, ...agentwireMeshStores.map((s) => s.name), agentwireMeshRaw.name]);
+/** The default run: every scenario but the optional ones. */
+const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => s.optional !== true).map((s) => s.name);
 
 interface Args {
   full: boolean;
@@ -34,12 +41,15 @@ interface Args {
   scenarios: string[];
   durationMs: number;
   heapTasks: number;
+  /** The event stores the in-flight heap figure is measured with, each on its own broker. */
+  heapEvents: EventsMode[];
   scaleAgents: number;
   repeat: number;
 }
 
 function usage(): string {
-  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${SCENARIOS.map((s) => s.name).join(",")}] [--duration ms] [--heap-tasks n | --no-heap] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir]`;
+  const optional = SCENARIOS.filter((s) => s.optional === true).map((s) => s.name);
+  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${DEFAULT_SCENARIOS.join(",")}; only when named: ${optional.join(",")}] [--duration ms] [--heap-tasks n | --no-heap] [--heap-events ${EVENTS_MODES.map((m) => m.mode).join(",")}] [--pg-analyze-often] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir]`;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -48,9 +58,10 @@ function parseArgs(argv: string[]): Args {
     full,
     payload: 100,
     inflight: full ? [1, 16, 64, 256, 1024] : [1, 256],
-    scenarios: SCENARIOS.map((s) => s.name),
+    scenarios: DEFAULT_SCENARIOS,
     durationMs: full ? 15_000 : 4_000,
     heapTasks: 100_000,
+    heapEvents: ["off", "memory", "pg"],
     scaleAgents: 10_000,
     repeat: 1,
   };
@@ -85,6 +96,12 @@ function parseArgs(argv: string[]): Args {
       case "--cpu-prof":
         profiling.dir = value();
         break;
+      case "--heap-events":
+        a.heapEvents = value().split(",") as EventsMode[];
+        break;
+      case "--pg-analyze-often":
+        pgSettings.analyzeOften = true;
+        break;
       case "--no-heap":
         a.heapTasks = 0;
         break;
@@ -105,6 +122,8 @@ function parseArgs(argv: string[]): Args {
   }
   const bad = a.scenarios.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (bad.length > 0) throw new Error(`unknown scenario(s) ${bad.join(",")}\n${usage()}`);
+  const badStores = a.heapEvents.filter((m) => !EVENTS_MODES.some((x) => x.mode === m));
+  if (badStores.length > 0 || a.heapEvents.length === 0) throw new Error(`--heap-events: one or more of ${EVENTS_MODES.map((m) => m.mode).join(",")}\n${usage()}`);
   if (!Number.isInteger(a.payload) || a.payload < 1 || a.payload > 1 << 20) throw new Error("--payload: 1..1048576 bytes");
   if (a.inflight.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000)) throw new Error("--inflight: integers 1..10000");
   if (!Number.isInteger(a.scaleAgents) || a.scaleAgents < 0 || a.scaleAgents > 15_000) throw new Error("--scale-agents: 0..15000 (fd limit)");
@@ -157,7 +176,16 @@ function meta(args: Args, argv: string[]): Record<string, unknown> {
       ...Object.fromEntries(pkgs.map((p) => [p, version(join(nm, p, "package.json"))])),
       "nats-server": tool(NATS_SERVER, ["--version"]),
       "redis-server": tool(process.env["AGENTWIRE_REDIS_SERVER"] ?? "/usr/bin/redis-server", ["--version"]),
+      pg: version(join(ROOT, "broker", "node_modules", "pg", "package.json")),
+      postgres: (() => {
+        try {
+          return tool(join(postgresBinDir(), "postgres"), ["--version"]);
+        } catch {
+          return "unavailable";
+        }
+      })(),
     },
+    pg_analyze_often: pgSettings.analyzeOften,
     payload_bytes: args.payload,
     inflight: args.inflight,
     duration_ms: args.durationMs,
@@ -208,10 +236,50 @@ function table(rows: Row[]): string {
   return [head, ...lines, ...(extras.length > 0 ? ["", "Extra figures:", ...extras] : [])].join("\n");
 }
 
-function heapLine(h: HeapResult | undefined, note: string | undefined): string {
+/**
+ * Event store cost: every event store variant's row against the row of the same family with events off
+ * (`--events-max 0`), level by level, in the same run. CPU is the sum over the metered processes
+ * (PostgreSQL's postmaster and backends included); dropped events are counted since the brokers started.
+ */
+function eventsTable(rows: Row[]): string {
+  const variants = new Map(SCENARIOS.filter((s) => s.events !== undefined).map((s) => [s.name, s.events!]));
+  const order = (r: Row): number => EVENTS_MODES.findIndex((m) => m.mode === variants.get(r.scenario)?.mode);
+  const cpu = (r: Row): number => Object.values(r.cpuUsPerTask).reduce((a, b) => a + b, 0);
+  const dropped = (r: Row): string => {
+    const stores = (r.extra?.["events"] ?? {}) as Record<string, { dropped?: number }>;
+    const counts = Object.values(stores).map((x) => x.dropped ?? NaN);
+    return counts.length === 0 ? "–" : f(counts.reduce((a, b) => a + b, 0));
+  };
+  const lines = rows
+    .filter((r) => variants.has(r.scenario) && variants.get(r.scenario)!.mode !== "off")
+    .sort((a, b) => variants.get(a.scenario)!.family.localeCompare(variants.get(b.scenario)!.family) || a.inflight - b.inflight || order(a) - order(b))
+    .flatMap((r) => {
+      const v = variants.get(r.scenario)!;
+      const off = rows.find((o) => o.scenario === variantName(v.family, "off") && o.inflight === r.inflight && o.tasks > 0);
+      if (off === undefined) return [];
+      return [`| ${v.family} | ${eventsLabel(v.mode)} | ${r.inflight} | ${f(r.tasksPerSec)} | ${ratio(r.tasksPerSec, off.tasksPerSec)} | ${ms(r.p50Ms)} | ${ratio(r.p50Ms, off.p50Ms)} | ${ms(r.p99Ms)} | ${ratio(r.p99Ms, off.p99Ms)} | ${f(cpu(r))} | ${ratio(cpu(r), cpu(off))} | ${dropped(r)} | ${r.errors} |`];
+    });
+  if (lines.length === 0) return "";
+  return [
+    "Event store cost: each store against the same scenario with events off (`--events-max 0`) in this run (× events off):",
+    "",
+    "| scenario | event store | in flight | tasks/s | tput × events off | p50 ms | p50 × events off | p99 ms | p99 × events off | CPU µs/task (all processes) | CPU × events off | events dropped | errors |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...lines,
+  ].join("\n");
+}
+
+function heapLine(h: HeapResult | undefined, note: string | undefined, off?: HeapResult): string {
   if (h === undefined) return note !== undefined ? `Broker memory: ${note}` : "";
   const heap = h.heap_bytes_per_task === null ? "not exposed" : `${f(h.heap_bytes_per_task)} B/task`;
-  return `Broker memory at ${h.tasks} tasks in flight (${h.payload_bytes}-byte payload${h.held ? "" : ", NOT all held before the deadline"}): heap ${heap}; RSS growth ${f(h.rss_bytes_per_task)} B/task (${f(h.rss_before / 2 ** 20, 1)} → ${f(h.rss_after / 2 ** 20, 1)} MiB). ${h.note}.`;
+  const more = h !== off && off?.heap_bytes_per_task != null && h.heap_bytes_per_task !== null ? ` (${h.heap_bytes_per_task >= off.heap_bytes_per_task ? "+" : "−"}${f(Math.abs(h.heap_bytes_per_task - off.heap_bytes_per_task))} over events off)` : "";
+  const buffer =
+    h.events_buffered !== null && h.events_buffered > 0
+      ? `; with all tasks held (server frozen) ${h.events_buffered} events waited in the buffer, ${h.buffer_bytes_per_event === null ? "heap not read" : `${f(h.buffer_bytes_per_event)} B of heap each, all written before the heap above was read`}`
+      : "";
+  const store =
+    h.events_written === null ? "" : ` Event store: ${h.events_written} events written, ${h.events_dropped ?? "–"} dropped${h.events_buffered_peak === null ? "" : `, at most ${h.events_buffered_peak} seen waiting to be written`}${buffer}.`;
+  return `Broker memory at ${h.tasks} tasks in flight, ${eventsLabel(h.events)} (${h.payload_bytes}-byte payload${h.held ? "" : ", NOT all held before the deadline"}): heap ${heap}${more}; RSS growth ${f(h.rss_bytes_per_task)} B/task (${f(h.rss_before / 2 ** 20, 1)} → ${f(h.rss_after / 2 ** 20, 1)} MiB). ${h.note}.${store}`;
 }
 
 function endedLine(e: EndedResult | undefined, note: string | undefined): string {
@@ -316,8 +384,13 @@ async function main(): Promise<void> {
   }
   const rows = medianRows(all);
 
-  const { result: heap, note: heapNote } = await figure(args.heapTasks > 0 ? `heap: broker memory with ${args.heapTasks} tasks held in flight` : undefined, "heap run", "--no-heap",
-    () => measureHeap(args.heapTasks, args.payload, 60_000), (h) => heapLine(h, undefined));
+  const heaps: { result?: HeapResult; note?: string }[] = [];
+  for (const events of args.heapEvents)
+    heaps.push(
+      await figure(args.heapTasks > 0 ? `heap: broker memory with ${args.heapTasks} tasks held in flight, ${eventsLabel(events)}` : undefined, `heap run (${eventsLabel(events)})`, "--no-heap",
+        () => measureHeap(args.heapTasks, args.payload, 60_000, events), (h) => heapLine(h, undefined)),
+    );
+  const heapOff = heaps.find((h) => h.result?.events === "off")?.result;
   const { result: ended, note: endedNote } = await figure(args.heapTasks > 0 ? `ended: broker memory with ${args.heapTasks} ended tasks retained` : undefined, "run", "--no-heap",
     () => measureEnded(args.heapTasks, args.payload, 120_000), (e) => endedLine(e, undefined));
   const { result: scale, note: scaleNote } = await figure(args.scaleAgents > 0 ? `scale: ${args.scaleAgents} agents connected and heartbeating` : undefined, "scale run", "--no-scale",
@@ -331,7 +404,9 @@ async function main(): Promise<void> {
     "",
     table(rows),
     "",
-    heapLine(heap, heapNote),
+    eventsTable(rows),
+    "",
+    heaps.map((h) => heapLine(h.result, h.note, heapOff)).filter((l, i, all) => l !== "" && all.indexOf(l) === i).join("\n\n"),
     "",
     endedLine(ended, endedNote),
     "",
@@ -343,7 +418,7 @@ async function main(): Promise<void> {
   const dir = join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const ndjson = [m, ...rows, ...(heap !== undefined ? [heap] : []), ...(ended !== undefined ? [ended] : []), ...(scale !== undefined ? [scale] : [])].map((x) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v))).join("\n");
+  const ndjson = [m, ...rows, ...heaps.flatMap((h) => (h.result !== undefined ? [h.result] : [])), ...(ended !== undefined ? [ended] : []), ...(scale !== undefined ? [scale] : [])].map((x) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v))).join("\n");
   writeFileSync(join(dir, `bench-${stamp}.ndjson`), `${ndjson}\n`);
   writeFileSync(join(dir, `bench-${stamp}.md`), `${md}\n\n\`\`\`json\n${JSON.stringify(m, null, 2)}\n\`\`\`\n`);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; results in bench/results/bench-${stamp}.{md,ndjson}`);

@@ -3,7 +3,7 @@
  * latency in an HDR histogram, CPU time per process (this one via process.cpuUsage, children via
  * /proc/<pid>/stat utime+stime).
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import * as hdr from "hdr-histogram-js";
@@ -50,6 +50,39 @@ export function procRssBytes(pid: number): number {
 }
 
 export const pidMeter = (name: string, pid: number): Meter => ({ name, cpuUs: () => procCpuUs(pid) });
+
+/**
+ * A process and every descendant, e.g. a PostgreSQL postmaster and the backends it forks: utime+stime
+ * of each live one plus cutime+cstime (the time of children it has reaped), so a backend that exits
+ * mid-level is still counted, by its parent.
+ */
+export function treeCpuUs(root: number): number {
+  const procs = new Map<number, { ppid: number; us: number }>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      // After the ")" of comm: ppid is field 4; utime, stime, cutime, cstime 14..17 (1-based).
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ticks = Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]);
+      procs.set(Number(name), { ppid: Number(rest[1]), us: (ticks * 1_000_000) / CLK_TCK });
+    } catch {
+      // gone since the listing
+    }
+  }
+  if (!procs.has(root)) return NaN;
+  let total = 0;
+  for (const [pid, p] of procs) {
+    for (let at: number | undefined = pid, hops = 0; at !== undefined && at > 1 && hops < 64; at = procs.get(at)?.ppid, hops++) {
+      if (at !== root) continue;
+      total += p.us;
+      break;
+    }
+  }
+  return total;
+}
+
+export const treeMeter = (name: string, root: number): Meter => ({ name, cpuUs: () => treeCpuUs(root) });
 
 /** Connections open on a private redis-server per owner, from CLIENT LIST names `aw:<owner>:<role>`. */
 export async function redisConnections(port: number): Promise<Record<string, number>> {

@@ -1,7 +1,8 @@
 /**
  * Broker memory per in-flight task: a raw agent holds every task unanswered while a raw client
  * submits N of them; the broker's growth is read from /metrics (nodejs_heap_size_used_bytes) when
- * exposed, and from its RSS (/proc/<pid>/status) always.
+ * exposed, and from its RSS (/proc/<pid>/status) always; once per event store asked for (none, the
+ * memory ring, PostgreSQL on a private server).
  *
  * Broker memory per retained ended task: N tasks run to completion against a raw echo agent and stay
  * in the broker's table (TTL and caps raised past N); V8 heap and ArrayBuffer bytes after a forced
@@ -9,11 +10,25 @@
  */
 import { WebSocket } from "ws";
 import { encodePayload } from "@agentwire/wire";
-import { log, payloadOf, procRssBytes, startBroker, startRole } from "./harness.js";
+import { openEventStore, storeFigures, type EventStoreRun, type EventsMode } from "./event-stores.js";
+import { log, payloadOf, procRssBytes, startRole } from "./harness.js";
 import { rawClient } from "./scenarios/agentwire-raw.js";
 
 export interface HeapResult {
   kind: "heap";
+  /** The broker's event store during the measurement. */
+  events: EventsMode;
+  /** The store's counters after the measurement (null with no store). */
+  events_written: number | null;
+  events_dropped: number | null;
+  /** PostgreSQL: the most events seen waiting to be written (its gauge, sampled every 50 ms while the tasks arrive). */
+  events_buffered_peak: number | null;
+  /**
+   * PostgreSQL: events waiting once every task was held (server frozen), and the heap each of them
+   * costs (heap then, less heap once they were written, per event).
+   */
+  events_buffered: number | null;
+  buffer_bytes_per_event: number | null;
   tasks: number;
   payload_bytes: number;
   held: boolean;
@@ -84,26 +99,47 @@ async function inspectorMemory(wsUrl: string): Promise<{ heap: number; arrayBuff
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The broker bin with its V8 inspector open (undefined when it did not announce one). */
-async function inspectedBroker(args: string[]): Promise<{ broker: Awaited<ReturnType<typeof startBroker>>; inspector: string | undefined }> {
-  // The broker's own per-task state: the event store is a ring of at most --events-max events, a
-  // bounded cost that does not grow with the tasks (bench/README gives its size at capacity).
-  const broker = await startBroker([...args, "--events-max", "0"], ["--inspect=127.0.0.1:0"]);
+/** The broker bin, with `store`'s flags, with its V8 inspector open (undefined when it did not announce one). */
+async function inspectedBroker(store: EventStoreRun, args: string[]): Promise<{ broker: Awaited<ReturnType<EventStoreRun["startBroker"]>>; inspector: string | undefined }> {
+  const broker = await store.startBroker("broker", args, ["--inspect=127.0.0.1:0"]);
   const inspector = (await broker.child.waitForLine(/Debugger listening on (ws:\/\/\S+)/, 5000).catch(() => null))?.[1];
   return { broker, inspector };
 }
 
-export async function measureHeap(tasks: number, payloadBytes: number, timeoutMs: number): Promise<HeapResult> {
+/**
+ * `events` is the broker's event store: "off" gives the broker's own per-task state; the memory ring
+ * adds at most --events-max events whatever the tasks; PostgreSQL adds what waits in its buffer, which
+ * is written (the measurement waits for that) before the heap is read.
+ */
+export async function measureHeap(tasks: number, payloadBytes: number, timeoutMs: number, events: EventsMode): Promise<HeapResult> {
+  const store = await openEventStore(events);
+  try {
+    return await heldTasks(store, tasks, payloadBytes, timeoutMs);
+  } finally {
+    await store.close();
+  }
+}
+
+async function heldTasks(store: EventStoreRun, tasks: number, payloadBytes: number, timeoutMs: number): Promise<HeapResult> {
   const limit = String(tasks * 2);
-  const { broker, inspector } = await inspectedBroker(["--max-in-flight", limit, "--max-queue-length", limit, "--task-timeout-ms", "3600000", "--send-buffer-bytes", String(1 << 30)]);
+  const { broker, inspector } = await inspectedBroker(store, ["--max-in-flight", limit, "--max-queue-length", limit, "--task-timeout-ms", "3600000", "--send-buffer-bytes", String(1 << 30)]);
   const agent = await startRole("raw-agent", [broker.url, String(Math.min(1_000_000, tasks * 2)), "hold"]);
   const client = await rawClient(broker.url);
+  let peak: number | null = null;
+  let sampler: NodeJS.Timeout | undefined;
   try {
     await sleep(1000);
+    await store.drained(timeoutMs);
     const rssBefore = procRssBytes(broker.child.pid);
     const gcBefore = inspector !== undefined ? await inspectorHeap(inspector) : null;
     const heapBefore = await heapUsed(broker.port);
     const input = encodePayload(payloadOf(payloadBytes));
+    // How full the store's buffer gets while the tasks arrive (its gauge, sampled).
+    sampler = setInterval(() => {
+      void storeFigures(broker.port)
+        .then((s) => void (s !== undefined && (peak = Math.max(peak ?? 0, s.buffered))))
+        .catch(() => undefined);
+    }, 50);
     for (let i = 0; i < tasks; i++) {
       void client.submit("echo", input).catch(() => undefined);
       if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
@@ -115,6 +151,21 @@ export async function measureHeap(tasks: number, payloadBytes: number, timeoutMs
       log(`heap: ${err instanceof Error ? err.message.split("\n").slice(0, 6).join(" | ") : String(err)}`);
     });
     await sleep(1500);
+    clearInterval(sampler);
+    // What the PostgreSQL store's buffer costs while it holds events: the server is frozen (SIGSTOP)
+    // so the buffer stands still while its events are counted and the heap read, then let go.
+    let waiting: { events: number; heap: number | null } | null = null;
+    if (store.server !== undefined && inspector !== undefined) {
+      store.server.pause();
+      try {
+        const events = (await storeFigures(broker.port))?.buffered ?? 0;
+        waiting = { events, heap: events > 0 ? await inspectorHeap(inspector) : null };
+      } finally {
+        store.server.resume();
+      }
+    }
+    await store.drained(timeoutMs);
+    const counters = await storeFigures(broker.port).catch(() => undefined);
     const rssAfter = procRssBytes(broker.child.pid);
     const heapAfter = await heapUsed(broker.port);
     const gcAfter = inspector !== undefined ? await inspectorHeap(inspector) : null;
@@ -123,6 +174,12 @@ export async function measureHeap(tasks: number, payloadBytes: number, timeoutMs
     const heapPer = gcPer ?? metricsPer;
     return {
       kind: "heap",
+      events: store.mode,
+      events_written: counters?.written ?? null,
+      events_dropped: counters?.dropped ?? null,
+      events_buffered_peak: store.server === undefined ? null : peak,
+      events_buffered: waiting?.events ?? null,
+      buffer_bytes_per_event: waiting !== null && waiting.heap !== null && gcAfter !== null && waiting.events > 0 ? (waiting.heap - gcAfter) / waiting.events : null,
       tasks,
       payload_bytes: payloadBytes,
       held,
@@ -138,6 +195,7 @@ export async function measureHeap(tasks: number, payloadBytes: number, timeoutMs
             : "broker /metrics exposes no nodejs_heap_size_used_bytes and the inspector was unavailable: heap not measured",
     };
   } finally {
+    clearInterval(sampler);
     client.close();
     await agent.child.stop();
     await broker.child.stop(2000);
@@ -197,7 +255,9 @@ async function complete(submit: () => Promise<unknown>, n: number, lanes: number
 export async function measureEnded(tasks: number, payloadBytes: number, timeoutMs: number): Promise<EndedResult> {
   const warmup = 2_000;
   const keep = String(tasks + warmup);
-  const { broker, inspector } = await inspectedBroker(["--result-ttl-ms", "3600000", "--max-ended-tasks", keep, "--max-ended-bytes", String(2 ** 40), "--max-in-flight", "1024"]);
+  // The broker's own per-task state: no event store (bench/README gives the ring's size at capacity).
+  const store = await openEventStore("off");
+  const { broker, inspector } = await inspectedBroker(store, ["--result-ttl-ms", "3600000", "--max-ended-tasks", keep, "--max-ended-bytes", String(2 ** 40), "--max-in-flight", "1024"]);
   const agent = await startRole("raw-agent", [broker.url, "1024"]);
   const client = await rawClient(broker.url);
   try {
@@ -231,5 +291,6 @@ export async function measureEnded(tasks: number, payloadBytes: number, timeoutM
     client.close();
     await agent.child.stop();
     await broker.child.stop(2000);
+    await store.close();
   }
 }

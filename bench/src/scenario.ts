@@ -1,4 +1,5 @@
 /** What one scenario file exports; the CLI runs each at every in-flight level of the run. */
+import type { EventsMode } from "./event-stores.js";
 import type { LoadOptions, LoadResult, Meter } from "./harness.js";
 
 export interface ScenarioContext {
@@ -24,4 +25,8 @@ export interface Scenario {
   /** One line: what is measured. */
   describe: string;
   setup(ctx: ScenarioContext): Promise<Running>;
+  /** A variant of `family` with the broker's event store `mode` (`src/event-stores.ts`). */
+  events?: { family: string; mode: EventsMode };
+  /** Run only when named in `--scenarios`, not in the default set. */
+  optional?: boolean;
 }

@@ -3,21 +3,24 @@
  * redis-server → broker B (bin, child) → echo agent on B (child); the result comes back through Redis
  * to A. `agentwire-mesh` uses the SDK on both ends, `agentwire-mesh-raw` raw-wire peers (as the mesh
  * baseline does), which leaves the brokers' own cost. Reports each broker's Redis connections, which
- * stay the same at every in-flight level.
+ * stay the same at every in-flight level. `agentwire-mesh` comes with one variant per event store
+ * (`src/event-stores.ts`).
  */
 import { connect } from "@agentwire/sdk";
 import { encodePayload } from "@agentwire/wire";
 import { startRedis, waitFor } from "@agentwire/testkit";
-import { pidMeter, redisConnections, selfMeter, startBroker, startRole, payloadOf, track } from "../harness.js";
+import { openEventStore, withEventStores, type EventStoreRun } from "../event-stores.js";
+import { pidMeter, redisConnections, selfMeter, startRole, payloadOf, track } from "../harness.js";
 import type { Running, Scenario, ScenarioContext } from "../scenario.js";
 import { rawClient } from "./agentwire-raw.js";
 
-async function setupMesh(ctx: ScenarioContext, sdk: boolean): Promise<Running> {
+/** Both brokers are started by `store`: with a PostgreSQL store they write to the same database. */
+async function setupMesh(ctx: ScenarioContext, sdk: boolean, store: EventStoreRun): Promise<Running> {
   const redis = await startRedis();
   track(redis.child);
   const limit = String(Math.max(1024, ctx.maxInflight * 2));
-  const mesh = (id: string) => startBroker(["--redis", redis.url, "--broker-id", id, "--max-in-flight", limit]);
-  const [a, b] = await Promise.all([mesh("bench-a"), mesh("bench-b")]);
+  const mesh = (name: string, id: string) => store.startBroker(name, ["--redis", redis.url, "--broker-id", id, "--max-in-flight", limit]);
+  const [a, b] = await Promise.all([mesh("A", "bench-a"), mesh("B", "bench-b")]);
   const agent = await startRole(sdk ? "sdk-agent" : "raw-agent", [b.url, limit]);
   // A routes to B once its registry cache holds B's agent.
   await waitFor(
@@ -51,14 +54,15 @@ async function setupMesh(ctx: ScenarioContext, sdk: boolean): Promise<Running> {
   };
 }
 
-export const agentwireMesh: Scenario = {
+/** `agentwire-mesh` with the default event store, and its `-events-off`, `-events-pg`, `-events-pg-durable` variants. */
+export const agentwireMeshStores = withEventStores({
   name: "agentwire-mesh",
   describe: "SDK client → broker A → Redis mesh (private redis-server) → broker B → SDK agent (capability echo)",
-  setup: (ctx) => setupMesh(ctx, true),
-};
+  setup: (ctx, store) => setupMesh(ctx, true, store),
+});
 
 export const agentwireMeshRaw: Scenario = {
   name: "agentwire-mesh-raw",
   describe: "raw-wire client → broker A → Redis mesh (private redis-server) → broker B → raw-wire echo agent (no SDK)",
-  setup: (ctx) => setupMesh(ctx, false),
+  setup: async (ctx) => setupMesh(ctx, false, await openEventStore("memory")),
 };
