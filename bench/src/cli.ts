@@ -220,8 +220,8 @@ function medianRows(all: Row[]): Row[] {
 function table(rows: Row[]): string {
   const find = (name: string, inflight: number): Row | undefined => rows.find((r) => r.scenario === name && r.inflight === inflight && r.tasks > 0);
   const head =
-    "| scenario | in flight | tasks/s | p50 ms | p99 ms | p99.9 ms | CPU µs/task (per process) | tput × relay | p50 × relay | p99 × relay | tput × mesh baseline | p50 × mesh baseline | tput × BullMQ | p50 × BullMQ | errors |\n" +
-    "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+    "| scenario | in flight | tasks/s | p50 ms | p99 ms | p99.9 ms | CPU µs/task (per process) | tput × relay | p50 × relay | p99 × relay | tput × mesh baseline | p50 × mesh baseline | tput × BullMQ | p50 × BullMQ | errors | other CPU % |\n" +
+    "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
   const lines = rows.map((r) => {
     const base = find("relay", r.inflight);
     const mesh = MESH.has(r.scenario) ? find(meshBaseline.name, r.inflight) : undefined;
@@ -230,7 +230,7 @@ function table(rows: Row[]): string {
       .map(([k, v]) => `${k} ${f(v)}`)
       .join(" · ");
     const err = r.setupError !== undefined ? `setup failed: ${r.setupError.slice(0, 80)}` : r.stalled ? `${r.errors} (stalled)` : String(r.errors);
-    return `| ${r.scenario} | ${r.inflight} | ${f(r.tasksPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.p999Ms)} | ${cpu} | ${ratio(r.tasksPerSec, base?.tasksPerSec)} | ${ratio(r.p50Ms, base?.p50Ms)} | ${ratio(r.p99Ms, base?.p99Ms)} | ${ratio(r.tasksPerSec, mesh?.tasksPerSec)} | ${ratio(r.p50Ms, mesh?.p50Ms)} | ${ratio(r.tasksPerSec, bull?.tasksPerSec)} | ${ratio(r.p50Ms, bull?.p50Ms)} | ${err} |`;
+    return `| ${r.scenario} | ${r.inflight} | ${f(r.tasksPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.p999Ms)} | ${cpu} | ${ratio(r.tasksPerSec, base?.tasksPerSec)} | ${ratio(r.p50Ms, base?.p50Ms)} | ${ratio(r.p99Ms, base?.p99Ms)} | ${ratio(r.tasksPerSec, mesh?.tasksPerSec)} | ${ratio(r.p50Ms, mesh?.p50Ms)} | ${ratio(r.tasksPerSec, bull?.tasksPerSec)} | ${ratio(r.p50Ms, bull?.p50Ms)} | ${err} | ${f(r.otherCpuPercent ?? NaN)} |`;
   });
   const extras = rows.filter((r) => r.extra !== undefined).map((r) => `- ${r.scenario} @ ${r.inflight} in flight: ${show(r.extra)}`);
   return [head, ...lines, ...(extras.length > 0 ? ["", "Extra figures:", ...extras] : [])].join("\n");
@@ -257,14 +257,14 @@ function eventsTable(rows: Row[]): string {
       const v = variants.get(r.scenario)!;
       const off = rows.find((o) => o.scenario === variantName(v.family, "off") && o.inflight === r.inflight && o.tasks > 0);
       if (off === undefined) return [];
-      return [`| ${v.family} | ${eventsLabel(v.mode)} | ${r.inflight} | ${f(r.tasksPerSec)} | ${ratio(r.tasksPerSec, off.tasksPerSec)} | ${ms(r.p50Ms)} | ${ratio(r.p50Ms, off.p50Ms)} | ${ms(r.p99Ms)} | ${ratio(r.p99Ms, off.p99Ms)} | ${f(cpu(r))} | ${ratio(cpu(r), cpu(off))} | ${dropped(r)} | ${r.errors} |`];
+      return [`| ${v.family} | ${eventsLabel(v.mode)} | ${r.inflight} | ${f(r.tasksPerSec)} | ${ratio(r.tasksPerSec, off.tasksPerSec)} | ${ms(r.p50Ms)} | ${ratio(r.p50Ms, off.p50Ms)} | ${ms(r.p99Ms)} | ${ratio(r.p99Ms, off.p99Ms)} | ${f(cpu(r))} | ${ratio(cpu(r), cpu(off))} | ${dropped(r)} | ${r.errors} | ${f(r.otherCpuPercent ?? NaN)} · ${f(off.otherCpuPercent ?? NaN)} |`];
     });
   if (lines.length === 0) return "";
   return [
     "Event store cost: each store against the same scenario with events off (`--events-max 0`) in this run (× events off):",
     "",
-    "| scenario | event store | in flight | tasks/s | tput × events off | p50 ms | p50 × events off | p99 ms | p99 × events off | CPU µs/task (all processes) | CPU × events off | events dropped | errors |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| scenario | event store | in flight | tasks/s | tput × events off | p50 ms | p50 × events off | p99 ms | p99 × events off | CPU µs/task (all processes) | CPU × events off | events dropped | errors | other CPU % (this · events off) |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...lines,
   ].join("\n");
 }
@@ -374,7 +374,7 @@ async function main(): Promise<void> {
           const extra = running.extra !== undefined ? await running.extra() : undefined;
           const row: Row = { kind: "row", scenario: scenario.name, inflight, payload_bytes: args.payload, ...r, ...(extra !== undefined ? { extra } : {}) };
           all.push(row);
-          log(`${scenario.name} @${inflight}: ${f(r.tasksPerSec)} tasks/s, p50 ${ms(r.p50Ms)} ms, p99 ${ms(r.p99Ms)} ms${r.errors > 0 ? `, ${r.errors} errors (${r.firstError ?? ""})` : ""}${r.stalled ? " STALLED" : ""}`);
+          log(`${scenario.name} @${inflight}: ${f(r.tasksPerSec)} tasks/s, p50 ${ms(r.p50Ms)} ms, p99 ${ms(r.p99Ms)} ms${r.otherCpuPercent !== undefined ? `, other processes ${f(r.otherCpuPercent)}% CPU` : ""}${r.errors > 0 ? `, ${r.errors} errors (${r.firstError ?? ""})` : ""}${r.stalled ? " STALLED" : ""}`);
         }
       } finally {
         await Promise.race([running.close().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
@@ -400,7 +400,7 @@ async function main(): Promise<void> {
   const md = [
     `## agentwire bench — ${m["mode"] as string}, ${args.payload}-byte payload`,
     "",
-    `Machine: ${(m["machine"] as { cpus: number }).cpus} × ${(m["machine"] as { model: string }).model}, ${f(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}. Command: \`${m["command"] as string}\`. Each level: ${args.durationMs / 1000} s measured after a warm-up${args.repeat > 1 ? `, median of ${args.repeat} rounds (by tasks/s; scenarios interleaved)` : ""}; client in the bench process, middle tier and worker in one child each.`,
+    `Machine: ${(m["machine"] as { cpus: number }).cpus} × ${(m["machine"] as { model: string }).model}, ${f(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}. Command: \`${m["command"] as string}\`. Each level: ${args.durationMs / 1000} s measured after a warm-up${args.repeat > 1 ? `, median of ${args.repeat} rounds (by tasks/s; scenarios interleaved)` : ""}; client in the bench process, middle tier and worker in one child each. Other CPU %: what processes outside the scenario used while a level was measured, in % of all cores (/proc/stat less the metered processes): figures taken while it is high are not the scenario's alone.`,
     "",
     table(rows),
     "",

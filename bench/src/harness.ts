@@ -4,6 +4,7 @@
  * /proc/<pid>/stat utime+stime).
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import * as hdr from "hdr-histogram-js";
@@ -84,6 +85,35 @@ export function treeCpuUs(root: number): number {
 
 export const treeMeter = (name: string, root: number): Meter => ({ name, cpuUs: () => treeCpuUs(root) });
 
+/** User and system CPU time of the whole machine (every process), in µs, from /proc/stat. */
+export function machineCpuUs(): number {
+  try {
+    const [user, nice, system] = (readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "").trim().split(/\s+/).slice(1, 4).map(Number);
+    return ((user! + nice! + system!) * 1_000_000) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU over one measured window: per metered process and task, and what the rest of the machine used
+ * meanwhile (processes outside the scenario: another job on a shared machine), in % of all cores.
+ */
+export function cpuWindow(meters: Meter[]): { end(tasks: number, elapsedMs: number): Pick<LoadResult, "cpuUsPerTask" | "otherCpuPercent"> } {
+  const machine = machineCpuUs();
+  const before = meters.map((m) => m.cpuUs());
+  return {
+    end(tasks, elapsedMs) {
+      const after = meters.map((m) => m.cpuUs());
+      const used = meters.map((_, i) => (after[i] ?? NaN) - (before[i] ?? NaN));
+      const cpuUsPerTask: Record<string, number> = {};
+      meters.forEach((m, i) => (cpuUsPerTask[m.name] = tasks > 0 ? used[i]! / tasks : NaN));
+      const other = machineCpuUs() - machine - used.reduce((a, b) => a + b, 0);
+      return { cpuUsPerTask, otherCpuPercent: Math.max(0, (other / (elapsedMs * 1000 * cpus().length)) * 100) };
+    },
+  };
+}
+
 /** Connections open on a private redis-server per owner, from CLIENT LIST names `aw:<owner>:<role>`. */
 export async function redisConnections(port: number): Promise<Record<string, number>> {
   const admin = new Redis({ host: "127.0.0.1", port, connectionName: "bench-admin", lazyConnect: true });
@@ -125,6 +155,8 @@ export interface LoadResult {
   maxMs: number;
   /** CPU µs per completed task, per metered process. */
   cpuUsPerTask: Record<string, number>;
+  /** CPU the machine's other processes used during the measurement, % of all cores (a shared machine's noise). */
+  otherCpuPercent?: number;
   stalled: boolean;
   firstError?: string;
 }
@@ -179,13 +211,9 @@ export async function closedLoop(task: () => Promise<unknown>, meters: Meter[], 
   const warm = await loop(task, o.inflight, o.warmupTasks, o.warmupMs, grace, undefined);
   if (warm.stalled) return failed(meters, warm.firstError ?? "warm-up stalled", true);
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
-  const before = meters.map((m) => m.cpuUs());
+  const cpu = cpuWindow(meters);
   const r = await loop(task, o.inflight, o.maxTasks, o.durationMs, grace, (us) => hist.recordValue(us));
-  const after = meters.map((m) => m.cpuUs());
-  const cpuUsPerTask: Record<string, number> = {};
-  meters.forEach((m, i) => {
-    cpuUsPerTask[m.name] = r.done > 0 ? ((after[i] ?? NaN) - (before[i] ?? NaN)) / r.done : NaN;
-  });
+  const { cpuUsPerTask, otherCpuPercent } = cpu.end(r.done, r.elapsedMs);
   const res: LoadResult = {
     tasks: r.done,
     errors: r.errors + warm.errors,
@@ -196,6 +224,7 @@ export async function closedLoop(task: () => Promise<unknown>, meters: Meter[], 
     p999Ms: hist.getValueAtPercentile(99.9) / 1000,
     maxMs: hist.maxValue / 1000,
     cpuUsPerTask,
+    otherCpuPercent,
     stalled: r.stalled,
   };
   const firstError = r.firstError ?? warm.firstError;

@@ -1,6 +1,6 @@
 /** HTTP: autocannon POST /v1/tasks?wait=5000 against the broker bin, SDK echo agent in a child. */
 import autocannon from "autocannon";
-import { pidMeter, selfMeter, startBroker, startRole, payloadOf, type LoadOptions, type LoadResult } from "../harness.js";
+import { cpuWindow, pidMeter, selfMeter, startBroker, startRole, payloadOf, type LoadOptions, type LoadResult } from "../harness.js";
 import type { Scenario } from "../scenario.js";
 
 export const http: Scenario = {
@@ -29,14 +29,12 @@ export const http: Scenario = {
       meters,
       async drive(o: LoadOptions): Promise<LoadResult> {
         await cannon(o.inflight, Math.max(1, Math.round(o.warmupMs / 1000)), Math.max(o.inflight, o.warmupTasks));
-        const before = meters.map((m) => m.cpuUs());
+        const cpu = cpuWindow(meters);
         const t0 = performance.now();
         const r = await cannon(o.inflight, Math.max(1, Math.round(o.durationMs / 1000)), Math.max(o.inflight, o.maxTasks));
         const elapsedMs = performance.now() - t0;
-        const after = meters.map((m) => m.cpuUs());
         const ok = r["2xx"];
-        const cpuUsPerTask: Record<string, number> = {};
-        meters.forEach((m, i) => (cpuUsPerTask[m.name] = ok > 0 ? ((after[i] ?? NaN) - (before[i] ?? NaN)) / ok : NaN));
+        const { cpuUsPerTask, otherCpuPercent } = cpu.end(ok, elapsedMs);
         const errors = r.non2xx + r.errors + r.timeouts;
         return {
           tasks: ok,
@@ -48,6 +46,7 @@ export const http: Scenario = {
           p999Ms: (r.latency as unknown as Record<string, number>)["p99_9"] ?? NaN,
           maxMs: r.latency.max,
           cpuUsPerTask,
+          otherCpuPercent,
           stalled: false,
           ...(errors > 0 ? { firstError: `${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts` } : {}),
         };
