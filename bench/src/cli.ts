@@ -274,11 +274,10 @@ function heapLine(h: HeapResult | undefined, note: string | undefined, off?: Hea
   const heap = h.heap_bytes_per_task === null ? "not exposed" : `${f(h.heap_bytes_per_task)} B/task`;
   const more = h !== off && off?.heap_bytes_per_task != null && h.heap_bytes_per_task !== null ? ` (${h.heap_bytes_per_task >= off.heap_bytes_per_task ? "+" : "−"}${f(Math.abs(h.heap_bytes_per_task - off.heap_bytes_per_task))} over events off)` : "";
   const buffer =
-    h.events_buffered !== null && h.events_buffered > 0
-      ? `; with all tasks held (server frozen) ${h.events_buffered} events waited in the buffer, ${h.buffer_bytes_per_event === null ? "heap not read" : `${f(h.buffer_bytes_per_event)} B of heap each, all written before the heap above was read`}`
+    h.events_buffered !== null
+      ? `; the server was frozen while the tasks arrived: ${h.events_buffered} events then waited in the buffer${h.buffer_bytes_per_event === null ? "" : `, ${f(h.buffer_bytes_per_event)} B of heap each`}, all written once it was let go, before the heap above was read`
       : "";
-  const store =
-    h.events_written === null ? "" : ` Event store: ${h.events_written} events written, ${h.events_dropped ?? "–"} dropped${h.events_buffered_peak === null ? "" : `, at most ${h.events_buffered_peak} seen waiting to be written`}${buffer}.`;
+  const store = h.events_written === null ? "" : ` Event store: ${h.events_written} events written, ${h.events_dropped ?? "–"} dropped${buffer}.`;
   return `Broker memory at ${h.tasks} tasks in flight, ${eventsLabel(h.events)} (${h.payload_bytes}-byte payload${h.held ? "" : ", NOT all held before the deadline"}): heap ${heap}${more}; RSS growth ${f(h.rss_bytes_per_task)} B/task (${f(h.rss_before / 2 ** 20, 1)} → ${f(h.rss_after / 2 ** 20, 1)} MiB). ${h.note}.${store}`;
 }
 

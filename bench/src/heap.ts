@@ -2,7 +2,8 @@
  * Broker memory per in-flight task: a raw agent holds every task unanswered while a raw client
  * submits N of them; the broker's growth is read from /metrics (nodejs_heap_size_used_bytes) when
  * exposed, and from its RSS (/proc/<pid>/status) always; once per event store asked for (none, the
- * memory ring, PostgreSQL on a private server).
+ * memory ring, PostgreSQL on a private server, frozen while the tasks arrive so that its buffer
+ * fills to its bound).
  *
  * Broker memory per retained ended task: N tasks run to completion against a raw echo agent and stay
  * in the broker's table (TTL and caps raised past N); V8 heap and ArrayBuffer bytes after a forced
@@ -21,11 +22,10 @@ export interface HeapResult {
   /** The store's counters after the measurement (null with no store). */
   events_written: number | null;
   events_dropped: number | null;
-  /** PostgreSQL: the most events seen waiting to be written (its gauge, sampled every 50 ms while the tasks arrive). */
-  events_buffered_peak: number | null;
   /**
-   * PostgreSQL: events waiting once every task was held (server frozen), and the heap each of them
-   * costs (heap then, less heap once they were written, per event).
+   * PostgreSQL, whose server is frozen while the tasks arrive: events waiting once every task was held
+   * (the buffer's bound, --events-buffer), and the heap each costs (heap then, less heap once the
+   * server was let go and they were written, per event).
    */
   events_buffered: number | null;
   buffer_bytes_per_event: number | null;
@@ -125,8 +125,7 @@ async function heldTasks(store: EventStoreRun, tasks: number, payloadBytes: numb
   const { broker, inspector } = await inspectedBroker(store, ["--max-in-flight", limit, "--max-queue-length", limit, "--task-timeout-ms", "3600000", "--send-buffer-bytes", String(1 << 30)]);
   const agent = await startRole("raw-agent", [broker.url, String(Math.min(1_000_000, tasks * 2)), "hold"]);
   const client = await rawClient(broker.url);
-  let peak: number | null = null;
-  let sampler: NodeJS.Timeout | undefined;
+  let frozen = false;
   try {
     await sleep(1000);
     await store.drained(timeoutMs);
@@ -134,12 +133,12 @@ async function heldTasks(store: EventStoreRun, tasks: number, payloadBytes: numb
     const gcBefore = inspector !== undefined ? await inspectorHeap(inspector) : null;
     const heapBefore = await heapUsed(broker.port);
     const input = encodePayload(payloadOf(payloadBytes));
-    // How full the store's buffer gets while the tasks arrive (its gauge, sampled).
-    sampler = setInterval(() => {
-      void storeFigures(broker.port)
-        .then((s) => void (s !== undefined && (peak = Math.max(peak ?? 0, s.buffered))))
-        .catch(() => undefined);
-    }, 50);
+    // The PostgreSQL store's buffer at its bound (--events-buffer): the server is frozen (SIGSTOP)
+    // while the tasks arrive, so their events wait (and past the bound are dropped) until it is let go.
+    if (store.server !== undefined && inspector !== undefined) {
+      store.server.pause();
+      frozen = true;
+    }
     for (let i = 0; i < tasks; i++) {
       void client.submit("echo", input).catch(() => undefined);
       if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
@@ -151,18 +150,12 @@ async function heldTasks(store: EventStoreRun, tasks: number, payloadBytes: numb
       log(`heap: ${err instanceof Error ? err.message.split("\n").slice(0, 6).join(" | ") : String(err)}`);
     });
     await sleep(1500);
-    clearInterval(sampler);
-    // What the PostgreSQL store's buffer costs while it holds events: the server is frozen (SIGSTOP)
-    // so the buffer stands still while its events are counted and the heap read, then let go.
     let waiting: { events: number; heap: number | null } | null = null;
-    if (store.server !== undefined && inspector !== undefined) {
-      store.server.pause();
-      try {
-        const events = (await storeFigures(broker.port))?.buffered ?? 0;
-        waiting = { events, heap: events > 0 ? await inspectorHeap(inspector) : null };
-      } finally {
-        store.server.resume();
-      }
+    if (frozen) {
+      const events = (await storeFigures(broker.port))?.buffered ?? 0;
+      waiting = { events, heap: events > 0 ? await inspectorHeap(inspector!) : null };
+      store.server!.resume();
+      frozen = false;
     }
     await store.drained(timeoutMs);
     const counters = await storeFigures(broker.port).catch(() => undefined);
@@ -177,7 +170,6 @@ async function heldTasks(store: EventStoreRun, tasks: number, payloadBytes: numb
       events: store.mode,
       events_written: counters?.written ?? null,
       events_dropped: counters?.dropped ?? null,
-      events_buffered_peak: store.server === undefined ? null : peak,
       events_buffered: waiting?.events ?? null,
       buffer_bytes_per_event: waiting !== null && waiting.heap !== null && gcAfter !== null && waiting.events > 0 ? (waiting.heap - gcAfter) / waiting.events : null,
       tasks,
@@ -195,7 +187,7 @@ async function heldTasks(store: EventStoreRun, tasks: number, payloadBytes: numb
             : "broker /metrics exposes no nodejs_heap_size_used_bytes and the inspector was unavailable: heap not measured",
     };
   } finally {
-    clearInterval(sampler);
+    if (frozen) store.server!.resume();
     client.close();
     await agent.child.stop();
     await broker.child.stop(2000);
