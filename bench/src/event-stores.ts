@@ -6,26 +6,9 @@
  * setup: the default store keeps the scenario's own name, the others are `<name>-events-<store>`, run
  * only when named in `--scenarios`, and compared with `<name>-events-off` of the same run.
  */
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
-import { postgresBinDir, startPostgres, waitFor, type BrokerProcess, type PostgresInstance } from "@agentwire/testkit";
+import { startPostgres, waitFor, type BrokerProcess, type PostgresInstance } from "@agentwire/testkit";
 import { startBroker, track, treeMeter, type Meter } from "./harness.js";
 import type { Running, Scenario, ScenarioContext } from "./scenario.js";
-
-/**
- * Set by `--pg-analyze-often`: the private PostgreSQL servers analyze a table after every 1,000 changed
- * rows, looked at every second (autovacuum), instead of PostgreSQL's defaults (50 rows + 10 %, looked at
- * every minute). A fresh events table is planned for from the statistics of an empty one until its
- * first analyze; this shows the store as it runs once autovacuum has caught up.
- */
-export const pgSettings: { analyzeOften: boolean } = { analyzeOften: false };
-
-const ANALYZE_OFTEN = ["autovacuum_naptime = '1s'", "autovacuum_analyze_threshold = 1000", "autovacuum_analyze_scale_factor = 0"];
-
-/** Runs statements one by one (each its own transaction, as ALTER SYSTEM needs) with the server's psql. */
-function psql(pg: PostgresInstance, statements: string[]): void {
-  execFileSync(join(postgresBinDir(), "psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.url, ...statements.flatMap((s) => ["-c", s])], { timeout: 10_000, stdio: ["ignore", "ignore", "pipe"] });
-}
 
 export type EventsMode = "off" | "memory" | "pg" | "pg-durable";
 
@@ -81,14 +64,6 @@ export async function openEventStore(mode: EventsMode): Promise<EventStoreRun> {
   if (mode === "pg" || mode === "pg-durable") {
     pg = await startPostgres();
     track(pg.child);
-    if (pgSettings.analyzeOften) {
-      try {
-        psql(pg, [...ANALYZE_OFTEN.map((s) => `ALTER SYSTEM SET ${s}`), "SELECT pg_reload_conf()"]);
-      } catch (err) {
-        await pg[Symbol.asyncDispose]();
-        throw err;
-      }
-    }
   }
   const args =
     mode === "off" ? ["--events-max", "0"] : mode === "memory" ? [] : ["--events", pg!.url, ...(mode === "pg-durable" ? ["--events-durable"] : [])];
