@@ -26,14 +26,17 @@ it("README: --events postgres://..., a replay by time range with curl, and the S
   const env = { ...process.env, DATABASE_URL: await freshDatabase(server) };
   const port = String(await freePort());
   const lines = shell.replaceAll("7420", port).split("\n");
-  const start = lines.filter((l) => !l.startsWith("curl")).join("\n");
+  const start = lines.filter((l) => !l.startsWith("curl")).join("\n"); // start the broker, wait until it is ready
   const replay = lines.filter((l) => l.startsWith("curl")).join("\n");
   expect(start).toContain(`--port ${port} --events "$DATABASE_URL"`);
 
   // The broker the snippet starts in the background lives in this process group until the test ends.
   const starter = spawn("bash", ["-c", start], { cwd: ROOT, env, detached: true, stdio: "ignore" });
   try {
-    const started = await new Promise<number | null>((resolve) => starter.once("exit", resolve));
+    const started = await new Promise<number | null | "late">((resolve) => {
+      const timer = setTimeout(() => resolve("late"), 20_000);
+      starter.once("exit", (code) => (clearTimeout(timer), resolve(code)));
+    });
     expect(started).toBe(0);
     // A task that fails, for the replay to find.
     const agent = await Peer.register(`ws://127.0.0.1:${port}/`, { agent_id: "readme-agent", capabilities: [{ name: "readme.fail" }] });
