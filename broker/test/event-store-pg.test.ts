@@ -41,15 +41,20 @@ interface Load {
 
 /**
  * Keeps `lanes` submits of `capability` open from `client` until `stop()` says so or `max` were sent
- * (a bounded loop); resolves when every accepted task has its result (or `settle` ms pass after the
- * last submit, for tasks a killed broker will never answer).
+ * (a bounded loop), at most `perSecond` submits a second — load that leaves the machine's other test
+ * files room; resolves when every accepted task has its result (or `settle` ms pass after the last
+ * submit, for tasks a killed broker will never answer).
  */
-function load(client: Peer, capability: string, lanes: number, max: number, stop: () => boolean, settleMs = 30_000): { done: Promise<Load> } {
+function load(client: Peer, capability: string, lanes: number, max: number, stop: () => boolean, perSecond: number, settleMs = 30_000): { done: Promise<Load> } {
   const out: Load = { accepted: new Map(), results: new Map(), refused: new Map() };
   let sent = 0;
+  const start = Date.now();
   const lane = async (): Promise<void> => {
     while (sent < max && !stop()) {
       const i = sent++;
+      // The i-th submit is due at start + i / perSecond (a pace, not a wait for an event).
+      const early = start + (i * 1000) / perSecond - Date.now();
+      if (early > 0) await new Promise((resolve) => setTimeout(resolve, early));
       const ref = `l${i}`;
       client.send({ type: "submit", ref, capability, input: encodePayload(i) });
       const answer = await client.nextAny((f) => (f.type === "accepted" || f.type === "error") && f.ref === ref, 20_000, `the answer to submit ${ref}`).catch(() => undefined);
@@ -105,7 +110,7 @@ describe("10,000 tasks replayed by time range [EVT-1]", () => {
     await mesh.visible("pg-mesh-agent");
     await using client = await Peer.register(mesh.url, {});
     const t0 = Date.now();
-    const run = await load(client, "pg.echo", 128, 10_000, () => false).done;
+    const run = await load(client, "pg.echo", 64, 10_000, () => false, 2_500).done;
     const t1 = Date.now() + 1;
     expect(run.accepted.size).toBe(10_000);
     expect([...run.results.values()].every((r) => r.n === 1 && r.own)).toBe(true);
@@ -141,7 +146,7 @@ describe("10,000 tasks replayed by time range [EVT-1]", () => {
     agent.serve(Peer.echo);
     await using client = await Peer.register(broker.url, {});
     const t0 = Date.now();
-    const run = await load(client, "mem.echo", 128, 10_000, () => false).done;
+    const run = await load(client, "mem.echo", 64, 10_000, () => false, 2_500).done;
     const events = (await ndjson(await fetch(`${broker.http}/v1/events?from=${t0}&to=${Date.now() + 1}&limit=1000000`))).filter((e) => e.stream.startsWith("task-"));
     expect(run.accepted.size).toBe(10_000);
     expect(events).toHaveLength(10_000 * 4);
@@ -177,7 +182,7 @@ describe("kill -9 of a broker under load [EVT-3]", () => {
     agent.serve(Peer.echo);
     const client = await Peer.register(broker.url, {});
     let stopped = false;
-    const running = load(client, "kill.echo", 32, 50_000, () => stopped, 2_000);
+    const running = load(client, "kill.echo", 32, 50_000, () => stopped, 1_000, 2_000);
     // Under load: some tasks done, some in flight, the writer busy.
     await waitFor(async () => (Number((await query<{ n: string }>(url, "SELECT count(*) AS n FROM agentwire_events"))[0]!.n) >= 2_000 ? true : undefined), 30_000, "2,000 events written");
     broker.child.kill("SIGKILL");
@@ -240,7 +245,7 @@ describe("PostgreSQL stopped for 10 s under load [EVT-2]", () => {
       agent.serve(Peer.echo);
       await using client = await Peer.register(broker.url, {});
       let stopped = false;
-      const running = load(client, "outage.echo", 16, 1_000_000, () => stopped);
+      const running = load(client, "outage.echo", 16, 1_000_000, () => stopped, 400);
       await waitFor(async () => ((await readyz(broker.http))[1].events.written >= 1_000 ? true : undefined), 20_000, "events written before the outage");
 
       await pg.stop();
@@ -300,7 +305,7 @@ describe("PostgreSQL paused past the write timeout [EVT-3]", () => {
       await using client = await Peer.register(broker.url, {});
       let stopped = false;
       // One lane: the events of the pause fit in the buffer, so none is dropped and all must arrive.
-      const running = load(client, "pause.echo", 1, 1_000_000, () => stopped);
+      const running = load(client, "pause.echo", 1, 1_000_000, () => stopped, 300);
       await waitFor(async () => ((await readyz(broker.http))[1].events.written >= 500 ? true : undefined), 20_000, "events written before the pause");
       pg.pause();
       // The batch in flight gets no answer: the broker gives it up after its 10 s query timeout.
