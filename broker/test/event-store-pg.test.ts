@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePayload, encodePayload } from "@agentwire/wire";
 import { Peer } from "@agentwire/testkit/peer";
 import { postgresBinDir, startBroker, startMeshPair, startPostgres, waitFor, type PostgresInstance } from "./helpers/backends.js";
-import { freshDatabase, query } from "./helpers/postgres.js";
+import { freshDatabase, query, withOwnPostgres } from "./helpers/postgres.js";
 import type { StoredEvent } from "../src/event-store.js";
 import type { TaskEvent } from "../src/events.js";
 
@@ -237,9 +237,7 @@ const metric = async (http: string, name: string): Promise<number> => {
 
 describe("PostgreSQL stopped for 10 s under load [EVT-2]", () => {
   it("routing goes on: every task answered once with its own result; dropped events counted in metrics and /readyz; events flow again after", async () => {
-    const pg = await startPostgres();
-    try {
-      const url = await freshDatabase(pg);
+    await withOwnPostgres(async (pg, url) => {
       await using broker = await startBroker(["--events", url, "--events-buffer", "2000"]);
       await using agent = await Peer.register(broker.url, { agent_id: "outage-agent", capabilities: [{ name: "outage.echo" }], capacity: 64 });
       agent.serve(Peer.echo);
@@ -288,17 +286,13 @@ describe("PostgreSQL stopped for 10 s under load [EVT-2]", () => {
       await client.next("result", (r) => r.task_id === id);
       const timeline = (await (await fetch(`${broker.http}/v1/tasks/${id}/events`)).json()) as { events: StoredEvent[] };
       expect(timeline.events.map((e) => e.type)).toEqual(LIFECYCLE);
-    } finally {
-      await pg.stop();
-    }
+    });
   }, 120_000);
 });
 
 describe("PostgreSQL paused past the write timeout [EVT-3]", () => {
   it("a batch whose answer was lost is sent again and stored once; every event of the process is there once, in order", async () => {
-    const pg = await startPostgres();
-    try {
-      const url = await freshDatabase(pg);
+    await withOwnPostgres(async (pg, url) => {
       await using broker = await startBroker(["--events", url, "--broker-id", "pg-pause", "--events-buffer", "1000000"]);
       await using agent = await Peer.register(broker.url, { agent_id: "pause-agent", capabilities: [{ name: "pause.echo" }], capacity: 16 });
       agent.serve(Peer.echo);
@@ -328,55 +322,48 @@ describe("PostgreSQL paused past the write timeout [EVT-3]", () => {
       expect(seqs.every((x, i) => x === i + 1)).toBe(true);
       expect(seqs.length).toBeGreaterThanOrEqual(h.written);
       expectGapFreeStreams(await ndjson(await fetch(`${broker.http}/v1/events?limit=1000000`)));
-    } finally {
-      pg.resume();
-      await pg.stop();
-    }
+    });
   }, 120_000);
 });
 
 describe("--events-durable [EVT-5]", () => {
   it("accepted goes out only once task.submitted is committed; with the database down a submit is refused (overloaded) and nothing runs", async () => {
-    const pg = await startPostgres();
-    try {
-      const url = await freshDatabase(pg);
+    await withOwnPostgres(async (pg, url) => {
       await using broker = await startBroker(["--events", url, "--events-durable"]);
       await using agent = await Peer.register(broker.url, { agent_id: "durable-agent", capabilities: [{ name: "durable.echo" }] });
       const ran: string[] = [];
       agent.serve((task, peer) => {
         ran.push(task.task_id);
         Peer.echo(task, peer);
-      });
-      await using client = await Peer.register(broker.url, {});
-      for (let i = 0; i < 20; i++) {
-        client.send({ type: "submit", ref: `d${i}`, capability: "durable.echo", input: encodePayload(i) });
-        const { task_id } = await client.next("accepted", (a) => a.ref === `d${i}`);
-        // Read on a connection of the test's own, at the moment accepted arrived.
-        const rows = await query(url, "SELECT 1 FROM agentwire_events WHERE type = 'task.submitted' AND data->>'task_id' = $1", [task_id]);
-        expect(rows, task_id).toHaveLength(1);
-        await client.next("result", (r) => r.task_id === task_id);
-      }
-
-      await pg.stop();
-      client.send({ type: "submit", ref: "down", capability: "durable.echo", input: encodePayload("down") });
-      const refused = await client.next("error", (e) => e.ref === "down", 20_000);
-      expect([refused.code, refused.fatal]).toEqual(["overloaded", undefined]);
-      expect(ran).toHaveLength(20);
-
-      await pg.restart();
-      const id = await waitFor(async () => {
-        client.send({ type: "submit", ref: "up", capability: "durable.echo", input: encodePayload("up") });
-        const f = await client.nextAny((x) => (x.type === "accepted" || x.type === "error") && x.ref === "up", 20_000);
-        return f.type === "accepted" ? f.task_id : undefined;
-      }, 30_000, "a durable submit accepted again");
-      const result = await client.next("result", (r) => r.task_id === id);
-      expect(decodePayload(result.output!)).toBe("up");
-      const submitted = await query<{ id: string }>(url, "SELECT data->>'task_id' AS id FROM agentwire_events WHERE type = 'task.submitted'");
-      expect(submitted.map((r) => r.id)).not.toContain(undefined);
-      expect(submitted).toHaveLength(ran.length);
-    } finally {
-      await pg.stop();
+    });
+    await using client = await Peer.register(broker.url, {});
+    for (let i = 0; i < 20; i++) {
+      client.send({ type: "submit", ref: `d${i}`, capability: "durable.echo", input: encodePayload(i) });
+      const { task_id } = await client.next("accepted", (a) => a.ref === `d${i}`);
+      // Read on a connection of the test's own, at the moment accepted arrived.
+      const rows = await query(url, "SELECT 1 FROM agentwire_events WHERE type = 'task.submitted' AND data->>'task_id' = $1", [task_id]);
+      expect(rows, task_id).toHaveLength(1);
+      await client.next("result", (r) => r.task_id === task_id);
     }
+
+    await pg.stop();
+    client.send({ type: "submit", ref: "down", capability: "durable.echo", input: encodePayload("down") });
+    const refused = await client.next("error", (e) => e.ref === "down", 20_000);
+    expect([refused.code, refused.fatal]).toEqual(["overloaded", undefined]);
+    expect(ran).toHaveLength(20);
+
+    await pg.restart();
+    const id = await waitFor(async () => {
+      client.send({ type: "submit", ref: "up", capability: "durable.echo", input: encodePayload("up") });
+      const f = await client.nextAny((x) => (x.type === "accepted" || x.type === "error") && x.ref === "up", 20_000);
+      return f.type === "accepted" ? f.task_id : undefined;
+    }, 30_000, "a durable submit accepted again");
+    const result = await client.next("result", (r) => r.task_id === id);
+    expect(decodePayload(result.output!)).toBe("up");
+    const submitted = await query<{ id: string }>(url, "SELECT data->>'task_id' AS id FROM agentwire_events WHERE type = 'task.submitted'");
+    expect(submitted.map((r) => r.id)).not.toContain(undefined);
+    expect(submitted).toHaveLength(ran.length);
+    });
   }, 120_000);
 });
 

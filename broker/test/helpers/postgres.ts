@@ -3,7 +3,7 @@
  * a fresh database per test, and plain queries to check what brokers wrote.
  */
 import pg from "pg";
-import type { PostgresInstance } from "@agentwire/testkit";
+import { startPostgres, type PostgresInstance } from "@agentwire/testkit";
 
 let made = 0;
 
@@ -22,5 +22,19 @@ export async function query<T extends object = Record<string, unknown>>(url: str
     return (await client.query<T>(sql, values)).rows;
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * Runs `body` with a PostgreSQL server of its own (a test that stops or pauses it) and a fresh
+ * database on it; the server is resumed if paused and stopped after, whatever happened.
+ */
+export async function withOwnPostgres(body: (server: PostgresInstance, url: string) => Promise<void>): Promise<void> {
+  const server = await startPostgres();
+  try {
+    await body(server, await freshDatabase(server));
+  } finally {
+    server.resume();
+    await server.stop();
   }
 }
