@@ -88,32 +88,35 @@ export class Metrics {
         this.set(sources.retention().bytes);
       },
     });
-    const mesh = (): MeshStats | undefined => sources.mesh();
-    if (mesh() !== undefined) {
-      const gauge = (name: string, help: string, pick: (s: MeshStats) => number): void => {
+    // Figures read from a source when scraped: a gauge is set to them, a counter to their running total.
+    const sampled = <S>(source: () => S | undefined) => ({
+      gauge(name: string, help: string, pick: (s: S) => number): void {
         new Gauge({
           name,
           help,
           registers,
           collect() {
-            const s = mesh();
+            const s = source();
             if (s !== undefined) this.set(pick(s));
           },
         });
-      };
-      const counter = (name: string, help: string, pick: (s: MeshStats) => number): void => {
+      },
+      counter(name: string, help: string, pick: (s: S) => number): void {
         new Counter({
           name,
           help,
           registers,
           collect() {
-            const s = mesh();
+            const s = source();
             if (s === undefined) return;
             this.reset();
             this.inc(pick(s));
           },
         });
-      };
+      },
+    });
+    if (sources.mesh() !== undefined) {
+      const { gauge, counter } = sampled(() => sources.mesh());
       gauge("agentwire_mesh_task_stream_length", "Entries in this broker's Redis task stream (unread + processing).", (s) => s.streamLength);
       gauge("agentwire_mesh_processing", "Pending entries of this broker's task stream (its processing list).", (s) => s.pending);
       gauge("agentwire_mesh_ready_length", "Entries waiting in this broker's ready list.", (s) => s.readyLength);
@@ -122,19 +125,11 @@ export class Metrics {
       counter("agentwire_mesh_swept_keys_total", "Orphaned keys of dead brokers removed by the sweep.", (s) => s.swept);
     }
     if (sources.events() !== undefined) {
-      const store = (pick: (h: EventStoreHealth) => number) =>
-        function (this: Gauge | Counter) {
-          const h = sources.events();
-          if (h === undefined) return;
-          if (this instanceof Counter) {
-            this.reset();
-            this.inc(pick(h));
-          } else this.set(pick(h));
-        };
-      new Counter({ name: "agentwire_events_written_total", help: "Events the event store wrote.", registers, collect: store((h) => h.written) });
-      new Counter({ name: "agentwire_events_dropped_total", help: "Events dropped because the event store's buffer was full (database down or slow).", registers, collect: store((h) => h.dropped) });
-      new Gauge({ name: "agentwire_events_buffered", help: "Events waiting to be written to the event store.", registers, collect: store((h) => h.buffered) });
-      new Gauge({ name: "agentwire_events_store_up", help: "1 while the event store writes, 0 while it cannot.", registers, collect: store((h) => (h.ok ? 1 : 0)) });
+      const { gauge, counter } = sampled(() => sources.events());
+      counter("agentwire_events_written_total", "Events the event store wrote.", (h) => h.written);
+      counter("agentwire_events_dropped_total", "Events dropped because the event store's buffer was full (database down or slow).", (h) => h.dropped);
+      gauge("agentwire_events_buffered", "Events waiting to be written to the event store.", (h) => h.buffered);
+      gauge("agentwire_events_store_up", "1 while the event store writes, 0 while it cannot.", (h) => (h.ok ? 1 : 0));
     }
     this.tasksSubmitted = new Counter({ name: "agentwire_tasks_submitted_total", help: "Tasks accepted.", registers });
     const ended = new Counter({ name: "agentwire_tasks_ended_total", help: "Tasks ended by outcome.", labelNames: ["outcome"], registers });
