@@ -37,6 +37,8 @@ export const DURABLE_PATIENCE_MS = 5_000;
 const PRUNE_BATCH = 5_000;
 /** How long a read waits for this broker's buffered events to be written first. */
 const READ_YOUR_WRITES_MS = 2_000;
+/** How long closing waits for the buffered events to be written. */
+const CLOSE_FLUSH_MS = 2_000;
 
 interface Pending {
   readonly seq: number;
@@ -94,9 +96,7 @@ export class PostgresEventStore implements EventStore {
   private pollTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private listeners: (() => void)[] = [];
-  /** The last event put in the buffer, and reads waiting for events up to a sequence number to be written. */
-  private lastBuffered = 0;
-  private writtenSeq = 0;
+  /** Waiting for this broker's events up to `seq` to be written (`caughtUp`). */
   private barriers: { seq: number; resolve: () => void }[] = [];
 
   constructor(private readonly options: PostgresStoreOptions) {
@@ -173,7 +173,6 @@ export class PostgresEventStore implements EventStore {
       return;
     }
     this.buffer.push({ seq, event });
-    this.lastBuffered = seq;
     this.last = { seq, dropped: false };
     this.schedule();
   }
@@ -249,10 +248,10 @@ export class PostgresEventStore implements EventStore {
     this.backoff = 0;
     this.droppedInOutage = 0;
     this.written += stored;
-    this.writtenSeq = batch.at(-1)!.seq;
     if (this.barriers.length > 0) {
-      const ready = this.barriers.filter((b) => b.seq <= this.writtenSeq);
-      this.barriers = this.barriers.filter((b) => b.seq > this.writtenSeq);
+      const upTo = batch.at(-1)!.seq;
+      const ready = this.barriers.filter((b) => b.seq <= upTo);
+      this.barriers = this.barriers.filter((b) => b.seq > upTo);
       for (const b of ready) b.resolve();
     }
     this.settle(batch);
@@ -310,8 +309,9 @@ export class PostgresEventStore implements EventStore {
    * database is down or slow): a read through this broker then includes what it recorded before.
    */
   private caughtUp(timeoutMs: number): Promise<void> {
-    const seq = this.lastBuffered;
-    if (seq <= this.writtenSeq || !this.ok) return Promise.resolve();
+    // The newest event not yet written, if any: batches leave the buffer's head in order.
+    const seq = this.buffer.at(-1)?.seq ?? this.inflight?.at(-1)?.seq;
+    if (seq === undefined || !this.ok) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       this.barriers.push({ seq, resolve: () => (clearTimeout(timer), resolve()) });
@@ -371,11 +371,7 @@ export class PostgresEventStore implements EventStore {
   /** Writes what is buffered (up to 2 s, while the database answers), then closes the pool. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const until = Date.now() + 2_000;
-    while (this.ok && (this.buffer.length > 0 || this.inflight !== undefined) && Date.now() < until) {
-      this.schedule();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await this.caughtUp(CLOSE_FLUSH_MS);
     this.closed = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.pollTimer);
