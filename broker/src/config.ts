@@ -188,8 +188,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}
     const eq = arg.indexOf("=");
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
-    if (name !== "config" && !OPTIONS.some((o) => o.flag === name)) throw new ConfigError(`--${name}: unknown option (see --help)`);
     const spec = OPTIONS.find((o) => o.flag === name);
+    if (name !== "config" && spec === undefined) throw new ConfigError(`--${name}: unknown option (see --help)`);
     if (value === undefined && spec?.type.kind === "bool") {
       // A flag alone means true; a following true/false is its value.
       value = argv[i + 1] === "true" || argv[i + 1] === "false" ? argv[++i]! : "true";

@@ -71,7 +71,7 @@ export function streamOf(data: BusEvent): string {
 }
 
 /** Whether `data` matches the query's filters other than position and limit. */
-export function matches(data: BusEvent, query: EventQuery, types: ReadonlySet<string> | undefined): boolean {
+function matches(data: BusEvent, query: EventQuery, types: ReadonlySet<string> | undefined): boolean {
   if (query.from !== undefined && data.at < query.from) return false;
   if (query.to !== undefined && data.at >= query.to) return false;
   if (types !== undefined && !types.has(data.type)) return false;
@@ -81,7 +81,7 @@ export function matches(data: BusEvent, query: EventQuery, types: ReadonlySet<st
   return true;
 }
 
-export function typeSet(query: EventQuery): ReadonlySet<string> | undefined {
+function typeSet(query: EventQuery): ReadonlySet<string> | undefined {
   return query.types === undefined || query.types.length === 0 ? undefined : new Set(query.types);
 }
 
@@ -133,11 +133,6 @@ export class MemoryEventStore implements EventStore {
 
   head(): Promise<number> {
     return Promise.resolve(this.position);
-  }
-
-  /** The newest position, synchronously. */
-  get last(): number {
-    return this.position;
   }
 
   onAppend(listener: () => void): () => void {
