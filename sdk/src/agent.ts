@@ -6,6 +6,8 @@
 import {
   AgentwireError,
   DEFAULTS,
+  InvalidInputError,
+  InvalidOutputError,
   TimeoutError,
   decodePayload,
   encodePayload,
@@ -17,14 +19,16 @@ import {
   type Result,
   type Task,
 } from "@agentwire/wire";
-import pino, { type Logger } from "pino";
 import { z } from "zod";
-import { Client, toIncoming, type IncomingMessage } from "./client.js";
+import { Client, SKIP, incomingChecked, startOptions, type IncomingMessage } from "./client.js";
 import type { BackoffOptions } from "./connection.js";
 import { requestContext, type RequestContext, type TaskInfo } from "./context.js";
+import type { CapabilityContract, RequestContract } from "./contract.js";
 import { ConnectionLostError } from "./errors.js";
+import { consoleLogger, unref, type Logger, type Timer } from "./log.js";
 import { Session } from "./session.js";
 import type { Signer } from "./signer.js";
+import type { Transport } from "./transport.js";
 import { LazyAbort, runTask, type CapabilityEntry, type TaskHandler } from "./task.js";
 
 export type { TaskHandler } from "./task.js";
@@ -48,7 +52,20 @@ export interface AgentOptions {
   /** Chooses a signer per task; wins over `signer`. */
   signerFor?: (task: TaskInfo) => Signer | undefined;
   backoff?: BackoffOptions;
+  /** A pino logger, or anything with its methods; default: JSON lines on the console at AGENTWIRE_LOG_LEVEL (default warn). */
   logger?: Logger;
+  /** `start()` fails with ConnectError when the broker has not registered the agent within this long, ms (default 5000). */
+  connectTimeoutMs?: number;
+  /** `start()` keeps trying until the broker answers, however long it takes. */
+  waitForBroker?: boolean;
+  /**
+   * Whether a handler exception that is not an AgentwireError (a bug, a failed dependency) may be
+   * retried on another attempt. Default false: it ends the task. Throw an AgentwireError with
+   * `retryable` to decide per failure.
+   */
+  retryUnexpectedErrors?: boolean;
+  /** The WebSocket implementation (default: the `ws` package on Node, the platform's in browsers). */
+  transport?: Transport;
 }
 
 export interface CapabilitySpec<I extends z.ZodType, O extends z.ZodType> {
@@ -59,7 +76,7 @@ export interface CapabilitySpec<I extends z.ZodType, O extends z.ZodType> {
   tags?: string[];
 }
 
-export type RequestHandler = (payload: unknown, ctx: RequestContext & { from: string | undefined }) => unknown;
+export type RequestHandler<I = unknown, O = unknown> = (payload: I, ctx: RequestContext & { from: string | undefined }) => O | Promise<O>;
 
 /** What a `goaway` announced: the broker closes the connection `graceMs` after sending it. */
 export type GoawayHandler = (info: { reason: string; graceMs: number }) => void | Promise<void>;
@@ -78,21 +95,22 @@ export class Agent implements AsyncDisposable {
   readonly client: Client;
   readonly logger: Logger;
   private readonly capabilities = new Map<string, CapabilityEntry>();
-  private readonly requestHandlers = new Map<string, RequestHandler>();
-  private readonly topicHandlers: [string, (msg: IncomingMessage) => void | Promise<void>][] = [];
+  private readonly requestHandlers = new Map<string, { handler: RequestHandler; input: z.ZodType | undefined; output: z.ZodType | undefined }>();
+  private readonly topicHandlers: [string, z.ZodType | ((msg: IncomingMessage) => void | Promise<void>), ((msg: IncomingMessage) => void | Promise<void>) | undefined][] = [];
   private messageHandler: ((msg: IncomingMessage) => void | Promise<void>) | undefined;
   private goawayHandler: GoawayHandler | undefined;
   private readonly running = new Map<string, Running>();
   private readonly requestsOpen = new Set<AbortController>();
   private healthy = true;
   private draining = false;
-  private healthTimer: NodeJS.Timeout | undefined;
+  private healthTimer: Timer | undefined;
   private idleWaiters: (() => void)[] = [];
   private lastStatus: AgentStatus = "ready";
 
   constructor(readonly options: AgentOptions) {
-    this.logger = options.logger ?? pino({ name: options.name, level: process.env.AGENTWIRE_LOG_LEVEL ?? "warn" });
+    this.logger = options.logger ?? consoleLogger(options.name);
     this.session = new Session({
+      transport: options.transport,
       url: options.url,
       token: options.token,
       name: options.name,
@@ -101,7 +119,10 @@ export class Agent implements AsyncDisposable {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       logger: this.logger,
       offer: () => ({
-        capabilities: [...this.capabilities.values()].map((c) => c.wire),
+        capabilities: [
+          ...[...this.capabilities.values()].map((c) => c.wire),
+          ...[...this.requestOnly].filter((n) => !this.capabilities.has(n)).map((name) => ({ name })),
+        ],
         capacity: this.capacity,
         tier: options.tier,
         tags: options.tags,
@@ -134,12 +155,26 @@ export class Agent implements AsyncDisposable {
     return this.running.size >= this.capacity ? "busy" : "ready";
   }
 
-  /** Offers a capability: input and output are zod schemas, sent to the broker as JSON Schema. */
-  capability<I extends z.ZodType, O extends z.ZodType = z.ZodUnknown>(
-    name: string,
-    spec: CapabilitySpec<I, O>,
-    handler: TaskHandler<z.output<I>, z.input<O>>,
+  /**
+   * Offers a capability: a contract from defineCapability (shared with the clients that call it), or a
+   * name and its zod schemas. The schemas go to the broker as JSON Schema; input is validated before
+   * the handler runs and output after it.
+   */
+  capability<I extends z.ZodType, O extends z.ZodType, P extends z.ZodType>(
+    contract: CapabilityContract<I, O, P>,
+    handler: TaskHandler<z.output<I>, z.input<O>, z.input<P>>,
+  ): this;
+  capability<I extends z.ZodType, O extends z.ZodType = z.ZodUnknown>(name: string, spec: CapabilitySpec<I, O>, handler: TaskHandler<z.output<I>, z.input<O>>): this;
+  capability(
+    nameOrContract: string | CapabilityContract,
+    specOrHandler: CapabilitySpec<z.ZodType, z.ZodType> | TaskHandler<unknown, unknown>,
+    maybeHandler?: TaskHandler<unknown, unknown>,
   ): this {
+    const [name, spec, handler] =
+      typeof nameOrContract === "string"
+        ? [nameOrContract, specOrHandler as CapabilitySpec<z.ZodType, z.ZodType>, maybeHandler!]
+        : [nameOrContract.name, { ...nameOrContract, tags: nameOrContract.tags === undefined ? undefined : [...nameOrContract.tags] }, specOrHandler as TaskHandler<unknown, unknown>];
+    if (typeof handler !== "function") throw new TypeError(`capability ${name}: handler missing`);
     const wire: Capability = {
       name,
       version: spec.version,
@@ -152,11 +187,15 @@ export class Agent implements AsyncDisposable {
     return this;
   }
 
-  /** Handles direct messages (`send`). */
-  onMessage<T = unknown>(handler: (msg: IncomingMessage<T>) => void | Promise<void>): this {
-    this.messageHandler = handler as (msg: IncomingMessage) => void;
+  /** Handles direct messages (`send`); with a schema, payloads that do not match it are logged and dropped. */
+  onMessage<S extends z.ZodType>(schema: S, handler: (msg: IncomingMessage<z.output<S>>) => void | Promise<void>): this;
+  onMessage<T = unknown>(handler: (msg: IncomingMessage<T>) => void | Promise<void>): this;
+  onMessage(schemaOrHandler: z.ZodType | ((msg: IncomingMessage) => void | Promise<void>), maybeHandler?: (msg: IncomingMessage) => void | Promise<void>): this {
+    this.messageSchema = typeof schemaOrHandler === "function" ? undefined : schemaOrHandler;
+    this.messageHandler = typeof schemaOrHandler === "function" ? schemaOrHandler : maybeHandler;
     return this;
   }
+  private messageSchema: z.ZodType | undefined;
 
   /**
    * Runs when the broker announces its shutdown (`goaway`). Without a handler the agent keeps its work
@@ -168,36 +207,60 @@ export class Agent implements AsyncDisposable {
     return this;
   }
 
-  /** Subscribes to a topic pattern once started (kept across reconnects). */
-  on<T = unknown>(pattern: string, handler: (msg: IncomingMessage<T>) => void | Promise<void>): this {
-    this.topicHandlers.push([pattern, handler as (msg: IncomingMessage) => void]);
+  /** Subscribes to a topic pattern once started (kept across reconnects); with a schema, payloads that do not match it are logged and dropped. */
+  on<S extends z.ZodType>(pattern: string, schema: S, handler: (msg: IncomingMessage<z.output<S>>) => void | Promise<void>): this;
+  on<T = unknown>(pattern: string, handler: (msg: IncomingMessage<T>) => void | Promise<void>): this;
+  on(pattern: string, schemaOrHandler: z.ZodType | ((msg: IncomingMessage) => void | Promise<void>), maybeHandler?: (msg: IncomingMessage) => void | Promise<void>): this {
+    this.topicHandlers.push([pattern, schemaOrHandler, maybeHandler]);
     return this;
   }
 
   /** Answers every request addressed to this agent. */
   onRequest(handler: RequestHandler): this {
-    this.requestHandlers.set(ANY, handler);
+    this.requestHandlers.set(ANY, { handler, input: undefined, output: undefined });
     return this;
   }
 
-  /** Answers requests for a capability (registering it, so requests by capability reach this agent). */
-  respond(capability: string | RequestHandler, handler?: RequestHandler): this {
-    if (typeof capability !== "string") return this.onRequest(capability);
+  /**
+   * Answers requests for a capability: a contract from defineRequest (payload validated, answer
+   * checked) or a name. The name is offered in `register` so that requests by capability reach this
+   * agent; a task submitted to it fails with unknown_capability unless `capability()` serves it too.
+   */
+  respond<I extends z.ZodType, O extends z.ZodType>(contract: RequestContract<I, O>, handler: RequestHandler<z.output<I>, z.input<O>>): this;
+  respond(capability: string, handler: RequestHandler): this;
+  respond(handler: RequestHandler): this;
+  respond(target: string | RequestContract | RequestHandler, handler?: RequestHandler<never, unknown>): this {
+    if (typeof target === "function") return this.onRequest(target);
     if (handler === undefined) throw new TypeError("respond(capability, handler): handler missing");
-    this.requestHandlers.set(capability, handler);
-    if (!this.capabilities.has(capability)) this.capability(capability, { input: z.unknown() }, (input, ctx) => handler(input, { ...ctx, from: undefined }));
+    const name = typeof target === "string" ? target : target.name;
+    const contract = typeof target === "string" ? undefined : target;
+    this.requestHandlers.set(name, { handler: handler as RequestHandler, input: contract?.input, output: contract?.output });
+    if (!this.capabilities.has(name)) this.requestOnly.add(name);
     return this;
   }
+  /** Names offered for requests only: registered, but no task handler. */
+  private readonly requestOnly = new Set<string>();
 
-  /** Connects, registers, subscribes, starts heartbeats and health checks. */
-  async start(): Promise<this> {
+  /**
+   * Connects, registers, subscribes, starts heartbeats and health checks. Rejects with ConnectError
+   * when the broker has not registered the agent within `connectTimeoutMs` (unless `waitForBroker`)
+   * or `signal` aborted, and with the broker's error when it refused the registration.
+   */
+  async start(options: { signal?: AbortSignal } = {}): Promise<this> {
     await this.checkHealth();
     if (this.options.healthCheck !== undefined) {
-      this.healthTimer = setInterval(() => void this.checkHealth(), this.options.healthCheckIntervalMs ?? 10_000);
-      this.healthTimer.unref();
+      this.healthTimer = unref(setInterval(() => void this.checkHealth(), this.options.healthCheckIntervalMs ?? 10_000));
     }
-    await this.session.start();
-    for (const [pattern, handler] of this.topicHandlers) await this.client.subscribe(pattern, handler);
+    try {
+      await this.session.start(startOptions({ ...this.options, signal: options.signal }));
+    } catch (err) {
+      clearInterval(this.healthTimer);
+      throw err;
+    }
+    for (const [pattern, a, b] of this.topicHandlers) {
+      if (typeof a === "function") await this.client.subscribe(pattern, a);
+      else await this.client.subscribe(pattern, a, b!);
+    }
     return this;
   }
 
@@ -220,11 +283,30 @@ export class Agent implements AsyncDisposable {
     });
   }
 
-  /** Graceful stop: drain, finish in-flight work, then close. What `await using` calls. */
-  async drain(timeoutMs?: number): Promise<void> {
+  /**
+   * Graceful stop: the broker routes nothing new here, in-flight tasks and requests finish (at most
+   * `timeoutMs`, default 30 s), then the agent closes, in every case. Tasks still running at the
+   * timeout are aborted and released: closing the session makes the broker requeue them as for any
+   * lost agent [TASK-*]; the report names them. What `await using` calls.
+   */
+  async drain(options: { timeoutMs?: number } | number = {}): Promise<AgentDrainReport> {
+    const timeoutMs = typeof options === "number" ? options : (options.timeoutMs ?? 30_000);
     await this.shutdown();
-    await this.waitForCompletion(timeoutMs);
+    let settled = true;
+    try {
+      await this.waitForCompletion(timeoutMs);
+    } catch {
+      settled = false;
+    }
+    const released = [...new Set([...this.running.values()].map((r) => r.taskId))];
+    if (!settled) this.logger.warn({ released, timeout_ms: timeoutMs }, "drain timed out; releasing the tasks still running to be requeued");
     await this.close();
+    return { settled, released };
+  }
+
+  /** Resolves once the agent is closed for good: with the error that closed it, or undefined when closed on purpose. */
+  closed(): Promise<Error | undefined> {
+    return this.client.closed();
   }
 
   /** Immediate stop: running handlers are aborted, the connection closes. */
@@ -271,7 +353,7 @@ export class Agent implements AsyncDisposable {
     this.running.set(key, run);
     this.statusChanged();
     const generation = this.session.currentGeneration;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const settle = (result: Result): void => {
       clearTimeout(timer);
       this.running.delete(key);
@@ -287,6 +369,7 @@ export class Agent implements AsyncDisposable {
       logger: this.logger,
       signer: this.options.signerFor,
       defaultSigner: this.options.signer,
+      retryUnexpected: this.options.retryUnexpectedErrors === true,
       progress: (data) => {
         if (!controller.aborted && this.session.currentGeneration === generation) this.session.send({ type: "progress", task_id: frame.task_id, data });
       },
@@ -310,7 +393,7 @@ export class Agent implements AsyncDisposable {
   }
 
   private async handleRequest(frame: Request): Promise<void> {
-    const handler =
+    const entry =
       (frame.capability === undefined ? undefined : this.requestHandlers.get(frame.capability)) ??
       this.requestHandlers.get(ANY) ??
       (this.requestHandlers.size === 1 ? [...this.requestHandlers.values()][0] : undefined);
@@ -321,13 +404,25 @@ export class Agent implements AsyncDisposable {
     this.requestsOpen.add(controller);
     let answer: Parameters<Session["send"]>[0];
     try {
-      if (handler === undefined) throw new AgentwireError("no_handler", "this agent answers no requests");
+      if (entry === undefined) throw new AgentwireError("no_handler", "this agent answers no requests");
       const logger = this.logger.child({ request_id: frame.id, from: frame.from });
       const ctx = { ...requestContext(this.client, controller.signal, deadline, logger), from: frame.from };
-      const payload = await handler(decodePayload(frame.payload), ctx);
+      let input = decodePayload(frame.payload);
+      if (entry.input !== undefined) {
+        const parsed = entry.input.safeParse(input);
+        if (!parsed.success) throw new InvalidInputError(z.prettifyError(parsed.error), { details: { issues: parsed.error.issues } });
+        input = parsed.data;
+      }
+      let payload = await entry.handler(input, ctx);
+      if (entry.output !== undefined) {
+        const parsed = entry.output.safeParse(payload);
+        if (!parsed.success) throw new InvalidOutputError(z.prettifyError(parsed.error), { details: { issues: parsed.error.issues } });
+        payload = parsed.data;
+      }
       answer = { type: "response", id: frame.id, ok: true, payload: encodePayload(payload) };
     } catch (err) {
-      answer = { type: "response", id: frame.id, ok: false, error: errorInfo(err) };
+      if (!(err instanceof AgentwireError)) this.logger.warn({ err, request_id: frame.id }, "request handler threw");
+      answer = { type: "response", id: frame.id, ok: false, error: { ...errorInfo(err), ...(err instanceof AgentwireError ? {} : { retryable: this.options.retryUnexpectedErrors === true }) } };
     }
     clearTimeout(timer);
     this.requestsOpen.delete(controller);
@@ -340,8 +435,10 @@ export class Agent implements AsyncDisposable {
     const handler = this.messageHandler;
     if (handler === undefined) return;
     void Promise.resolve()
-      .then(() => handler(toIncoming(frame)))
-      .catch((err: unknown) => this.logger.error({ err }, "message handler failed"));
+      .then(() => handler(incomingChecked(frame, this.messageSchema, this.logger)))
+      .catch((err: unknown) => {
+        if (err !== SKIP) this.logger.error({ err }, "message handler failed");
+      });
   }
 
   private onBrokerGoaway(frame: { reason: string; grace_ms: number }): void {
@@ -364,6 +461,12 @@ export class Agent implements AsyncDisposable {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** What `agent.drain()` reports: whether all work finished in time, and the task ids released to be requeued. */
+export interface AgentDrainReport {
+  settled: boolean;
+  released: string[];
 }
 
 /** Builds an agent; call `.capability(...)`, `.on(...)`, then `await agent.start()`. */

@@ -10,27 +10,31 @@
  * connection dropped fail with ConnectionLostError (retryable); pass `idempotencyKey` to submit again
  * safely (the broker answers with the first task instead of running it again).
  */
-import { followEvents, httpBase, replayEvents, type EventQuery, type EventReadOptions } from "./events.js";
 import {
   DEFAULTS,
   decodePayload,
   encodePayload,
   errorFromCode,
+  InvalidOutputError,
   type Accepted,
-  type RecordedEvent,
   type AgentInfo,
   type Agents,
   type AgentStatus,
   type Message,
   type Priority,
+  type RecordedEvent,
   type Result,
   type Strategy,
 } from "@agentwire/wire";
-import pino, { type Logger } from "pino";
+import { z } from "zod";
 import type { BackoffOptions } from "./connection.js";
+import { capabilityName, type CapabilityContract, type InputOf, type OutputOf, type ProgressOf, type RequestContract } from "./contract.js";
 import { ClosedError } from "./errors.js";
-import { Session } from "./session.js";
-import { TaskStream, type StreamEvent } from "./stream.js";
+import { followEvents, httpBase, replayEvents, type EventQuery, type EventReadOptions } from "./events.js";
+import { TaskHandle } from "./handle.js";
+import { consoleLogger, unref, type Logger } from "./log.js";
+import { Session, type StartOptions, type Status } from "./session.js";
+import type { Transport } from "./transport.js";
 
 export interface SubmitOptions {
   timeoutMs?: number;
@@ -43,13 +47,25 @@ export interface SubmitOptions {
   tags?: string[];
   /** Aborting cancels the task (or the submit before it was accepted). */
   signal?: AbortSignal;
-  /** Called with the task id once the broker accepted the task. */
+  /** Called with the task id once the broker accepted the task (the handle's `id` resolves then too). */
   onAccepted?: (taskId: string, duplicate: boolean) => void;
+  /** Check the output against the contract's output schema here too; a mismatch rejects with InvalidOutputError. */
+  validate?: boolean;
 }
 
 export interface RequestOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** With a contract: the agent id to ask, instead of any agent offering the contract's name. */
+  to?: string;
+}
+
+/** What `drain` reports: whether everything open settled in time, and the task ids it stopped waiting for. */
+export interface DrainReport {
+  /** True when every open operation settled before the timeout. */
+  settled: boolean;
+  /** Tasks still open at the timeout; the broker keeps running them (follow one again with `client.task(id)`). */
+  abandoned: string[];
 }
 
 /** A request target: an agent id (string or {to}), or any agent offering a capability. */
@@ -72,15 +88,24 @@ export function toIncoming<T>(msg: Message): IncomingMessage<T> {
   return { from: msg.from, topic: msg.topic, correlationId: msg.correlation_id, payload: decodePayload<T>(msg.payload) };
 }
 
-/** The output of a result frame, or the typed error its code names. */
+/** The output of a result frame, or the typed error its code names (with the `retryable` the sender chose). */
 export function resultValue<T>(frame: Result): T {
   if (frame.ok) return (frame.output === undefined ? undefined : decodePayload(frame.output)) as T;
   const e = frame.error ?? { code: "internal", message: "result without error" };
-  throw errorFromCode(e.code, e.message, { details: e.details, ref: frame.task_id });
+  throw errorFromCode(e.code, e.message, { details: e.details, ref: frame.task_id, retryable: e.retryable });
+}
+
+/** A value checked against a schema, or InvalidOutputError naming what is wrong. */
+function checked(schema: z.ZodType | undefined, value: unknown, what: string): unknown {
+  if (schema === undefined) return value;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new InvalidOutputError(`${what} does not match its schema: ${z.prettifyError(parsed.error)}`, { details: { issues: parsed.error.issues } });
 }
 
 export class Client implements AsyncDisposable {
-  private readonly open = new Set<Promise<unknown>>();
+  /** Operations open, for drain; tasks with their handle, so drain can name those it stopped waiting for. */
+  private readonly open = new Map<Promise<unknown>, TaskHandle | undefined>();
   private closing = false;
 
   constructor(readonly session: Session) {}
@@ -103,22 +128,71 @@ export class Client implements AsyncDisposable {
     return this.session.agentId;
   }
 
-  /** Runs a task and resolves with its output; rejects with the error class of the result's code. */
-  submit<O = unknown>(capability: string, input: unknown, options: SubmitOptions = {}): Promise<O> {
-    return this.track(this.streamTask(capability, input, options).output as Promise<O>);
+  /**
+   * Submits a task and returns its handle: `await client.submit(...)` is its output (or the error class
+   * of the result's code); the handle also has `id`, `progress()`, `cancel()`, and iterates as a stream.
+   * With a contract (defineCapability) input, output and progress are typed.
+   */
+  submit<C extends CapabilityContract>(contract: C, input: InputOf<C>, options?: SubmitOptions): TaskHandle<OutputOf<C>, ProgressOf<C>>;
+  submit<O = unknown, P = unknown>(capability: string, input: unknown, options?: SubmitOptions): TaskHandle<O, P>;
+  submit(capability: string | CapabilityContract, input: unknown, options: SubmitOptions = {}): TaskHandle {
+    const handle = this.startTask(capability, input, options);
+    this.track(handle.result, handle);
+    return handle;
   }
 
-  /** Runs a task and yields its progress in order, then its result. */
-  stream<O = unknown, P = unknown>(capability: string, input: unknown, options: SubmitOptions = {}): AsyncIterable<StreamEvent<O, P>> {
-    return this.streamTask<O, P>(capability, input, options);
+  /** The same as `submit`, named for iteration: `for await (const e of client.stream(...))`. */
+  stream<C extends CapabilityContract>(contract: C, input: InputOf<C>, options?: SubmitOptions): TaskHandle<OutputOf<C>, ProgressOf<C>>;
+  stream<O = unknown, P = unknown>(capability: string, input: unknown, options?: SubmitOptions): TaskHandle<O, P>;
+  stream(capability: string | CapabilityContract, input: unknown, options: SubmitOptions = {}): TaskHandle {
+    return this.startTask(capability, input, options);
   }
 
-  private streamTask<O, P>(capability: string, input: unknown, options: SubmitOptions): TaskStream<O, P> {
-    const stream = new TaskStream<O, P>();
+  /**
+   * Follows a task by id [ATT-1]: one submitted earlier by this or another process (with auth on, by
+   * the same token or an admin one), after a reconnect or a restart. The handle ends with the task's
+   * result, at once if it already ended; UnknownTaskError when the broker no longer keeps it.
+   */
+  task<C extends CapabilityContract>(id: string, contract: C): TaskHandle<OutputOf<C>, ProgressOf<C>>;
+  task<O = unknown, P = unknown>(id: string): TaskHandle<O, P>;
+  task(id: string, contract?: CapabilityContract): TaskHandle {
+    const handle = new TaskHandle((taskId, reason) => this.cancel(taskId, reason));
     if (this.closing) {
-      stream.fail(new ClosedError());
-      return stream;
+      handle.fail(new ClosedError());
+      return handle;
     }
+    const send = (): void =>
+      this.session.callback({ type: "attach", task_id: id, ref: this.session.nextId("t") }, () => this.followTask(handle, id, false, contract, false), (err) => handle.fail(err));
+    if (this.session.isReady) send();
+    else this.session.whenReady().then(send, (err: unknown) => handle.fail(err));
+    this.track(handle.result, handle);
+    return handle;
+  }
+
+  /** Watches an accepted task: progress and result go to the handle. */
+  private followTask(handle: TaskHandle, taskId: string, duplicate: boolean, contract: CapabilityContract | undefined, validate: boolean | undefined): void {
+    handle.accept(taskId, duplicate);
+    this.session.watchTask(taskId, {
+      progress: (data) => handle.push(decodePayload(data)),
+      result: (frame) => {
+        try {
+          const out = resultValue<unknown>(frame);
+          handle.finish(validate === true ? checked(contract?.output, out, `the output of task ${taskId}`) : out);
+        } catch (err) {
+          handle.fail(err);
+        }
+      },
+      fail: (err) => handle.fail(err),
+    });
+  }
+
+  private startTask(capability: string | CapabilityContract, input: unknown, options: SubmitOptions): TaskHandle {
+    const handle = new TaskHandle((taskId, reason) => this.cancel(taskId, reason));
+    if (this.closing) {
+      handle.fail(new ClosedError());
+      return handle;
+    }
+    const contract = typeof capability === "string" ? undefined : capability;
     const { signal } = options;
     let taskId: string | undefined;
     let abortedEarly = false;
@@ -127,16 +201,17 @@ export class Client implements AsyncDisposable {
       else {
         // The submit may already be on its way: cancel the task once the broker names it (`watch`).
         abortedEarly = true;
-        stream.fail(errorFromCode("cancelled", "submit aborted before acceptance"));
+        handle.fail(errorFromCode("cancelled", "submit aborted before acceptance"));
       }
     };
     if (signal?.aborted === true) {
       onAbort();
-      return stream;
+      return handle;
     }
-    signal?.addEventListener("abort", onAbort, { once: true });
-    stream.onEnd = () => signal?.removeEventListener("abort", onAbort);
-    const ref = this.session.nextId("s");
+    if (signal !== undefined) {
+      signal.addEventListener("abort", onAbort, { once: true });
+      handle.onEnd = () => signal.removeEventListener("abort", onAbort);
+    }
     const watch = (answer: unknown): void => {
       const accepted = answer as Accepted;
       taskId = accepted.task_id;
@@ -145,26 +220,16 @@ export class Client implements AsyncDisposable {
         return;
       }
       options.onAccepted?.(taskId, accepted.duplicate === true);
-      this.session.watchTask(taskId, {
-        progress: (data) => stream.push({ type: "progress", data: decodePayload<P>(data) }),
-        result: (frame) => {
-          try {
-            stream.finish(resultValue<O>(frame));
-          } catch (err) {
-            stream.fail(err);
-          }
-        },
-        fail: (err) => stream.fail(err),
-      });
+      this.followTask(handle, taskId, accepted.duplicate === true, contract, options.validate);
     };
-    const fail = (err: unknown): void => stream.fail(err);
+    const fail = (err: unknown): void => handle.fail(err);
     const send = (): void => {
       if (abortedEarly) return; // aborted while waiting for the session: nothing to cancel
       this.session.callback(
         {
           type: "submit",
-          ref,
-          capability,
+          ref: this.session.nextId("s"),
+          capability: capabilityName(capability),
           input: encodePayload(input),
           priority: options.priority,
           timeout_ms: options.timeoutMs,
@@ -188,7 +253,7 @@ export class Client implements AsyncDisposable {
     } else {
       this.session.whenReady().then(send).catch(fail);
     }
-    return stream;
+    return handle;
   }
 
   /** Cancels a task this session submitted. Resolves when the broker acknowledged it. */
@@ -207,11 +272,21 @@ export class Client implements AsyncDisposable {
    * Subscribes to a topic pattern (`a.*`, `a.>`); kept across reconnects. Resolves once the broker
    * acknowledged it, with a function that unsubscribes.
    */
-  async subscribe<T = unknown>(pattern: string, handler: (msg: IncomingMessage<T>) => void | Promise<void>): Promise<() => Promise<void>> {
+  subscribe<S extends z.ZodType>(pattern: string, schema: S, handler: (msg: IncomingMessage<z.output<S>>) => void | Promise<void>): Promise<() => Promise<void>>;
+  subscribe<T = unknown>(pattern: string, handler: (msg: IncomingMessage<T>) => void | Promise<void>): Promise<() => Promise<void>>;
+  async subscribe(
+    pattern: string,
+    schemaOrHandler: z.ZodType | ((msg: IncomingMessage) => void | Promise<void>),
+    maybeHandler?: (msg: IncomingMessage) => void | Promise<void>,
+  ): Promise<() => Promise<void>> {
+    const [schema, handler] = typeof schemaOrHandler === "function" ? [undefined, schemaOrHandler] : [schemaOrHandler, maybeHandler!];
+    const logger = this.session.options.logger;
     const h = (msg: Message): void => {
       void Promise.resolve()
-        .then(() => handler(toIncoming<T>(msg)))
-        .catch((err: unknown) => this.session.options.logger.error({ err, topic: msg.topic }, "topic handler failed"));
+        .then(() => handler(incomingChecked(msg, schema, logger)))
+        .catch((err: unknown) => {
+          if (err !== SKIP) logger.error({ err, topic: msg.topic }, "topic handler failed");
+        });
     };
     let set = this.session.subscriptions.get(pattern);
     const first = set === undefined;
@@ -240,9 +315,20 @@ export class Client implements AsyncDisposable {
     });
   }
 
-  /** Request/response with one agent; rejects with NoRespondersError, TimeoutError or the responder's error. */
-  request<T = unknown>(target: RequestTarget, payload: unknown, options: RequestOptions = {}): Promise<T> {
-    return this.track(this.doRequest<T>(target, payload, options));
+  /**
+   * Request/response with one agent; rejects with NoRespondersError, TimeoutError or the responder's
+   * error. With a contract (defineRequest) the payload and answer are typed, and the answer is checked
+   * against the contract's output schema.
+   */
+  request<C extends RequestContract>(contract: C, payload: InputOf<C>, options?: RequestOptions): Promise<OutputOf<C>>;
+  request<T = unknown>(target: RequestTarget, payload: unknown, options?: RequestOptions): Promise<T>;
+  request(target: RequestTarget | RequestContract, payload: unknown, options: RequestOptions = {}): Promise<unknown> {
+    if (typeof target === "object" && "kind" in target) {
+      const contract = target;
+      const to: RequestTarget = options.to === undefined ? { capability: contract.name } : { to: options.to };
+      return this.track(this.doRequest(to, payload, options).then((answer) => checked(contract.output, answer, `the answer to ${contract.name}`)));
+    }
+    return this.track(this.doRequest(target, payload, options));
   }
 
   private async doRequest<T>(target: RequestTarget, payload: unknown, options: RequestOptions): Promise<T> {
@@ -258,7 +344,7 @@ export class Client implements AsyncDisposable {
     );
     if (frame.ok !== false) return (frame.payload === undefined ? undefined : decodePayload(frame.payload)) as T;
     const e = frame.error ?? { code: "internal", message: "response without error" };
-    throw errorFromCode(e.code, e.message, { details: e.details, ref: frame.id });
+    throw errorFromCode(e.code, e.message, { details: e.details, ref: frame.id, retryable: e.retryable });
   }
 
   /** Asks the registry which agents there are. */
@@ -268,11 +354,53 @@ export class Client implements AsyncDisposable {
     return answer.agents;
   }
 
-  /** Graceful: takes no new submit or request, waits for those open to settle, then closes. */
-  async drain(): Promise<void> {
+  /**
+   * Graceful: takes no new submit or request, waits for those open to settle (at most `timeoutMs`,
+   * default 30 s), then closes. Operations still open at the timeout fail with ClosedError; the report
+   * names the tasks among them (the broker keeps running them; `client.task(id)` follows one again).
+   */
+  async drain(options: { timeoutMs?: number } = {}): Promise<DrainReport> {
     this.closing = true;
-    await Promise.allSettled([...this.open]);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settled = await Promise.race([
+      Promise.allSettled([...this.open.keys()]).then(() => true),
+      new Promise<false>((resolve) => (timer = unref(setTimeout(() => resolve(false), timeoutMs)))),
+    ]);
+    clearTimeout(timer);
+    const abandoned = [...this.open.values()].flatMap((h) => (h?.taskId === undefined ? [] : [h.taskId]));
     await this.session.close();
+    return { settled, abandoned };
+  }
+
+  /** Every later change of the connection's state (connecting, connected, disconnected, reconnecting, closed), until it closes. */
+  async *status(): AsyncGenerator<Status> {
+    const queue: Status[] = [];
+    let wake: (() => void) | undefined;
+    const stop = this.session.watch((s) => {
+      queue.push(s);
+      wake?.();
+    });
+    try {
+      if (this.session.isClosed) return;
+      for (;;) {
+        const next = queue.shift();
+        if (next === undefined) {
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+          continue;
+        }
+        yield next;
+        if (next.type === "closed") return;
+      }
+    } finally {
+      stop();
+    }
+  }
+
+  /** Resolves once the client is closed for good: with the error that closed it, or undefined when closed on purpose. */
+  closed(): Promise<Error | undefined> {
+    return this.session.closed();
   }
 
   /** Closes at once; open operations fail with ClosedError. */
@@ -285,8 +413,8 @@ export class Client implements AsyncDisposable {
     await this.drain();
   }
 
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.open.add(p);
+  private track<T>(p: Promise<T>, handle?: TaskHandle): Promise<T> {
+    this.open.set(p, handle);
     const forget = (): void => void this.open.delete(p);
     p.then(forget, forget);
     return p;
@@ -294,6 +422,7 @@ export class Client implements AsyncDisposable {
 }
 
 export interface ConnectOptions {
+  /** The broker's WebSocket URL: ws://host:port or wss://host:port. */
   url: string;
   token?: string;
   name?: string;
@@ -301,13 +430,43 @@ export interface ConnectOptions {
   heartbeatIntervalMs?: number;
   /** How long open tasks wait for a reconnect to follow them again, ms (default 5000; 0 = fail at once). */
   reattachMs?: number;
+  /** The first connect fails with ConnectError after this long, ms (default 5000). */
+  connectTimeoutMs?: number;
+  /** Keep trying until the broker answers, however long it takes (no connect timeout). */
+  waitForBroker?: boolean;
+  /** Aborting gives up the first connect (ConnectError). */
+  signal?: AbortSignal;
+  /** A pino logger, or anything with its methods; default: JSON lines on the console at AGENTWIRE_LOG_LEVEL (default warn). */
   logger?: Logger;
+  /** The WebSocket implementation (default: the `ws` package on Node, the platform's in browsers). */
+  transport?: Transport;
 }
 
-/** Connects a plain client (no capabilities) and resolves once the broker registered it. */
+/**
+ * Connects a plain client (no capabilities) and resolves once the broker registered it. Rejects with
+ * InvalidUrlError for a URL that is not ws:// or wss://, with ConnectError when no session was
+ * reached within `connectTimeoutMs` (unless `waitForBroker`) or `signal` aborted, and with the
+ * broker's error when it refused the registration (UnauthorizedError, ...).
+ */
 export async function connect(options: ConnectOptions): Promise<Client> {
-  const logger = options.logger ?? pino({ name: "agentwire-client", level: process.env.AGENTWIRE_LOG_LEVEL ?? "warn" });
+  const logger = options.logger ?? consoleLogger(options.name ?? "agentwire-client");
   const session = new Session({ ...options, logger });
-  await session.start();
+  await session.start(startOptions(options));
   return new Client(session);
+}
+
+export function startOptions(o: { connectTimeoutMs?: number | undefined; waitForBroker?: boolean | undefined; signal?: AbortSignal | undefined }): StartOptions {
+  return { timeoutMs: o.connectTimeoutMs, waitForBroker: o.waitForBroker, signal: o.signal };
+}
+
+/** Thrown inside a topic delivery whose payload failed its schema: logged once, not as a handler failure. */
+export const SKIP = Symbol("skip");
+
+export function incomingChecked(msg: Message, schema: z.ZodType | undefined, logger: Logger): IncomingMessage {
+  const incoming = toIncoming(msg);
+  if (schema === undefined) return incoming;
+  const parsed = schema.safeParse(incoming.payload);
+  if (parsed.success) return { ...incoming, payload: parsed.data };
+  logger.warn({ topic: msg.topic, from: msg.from, issues: parsed.error.issues }, "message payload does not match its schema; dropped");
+  throw SKIP;
 }

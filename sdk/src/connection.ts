@@ -1,10 +1,12 @@
 /**
- * The WebSocket transport: connect, reconnect with jittered exponential backoff, frame in, frame out.
- * It knows nothing of agents, registration or tasks; the Session above it does.
+ * The WebSocket connection: connect, reconnect with jittered exponential backoff, frame in, frame out.
+ * It knows nothing of agents, registration or tasks; the Session above it does. The socket itself
+ * comes from a Transport (the `ws` package on Node, the platform's WebSocket in browsers).
  */
 import { BROKER_TO_PEER, SUBPROTOCOL, decode, encode, type Frame } from "@agentwire/wire";
-import type { Duplex } from "node:stream";
-import WebSocket from "ws";
+import { transport as defaultTransport } from "#transport";
+import { unref, type Timer } from "./log.js";
+import type { Transport, TransportSocket } from "./transport.js";
 
 export interface BackoffOptions {
   /** First reconnect delay, ms (default 100). */
@@ -20,8 +22,8 @@ export interface ConnectionEvents {
   frame(frame: Frame): void;
   /** A frame the broker sent that this peer could not decode. */
   badFrame(err: unknown): void;
-  /** The socket closed; `willReconnect` tells whether a new attempt is scheduled. */
-  close(code: number, reason: string, willReconnect: boolean): void;
+  /** The socket closed (or never opened: `error` says why); `retryInMs` when a new attempt is scheduled. */
+  close(code: number, reason: string, retryInMs: number | undefined, error: Error | undefined): void;
 }
 
 export interface ConnectionOptions {
@@ -29,6 +31,7 @@ export interface ConnectionOptions {
   token?: string | undefined;
   backoff?: BackoffOptions | undefined;
   maxFrameBytes?: number;
+  transport?: Transport | undefined;
 }
 
 /** Delay before reconnect attempt `n` (0-based): "equal jitter" over an exponential ceiling. */
@@ -37,17 +40,12 @@ export function backoffDelay(n: number, { minMs = 100, maxMs = 5_000 }: BackoffO
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
-/** Corked bytes after which the socket is flushed before the turn ends. */
-const FLUSH_BYTES = 4 * 1024;
-
 export class Connection {
-  private ws: WebSocket | undefined;
-  /** The open socket's TCP stream, corked from a turn's first send until the turn ends. */
-  private socket: Duplex | undefined;
-  private corked = false;
+  private socket: TransportSocket | undefined;
   private attempts = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private stopped = false;
+  private readonly transport: Transport;
   maxFrameBytes: number;
 
   constructor(
@@ -55,15 +53,21 @@ export class Connection {
     private readonly events: ConnectionEvents,
   ) {
     this.maxFrameBytes = options.maxFrameBytes ?? 1 << 30;
+    this.transport = options.transport ?? defaultTransport;
   }
 
   get isOpen(): boolean {
-    return this.ws?.readyState === WebSocket.OPEN;
+    return this.socket?.isOpen === true;
   }
 
   /** Bytes queued in the socket but not yet written. */
   get bufferedAmount(): number {
-    return this.ws?.bufferedAmount ?? 0;
+    return this.socket?.bufferedAmount ?? 0;
+  }
+
+  /** Failed dials since the last accepted session. */
+  get failedAttempts(): number {
+    return this.attempts;
   }
 
   start(): void {
@@ -78,83 +82,70 @@ export class Connection {
 
   /** Sends one frame; false when no socket is open (the caller treats it as a lost connection). */
   send(frame: Frame): boolean {
-    const ws = this.ws;
-    if (ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
-    // Frames sent within one event-loop turn leave in one write, not one syscall each.
     const socket = this.socket;
-    if (!this.corked && socket !== undefined) {
-      this.corked = true;
-      socket.cork();
-      setImmediate(() => {
-        this.corked = false;
-        socket.uncork();
-      });
-    }
-    ws.send(encode(frame), { binary: true });
-    // A long turn still lets the broker start on the first frames.
-    if (socket !== undefined && socket.writableLength >= FLUSH_BYTES) {
-      socket.uncork();
-      socket.cork();
-    }
+    if (socket === undefined || !socket.isOpen) return false;
+    socket.send(encode(frame));
     return true;
   }
 
   /** Drops the current socket; a new one is dialled after backoff (unless stopped). */
   restart(code = 1000, reason = "reconnect"): void {
-    this.ws?.close(code, reason);
+    this.socket?.close(code, reason);
   }
 
   /** Closes for good; resolves when the socket is gone. */
   async stop(code = 1000, reason = "closing"): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    const ws = this.ws;
-    if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
+    const socket = this.socket;
+    if (socket === undefined) return;
     await new Promise<void>((resolve) => {
-      ws.once("close", () => resolve());
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(code, reason);
+      this.onGone = resolve;
+      socket.close(code, reason);
       // A broker that never answers the close handshake must not hold us.
-      setTimeout(() => ws.terminate(), 2_000).unref();
+      unref(setTimeout(() => socket.terminate(), 2_000));
     });
   }
 
+  private onGone: (() => void) | undefined;
+
   private dial(): void {
-    const headers: Record<string, string> = {};
-    if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
-    const ws = new WebSocket(this.options.url, SUBPROTOCOL, { headers, maxPayload: this.maxFrameBytes });
-    this.ws = ws;
-    ws.binaryType = "nodebuffer";
-    ws.on("upgrade", (res) => {
-      this.socket = res.socket;
-    });
-    ws.on("open", () => {
-      if (ws.protocol !== SUBPROTOCOL) {
-        ws.close(1002, `broker did not select ${SUBPROTOCOL}`);
-        return;
-      }
-      this.events.open();
-    });
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) return; // brokers send binary only; ignore anything else
-      let frame: Frame;
-      try {
-        frame = decode(data, { accept: BROKER_TO_PEER, maxFrameBytes: this.maxFrameBytes });
-      } catch (err) {
-        this.events.badFrame(err);
-        return;
-      }
-      this.events.frame(frame);
-    });
-    ws.on("error", () => {
-      // 'close' follows every 'error'; reconnect is decided there.
-    });
-    ws.on("close", (code, reason) => {
-      if (this.ws !== ws) return;
-      this.ws = undefined;
-      this.socket = undefined;
-      this.events.close(code, reason.toString(), !this.stopped);
-      if (!this.stopped) this.timer = setTimeout(() => this.dial(), backoffDelay(this.attempts++, this.options.backoff));
-    });
+    let error: Error | undefined;
+    const socket: TransportSocket = this.transport(
+      this.options.url,
+      { protocol: SUBPROTOCOL, token: this.options.token, maxPayload: this.maxFrameBytes },
+      {
+        open: () => {
+          if (socket.protocol !== SUBPROTOCOL) {
+            error = new Error(`the server did not select the ${SUBPROTOCOL} subprotocol: is ${this.options.url} an agentwire broker?`);
+            socket.close(1002, `broker did not select ${SUBPROTOCOL}`);
+            return;
+          }
+          this.events.open();
+        },
+        message: (data) => {
+          let frame: Frame;
+          try {
+            frame = decode(data, { accept: BROKER_TO_PEER, maxFrameBytes: this.maxFrameBytes });
+          } catch (err) {
+            this.events.badFrame(err);
+            return;
+          }
+          this.events.frame(frame);
+        },
+        error: (err) => (error ??= err),
+        close: (code, reason) => {
+          if (this.socket !== socket) return;
+          this.socket = undefined;
+          const gone = this.onGone;
+          this.onGone = undefined;
+          gone?.();
+          const retryInMs = this.stopped ? undefined : backoffDelay(this.attempts++, this.options.backoff);
+          this.events.close(code, reason, retryInMs, error);
+          if (retryInMs !== undefined && !this.stopped) this.timer = setTimeout(() => this.dial(), retryInMs);
+        },
+      },
+    );
+    this.socket = socket;
   }
 }

@@ -1,7 +1,9 @@
 /** What a handler gets besides its input: cancellation, progress, and the mesh, with deadlines propagated. */
 import { DeadlineExceededError, encodePayload, type AgentInfo, type Priority } from "@agentwire/wire";
-import type { Logger } from "pino";
 import type { AgentQuery, Client, RequestOptions, RequestTarget, SubmitOptions } from "./client.js";
+import type { CapabilityContract, InputOf, OutputOf, ProgressOf, RequestContract } from "./contract.js";
+import type { TaskHandle } from "./handle.js";
+import type { Logger } from "./log.js";
 
 export interface TaskInfo {
   id: string;
@@ -24,16 +26,18 @@ export interface RequestContext {
   send(to: string, payload: unknown, options?: { correlationId?: string }): Promise<void>;
   publish(topic: string, payload: unknown): Promise<void>;
   /** Nested request; its timeout is capped by this handler's remaining time. */
+  request<C extends RequestContract>(contract: C, payload: InputOf<C>, options?: RequestOptions): Promise<OutputOf<C>>;
   request<T = unknown>(target: RequestTarget, payload: unknown, options?: RequestOptions): Promise<T>;
   /** Nested task; its timeout is capped by this handler's remaining time, and it is cancelled with this one. */
-  submit<O = unknown>(capability: string, input: unknown, options?: SubmitOptions): Promise<O>;
+  submit<C extends CapabilityContract>(contract: C, input: InputOf<C>, options?: SubmitOptions): TaskHandle<OutputOf<C>, ProgressOf<C>>;
+  submit<O = unknown, P = unknown>(capability: string, input: unknown, options?: SubmitOptions): TaskHandle<O, P>;
   agents(query?: AgentQuery): Promise<AgentInfo[]>;
 }
 
-export interface TaskContext extends RequestContext {
+export interface TaskContext<P = unknown> extends RequestContext {
   task: TaskInfo;
   /** Streams intermediate data to the submitter, in order, before the result. */
-  progress(data: unknown): void;
+  progress(data: P): void;
 }
 
 /** The time left before `deadline`, or a DeadlineExceededError when none is. */
@@ -60,18 +64,18 @@ function handlerContext(client: Client, deadline: number, getSignal: () => Abort
     client,
     send: (to, payload, options) => client.send(to, payload, options),
     publish: (topic, payload) => client.publish(topic, payload),
-    request: (target, payload, options = {}) =>
+    request: ((target: RequestTarget, payload: unknown, options: RequestOptions = {}) =>
       client.request(target, payload, {
         ...options,
         timeoutMs: remaining(deadline, options.timeoutMs),
         signal: anySignal(getSignal(), options.signal),
-      }),
-    submit: (capability, input, options = {}) =>
+      })) as RequestContext["request"],
+    submit: ((capability: string, input: unknown, options: SubmitOptions = {}) =>
       client.submit(capability, input, {
         ...options,
         timeoutMs: remaining(deadline, options.timeoutMs),
         signal: anySignal(getSignal(), options.signal),
-      }),
+      })) as RequestContext["submit"],
     agents: (query) => client.agents(query),
   };
 }
@@ -86,7 +90,7 @@ export function taskContext(
   signal: AbortSignal | (() => AbortSignal),
   logger: Logger | (() => Logger),
   progress: (data: Uint8Array) => void,
-): TaskContext {
+): TaskContext<unknown> {
   // `logger` may be a factory: a pino child costs a bindings serialization per task, so it is made on
   // first use only. `signal` may be a factory too (see LazyAbort).
   let log = typeof logger === "function" ? undefined : logger;

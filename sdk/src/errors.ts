@@ -6,10 +6,7 @@ import { AgentwireError, type AgentwireErrorOptions } from "@agentwire/wire";
  */
 export class ConnectionLostError extends AgentwireError {
   constructor(message = "the connection to the broker closed while the operation was open", options?: AgentwireErrorOptions) {
-    super("connection_lost", message, options);
-  }
-  override get retryable(): boolean {
-    return true;
+    super("connection_lost", message, { retryable: true, ...options });
   }
 }
 
@@ -20,9 +17,20 @@ export class ClosedError extends AgentwireError {
   }
 }
 
-/** A capability handler returned output that does not satisfy its output schema. */
-export class InvalidOutputError extends AgentwireError {
+/**
+ * The first connect did not reach a session: the broker was unreachable, refused the upgrade, or did
+ * not register this peer within the connect timeout, or the caller's signal aborted. `details` holds
+ * the URL, the number of attempts and the last failure. Retryable: the broker may come up later.
+ */
+export class ConnectError extends AgentwireError {
   constructor(message: string, options?: AgentwireErrorOptions) {
-    super("invalid_output", message, options);
+    super("connect_failed", message, { retryable: true, ...options });
+  }
+}
+
+/** The broker URL is not a ws:// or wss:// URL. */
+export class InvalidUrlError extends AgentwireError {
+  constructor(message: string, options?: AgentwireErrorOptions) {
+    super("invalid_url", message, options);
   }
 }

@@ -1,14 +1,19 @@
-export { Agent, createAgent, type AgentOptions, type CapabilitySpec, type GoawayHandler, type Health, type RequestHandler, type TaskHandler } from "./agent.js";
-export { Client, connect, type AgentQuery, type ConnectOptions, type IncomingMessage, type RequestOptions, type RequestTarget, type SubmitOptions } from "./client.js";
+/**
+ * @agentwire/sdk: agents and clients for the agentwire broker, on Node and in browsers. The core loads
+ * no Solana or OpenAI code: those live at `@agentwire/sdk/solana` and `@agentwire/sdk/llm`.
+ */
+export { Agent, createAgent, type AgentDrainReport, type AgentOptions, type CapabilitySpec, type GoawayHandler, type Health, type RequestHandler, type TaskHandler } from "./agent.js";
+export { Client, connect, type AgentQuery, type ConnectOptions, type DrainReport, type IncomingMessage, type RequestOptions, type RequestTarget, type SubmitOptions } from "./client.js";
 export { Connection, backoffDelay, type BackoffOptions } from "./connection.js";
 export type { RequestContext, TaskContext, TaskInfo } from "./context.js";
-export { ClosedError, ConnectionLostError, InvalidOutputError } from "./errors.js";
+export { defineCapability, defineRequest, type CapabilityContract, type CapabilityDefinition, type InputOf, type OutputOf, type ProgressOf, type RequestContract } from "./contract.js";
+export { ClosedError, ConnectError, ConnectionLostError, InvalidUrlError } from "./errors.js";
 export type { EventQuery, EventReadOptions } from "./events.js";
-export { llmAgent, LlmInput, LlmOutput, toolName, type LlmAgentOptions } from "./llm.js";
-export { Session, type Load } from "./session.js";
+export { TaskHandle, type StreamEvent } from "./handle.js";
+export { consoleLogger, type LogFn, type Logger, type LogLevel } from "./log.js";
+export { DEFAULT_CONNECT_TIMEOUT_MS, Session, type Load, type StartOptions, type Status } from "./session.js";
 export { NoSignerError, SignerContext, type Signer } from "./signer.js";
-export { SolanaSigner } from "./solana.js";
-export type { StreamEvent } from "./stream.js";
+export type { DialOptions, Transport, TransportEvents, TransportSocket } from "./transport.js";
 /** zod, re-exported so agents written without their own package.json can declare schemas. */
 export { z } from "zod";
 // Typed errors are the wire's: one class per code, shared by broker, SDK and conformance.

@@ -22,9 +22,10 @@ import {
   type Result,
   type Task,
 } from "@agentwire/wire";
-import type { Logger } from "pino";
 import { Connection, type BackoffOptions } from "./connection.js";
-import { ClosedError, ConnectionLostError } from "./errors.js";
+import { ClosedError, ConnectError, ConnectionLostError, InvalidUrlError } from "./errors.js";
+import { unref, type Logger, type Timer } from "./log.js";
+import type { Transport } from "./transport.js";
 
 export interface Load {
   in_flight: number;
@@ -47,6 +48,8 @@ export interface SessionOptions {
    */
   reattachMs?: number | undefined;
   logger: Logger;
+  /** The WebSocket implementation (default: `ws` on Node, the platform's in browsers). */
+  transport?: Transport | undefined;
   /** What `register` offers besides identity: capabilities, capacity, tier, tags. */
   offer?: () => Pick<Register, "capabilities" | "capacity" | "tier" | "tags">;
   /** Load for heartbeats; absent for plain clients. */
@@ -67,6 +70,23 @@ export interface SessionHandlers {
   goaway?(frame: Goaway): void;
 }
 
+/** How the first connect may end: within `timeoutMs` unless `waitForBroker`, or when `signal` aborts. */
+export interface StartOptions {
+  /** Fail with ConnectError when the broker has not registered this peer within this long, ms (default 5000). */
+  timeoutMs?: number | undefined;
+  /** Keep trying until the broker answers, however long (a timeout is not applied; `signal` still is). */
+  waitForBroker?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** One change of the connection's state, as `status()` yields it. */
+export type Status =
+  | { type: "connecting"; attempt: number }
+  | { type: "connected"; agentId: string; sessionId: string; again: boolean }
+  | { type: "disconnected"; code: number; reason: string; error?: string | undefined }
+  | { type: "reconnecting"; attempt: number; inMs: number }
+  | { type: "closed"; error?: AgentwireError | undefined };
+
 type RefWaiter = { resolve(frame: Frame): void; reject(err: AgentwireError): void };
 export type TaskWatcher = { progress(data: Uint8Array): void; result(frame: Result): void; fail(err: AgentwireError): void };
 type RequestWaiter = { resolve(frame: Response): void; reject(err: AgentwireError): void };
@@ -83,25 +103,56 @@ export class Session {
   private info: Registered | undefined;
   private generation = 0;
   private seq = 0;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeat: Timer | undefined;
   private readonly refs = new Map<string, RefWaiter>();
   private readonly tasks = new Map<string, TaskWatcher>();
   private readonly requests = new Map<string, RequestWaiter>();
   private readyWaiters: { resolve(): void; reject(err: unknown): void }[] = [];
   private fatal: AgentwireError | undefined;
   /** Fails the tasks kept across a reconnect if it takes longer than `reattachMs`. */
-  private detached: NodeJS.Timeout | undefined;
+  private detached: Timer | undefined;
+  private readonly watchers = new Set<(s: Status) => void>();
+  private readonly closedPromise: Promise<AgentwireError | undefined>;
+  private resolveClosed!: (err: AgentwireError | undefined) => void;
+  /** Why the last attempt failed, for the ConnectError of a first connect that never succeeds. */
+  private lastFailure: string | undefined;
 
   constructor(readonly options: SessionOptions) {
+    const url = parseBrokerUrl(options.url);
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.conn = new Connection(
-      { url: options.url, token: options.token, backoff: options.backoff },
+      { url, token: options.token, backoff: options.backoff, transport: options.transport },
       {
         open: () => this.onOpen(),
         frame: (frame) => this.onFrame(frame),
         badFrame: (err) => options.logger.warn({ err }, "undecodable frame from broker"),
-        close: (code, reason, again) => this.onClose(code, reason, again),
+        close: (code, reason, retryInMs, error) => this.onClose(code, reason, retryInMs, error),
       },
     );
+  }
+
+  /** Every later change of the connection's state. */
+  watch(listener: (s: Status) => void): () => void {
+    this.watchers.add(listener);
+    return () => void this.watchers.delete(listener);
+  }
+
+  /** Resolves once the session closed for good: with the error that closed it, or undefined for a close asked for. */
+  closed(): Promise<AgentwireError | undefined> {
+    return this.closedPromise;
+  }
+
+  private hasEnded = false;
+  /** Tells status watchers and `closed()` once that the session is over. */
+  private ended(): void {
+    if (this.hasEnded) return;
+    this.hasEnded = true;
+    this.emit({ type: "closed", error: this.fatal });
+    this.resolveClosed(this.fatal);
+  }
+
+  private emit(status: Status): void {
+    for (const w of this.watchers) w(status);
   }
 
   get agentId(): string | undefined {
@@ -121,11 +172,36 @@ export class Session {
     return this.generation;
   }
 
-  /** Connects and resolves on the first `registered` (retrying with backoff until then). */
-  start(): Promise<void> {
+  /**
+   * Connects and resolves on the first `registered`, retrying with backoff until then; rejects with
+   * ConnectError after `timeoutMs` (unless `waitForBroker`) or when `signal` aborts, and closes.
+   */
+  start(options: StartOptions = {}): Promise<void> {
     if (this.state === "idle") {
       this.state = "registering";
+      this.emit({ type: "connecting", attempt: 1 });
       this.conn.start();
+      const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+      const giveUp = (why: string, cause?: unknown): void => {
+        if (this.state === "ready" || this.state === "closed") return;
+        const attempts = this.conn.failedAttempts;
+        const last = this.lastFailure === undefined ? "" : `; last failure: ${this.lastFailure}`;
+        this.fatal = new ConnectError(`could not connect to ${this.options.url}: ${why} (${attempts} attempt${attempts === 1 ? "" : "s"}${last})`, {
+          details: { url: this.options.url, attempts, last_failure: this.lastFailure },
+          cause,
+        });
+        void this.close(1000, "connect failed");
+      };
+      const timer = options.waitForBroker === true ? undefined : unref(setTimeout(() => giveUp(`no session within ${timeoutMs} ms`), timeoutMs));
+      const signal = options.signal;
+      const onAbort = (): void => giveUp("aborted", signal?.reason);
+      if (signal?.aborted === true) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+      const settled = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      this.whenReady().then(settled, settled);
     }
     return this.whenReady();
   }
@@ -189,7 +265,7 @@ export class Session {
         this.requests.delete(frame.id);
         reject(errorFromCode("timeout", `no response to request ${frame.id}`, { ref: frame.id }));
       }, guardMs);
-      timer.unref();
+      unref(timer);
       const done = <T>(f: (v: T) => void) => (v: T) => {
         clearTimeout(timer);
         this.requests.delete(frame.id);
@@ -212,6 +288,7 @@ export class Session {
     clearInterval(this.heartbeat);
     this.failAll(new ClosedError());
     this.rejectReady(this.fatal ?? new ClosedError());
+    this.ended();
     await this.conn.stop(code, reason);
   }
 
@@ -283,9 +360,11 @@ export class Session {
     this.conn.resetBackoff();
     clearInterval(this.heartbeat);
     const every = Math.min(frame.heartbeat_interval_ms, this.options.heartbeatIntervalMs ?? Infinity);
-    this.heartbeat = setInterval(() => this.beat(), every);
-    this.heartbeat.unref();
-    this.options.logger.debug({ agent_id: frame.agent_id, session_id: frame.session_id, again }, "registered");
+    this.heartbeat = unref(setInterval(() => this.beat(), every));
+    this.lastFailure = undefined;
+    if (again) this.options.logger.info({ agent_id: frame.agent_id, session_id: frame.session_id }, "reconnected to the broker");
+    else this.options.logger.debug({ agent_id: frame.agent_id, session_id: frame.session_id }, "registered");
+    this.emit({ type: "connected", agentId: frame.agent_id, sessionId: frame.session_id, again });
     this.beat();
     if (again) {
       this.resubscribe();
@@ -346,10 +425,17 @@ export class Session {
     this.options.logger.warn({ code: frame.code, message: frame.message, ref }, "error from broker");
   }
 
-  private onClose(code: number, reason: string, again: boolean): void {
+  private onClose(code: number, reason: string, retryInMs: number | undefined, error: Error | undefined): void {
     clearInterval(this.heartbeat);
+    const again = retryInMs !== undefined;
+    const wasReady = this.state === "ready";
     if (this.state !== "closed") this.state = again ? "registering" : "closed";
-    this.options.logger.debug({ code, reason, again }, "disconnected");
+    this.lastFailure = error?.message ?? `closed with ${code}${reason === "" ? "" : ` ${reason}`}`;
+    const attempt = this.conn.failedAttempts;
+    if (wasReady) this.options.logger.warn({ code, reason, err: error, retry_in_ms: retryInMs }, "connection to the broker lost; reconnecting");
+    else if (again) this.options.logger.info({ attempt, failure: this.lastFailure, retry_in_ms: retryInMs }, "could not connect to the broker; trying again");
+    this.emit({ type: "disconnected", code, reason, error: error?.message });
+    if (again && this.state !== "closed") this.emit({ type: "reconnecting", attempt: attempt + 1, inMs: retryInMs });
     const err = new ConnectionLostError(`connection to the broker closed (${code}${reason === "" ? "" : ` ${reason}`})`);
     const keep = this.state !== "closed" && (this.options.reattachMs ?? 5_000) > 0;
     this.failAll(err, keep);
@@ -360,9 +446,12 @@ export class Session {
         this.tasks.clear();
         for (const w of tasks) w.fail(err);
       }, this.options.reattachMs ?? 5_000);
-      this.detached.unref();
+      unref(this.detached);
     }
-    if (this.state === "closed") this.rejectReady(this.fatal ?? new ClosedError());
+    if (this.state === "closed") {
+      this.rejectReady(this.fatal ?? new ClosedError());
+      this.ended();
+    }
     this.handlers.lost?.();
   }
 
@@ -387,4 +476,22 @@ export class Session {
     this.readyWaiters = [];
     for (const w of waiters) w.reject(err);
   }
+}
+
+/** How long a first connect may take before it fails with ConnectError, ms. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+/** The broker URL, checked: ws:// or wss:// only (an http:// URL is the HTTP API, not the WebSocket). */
+export function parseBrokerUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidUrlError(`not a URL: ${JSON.stringify(url)} (expected ws://host:port or wss://host:port)`);
+  }
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    const hint = parsed.protocol === "http:" || parsed.protocol === "https:" ? ` (did you mean ${url.replace(/^http/, "ws")}?)` : "";
+    throw new InvalidUrlError(`a broker URL must use ws:// or wss://, not ${parsed.protocol}//${hint}`);
+  }
+  return url;
 }

@@ -3,7 +3,7 @@
  * anything it awaits) calls `SignerContext.current()` without threading it through arguments.
  * Each task runs in its own scope: concurrent tasks never see each other's signer.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { AsyncLocalStorage } from "#async-context";
 
 /** Anything that signs on behalf of an agent. Chain-specific signers add their own methods. */
 export interface Signer {

@@ -1,13 +1,12 @@
 /** One task attempt: decode and validate input, run the handler in its signer scope, validate output. */
-import { AgentwireError, decodePayload, encodePayload, errorFromCode, errorInfo, type Capability, type Result, type Task } from "@agentwire/wire";
-import type { Logger } from "pino";
+import { AgentwireError, InvalidOutputError, decodePayload, encodePayload, errorFromCode, errorInfo, type Capability, type Result, type Task } from "@agentwire/wire";
 import { z } from "zod";
 import type { Client } from "./client.js";
 import { taskContext, type TaskContext, type TaskInfo } from "./context.js";
-import { InvalidOutputError } from "./errors.js";
+import type { Logger } from "./log.js";
 import { SignerContext, type Signer } from "./signer.js";
 
-export type TaskHandler<I, O> = (input: I, ctx: TaskContext) => O | Promise<O>;
+export type TaskHandler<I, O, P = unknown> = (input: I, ctx: TaskContext<P>) => O | Promise<O>;
 
 export interface CapabilityEntry {
   wire: Capability;
@@ -54,6 +53,8 @@ export interface RunDeps {
   signer: ((task: TaskInfo) => Signer | undefined) | undefined;
   defaultSigner: Signer | undefined;
   progress: (data: Uint8Array) => void;
+  /** Whether a handler's exception that is not an AgentwireError may be retried (default false). */
+  retryUnexpected: boolean;
 }
 
 /**
@@ -89,8 +90,15 @@ export function runTask(frame: Task, entry: CapabilityEntry | undefined, deps: R
   const ctx = taskContext(deps.client, info, () => signal.signal, getLogger, deps.progress);
   const signer = deps.signer?.(info) ?? deps.defaultSigner;
   const failed = (err: unknown): Result => {
-    getLogger().debug({ err }, "handler failed");
-    return fail(signal.aborted ? signal.reason : err);
+    if (signal.aborted) return fail(signal.reason);
+    if (err instanceof AgentwireError) {
+      getLogger().debug({ err }, "handler failed");
+      return fail(err);
+    }
+    // Not an error the handler chose to send: a bug or an unexpected failure. Logged where it happened;
+    // sent as `internal`, not retryable unless the agent says its failures are transient.
+    getLogger().warn({ err }, "handler threw");
+    return { ...fail(err), error: { ...errorInfo(err), retryable: deps.retryUnexpected } };
   };
   const finish = (out: unknown): Result => {
     if (signal.aborted) return fail(signal.reason);

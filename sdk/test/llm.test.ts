@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { LlmInput, LlmOutput, connect, createAgent, llmAgent, type Agent, type Client } from "../src/index.js";
+import { connect, createAgent, type Agent, type Client } from "../src/index.js";
+import { LlmInput, LlmOutput, llmAgent } from "../src/llm.js";
 import { HAVE_BROKER, backoff, logger, sdkBroker, type TestBroker } from "./helpers.js";
 
 type ChatRequest = { model: string; messages: { role: string; content?: string | null; tool_call_id?: string }[]; tools?: { function: { name: string; parameters: unknown } }[] };

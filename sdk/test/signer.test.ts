@@ -1,7 +1,8 @@
 import { Keypair, SystemProgram, Transaction } from "@solana/web3.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { SignerContext, SolanaSigner, connect, createAgent, type Agent, type Client } from "../src/index.js";
+import { SignerContext, connect, createAgent, type Agent, type Client } from "../src/index.js";
+import { SolanaSigner } from "../src/solana.js";
 import { FAKE_BLOCKHASH, HAVE_BROKER, backoff, logger, sdkBroker, type TestBroker } from "./helpers.js";
 
 const Signed = z.object({ taskId: z.string(), address: z.string(), message: z.string(), signature: z.string(), tx: z.string() });

@@ -4,7 +4,7 @@ import { backoffDelay } from "../src/connection.js";
 import { toolName } from "../src/llm.js";
 import { NoSignerError, SignerContext } from "../src/signer.js";
 import { SolanaSigner } from "../src/solana.js";
-import { TaskStream } from "../src/stream.js";
+import { TaskHandle } from "../src/handle.js";
 import { FAKE_BLOCKHASH } from "./helpers.js";
 
 
@@ -72,19 +72,34 @@ describe("llm tool names", () => {
   });
 });
 
-describe("TaskStream", () => {
-  it("yields progress in order, then the result, and resolves output", async () => {
-    const s = new TaskStream<string, number>();
-    s.push({ type: "progress", data: 1 });
-    s.push({ type: "progress", data: 2 });
-    s.finish("done");
+describe("TaskHandle", () => {
+  it("yields progress in order, then the result, to every iteration; resolves result and id; awaits as its output", async () => {
+    const h = new TaskHandle<string, number>(async () => undefined);
+    h.accept("t1", false);
+    h.push(1);
+    h.push(2);
+    h.finish("done");
     const events = [];
-    for await (const e of s) events.push(e);
+    for await (const e of h) events.push(e);
     expect(events).toEqual([
       { type: "progress", data: 1 },
       { type: "progress", data: 2 },
       { type: "result", output: "done" },
     ]);
-    await expect(s.output).resolves.toBe("done");
+    const progress = [];
+    for await (const p of h.progress()) progress.push(p);
+    expect(progress).toEqual([1, 2]);
+    await expect(h.result).resolves.toBe("done");
+    await expect(h.id).resolves.toBe("t1");
+    expect(await h).toBe("done");
+  });
+
+  it("a failed task rejects result and iteration with its error; a refused submit rejects id too", async () => {
+    const h = new TaskHandle<string, number>(async () => undefined);
+    const err = new Error("refused");
+    h.fail(err);
+    await expect(h.result).rejects.toBe(err);
+    await expect(h.id).rejects.toBe(err);
+    await expect((async () => { for await (const _ of h) void _; })()).rejects.toBe(err);
   });
 });

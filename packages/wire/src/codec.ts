@@ -6,7 +6,7 @@
  * non-str keys and, without a code, trailing bytes), msgpackr turns them into a value, and the frame's
  * zod schema validates it. Payload fields are `bin` and are never looked into.
  */
-import { isUtf8 } from "node:buffer";
+import { isUtf8 } from "#utf8";
 import { Packr, Unpackr, type Options } from "msgpackr";
 import { DEFAULTS, LIMITS } from "./constants.js";
 import { BadFrameError, FrameTooLargeError, UnknownTypeError } from "./errors.js";

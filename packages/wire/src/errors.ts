@@ -57,6 +57,10 @@ export const ERROR_CODES = {
     when: "An agent rejects a task's input before running it (sent by agents inside `result.error`).",
     survives: true, http: 422, retryable: false, close: 1008,
   },
+  invalid_output: {
+    when: "A capability's handler returned output that does not satisfy the capability's output schema (sent by agents inside `result.error`).",
+    survives: true, http: 502, retryable: false, close: 1008,
+  },
   no_agents: {
     when: "`submit` names a capability (with version range and tags) that no registered agent offers.",
     survives: true, http: 503, retryable: true, close: 1008,
@@ -123,6 +127,8 @@ export interface AgentwireErrorOptions {
   cause?: unknown;
   /** Correlation of the frame that failed (`ref`, `task_id` or request `id`), when known. */
   ref?: string | undefined;
+  /** Whether repeating may succeed, when the sender said so; absent: the registry's value [ERR-4]. */
+  retryable?: boolean | undefined;
 }
 
 /** Base of every agentwire error: branch on `code` or the class, never on the message. */
@@ -130,21 +136,23 @@ export class AgentwireError extends Error {
   readonly code: string;
   readonly details: Record<string, unknown> | undefined;
   readonly ref: string | undefined;
+  private readonly sentRetryable: boolean | undefined;
 
   constructor(code: string, message: string, options: AgentwireErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;
     this.ref = options.ref;
+    this.sentRetryable = options.retryable;
   }
 
   override get name(): string {
     return this.constructor.name;
   }
 
-  /** Whether the registry marks this code retryable; application codes are not. */
+  /** Whether repeating may succeed: as the sender said, else the registry's value; application codes are not [ERR-4]. */
   get retryable(): boolean {
-    return isErrorCode(this.code) ? ERROR_CODES[this.code].retryable : false;
+    return this.sentRetryable ?? (isErrorCode(this.code) ? ERROR_CODES[this.code].retryable : false);
   }
 }
 
@@ -175,6 +183,7 @@ export const NotRegisteredError = defineError("not_registered", "NotRegisteredEr
 export const AlreadyRegisteredError = defineError("already_registered", "AlreadyRegisteredError");
 export const DuplicateAgentError = defineError("duplicate_agent", "DuplicateAgentError");
 export const InvalidInputError = defineError("invalid_input", "InvalidInputError");
+export const InvalidOutputError = defineError("invalid_output", "InvalidOutputError");
 export const NoAgentsError = defineError("no_agents", "NoAgentsError");
 export const NoRespondersError = defineError("no_responders", "NoRespondersError");
 export const UnknownTaskError = defineError("unknown_task", "UnknownTaskError");
@@ -200,6 +209,7 @@ const CLASSES: { readonly [C in ErrorCode]: Ctor<C> } = {
   already_registered: AlreadyRegisteredError,
   duplicate_agent: DuplicateAgentError,
   invalid_input: InvalidInputError,
+  invalid_output: InvalidOutputError,
   no_agents: NoAgentsError,
   no_responders: NoRespondersError,
   unknown_task: UnknownTaskError,

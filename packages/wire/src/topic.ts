@@ -1,4 +1,5 @@
 import { LIMITS } from "./constants.js";
+import { utf8Length } from "#utf8";
 
 /**
  * Topic grammar [TOPIC-1..4]: tokens separated by ".", each token one or more characters other than
@@ -8,7 +9,7 @@ import { LIMITS } from "./constants.js";
 const TOKEN = /^[^.*>\s\p{Cc}]+$/u;
 
 function tokensOf(s: string): string[] | undefined {
-  if (s.length === 0 || Buffer.byteLength(s) > LIMITS.maxIdBytes) return undefined;
+  if (s.length === 0 || utf8Length(s) > LIMITS.maxIdBytes) return undefined;
   const tokens = s.split(".");
   return tokens.length > LIMITS.maxTopicTokens ? undefined : tokens;
 }

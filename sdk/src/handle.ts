@@ -1,0 +1,136 @@
+/**
+ * A task as its submitter holds it: the id once the broker accepted it, the output as a promise, the
+ * progress as an async iterator, and cancel. `await handle` is `await handle.result`, so code that
+ * only wants the output reads `const out = await client.submit(...)`.
+ */
+import type { AgentwireError } from "@agentwire/wire";
+
+/** One event of a task as a stream: each progress update in order, then the result. */
+export type StreamEvent<O = unknown, P = unknown> = { type: "progress"; data: P } | { type: "result"; output: O };
+
+export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIterable<StreamEvent<O, P>> {
+  readonly [Symbol.toStringTag] = "TaskHandle";
+  /** The task's output; rejects with the error class of the result's code. */
+  readonly result: Promise<O>;
+  /** The task id, once the broker accepted the task; rejects when the submit was refused. */
+  readonly id: Promise<string>;
+  /** Whether the broker answered with an earlier task of the same idempotency key. */
+  duplicate = false;
+  /** Called once when the task ends either way (internal: the client unhooks its abort listener). */
+  onEnd: (() => void) | undefined;
+  private taskIdValue: string | undefined;
+  private resolveResult!: (v: O) => void;
+  private rejectResult!: (e: unknown) => void;
+  private resolveId!: (id: string) => void;
+  private rejectId!: (e: unknown) => void;
+  private readonly events: StreamEvent<O, P>[] = [];
+  private error: { err: unknown } | undefined;
+  private ended = false;
+  private wakers: (() => void)[] = [];
+
+  constructor(private readonly canceller: (taskId: string, reason: string | undefined) => Promise<void>) {
+    this.result = new Promise<O>((res, rej) => {
+      this.resolveResult = res;
+      this.rejectResult = rej;
+    });
+    this.id = new Promise<string>((res, rej) => {
+      this.resolveId = res;
+      this.rejectId = rej;
+    });
+    // Nobody has to look at either: a handle used only as a stream must not leave unhandled rejections.
+    this.result.catch(() => undefined);
+    this.id.catch(() => undefined);
+  }
+
+  /** The task id if the broker accepted the task already, else undefined. */
+  get taskId(): string | undefined {
+    return this.taskIdValue;
+  }
+
+  get done(): boolean {
+    return this.ended;
+  }
+
+  then<A = O, B = never>(onResult?: ((value: O) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.result.then(onResult, onError);
+  }
+
+  catch<B = never>(onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<O | B> {
+    return this.result.catch(onError);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<O> {
+    return this.result.finally(onFinally);
+  }
+
+  /** Cancels the task [TASK-30]; resolves once the broker acknowledged it. The result then ends with CancelledError. */
+  async cancel(reason?: string): Promise<void> {
+    await this.canceller(await this.id, reason);
+  }
+
+  /** The progress updates alone, in order, ending when the task ends (throwing its error if it failed). */
+  async *progress(): AsyncGenerator<P> {
+    for await (const e of this) if (e.type === "progress") yield e.data;
+  }
+
+  /** Each progress update in order, then the result; every iteration sees every event from the start. */
+  async *[Symbol.asyncIterator](): AsyncIterator<StreamEvent<O, P>> {
+    for (let i = 0; ; ) {
+      if (i < this.events.length) {
+        yield this.events[i++]!;
+        continue;
+      }
+      if (this.ended) {
+        if (this.error !== undefined) throw this.error.err;
+        return;
+      }
+      await new Promise<void>((r) => this.wakers.push(r));
+    }
+  }
+
+  // ---- fed by the client -----------------------------------------------------------------------
+
+  /** @internal */
+  accept(taskId: string, duplicate: boolean): void {
+    this.taskIdValue = taskId;
+    this.duplicate = duplicate;
+    this.resolveId(taskId);
+  }
+
+  /** @internal */
+  push(data: P): void {
+    if (this.ended) return;
+    this.events.push({ type: "progress", data });
+    this.wake();
+  }
+
+  /** @internal */
+  finish(output: O): void {
+    if (this.ended) return;
+    this.events.push({ type: "result", output });
+    this.end();
+    this.resolveResult(output);
+  }
+
+  /** @internal */
+  fail(err: unknown): void {
+    if (this.ended) return;
+    this.error = { err };
+    this.end();
+    this.rejectId(err);
+    this.rejectResult(err as AgentwireError);
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.onEnd?.();
+    this.wake();
+  }
+
+  private wake(): void {
+    const wakers = this.wakers;
+    if (wakers.length === 0) return;
+    this.wakers = [];
+    for (const w of wakers) w();
+  }
+}
