@@ -14,7 +14,7 @@ import {
 } from "@agentwire/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { connect, createAgent, defineCapability, defineRequest, type Agent, type Client } from "../src/index.js";
+import { connect, createAgent, defineCapability, defineRequest, type Agent, type Client, type Logger } from "../src/index.js";
 import { HAVE_BROKER, backoff, deferred, logger, sdkBroker, within, type TestBroker } from "./helpers.js";
 
 const Greet = defineCapability({
@@ -33,10 +33,20 @@ describe.skipIf(!HAVE_BROKER)("typed contracts, task handles, error fidelity", (
   let client: Client;
   const attempts = new Map<string, number>();
   const held = new Map<string, { release: (v: unknown) => void }>();
+  /** What the agent logged at warn: an unexpected handler exception must be visible at the default level. */
+  const warnings: { obj: unknown; msg: string | undefined }[] = [];
+  const recording = (bindings: Record<string, unknown> = {}): Logger => ({
+    trace: () => undefined,
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (obj: object | string, msg?: string) => void warnings.push({ obj: { ...bindings, ...(typeof obj === "string" ? {} : obj) }, msg: typeof obj === "string" ? obj : msg }),
+    error: () => undefined,
+    child: (more) => recording({ ...bindings, ...more }),
+  });
 
   beforeAll(async () => {
     broker = await sdkBroker();
-    agent = createAgent({ url: broker.url, name: "contracts", logger, backoff, capacity: 32 })
+    agent = createAgent({ url: broker.url, name: "contracts", logger: recording(), backoff, capacity: 32 })
       .capability(Greet, async ({ name }, ctx) => {
         ctx.progress({ step: "one" });
         ctx.progress({ step: "two" });
@@ -105,6 +115,8 @@ describe.skipIf(!HAVE_BROKER)("typed contracts, task handles, error fidelity", (
     expect((err as AgentwireError).retryable).toBe(false);
     expect((err as Error).message).toBe("a bug in the handler");
     expect(attempts.get("plain")).toBe(1);
+    const warned = warnings.find((w) => w.msg === "handler threw");
+    expect(warned?.obj).toMatchObject({ capability: "c.count", err: { message: "a bug in the handler" } });
   });
 
   it("the retryable flag an agent sends is honoured: retried when true (up to max attempts), final when false", async () => {

@@ -82,6 +82,73 @@ describe.skipIf(!HAVE_BROKER)("drain [DRAIN-2] [DRAIN-5]", () => {
   });
 });
 
+describe.skipIf(!HAVE_BROKER)("drain with a timeout ends closed in every case", () => {
+  it("agent.drain({ timeoutMs }) past a long task closes anyway and names the task; the broker requeues it to another agent", async () => {
+    const broker = await sdkBroker();
+    const client = await connect({ url: broker.url, logger, backoff });
+    const started = deferred<void>();
+    const aborted = deferred<unknown>();
+    const slow = createAgent({ url: broker.url, name: "slow", logger, backoff }).capability("long.job", { input: z.object({}) }, async (_input, ctx) => {
+      started.resolve();
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      aborted.resolve(ctx.signal.reason);
+      return "never delivered";
+    });
+    try {
+      await slow.start();
+      const job = client.submit("long.job", {}, { maxAttempts: 2 });
+      const id = await job.id;
+      await within(started.promise, 10_000, "task start");
+      const report = await within(slow.drain({ timeoutMs: 100 }), 10_000, "drain");
+      expect(report).toEqual({ settled: false, released: [id] });
+      expect(slow.session.isClosed).toBe(true);
+      await within(aborted.promise, 5_000, "handler aborted");
+      // The released task runs again on the next agent to offer the capability.
+      const fresh = await createAgent({ url: broker.url, name: "fresh", logger, backoff }).capability("long.job", { input: z.object({}) }, (_i, ctx) => `attempt ${ctx.task.attempt}`).start();
+      await expect(within(job.result, 15_000, "requeued result")).resolves.toBe("attempt 2");
+      await fresh.close();
+      // A drain with nothing running settles at once.
+      const idle = await createAgent({ url: broker.url, name: "idle", logger, backoff }).start();
+      await expect(idle.drain({ timeoutMs: 1_000 })).resolves.toEqual({ settled: true, released: [] });
+    } finally {
+      await client.close();
+      await slow.close();
+      await broker.stop();
+    }
+  });
+
+  it("client.drain({ timeoutMs }) stops waiting at the timeout, closes, and names the tasks it left to the broker", async () => {
+    const broker = await sdkBroker();
+    const release = deferred<void>();
+    const agent = await createAgent({ url: broker.url, name: "holder", logger, backoff })
+      .capability("held.job", { input: z.object({}) }, async () => {
+        await release.promise;
+        return "late";
+      })
+      .start();
+    const client = await connect({ url: broker.url, logger, backoff });
+    try {
+      const job = client.submit("held.job", {});
+      const id = await job.id;
+      const report = await within(client.drain({ timeoutMs: 100 }), 10_000, "client drain");
+      expect(report).toEqual({ settled: false, abandoned: [id] });
+      expect(client.session.isClosed).toBe(true);
+      await expect(job.result).rejects.toBeInstanceOf(ClosedError);
+      // The broker kept the task: another client follows it by id and gets its result.
+      const other = await connect({ url: broker.url, logger, backoff });
+      const followed = other.task(id);
+      await followed.id;
+      release.resolve();
+      await expect(within(followed.result, 10_000, "followed result")).resolves.toBe("late");
+      await other.close();
+    } finally {
+      release.resolve();
+      await agent.close();
+      await broker.stop();
+    }
+  });
+});
+
 describe.skipIf(!HAVE_BROKER)("goaway [SHUT-6]", () => {
   it("onGoaway hears the broker's shutdown; draining there finishes the task and closes for good", async () => {
     const broker = await sdkBroker(["--shutdown-grace-ms", "5000"]);
