@@ -12,8 +12,6 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
   readonly [Symbol.toStringTag] = "TaskHandle";
   /** The task's output; rejects with the error class of the result's code. */
   readonly result: Promise<O>;
-  /** The task id, once the broker accepted the task; rejects when the submit was refused. */
-  readonly id: Promise<string>;
   /** Whether the broker answered with an earlier task of the same idempotency key. */
   duplicate = false;
   /** Called once when the task ends either way (internal: the client unhooks its abort listener). */
@@ -21,8 +19,8 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
   private taskIdValue: string | undefined;
   private resolveResult!: (v: O) => void;
   private rejectResult!: (e: unknown) => void;
-  private resolveId!: (id: string) => void;
-  private rejectId!: (e: unknown) => void;
+  /** Made on first use of `id` only: most submitters never look (a promise per task is not free). */
+  private idPromise: { promise: Promise<string>; resolve: (id: string) => void; reject: (e: unknown) => void } | undefined;
   private readonly events: StreamEvent<O, P>[] = [];
   private error: { err: unknown } | undefined;
   private ended = false;
@@ -33,13 +31,22 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
       this.resolveResult = res;
       this.rejectResult = rej;
     });
-    this.id = new Promise<string>((res, rej) => {
-      this.resolveId = res;
-      this.rejectId = rej;
-    });
-    // Nobody has to look at either: a handle used only as a stream must not leave unhandled rejections.
+    // Nobody has to look at it: a handle used only as a stream must not leave unhandled rejections.
     this.result.catch(() => undefined);
-    this.id.catch(() => undefined);
+  }
+
+  /** The task id, once the broker accepted the task; rejects when the submit was refused. */
+  get id(): Promise<string> {
+    if (this.idPromise === undefined) {
+      let resolve!: (id: string) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
+      promise.catch(() => undefined);
+      this.idPromise = { promise, resolve, reject };
+      if (this.taskIdValue !== undefined) resolve(this.taskIdValue);
+      else if (this.error !== undefined) reject(this.error.err);
+    }
+    return this.idPromise.promise;
   }
 
   /** The task id if the broker accepted the task already, else undefined. */
@@ -94,7 +101,7 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
   accept(taskId: string, duplicate: boolean): void {
     this.taskIdValue = taskId;
     this.duplicate = duplicate;
-    this.resolveId(taskId);
+    this.idPromise?.resolve(taskId);
   }
 
   /** @internal */
@@ -117,7 +124,7 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
     if (this.ended) return;
     this.error = { err };
     this.end();
-    this.rejectId(err);
+    if (this.taskIdValue === undefined) this.idPromise?.reject(err);
     this.rejectResult(err as AgentwireError);
   }
 
