@@ -119,6 +119,21 @@ describe.skipIf(!HAVE_BROKER)("typed contracts, task handles, error fidelity", (
     expect(warned?.obj).toMatchObject({ capability: "c.count", err: { message: "a bug in the handler" } });
   });
 
+  it("retryUnexpectedErrors: an agent whose failures are transient has plain exceptions retried", async () => {
+    let runs = 0;
+    const flaky = await createAgent({ url: broker.url, name: "flaky", logger, backoff, retryUnexpectedErrors: true })
+      .capability("c.flaky", { input: z.object({}) }, () => {
+        if (++runs === 1) throw new Error("connection reset by upstream");
+        return runs;
+      })
+      .start();
+    try {
+      await expect(client.submit("c.flaky", {}, { maxAttempts: 2 })).resolves.toBe(2);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it("the retryable flag an agent sends is honoured: retried when true (up to max attempts), final when false", async () => {
     const transient = await client.submit("c.count", { mode: "transient", key: "transient" }, { maxAttempts: 3 }).catch((e: unknown) => e);
     expect((transient as AgentwireError).code).toBe("x-upstream-busy");
