@@ -16,9 +16,10 @@ import { EventBus } from "./events.js";
 import { BrokerCore, type BrokerState } from "./core.js";
 import { Handlers } from "./handlers.js";
 import { HeartbeatMonitor } from "./heartbeat.js";
-import { httpHandler } from "./http.js";
+import { errorBody, httpHandler } from "./http.js";
 import { Messaging } from "./messaging.js";
 import { Metrics } from "./metrics.js";
+import { OriginPolicy } from "./origins.js";
 import { Registry } from "./registry.js";
 import { RedisBackend } from "./redis/redis-backend.js";
 import type { RequestRecord } from "./requests.js";
@@ -136,8 +137,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     (now) => table.sweep(now),
   );
 
+  const origins = new OriginPolicy(config.allowedOrigins);
   const server = createServer(
-    httpHandler({ core, auth, metrics, backend, eventStore, maxBodyBytes: config.maxFrameBytes }),
+    httpHandler({ core, auth, metrics, backend, eventStore, maxBodyBytes: config.maxFrameBytes, origins }),
   );
   const wss = new WebSocketServer({
     noServer: true,
@@ -149,6 +151,15 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   });
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A page of another origin is refused before anything else [TRANS-11].
+    const page = origins.of(req);
+    if (page?.allowed === false) {
+      metrics.error("forbidden");
+      log.debug({ origin: page.origin }, "upgrade refused: origin not allowed");
+      const body = JSON.stringify(errorBody(OriginPolicy.refusal(page.origin)));
+      socket.end(`HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
     if (state.shuttingDown || !offered.includes(SUBPROTOCOL)) {
       const status = state.shuttingDown ? "503 Service Unavailable" : "400 Bad Request";

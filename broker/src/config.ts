@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { DEFAULTS, STRATEGIES, isValidPattern, type Strategy } from "@agentwire/wire";
+import { originOf } from "./origins.js";
 
 /** A token's ACL lists [AUTH-*]: globs over agent ids and capability names, topic patterns for topics. */
 const GLOBS = z.array(z.string().min(1)).optional();
@@ -33,7 +34,9 @@ type Kind =
   /** Milliseconds: an integer, or a number with a unit (ms, s, m, h, d). */
   | { kind: "duration" }
   /** true or false; the flag alone means true. */
-  | { kind: "bool" };
+  | { kind: "bool" }
+  /** `*`, or comma-separated origins (a JSON array in the file); kept as `originOf` gives them, joined by commas. */
+  | { kind: "origins" };
 
 interface OptionSpec {
   key: keyof Omit<BrokerConfig, "auth">;
@@ -49,6 +52,7 @@ const MAX_MS = 86_400_000;
 export const OPTIONS: readonly OptionSpec[] = [
   { key: "host", flag: "host", type: { kind: "string" }, default: "127.0.0.1", help: "interface to listen on" },
   { key: "port", flag: "port", type: int(0, 65535), default: DEFAULTS.port, help: "TCP port (0 = ephemeral)" },
+  { key: "allowedOrigins", flag: "allowed-origins", type: { kind: "origins" }, default: "", help: "browser pages that may connect and use the HTTP API besides the broker's own origin: comma-separated origins (https://app.example.com,http://127.0.0.1:5173), or * for any" },
   { key: "brokerId", flag: "broker-id", type: { kind: "string" }, default: "", help: "broker id, 1-64 of A-Z a-z 0-9 . _ - (default: random)" },
   { key: "heartbeatIntervalMs", flag: "heartbeat-interval-ms", type: int(10, 3_600_000), default: DEFAULTS.heartbeatIntervalMs, help: "heartbeat interval announced to peers" },
   { key: "heartbeatTimeoutMs", flag: "heartbeat-timeout-ms", type: int(20, 3_600_000), default: DEFAULTS.heartbeatTimeoutMs, help: "silence after which a session is evicted" },
@@ -82,6 +86,8 @@ export const OPTIONS: readonly OptionSpec[] = [
 export interface BrokerConfig {
   host: string;
   port: number;
+  /** Origins of browser pages allowed besides the broker's own: "" (none), "*" (any), or origins joined by commas (origins.ts). */
+  allowedOrigins: string;
   brokerId: string;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
@@ -125,8 +131,11 @@ const FileSchema = z
 /** A bad configuration value; `bin` prints the message as one line and exits 2. */
 export class ConfigError extends Error {}
 
+/** What an empty default means, where it is not "none". */
+const EMPTY_DEFAULT: Partial<Record<OptionSpec["key"], string>> = { brokerId: "random", allowedOrigins: "same origin only" };
+
 export function usage(): string {
-  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(24)} ${o.help} (default ${o.default === "" ? (o.key === "brokerId" ? "random" : "none") : o.default}; env ${envName(o)})`);
+  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(24)} ${o.help} (default ${o.default === "" ? (EMPTY_DEFAULT[o.key] ?? "none") : o.default}; env ${envName(o)})`);
   return [
     "usage: agentwire-broker [options]",
     "",
@@ -169,6 +178,16 @@ function convert(o: OptionSpec, raw: unknown, source: string): string | number |
       if (raw === true || raw === "true") return true;
       if (raw === false || raw === "false") return false;
       throw new ConfigError(`${source}: expected true or false, got ${got}`);
+    case "origins": {
+      const entries: unknown[] = typeof raw === "string" ? raw.split(",").map((e) => e.trim()) : Array.isArray(raw) ? raw : [raw];
+      if (entries.length === 1 && entries[0] === "*") return "*";
+      const origins = entries.map((e) => (typeof e === "string" ? originOf(e) : undefined));
+      const bad = origins.indexOf(undefined);
+      if (bad !== -1) {
+        throw new ConfigError(`${source}: expected * or comma-separated origins scheme://host[:port] without a path (https://app.example.com,http://127.0.0.1:5173), got ${JSON.stringify(entries[bad])}`);
+      }
+      return origins.join(",");
+    }
   }
 }
 

@@ -20,6 +20,7 @@ import { unknownTask, type BrokerCore } from "./core.js";
 import type { EventQuery, EventStore, StoredEvent } from "./event-store.js";
 import type { TaskEvent } from "./events.js";
 import type { Metrics } from "./metrics.js";
+import { crossOrigin, type OriginPolicy } from "./origins.js";
 import type { SubmitReply } from "./tasks/submissions.js";
 import { isMeshRun, type TaskService } from "./tasks/task-service.js";
 import { createdAt, endState, everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
@@ -33,6 +34,7 @@ export interface HttpDeps {
   backend: MeshPort;
   eventStore: EventStore | undefined;
   maxBodyBytes: number;
+  origins: OriginPolicy;
 }
 
 export function httpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -41,13 +43,19 @@ export function httpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerR
       // Every error leaves as its registry code with that code's HTTP status [HTTP-2].
       const e = err instanceof AgentwireError ? err : errorFromCode("internal", err instanceof Error ? err.message : String(err));
       deps.metrics.error(e.code);
-      if (!res.headersSent) json(res, isErrorCode(e.code) ? ERROR_CODES[e.code].http : 500, { error: { code: e.code, message: e.message } });
+      if (!res.headersSent) json(res, isErrorCode(e.code) ? ERROR_CODES[e.code].http : 500, errorBody(e));
       else res.end();
     });
   };
 }
 
+/** The body of an error answer [HTTP-2]. */
+export function errorBody(e: AgentwireError): { error: { code: string; message: string } } {
+  return { error: { code: e.code, message: e.message } };
+}
+
 async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (crossOrigin(deps.origins, req, res)) return;
   const url = new URL(req.url ?? "/", "http://broker");
   const path = url.pathname;
   const method = req.method ?? "GET";

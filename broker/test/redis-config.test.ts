@@ -1,4 +1,10 @@
-/** `--redis` / `--redis-cluster` (absent = in-memory broker) and the event store flags: validated as one-line ConfigErrors. */
+/**
+ * `--redis` / `--redis-cluster` (absent = in-memory broker), the event store flags and
+ * `--allowed-origins`: validated as one-line ConfigErrors.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, usage } from "../src/config.js";
 
@@ -54,5 +60,50 @@ describe("event store options", () => {
     expect(() => parseConfig(["--events-retention", "7 days"])).toThrow(/--events-retention: expected a duration/);
     expect(() => parseConfig(["--events-retention", "-1s"])).toThrow(ConfigError);
     expect(() => parseConfig(["--events-buffer", "0"])).toThrow(/--events-buffer: expected integer 1\.\.10000000/);
+  });
+});
+
+describe("--allowed-origins", () => {
+  const fromFile = (allowedOrigins: unknown) => {
+    const file = join(mkdtempSync(join(tmpdir(), "aw-config-")), "broker.json");
+    writeFileSync(file, JSON.stringify({ allowedOrigins }));
+    return parseConfig(["--config", file]).config.allowedOrigins;
+  };
+
+  it("defaults to the broker's own origin only", () => {
+    expect(parseConfig([]).config.allowedOrigins).toBe("");
+    expect(usage()).toMatch(/--allowed-origins\s+browser pages.*\(default same origin only; env AGENTWIRE_ALLOWED_ORIGINS\)/);
+  });
+
+  it("accepts origins as browsers send them, or * (flag, env, or a string or array in the file)", () => {
+    expect(parseConfig(["--allowed-origins", "https://app.example.com, http://127.0.0.1:5173"]).config.allowedOrigins).toBe("https://app.example.com,http://127.0.0.1:5173");
+    // Written as browsers send Origin: lower case, no default port.
+    expect(parseConfig(["--allowed-origins=HTTPS://App.Example.com:443,http://[::1]:8080"]).config.allowedOrigins).toBe("https://app.example.com,http://[::1]:8080");
+    expect(parseConfig(["--allowed-origins", "*"]).config.allowedOrigins).toBe("*");
+    expect(parseConfig([], { AGENTWIRE_ALLOWED_ORIGINS: "http://localhost:3000" }).config.allowedOrigins).toBe("http://localhost:3000");
+    expect(fromFile(["https://a.example", "https://b.example:8443"])).toBe("https://a.example,https://b.example:8443");
+    expect(fromFile("*")).toBe("*");
+  });
+
+  it("rejects an entry that is not scheme://host[:port], naming it and where it came from", () => {
+    // [value, the entry the error names]
+    const bad: [string, string][] = [
+      ["https://app.example.com/", "https://app.example.com/"],
+      ["https://app.example.com/app", "https://app.example.com/app"],
+      ["app.example.com", "app.example.com"],
+      ["https://a.example?x=1", "https://a.example?x=1"],
+      ["https://user@a.example", "https://user@a.example"],
+      ["https://a.example:99999", "https://a.example:99999"],
+      ["null", "null"],
+      ["", ""],
+      ["https://a.example,", ""],
+      ["*,https://a.example", "*"],
+    ];
+    for (const [value, entry] of bad) {
+      expect(() => parseConfig(["--allowed-origins", value]), value).toThrow(ConfigError);
+      expect(() => parseConfig(["--allowed-origins", value]), value).toThrow(`--allowed-origins: expected * or comma-separated origins scheme://host[:port] without a path (https://app.example.com,http://127.0.0.1:5173), got ${JSON.stringify(entry)}`);
+    }
+    expect(() => parseConfig([], { AGENTWIRE_ALLOWED_ORIGINS: "https://a.example/x" })).toThrow(/^AGENTWIRE_ALLOWED_ORIGINS: expected \* or comma-separated origins/);
+    expect(() => fromFile(["https://a.example", 5])).toThrow(/: allowedOrigins: expected \* or comma-separated origins .*, got 5$/);
   });
 });
