@@ -38,7 +38,7 @@ export const ERROR_CODES = {
     survives: false, http: 401, retryable: false, close: 1008,
   },
   forbidden: {
-    when: "The token does not allow this agent id, capability, submit or request target, message target or topic.",
+    when: "The token does not allow this agent id, capability, submit or request target, message target or topic; or the request's Origin is not allowed (TRANS-11, HTTP-18).",
     survives: true, http: 403, retryable: false, close: 1008,
   },
   not_registered: {
