@@ -1,6 +1,6 @@
 // A listener agent subscribed to "market.>" and a client publishing three ticks.
 //   node examples/broadcast/index.mjs
-import { connect, createAgent } from "../../sdk/dist/src/index.js";
+import { connect, createAgent } from "@agentwire/sdk";
 
 const url = process.env.AGENTWIRE_URL ?? "ws://127.0.0.1:7420";
 let heard = 0;

@@ -2,7 +2,7 @@
 // conformance.echo, conformance.slow and conformance.strict. On goaway it finishes its work, closes
 // with 1000 and exits.
 //   pnpm build && node conformance/dist/src/cli.js agent -- node examples/conformance-agent/index.mjs
-import { createAgent, z } from "../../sdk/dist/src/index.js";
+import { createAgent, z } from "@agentwire/sdk";
 
 const url = process.env.AGENTWIRE_URL ?? "ws://127.0.0.1:7420";
 

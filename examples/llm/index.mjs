@@ -1,7 +1,7 @@
 // An LLM planner: every capability on the mesh becomes a tool; the model's tool calls run as tasks.
 //   OPENAI_BASE_URL=http://127.0.0.1:11434/v1 OPENAI_API_KEY=x MODEL=llama3.1 node examples/llm/index.mjs "what is 17 + 25, in capitals?"
-import { connect, createAgent, z } from "../../sdk/dist/src/index.js";
-import { LlmInput, LlmOutput, llmAgent } from "../../sdk/dist/src/llm.js";
+import { connect, createAgent, z } from "@agentwire/sdk";
+import { LlmInput, LlmOutput, llmAgent } from "@agentwire/sdk/llm";
 
 const url = process.env.AGENTWIRE_URL ?? "ws://127.0.0.1:7420";
 const model = process.env.MODEL ?? "gpt-4o-mini";

@@ -1,7 +1,7 @@
 // Two agents and a client: "docs.fetch" serves documents, "docs.summarize" fetches one through the
 // mesh (a nested task, its deadline capped by its own) and reports progress; the client streams it.
 //   pnpm build && node broker/dist/src/bin.js &   then   node examples/pipeline/index.mjs
-import { connect, createAgent, z } from "../../sdk/dist/src/index.js";
+import { connect, createAgent, z } from "@agentwire/sdk";
 
 const url = process.env.AGENTWIRE_URL ?? "ws://127.0.0.1:7420";
 const DOCS = { intro: "agentwire lets agents in any language coordinate through a broker. It routes, retries and enforces deadlines." };

@@ -1,11 +1,8 @@
 // An agent whose tasks each run with a Solana signer (SignerContext), signing a transfer offline.
 //   node examples/signer/index.mjs
-import { createRequire } from "node:module";
-import { SignerContext, connect, createAgent, z } from "../../sdk/dist/src/index.js";
-import { SolanaSigner } from "../../sdk/dist/src/solana.js";
-
-// @solana/web3.js is the SDK's dependency; resolve it from there (examples have no package.json).
-const { Keypair, PublicKey, SystemProgram, Transaction } = createRequire(new URL("../../sdk/package.json", import.meta.url))("@solana/web3.js");
+import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
+import { SignerContext, connect, createAgent, z } from "@agentwire/sdk";
+import { SolanaSigner } from "@agentwire/sdk/solana";
 
 const url = process.env.AGENTWIRE_URL ?? "ws://127.0.0.1:7420";
 // Offline: a fixed, made-up blockhash. A real wallet agent would fetch a recent one over RPC.
