@@ -402,13 +402,14 @@ describe("retention [EVT-7]", () => {
     const old = await client.submit("ret.echo", "old");
     await client.next("result", (r) => r.task_id === old);
     const count = async (id: string): Promise<number> => Number((await query<{ n: string }>(url, "SELECT count(*) AS n FROM agentwire_events WHERE stream = $1", [`task-${id}`]))[0]!.n);
-    expect(await count(old)).toBe(4);
+    // Events are flushed in batches after the result: wait for the old task's four, not assume them.
+    await waitFor(async () => ((await count(old)) === 4 ? true : undefined), 10_000, "the old task's four events");
     // Keep writing while the old task's events age out.
     const fresh = await waitFor(async () => {
       const id = await client.submit("ret.echo", "new");
       await client.next("result", (r) => r.task_id === id);
       return (await count(old)) === 0 ? id : undefined;
     }, 15_000, "the old task's events to be pruned");
-    expect(await count(fresh)).toBe(4);
+    await waitFor(async () => ((await count(fresh)) === 4 ? true : undefined), 10_000, "the fresh task's four events");
   }, 60_000);
 });
