@@ -1,0 +1,59 @@
+"""agentwire for Python: asyncio agents and clients for an agentwire broker.
+
+    from agentwire import Agent, connect
+
+See README.md for a tour; protocol/SPEC.md of the agentwire repository is the wire's definition.
+"""
+
+from .agent import Agent, DrainReport
+from .client import Client, Subscription, connect
+from .codec import decode_payload, encode_payload
+from .context import RequestContext, TaskContext
+from .errors import (
+    AgentLostError,
+    AgentwireError,
+    AlreadyRegisteredError,
+    BadFrameError,
+    CancelledError,
+    ClosedError,
+    ConnectError,
+    ConnectionLostError,
+    DeadlineExceededError,
+    DuplicateAgentError,
+    ForbiddenError,
+    FrameTooLargeError,
+    InternalError,
+    InvalidInputError,
+    InvalidOutputError,
+    NoAgentsError,
+    NoRespondersError,
+    NotFoundError,
+    NotRegisteredError,
+    OverloadedError,
+    ProtocolError,
+    RateLimitedError,
+    ShuttingDownError,
+    SlowConsumerError,
+    TimeoutError,
+    UnauthorizedError,
+    UnknownTaskError,
+    UnknownTypeError,
+    UnsupportedVersionError,
+    error_from_code,
+)
+from .handle import TaskHandle
+from .topics import is_pattern, is_topic, topic_matches
+from .types import AgentInfo, Backoff, Capability, Done, Message, Progress
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent", "AgentInfo", "AgentLostError", "AgentwireError", "AlreadyRegisteredError", "Backoff", "BadFrameError",
+    "CancelledError", "Capability", "Client", "ClosedError", "ConnectError", "ConnectionLostError", "DeadlineExceededError",
+    "Done", "DrainReport", "DuplicateAgentError", "ForbiddenError", "FrameTooLargeError", "InternalError", "InvalidInputError",
+    "InvalidOutputError", "Message", "NoAgentsError", "NoRespondersError", "NotFoundError", "NotRegisteredError",
+    "OverloadedError", "Progress", "ProtocolError", "RateLimitedError", "RequestContext", "ShuttingDownError",
+    "SlowConsumerError", "Subscription", "TaskContext", "TaskHandle", "TimeoutError", "UnauthorizedError",
+    "UnknownTaskError", "UnknownTypeError", "UnsupportedVersionError", "connect", "decode_payload", "encode_payload",
+    "error_from_code", "is_pattern", "is_topic", "topic_matches",
+]
