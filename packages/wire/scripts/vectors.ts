@@ -157,7 +157,7 @@ interface ValidDef {
 }
 
 const P = (value: unknown): Uint8Array => encodePayload(value);
-const T0 = 1_700_000_000_000; // an integer Unix ms time beyond 32 bits: MessagePack int64
+const T0 = 1_700_000_000_000; // an integer Unix ms time beyond 32 bits: MessagePack uint64 (ENC-19)
 
 function validDefs(): ValidDef[] {
   const cap = { name: "price.quote", version: "1.2.0" };
@@ -217,6 +217,25 @@ function validDefs(): ValidDef[] {
         max_in_flight: 1024,
       },
     },
+    {
+      id: "registered-defaults",
+      description: "v1.1 registered that also announces the broker's task timeout, request timeout and max attempts.",
+      spec: ["REG-14"],
+      frame: {
+        type: "registered",
+        protocol: 1,
+        agent_id: "agent-7",
+        session_id: "s-01HZX",
+        broker_id: "broker-1",
+        heartbeat_interval_ms: 5000,
+        heartbeat_timeout_ms: 15000,
+        max_frame_bytes: 1048576,
+        max_in_flight: 1024,
+        task_timeout_ms: 30000,
+        request_timeout_ms: 10000,
+        max_attempts: 3,
+      },
+    },
     { id: "heartbeat-minimal", description: "heartbeat of a plain client: no load fields.", spec: ["ENC-1"], frame: { type: "heartbeat" } },
     { id: "heartbeat-load", description: "heartbeat of an agent carrying its load.", spec: ["ENC-1", "ENC-3"], frame: { type: "heartbeat", in_flight: 3, capacity: 16, status: "busy" } },
     { id: "submit-minimal", description: "submit with only the required fields; input is a bin holding the document {\"sku\":\"A1\"}.", spec: ["ENC-1", "ENC-7"], frame: { type: "submit", ref: "r1", capability: "price.quote", input: P({ sku: "A1" }) } },
@@ -244,9 +263,15 @@ function validDefs(): ValidDef[] {
     { id: "accepted-duplicate", description: "accepted answering a repeated idempotency key.", spec: ["ENC-1"], frame: { type: "accepted", ref: "r9", task_id: "t-1", duplicate: true } },
     {
       id: "task",
-      description: "task dispatched to an agent; deadline is beyond 32 bits and so a MessagePack int64 (0xd3).",
-      spec: ["ENC-3", "ENC-7"],
+      description: "task dispatched to an agent; deadline is beyond 32 bits and so a MessagePack uint64 (0xcf), the shortest form of a positive int beyond 32 bits.",
+      spec: ["ENC-3", "ENC-7", "ENC-19"],
       frame: { type: "task", task_id: "t-1", capability: "price.quote", input: P({ sku: "A1" }), priority: "normal", deadline: T0 + 30000, attempt: 1, max_attempts: 3 },
+    },
+    {
+      id: "task-remaining-ms",
+      description: "v1.1 task carrying remaining_ms, the time left until its deadline when the broker sent it.",
+      spec: ["TASK-34"],
+      frame: { type: "task", task_id: "t-2", capability: "price.quote", input: P({ sku: "A1" }), priority: "high", deadline: T0 + 30000, attempt: 2, max_attempts: 3, remaining_ms: 29950 },
     },
     { id: "progress", description: "progress of a running task.", spec: ["ENC-7"], frame: { type: "progress", task_id: "t-1", data: P({ pct: 50 }) } },
     { id: "result-ok", description: "successful result with an output document.", spec: ["ENC-7"], frame: { type: "result", task_id: "t-1", ok: true, output: P({ price: 12.5 }), attempt: 1 } },
@@ -262,6 +287,12 @@ function validDefs(): ValidDef[] {
     { id: "attach", description: "attach to a task accepted earlier.", spec: ["ENC-1"], frame: { type: "attach", task_id: "t-1", ref: "a1" } },
     { id: "send", description: "direct message to one agent, with correlation id and ref.", spec: ["ENC-7"], frame: { type: "send", to: "agent-7", payload: P("hi"), correlation_id: "corr-1", ref: "s1" } },
     { id: "message-direct", description: "delivered direct message: no topic.", spec: ["ENC-7"], frame: { type: "message", from: "agent-1", payload: P("hi"), correlation_id: "corr-1" } },
+    {
+      id: "message-from-broker",
+      description: "v1.1 broadcast published over HTTP: from is the broker's id and from_broker is true.",
+      spec: ["MSG-7", "HTTP-12"],
+      frame: { type: "message", from: "broker-1", payload: P({ n: 1 }), topic: "orders.eu", from_broker: true },
+    },
     {
       id: "message-broadcast",
       description: "delivered broadcast; topic tokens may be any Unicode other than '.', '*', '>', white space and controls.",
@@ -283,9 +314,9 @@ function validDefs(): ValidDef[] {
     { id: "request-capability", description: "request to any agent offering a capability.", spec: ["ENC-7", "REQ-1"], frame: { type: "request", id: "q2", capability: "price.quote", payload: P({ q: "ping" }) } },
     {
       id: "request-forwarded",
-      description: "request as the broker forwards it to the agent: broker id, from, and an int64 deadline.",
-      spec: ["ENC-3", "REQ-1"],
-      frame: { type: "request", id: "b-77", to: "agent-7", payload: P({ q: "ping" }), deadline: T0 + 1000, from: "client-3" },
+      description: "request as the broker forwards it to the agent: broker id, from, a uint64 deadline and (v1.1) remaining_ms.",
+      spec: ["ENC-3", "REQ-1", "REQ-3"],
+      frame: { type: "request", id: "b-77", to: "agent-7", payload: P({ q: "ping" }), deadline: T0 + 1000, from: "client-3", remaining_ms: 1000 },
     },
     { id: "response-ok", description: "response with a payload; ok defaults to true.", spec: ["ENC-7"], frame: { type: "response", id: "q1", payload: P({ a: "pong" }) } },
     {
@@ -296,13 +327,13 @@ function validDefs(): ValidDef[] {
     },
     { id: "query-minimal", description: "query of the whole registry.", spec: ["ENC-1"], frame: { type: "query", ref: "qr1" } },
     { id: "query-filters", description: "query filtered by capability, status and tags.", spec: ["ENC-1"], frame: { type: "query", ref: "qr2", capability: "price.quote", status: "ready", tags: ["eu", "fast"] } },
-    { id: "agents", description: "agents answering a query, one AgentInfo with an int64 connected_at.", spec: ["ENC-3"], frame: { type: "agents", ref: "qr1", agents: [agentInfo] } },
+    { id: "agents", description: "agents answering a query, one AgentInfo with a uint64 connected_at.", spec: ["ENC-3"], frame: { type: "agents", ref: "qr1", agents: [agentInfo] } },
     { id: "agents-empty", description: "agents with an empty list.", spec: ["ENC-1"], frame: { type: "agents", ref: "qr2", agents: [] } },
     { id: "drain-minimal", description: "drain without ref.", spec: ["ENC-1"], frame: { type: "drain" } },
     { id: "drain-ref", description: "drain with ref.", spec: ["ENC-1"], frame: { type: "drain", ref: "d1" } },
     { id: "goaway", description: "goaway with a grace period.", spec: ["ENC-1"], frame: { type: "goaway", reason: "shutting down", grace_ms: 10000 } },
     { id: "goaway-uint32-max", description: "grace_ms 4294967295, the largest uint32 (0xce).", spec: ["ENC-3"], frame: { type: "goaway", reason: "", grace_ms: 0xffff_ffff } },
-    { id: "goaway-beyond-uint32", description: "grace_ms 4294967296, one past uint32: written as int64 (0xd3).", spec: ["ENC-3"], frame: { type: "goaway", reason: "", grace_ms: 0x1_0000_0000 } },
+    { id: "goaway-beyond-uint32", description: "grace_ms 4294967296, one past uint32: written as uint64 (0xcf).", spec: ["ENC-3", "ENC-19"], frame: { type: "goaway", reason: "", grace_ms: 0x1_0000_0000 } },
     { id: "heartbeat-max-safe-int", description: "in_flight 2^53-1, the largest integer the protocol allows.", spec: ["ENC-3"], frame: { type: "heartbeat", in_flight: Number.MAX_SAFE_INTEGER } },
     { id: "ack", description: "ack of a frame with ref.", spec: ["ENC-1"], frame: { type: "ack", ref: "r1" } },
     { id: "ack-id-256", description: "ack whose ref is 256 printable ASCII bytes, the longest id.", spec: ["ENC-6"], frame: { type: "ack", ref: `${"!~".repeat(127)}az` } },
@@ -323,7 +354,7 @@ function validDefs(): ValidDef[] {
     {
       id: "error-depth-16",
       description: "error whose details nest maps so that the frame is exactly 16 levels deep (the root map is level 1), the most allowed.",
-      spec: ["ENC-9"],
+      spec: ["ENC-5", "ENC-9"],
       frame: { type: "error", code: "x", message: "m", details: nested(15, 1) as Record<string, unknown> },
     },
   ];
@@ -406,6 +437,22 @@ function rawValidDefs(): RawValidDef[] {
       frame: { type: "task", task_id: "t", capability: "c", input: P(null), priority: "low", deadline: T0, attempt: 1, max_attempts: 3 },
     },
     {
+      id: "positive-int64",
+      description: "task whose deadline, a positive int beyond 32 bits, is written as int64 (0xd3), the form v1.0's canonical bytes used; receivers accept it as well as uint64.",
+      spec: ["ENC-3", "ENC-19"],
+      hex: mp.map([
+        ["type", mp.str("task")],
+        ["task_id", mp.str("t")],
+        ["capability", mp.str("c")],
+        ["input", doc(null)],
+        ["priority", mp.str("low")],
+        ["deadline", "d30000018bcfe56800"],
+        ["attempt", mp.int(1)],
+        ["max_attempts", mp.int(3)],
+      ]),
+      frame: { type: "task", task_id: "t", capability: "c", input: P(null), priority: "low", deadline: T0, attempt: 1, max_attempts: 3 },
+    },
+    {
       id: "float32-in-details",
       description: "error whose details hold a float32 (0xca) 1.5: floats are allowed outside integer fields.",
       spec: ["ENC-2"],
@@ -477,7 +524,7 @@ function invalidDefs(): InvalidDef[] {
   const ackWith = (key: string, value: string) => frameOf("ack", [["ref", mp.str("r1")], [key, value]]);
   const ENC1 = ["ENC-1"];
   const ENC2 = ["ENC-2"];
-  const ENC5 = ["ENC-5"];
+  const FIELDS = ["ENC-15"];
 
   const defs: InvalidDef[] = [
     // -- not one MessagePack map
@@ -521,12 +568,12 @@ function invalidDefs(): InvalidDef[] {
     { id: "invalid-utf8-key", description: "a key str holding the byte ff.", spec: ["ENC-4"], hex: mp.mapHeader(2) + mp.str("type") + mp.str("ack") + mp.rawStr("ff") + mp.str("r1"), error: "bad_frame" },
     { id: "utf8-surrogate", description: "a str holding ed a0 80, the UTF-8 form of the lone surrogate U+D800 (not valid UTF-8).", spec: ["ENC-4"], hex: ackWith("note", mp.rawStr("eda080")), error: "bad_frame" },
     { id: "utf8-overlong", description: "a str holding c0 af, an overlong encoding of '/'.", spec: ["ENC-4"], hex: ackWith("note", mp.rawStr("c0af")), error: "bad_frame" },
-    { id: "nesting-17", description: "error whose details make the frame 17 levels deep (root map is level 1); at most 16 are allowed.", spec: ["ENC-9"], hex: errorWithDetails(nestedHex(16, mp.int(1))), error: "bad_frame" },
-    { id: "nesting-17-empty", description: "error whose details nest 15 maps ending in an empty map: the empty map is the 17th level and counts too.", spec: ["ENC-9"], hex: errorWithDetails(nestedHex(15, "80")), error: "bad_frame" },
+    { id: "nesting-17", description: "error whose details make the frame 17 levels deep (root map is level 1); at most 16 are allowed.", spec: ["ENC-5", "ENC-9"], hex: errorWithDetails(nestedHex(16, mp.int(1))), error: "bad_frame" },
+    { id: "nesting-17-empty", description: "error whose details nest 15 maps ending in an empty map: the empty map is the 17th level and counts too.", spec: ["ENC-5", "ENC-9"], hex: errorWithDetails(nestedHex(15, "80")), error: "bad_frame" },
     { id: "int64-beyond-2^53", description: "error.details holding the int64 0x9900018bcfe56800, outside ±(2^53-1).", spec: ["ENC-3"], hex: errorWithDetails(mp.mapHeader(1) + mp.str("n") + "d39900018bcfe56800"), error: "bad_frame" },
     { id: "uint64-2^53", description: "heartbeat in_flight written as uint64 2^53, one past the largest allowed integer.", spec: ["ENC-3"], hex: frameOf("heartbeat", [["in_flight", "cf0020000000000000"]]), error: "bad_frame" },
     { id: "nil-required", description: "ack whose required `ref` is nil: nil counts as absent, so `ref` is missing.", spec: ["ENC-12"], hex: frameOf("ack", [["ref", mp.nil]]), error: "bad_frame" },
-    { id: "nesting-arrays", description: "an extra key holding 20 nested one-element arrays.", spec: ["ENC-9"], hex: ackWith("x", `${"91".repeat(20)}01`), error: "bad_frame" },
+    { id: "nesting-arrays", description: "an extra key holding 20 nested one-element arrays.", spec: ["ENC-5", "ENC-9"], hex: ackWith("x", `${"91".repeat(20)}01`), error: "bad_frame" },
     // -- size
     {
       id: "oversized",
@@ -555,14 +602,14 @@ function invalidDefs(): InvalidDef[] {
     { id: "missing-type", description: "a map with ref but no type.", spec: ["ENC-11"], hex: mp.map([["ref", mp.str("r1")]]), error: "bad_frame" },
     { id: "empty-map", description: "an empty map: no type.", spec: ["ENC-11"], hex: "80", error: "bad_frame" },
     // -- fields
-    { id: "missing-required-ref", description: "ack without its required ref.", spec: ENC5, hex: frameOf("ack"), error: "bad_frame" },
-    { id: "missing-required-input", description: "submit without its required input.", spec: ENC5.concat("ENC-7"), hex: submitBase({ input: undefined }), error: "bad_frame" },
-    { id: "missing-required-ok", description: "result without ok.", spec: ENC5, hex: frameOf("result", [["task_id", mp.str("t")]]), error: "bad_frame" },
-    { id: "str-for-int", description: "task.attempt is the str \"1\".", spec: ENC5.concat("ENC-3"), hex: task({ attempt: mp.str("1") }), error: "bad_frame" },
-    { id: "int-for-str", description: "submit.ref is the int 42.", spec: ENC5, hex: submitBase({ ref: mp.int(42) }), error: "bad_frame" },
-    { id: "bool-for-str", description: "submit.capability is true.", spec: ENC5, hex: submitBase({ capability: mp.true }), error: "bad_frame" },
-    { id: "int-for-bool", description: "result.ok is the int 1.", spec: ENC5, hex: frameOf("result", [["task_id", mp.str("t")], ["ok", mp.int(1)]]), error: "bad_frame" },
-    { id: "nil-for-required", description: "task.task_id is nil.", spec: ENC5, hex: task({ task_id: mp.nil }), error: "bad_frame" },
+    { id: "missing-required-ref", description: "ack without its required ref.", spec: FIELDS, hex: frameOf("ack"), error: "bad_frame" },
+    { id: "missing-required-input", description: "submit without its required input.", spec: FIELDS.concat("ENC-7"), hex: submitBase({ input: undefined }), error: "bad_frame" },
+    { id: "missing-required-ok", description: "result without ok.", spec: FIELDS, hex: frameOf("result", [["task_id", mp.str("t")]]), error: "bad_frame" },
+    { id: "str-for-int", description: "task.attempt is the str \"1\".", spec: FIELDS.concat("ENC-3"), hex: task({ attempt: mp.str("1") }), error: "bad_frame" },
+    { id: "int-for-str", description: "submit.ref is the int 42.", spec: FIELDS, hex: submitBase({ ref: mp.int(42) }), error: "bad_frame" },
+    { id: "bool-for-str", description: "submit.capability is true.", spec: FIELDS, hex: submitBase({ capability: mp.true }), error: "bad_frame" },
+    { id: "int-for-bool", description: "result.ok is the int 1.", spec: FIELDS, hex: frameOf("result", [["task_id", mp.str("t")], ["ok", mp.int(1)]]), error: "bad_frame" },
+    { id: "nil-for-required", description: "task.task_id is nil.", spec: FIELDS, hex: task({ task_id: mp.nil }), error: "bad_frame" },
     { id: "str-for-bin", description: "submit.input is a str instead of a bin: payloads are bin.", spec: ["ENC-7"], hex: submitBase({ input: mp.str("{\"a\":1}") }), error: "bad_frame" },
     { id: "map-for-bin", description: "publish.payload is a map instead of a bin holding it.", spec: ["ENC-7"], hex: frameOf("publish", [["topic", mp.str("a")], ["payload", mp.map([["a", mp.int(1)]])]]), error: "bad_frame" },
     { id: "float-for-int", description: "task.attempt is the float64 1.5.", spec: ["ENC-3"], hex: task({ attempt: mp.float64(1.5) }), error: "bad_frame" },
@@ -571,13 +618,13 @@ function invalidDefs(): InvalidDef[] {
     { id: "uint64-max", description: "heartbeat.in_flight is 2^64-1 (uint64).", spec: ["ENC-3"], hex: frameOf("heartbeat", [["in_flight", "cfffffffffffffffff"]]), error: "bad_frame" },
     { id: "int64-min", description: "heartbeat.in_flight is -2^63 (int64).", spec: ["ENC-3"], hex: frameOf("heartbeat", [["in_flight", "d38000000000000000"]]), error: "bad_frame" },
     { id: "nan-for-int", description: "heartbeat.in_flight is a float64 NaN.", spec: ["ENC-3"], hex: frameOf("heartbeat", [["in_flight", "cb7ff8000000000000"]]), error: "bad_frame" },
-    { id: "zero-for-positive", description: "register.capacity is 0 (at least 1).", spec: ENC5, hex: frameOf("register", [["capacity", mp.int(0)]]), error: "bad_frame" },
-    { id: "tier-out-of-range", description: "register.tier is 10 (0..9).", spec: ENC5, hex: frameOf("register", [["tier", mp.int(10)]]), error: "bad_frame" },
-    { id: "priority-not-in-enum", description: "submit.priority is \"urgent\".", spec: ENC5, hex: submitBase({ priority: mp.str("urgent") }), error: "bad_frame" },
-    { id: "strategy-not-in-enum", description: "submit.strategy is \"random\".", spec: ENC5, hex: submitBase({ strategy: mp.str("random") }), error: "bad_frame" },
-    { id: "status-not-in-enum", description: "heartbeat.status is \"READY\" (enum values are case-sensitive).", spec: ENC5, hex: frameOf("heartbeat", [["status", mp.str("READY")]]), error: "bad_frame" },
-    { id: "tags-not-array", description: "query.tags is a str instead of an array of str.", spec: ENC5, hex: frameOf("query", [["ref", mp.str("q")], ["tags", mp.str("eu")]]), error: "bad_frame" },
-    { id: "details-not-map", description: "error.details is an array.", spec: ENC5, hex: errorWithDetails(mp.array([mp.int(1)])), error: "bad_frame" },
+    { id: "zero-for-positive", description: "register.capacity is 0 (at least 1).", spec: FIELDS, hex: frameOf("register", [["capacity", mp.int(0)]]), error: "bad_frame" },
+    { id: "tier-out-of-range", description: "register.tier is 10 (0..9).", spec: FIELDS, hex: frameOf("register", [["tier", mp.int(10)]]), error: "bad_frame" },
+    { id: "priority-not-in-enum", description: "submit.priority is \"urgent\".", spec: FIELDS, hex: submitBase({ priority: mp.str("urgent") }), error: "bad_frame" },
+    { id: "strategy-not-in-enum", description: "submit.strategy is \"random\".", spec: FIELDS, hex: submitBase({ strategy: mp.str("random") }), error: "bad_frame" },
+    { id: "status-not-in-enum", description: "heartbeat.status is \"READY\" (enum values are case-sensitive).", spec: FIELDS, hex: frameOf("heartbeat", [["status", mp.str("READY")]]), error: "bad_frame" },
+    { id: "tags-not-array", description: "query.tags is a str instead of an array of str.", spec: FIELDS, hex: frameOf("query", [["ref", mp.str("q")], ["tags", mp.str("eu")]]), error: "bad_frame" },
+    { id: "details-not-map", description: "error.details is an array.", spec: FIELDS, hex: errorWithDetails(mp.array([mp.int(1)])), error: "bad_frame" },
     // -- ids
     { id: "id-with-space", description: "ack.ref \"r 1\" holds a space.", spec: ["ENC-6"], hex: frameOf("ack", [["ref", mp.str("r 1")]]), error: "bad_frame" },
     { id: "id-257", description: "ack.ref of 257 bytes, one over the limit.", spec: ["ENC-6", "ENC-9"], hex: frameOf("ack", [["ref", mp.str("a".repeat(257))]]), error: "bad_frame" },
@@ -596,6 +643,7 @@ function invalidDefs(): InvalidDef[] {
     { id: "publish-gt", description: "publish to \"a.>\".", spec: ["TOPIC-1"], hex: pub("a.>"), error: "bad_frame" },
     { id: "publish-space", description: "publish to \"a b\": white space is not allowed in a token.", spec: ["TOPIC-1"], hex: pub("a b"), error: "bad_frame" },
     { id: "publish-257-bytes", description: "publish to a topic of 257 bytes.", spec: ["TOPIC-1", "ENC-9"], hex: pub("a".repeat(257)), error: "bad_frame" },
+    { id: "publish-unicode-257-bytes", description: "publish to a topic of 129 'é': 129 code points but 258 UTF-8 bytes, over the limit of 256 bytes.", spec: ["TOPIC-1", "ENC-9"], hex: pub("é".repeat(129)), error: "bad_frame" },
     { id: "message-bad-topic", description: "message whose topic holds an empty token.", spec: ["TOPIC-1"], hex: frameOf("message", [["from", mp.str("a")], ["payload", doc(1)], ["topic", mp.str(".a")]]), error: "bad_frame" },
     // -- capabilities and versions
     { id: "capability-leading-dot", description: "submit.capability \".quote\" does not start with a letter or digit.", spec: ["CAP-1"], hex: submitBase({ capability: mp.str(".quote") }), error: "bad_frame" },
@@ -611,6 +659,21 @@ function invalidDefs(): InvalidDef[] {
       hex: frameOf("register", [["capabilities", mp.array([mp.map([["name", mp.str("c")], ["version", mp.str("1.0")]])])]]),
       error: "bad_frame",
     },
+    {
+      id: "register-duplicate-capability",
+      description: "register naming the capability \"c\" twice (with different versions).",
+      spec: ["REG-8"],
+      hex: frameOf("register", [["capabilities", mp.array([mp.map([["name", mp.str("c")]]), mp.map([["name", mp.str("c")], ["version", mp.str("2.0.0")]])])]]),
+      error: "bad_frame",
+    },
+    {
+      id: "error-message-utf16",
+      description: "error whose message is 2049 U+1F600: 2049 code points but 4098 UTF-16 units, over the limit of 4096.",
+      spec: ["ENC-18"],
+      hex: frameOf("error", [["code", mp.str("x")], ["message", mp.str("\u{1F600}".repeat(2049))]]),
+      error: "bad_frame",
+    },
+    { id: "nil-in-nested-type", description: "result whose error.retryable is nil: nil is no value inside nested types.", spec: ["ENC-12"], hex: frameOf("result", [["task_id", mp.str("t")], ["ok", mp.false], ["error", mp.map([["code", mp.str("x")], ["message", mp.str("m")], ["retryable", mp.nil]])]]), error: "bad_frame" },
     { id: "capability-missing-name", description: "register with a capability without a name.", spec: ["CAP-1"], hex: frameOf("register", [["capabilities", mp.array([mp.map([["version", mp.str("1.0.0")]])])]]), error: "bad_frame" },
     // -- cross-field rules
     { id: "result-failed-without-error", description: "result with ok false and no error.", spec: ["TASK-10"], hex: frameOf("result", [["task_id", mp.str("t")], ["ok", mp.false]]), error: "bad_frame" },

@@ -7,7 +7,7 @@
  * zod schema validates it. Payload fields are `bin` and are never looked into.
  */
 import { isUtf8 } from "#utf8";
-import { Packr, Unpackr, type Options } from "msgpackr";
+import { addExtension, Packr, Unpackr, type Options } from "msgpackr";
 import { DEFAULTS, LIMITS } from "./constants.js";
 import { BadFrameError, FrameTooLargeError, UnknownTypeError } from "./errors.js";
 import { FRAME_SCHEMAS, isId, type Frame, type FrameType } from "./frames.js";
@@ -19,6 +19,30 @@ const packr = new Packr({
   skipValues: [undefined],
   encodeUndefinedAsNil: true,
 } as Options);
+/**
+ * A non-negative integer beyond 32 bits, written as MessagePack uint64 (0xcf) [ENC-19]. msgpackr writes
+ * every bigint below 2^63 as int64 (0xd3), so this class writes its nine bytes itself through
+ * msgpackr's raw-write hook (a `pack` that fills the space it asked for and returns nothing writes no
+ * extension header). The extension type is never written; reading it stays an unknown extension.
+ */
+class Uint64 {
+  constructor(readonly value: number) {}
+}
+const UINT64_UNUSED_EXT = 0x7e;
+addExtension({
+  Class: Uint64,
+  type: UINT64_UNUSED_EXT,
+  pack(u: Uint64, allocate: (size: number) => { target: Uint8Array; targetView: DataView; position: number }) {
+    const { target, targetView, position } = allocate(9);
+    target[position] = 0xcf;
+    targetView.setBigUint64(position + 1, BigInt(u.value));
+    return undefined;
+  },
+  unpack() {
+    throw new Error(`Unknown extension type ${UINT64_UNUSED_EXT}`);
+  },
+} as unknown as Parameters<typeof addExtension>[0]);
+
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "auto" } as unknown as Options);
 
 export interface DecodeOptions {
@@ -79,8 +103,8 @@ function refOf(value: Record<string, unknown>): string | undefined {
 }
 
 /**
- * Encodes a frame. Integers outside the 32-bit range are written as MessagePack int64, never as
- * float64 [ENC-3]; undefined fields are left out. The frame is not validated: build frames from the
+ * Encodes a frame. Integers outside the 32-bit range are written as MessagePack uint64 when positive
+ * and int64 when negative, never as float64 [ENC-3, ENC-19]; undefined fields are left out. The frame is not validated: build frames from the
  * typed shapes, and tests prove what the encoder emits decodes again.
  */
 export function encode(frame: Frame): Uint8Array {
@@ -108,9 +132,9 @@ function isWide(n: unknown): n is number {
   return typeof n === "number" && (n > UINT32_MAX || n < INT32_MIN) && Number.isSafeInteger(n);
 }
 
-/** Copy-on-write: returns the value itself unless some integer needs int64 encoding. */
+/** Copy-on-write: returns the value itself unless some integer needs a 64-bit encoding. */
 function widenInts(value: unknown): unknown {
-  if (isWide(value)) return BigInt(value);
+  if (isWide(value)) return value > 0 ? new Uint64(value) : BigInt(value);
   if (value === null || typeof value !== "object" || value instanceof Uint8Array) return value;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;

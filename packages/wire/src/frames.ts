@@ -3,11 +3,13 @@
  * the TypeScript types and runtime validation all come from these schemas.
  *
  * Each field's description is the "meaning" column of SPEC.md; `x-msgpack` metadata names the
- * MessagePack type where the zod type alone does not (bin payloads).
+ * MessagePack type where JSON Schema's data model cannot: `bin` payloads, and `int` on every integer
+ * field (JSON Schema's `integer` also takes 1.0; MessagePack must carry an int, ENC-3).
  */
 import { z } from "zod";
 import { AGENT_STATUSES, PRIORITIES, STRATEGIES } from "./constants.js";
-import { isValidPattern, isValidTopic } from "./topic.js";
+import { LIMITS } from "./constants.js";
+import { isValidPattern, isValidTopic, TOPIC_PATTERN, TOPIC_PATTERN_PATTERN } from "./topic.js";
 
 export type Direction = "peer→broker" | "broker→peer" | "both";
 
@@ -35,19 +37,30 @@ const VERSION_RE = /^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/;
 const RANGE_RE =
   /^(\*|(\^|~|>=|<=|>|<|=)?(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8}))?)?( +(\^|~|>=|<=|>|<|=)?(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8}))?)?)*)$/;
 
-const text = (max: number, description: string) => z.string().max(max).describe(description);
-const uint = (description: string) => z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe(description);
-const posInt = (max: number, description: string) => z.number().int().min(1).max(max).describe(description);
+// zod's max counts code points (JSON Schema's maxLength too); ENC-18 counts UTF-16 units, which the
+// refinement checks. The generated maxLength is then an upper bound (SCHEMA_LIMITS, ENC-18).
+const text = (max: number, description: string) =>
+  z.string().max(max).refine((s) => s.length <= max, `longer than ${max} UTF-16 code units (ENC-18)`).describe(description);
+/** Every integer field is a MessagePack int [ENC-3]: `x-msgpack: int` says so in the JSON Schema. */
+const int = (min: number, max: number, description: string) =>
+  z.number().int().min(min).max(max).meta({ description, "x-msgpack": "int" });
+/** 1..64 chars: an empty code names nothing [ERR-1]. */
+const errorCode = (description: string) =>
+  z.string().min(1).max(64).refine((s) => s.length <= 64, "longer than 64 UTF-16 code units (ENC-18)").describe(description);
+const uint = (description: string) => int(0, Number.MAX_SAFE_INTEGER, description);
+const posInt = (max: number, description: string) => int(1, max, description);
+const tier = (description: string) => int(0, 9, description);
 /** Opaque application data: a MessagePack `bin` holding one MessagePack document [ENC-7]. */
 const bin = (description: string) =>
   z.custom<Uint8Array>((v) => v instanceof Uint8Array, "expected bin").meta({ description, "x-msgpack": "bin" });
-const timeMs = (description: string) =>
-  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).meta({ description, "x-msgpack": "int" });
+const timeMs = uint;
 const tags = (description: string) => z.array(z.string().regex(ID_RE)).max(64).describe(description);
+// The grammar is a `pattern` in the JSON Schema; the UTF-8 byte limit is only in the refinement
+// (SCHEMA_LIMITS), and maxLength 256 bounds it from above (256 bytes are at most 256 code points).
 const topic = (description: string) =>
-  z.string().refine(isValidTopic, "not a valid topic (see TOPIC-1)").describe(description);
+  z.string().max(LIMITS.maxIdBytes).regex(new RegExp(TOPIC_PATTERN, "u")).refine(isValidTopic, "not a valid topic (see TOPIC-1)").describe(description);
 const pattern = (description: string) =>
-  z.string().refine(isValidPattern, "not a valid topic pattern (see TOPIC-2)").describe(description);
+  z.string().max(LIMITS.maxIdBytes).regex(new RegExp(TOPIC_PATTERN_PATTERN, "u")).refine(isValidPattern, "not a valid topic pattern (see TOPIC-2)").describe(description);
 const jsonSchema = (description: string) => z.record(z.string(), z.unknown()).describe(description);
 
 export const PrioritySchema = z.enum(PRIORITIES).describe("Task priority: low, normal, high or critical.");
@@ -56,7 +69,7 @@ export const AgentStatusSchema = z.enum(AGENT_STATUSES).describe("Agent status."
 
 export const ErrorInfoSchema = z
   .object({
-    code: z.string().min(1).max(64).describe("An error code of the registry (ERR-1), or an application code."),
+    code: errorCode("An error code of the registry (ERR-1), or an application code."),
     message: text(4096, "Human-readable text; never parsed."),
     retryable: z.boolean().optional().describe("Whether repeating may succeed."),
     details: z.record(z.string(), z.unknown()).optional().describe("Structured context."),
@@ -84,7 +97,7 @@ export const AgentInfoSchema = z
     status: AgentStatusSchema,
     in_flight: uint("Tasks the agent holds now."),
     capacity: uint("Tasks the agent takes at once."),
-    tier: z.number().int().min(0).max(9).describe("Priority tier 0..9 the agent declared (PRIO-1)."),
+    tier: tier("Priority tier 0..9 the agent declared (PRIO-1)."),
     tags: tags("Agent tags."),
     capabilities: z.array(CapabilitySchema).describe("Capabilities offered."),
     connected_at: timeMs("When the agent registered."),
@@ -119,8 +132,14 @@ export const RegisterSchema = frame("register", {
   token: text(4096, "Bearer token, when not sent in the HTTP upgrade header.").optional(),
   capabilities: z.array(CapabilitySchema).max(256).optional().describe("Capabilities offered; absent or empty for a plain client."),
   capacity: posInt(1_000_000, "Most tasks the agent runs at once; default 16.").optional(),
-  tier: z.number().int().min(0).max(9).optional().describe("Priority tier 0..9 for the priority strategy; default 0."),
+  tier: tier("Priority tier 0..9 for the priority strategy; default 0.").optional(),
   tags: tags("Labels for the whole agent.").optional(),
+}, {
+  check: (r) => r.capabilities === undefined || new Set(r.capabilities.map((c) => c.name)).size === r.capabilities.length,
+  message: "a capability name appears twice (REG-8)",
+  path: "capabilities",
+  // JSON Schema's uniqueItems compares whole items, not one property: SCHEMA_LIMITS lists REG-8.
+  jsonSchema: {},
 });
 
 export const RegisteredSchema = frame("registered", {
@@ -137,6 +156,9 @@ export const RegisteredSchema = frame("registered", {
   max_frame_bytes: posInt(1 << 30, "Largest message the broker accepts."),
   max_in_flight: posInt(1 << 30, "Most tasks and requests this session may have open at once."),
   max_subscriptions: posInt(1 << 30, "Most topic subscriptions this session may hold; absent when the broker sets no bound.").optional(),
+  task_timeout_ms: posInt(86_400_000, "v1.1: the task timeout the broker applies when `submit.timeout_ms` is absent.").optional(),
+  request_timeout_ms: posInt(86_400_000, "v1.1: the request timeout the broker applies when `request.timeout_ms` is absent.").optional(),
+  max_attempts: posInt(100, "v1.1: the attempts the broker allows when `submit.max_attempts` is absent.").optional(),
 });
 
 export const HeartbeatSchema = frame("heartbeat", {
@@ -188,6 +210,7 @@ export const TaskSchema = frame("task", {
   deadline: timeMs("Time after which the result no longer counts."),
   attempt: posInt(100, "1 on the first dispatch, +1 on each retry."),
   max_attempts: posInt(100, "Last attempt the broker will make."),
+  remaining_ms: uint("v1.1: time left until `deadline` when the broker sent the frame, on its clock.").optional(),
 });
 
 export const ProgressSchema = frame("progress", {
@@ -214,7 +237,7 @@ export const ResultSchema = frame("result", {
   check: (r) => r.ok || r.error !== undefined,
   message: "a result with ok=false carries error",
   path: "error",
-  jsonSchema: { if: { properties: { ok: { const: false } } }, then: { required: ["error"] } },
+  jsonSchema: { if: { properties: { ok: { const: false } }, required: ["ok"] }, then: { required: ["error"] } },
 });
 
 export const CancelSchema = frame("cancel", {
@@ -252,10 +275,11 @@ export const MessageSchema = frame("message", {
   title: "message",
   description: "A delivered direct message (no `topic`) or broadcast (with `topic`).",
 }, {
-  from: id("Sender's agent id."),
+  from: id("Sender's agent id, or the broker's id when `from_broker` is true."),
   payload: bin("Message document."),
   topic: topic("Topic it was published to; absent for direct messages.").optional(),
   correlation_id: id("From `send`.").optional(),
+  from_broker: z.boolean().optional().describe("v1.1: true when the broker itself sent it (a publish over HTTP, HTTP-12); `from` is then a broker id."),
 });
 
 export const SubscribeSchema = frame("subscribe", {
@@ -298,6 +322,7 @@ export const RequestSchema = frame("request", {
   timeout_ms: posInt(86_400_000, "Caller → broker: time to wait; default is the broker's.").optional(),
   deadline: timeMs("Broker → agent: when the caller stops waiting.").optional(),
   from: id("Broker → agent: the caller's agent id.").optional(),
+  remaining_ms: uint("v1.1, broker → agent: time left until `deadline` when the broker sent the frame.").optional(),
 }, {
   check: (r) => (r.to === undefined) !== (r.capability === undefined),
   message: "exactly one of to and capability",
@@ -372,7 +397,7 @@ export const ErrorFrameSchema = frame("error", {
   description: "A frame failed, or the session ends.",
 }, {
   ref: id("`ref`, `task_id` or `id` of the frame that failed, when known.").optional(),
-  code: z.string().min(1).max(64).describe("A code of the registry (ERR-1)."),
+  code: errorCode("A code of the registry (ERR-1)."),
   message: text(4096, "Human-readable text; never parsed."),
   details: z.record(z.string(), z.unknown()).optional().describe("Structured context, e.g. `path` of a bad field."),
   fatal: z.boolean().optional().describe("True when the broker closes the connection after this frame."),

@@ -10,6 +10,27 @@ export const SCHEMA_ID_BASE = "urn:agentwire:v1:schema:";
 
 export type JsonSchema = Record<string, unknown>;
 
+/**
+ * The rules of SPEC.md that protocol/schema/ cannot carry, with why [SCHEMA-2]. SPEC.md's list is
+ * generated from this one constant, and packages/wire/test/schema-validator.test.ts excuses an invalid
+ * vector that a validator built from the schemas alone accepts only when it cites one of these rules.
+ */
+export const SCHEMA_LIMITS: ReadonlyArray<{ rule: string; what: string }> = [
+  { rule: "ENC-1", what: "that the message is exactly one MessagePack item, complete, with no bytes after it: a schema sees a decoded value, not bytes" },
+  { rule: "ENC-2", what: "extension types and 0xc1: a schema sees a decoded value, and JSON's data model has neither" },
+  { rule: "ENC-3", what: "that an integer field is a MessagePack int, not a float: JSON Schema's `integer` accepts `1.0` (the schemas mark each such field `x-msgpack: int`); and the range ±(2^53−1) inside free-form maps (`details`, `input_schema`, `output_schema`), where JSON cannot tell an int from a float" },
+  { rule: "ENC-4", what: "str map keys and valid UTF-8: JSON's data model has only string keys and only valid strings" },
+  { rule: "ENC-5", what: "the nesting depth of 16 inside free-form maps: JSON Schema has no depth bound" },
+  { rule: "ENC-7", what: "str versus bin: JSON's data model has no bin; the schemas mark payload fields `x-msgpack: bin` and leave their type open" },
+  { rule: "ENC-8", what: "the message's length in bytes (`max_frame_bytes`)" },
+  { rule: "ENC-12", what: "nil means absent at the top level: a schema sees nil as a value (drop top-level nils before validating); nil inside nested types is rejected by the schemas" },
+  { rule: "ENC-18", what: "lengths in UTF-16 code units: JSON Schema's `maxLength` counts code points, so a str within it can still be too long (each character beyond U+FFFF is two UTF-16 units)" },
+  { rule: "ENC-20", what: "duplicate map keys: a decoded value has already merged them" },
+  { rule: "REG-8", what: "a capability name twice in `register.capabilities`: `uniqueItems` compares whole items, not one property" },
+  { rule: "TOPIC-1", what: "a topic's limit of 256 UTF-8 bytes: the `pattern` carries the grammar and the 32 tokens, and `maxLength` 256 code points lets through a topic of fewer characters but more bytes" },
+  { rule: "TOPIC-2", what: "a pattern's limit of 256 UTF-8 bytes, as for TOPIC-1" },
+];
+
 /** The JSON Schema of one frame type, with a stable `$id`. */
 export function frameJsonSchema(type: FrameType): JsonSchema {
   const generated = z.toJSONSchema(FRAME_SCHEMAS[type], {

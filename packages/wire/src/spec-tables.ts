@@ -4,10 +4,11 @@
  *   <!-- generated:frame NAME -->  ...  <!-- /generated -->
  *   <!-- generated:type NAME -->   ...  <!-- /generated -->   (ErrorInfo, Capability, AgentInfo)
  *   <!-- generated:errors -->      ...  <!-- /generated -->
+ *   <!-- generated:schema-limits --> ... <!-- /generated -->  (SCHEMA_LIMITS)
  */
 import { ERROR_CODES, ERROR_CODE_LIST } from "./errors.js";
 import { FRAME_TYPES, frameMeta, type FrameType } from "./frames.js";
-import { frameJsonSchema, type JsonSchema } from "./schema.js";
+import { frameJsonSchema, SCHEMA_LIMITS, type JsonSchema } from "./schema.js";
 import { z } from "zod";
 import { AgentInfoSchema, CapabilitySchema, ErrorInfoSchema } from "./frames.js";
 
@@ -49,7 +50,8 @@ function msgpackType(s: JsonSchema): string {
 function constraints(s: JsonSchema): string {
   const out: string[] = [];
   if (typeof s.minimum === "number" && typeof s.maximum === "number" && s.maximum < Number.MAX_SAFE_INTEGER) out.push(`${s.minimum}..${s.maximum}`);
-  if (typeof s.maxLength === "number") out.push(`≤ ${s.maxLength} chars`);
+  if (typeof s.minLength === "number" && typeof s.maxLength === "number") out.push(`${s.minLength}..${s.maxLength} chars`);
+  else if (typeof s.maxLength === "number") out.push(`≤ ${s.maxLength} chars`);
   if (typeof s.maxItems === "number") out.push(`≤ ${s.maxItems} items`);
   return out.length === 0 ? "" : ` (${out.join(", ")})`;
 }
@@ -83,7 +85,11 @@ export function renderErrorTable(): string {
   return ["| code | sent when | connection survives | retryable | HTTP status | close code when fatal |", "|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
-const BLOCK = /<!-- generated:(frame|type|errors)(?: ([A-Za-z_]+))? -->\n[\s\S]*?<!-- \/generated -->/g;
+export function renderSchemaLimits(): string {
+  return SCHEMA_LIMITS.map((l) => `- ${l.rule}: ${l.what}.`).join("\n");
+}
+
+const BLOCK = /<!-- generated:(frame|type|errors|schema-limits)(?: ([A-Za-z_]+))? -->\n[\s\S]*?<!-- \/generated -->/g;
 
 /** SPEC.md with every generated block rendered afresh. */
 export function syncSpec(spec: string): string {
@@ -91,6 +97,7 @@ export function syncSpec(spec: string): string {
     const body =
       kind === "frame" ? renderFrameTable(name as FrameType)
       : kind === "type" ? renderTypeTable(name ?? "")
+      : kind === "schema-limits" ? renderSchemaLimits()
       : renderErrorTable();
     return `<!-- generated:${kind}${name === undefined ? "" : ` ${name}`} -->\n${body}\n<!-- /generated -->`;
   });

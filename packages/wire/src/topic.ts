@@ -5,27 +5,33 @@ import { utf8Length } from "#utf8";
  * Topic grammar [TOPIC-1..4]: tokens separated by ".", each token one or more characters other than
  * ".", "*", ">", white space and control characters. A pattern may use "*" as a whole token (exactly
  * one token) and ">" as its last token (one or more tokens).
+ *
+ * The grammar is written once, as regular expressions: the validators below and the JSON Schemas of
+ * protocol/schema/ (`pattern`) both use these sources [SCHEMA-1]. Only the UTF-8 byte limit is outside
+ * them. The classes are spelled out (no `\s`, `\p{Cc}`) so that any ECMA-262 regex engine reads them
+ * alike: U+0000–U+0020, U+007F–U+00A0 and the other white space of SPEC.md §9.2.
  */
-const TOKEN = /^[^.*>\s\p{Cc}]+$/u;
+const TCHAR = "[^.*>\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]";
+const TOKEN = `${TCHAR}+`;
+const PTOKEN = `(?:${TOKEN}|\\*)`;
+const MORE = LIMITS.maxTopicTokens - 1;
 
-function tokensOf(s: string): string[] | undefined {
-  if (s.length === 0 || utf8Length(s) > LIMITS.maxIdBytes) return undefined;
-  const tokens = s.split(".");
-  return tokens.length > LIMITS.maxTopicTokens ? undefined : tokens;
-}
+/** A topic: 1..32 tokens without wildcards [TOPIC-1]. */
+export const TOPIC_PATTERN = `^${TOKEN}(?:\\.${TOKEN}){0,${MORE}}$`;
+/** A pattern: 1..32 tokens, `*` as whole tokens, `>` only as the whole last token [TOPIC-2]. */
+export const TOPIC_PATTERN_PATTERN = `^(?:${PTOKEN}(?:\\.${PTOKEN}){0,${MORE}}|(?:${PTOKEN}\\.){0,${MORE - 1}}>)$`;
+
+const TOPIC_RE = new RegExp(TOPIC_PATTERN, "u");
+const PATTERN_RE = new RegExp(TOPIC_PATTERN_PATTERN, "u");
 
 /** A concrete topic, as `publish` carries it: no wildcards. */
 export function isValidTopic(topic: string): boolean {
-  const tokens = tokensOf(topic);
-  return tokens !== undefined && tokens.every((t) => TOKEN.test(t));
+  return TOPIC_RE.test(topic) && utf8Length(topic) <= LIMITS.maxIdBytes;
 }
 
 /** A subscription pattern: a topic whose tokens may be "*", and whose last token may be ">". */
 export function isValidPattern(pattern: string): boolean {
-  const tokens = tokensOf(pattern);
-  if (tokens === undefined) return false;
-  const last = tokens.length - 1;
-  return tokens.every((t, i) => t === "*" || (t === ">" && i === last) || TOKEN.test(t));
+  return PATTERN_RE.test(pattern) && utf8Length(pattern) <= LIMITS.maxIdBytes;
 }
 
 /** Whether a valid pattern matches a valid topic (a topic is the pattern of itself alone). */

@@ -19,6 +19,7 @@ import {
   type Frame,
 } from "../src/index.js";
 
+const fromHexString = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const task: Frame = {
   type: "task",
@@ -37,11 +38,21 @@ describe("encode/decode [ENC-1..3]", () => {
     expect(back).toEqual({ ...task, input: Buffer.from(task.type === "task" ? task.input : []) });
   });
 
-  it("writes integers beyond 32 bits as MessagePack int64, never float64 [ENC-3]", () => {
+  it("writes positive integers beyond 32 bits as uint64 and negative ones as int64, never float64 [ENC-3, ENC-19]", () => {
     const bytes = hex(encode(task));
-    // deadline 1_795_600_000_000 = 0x1a2 0x...: int64 marker d3, no float64 marker cb anywhere
-    expect(bytes).toContain("a8646561646c696e65d3");
+    // deadline 1_795_600_000_000: uint64 marker cf, no float64 marker cb anywhere
+    expect(bytes).toContain("a8646561646c696e65cf");
     expect(bytes).not.toContain("cb");
+    expect(hex(encodePayload(0x1_0000_0000))).toBe("cf0000000100000000");
+    expect(hex(encodePayload(Number.MAX_SAFE_INTEGER))).toBe("cf001fffffffffffff");
+    expect(hex(encodePayload(-0x8000_0001))).toBe("d3ffffffff7fffffff");
+    expect(hex(encodePayload([0xffff_ffff, -0x8000_0000]))).toBe("92ceffffffffd280000000");
+  });
+
+  it("decodes a positive integer beyond 32 bits in either 9-byte form, uint64 or int64 [ENC-3]", () => {
+    const frame = (marker: string) => fromHexString(`82a474797065a9686561727462656174a9696e5f666c69676874${marker}0000000100000000`);
+    expect(decode(frame("cf"))).toEqual({ type: "heartbeat", in_flight: 0x1_0000_0000 });
+    expect(decode(frame("d3"))).toEqual({ type: "heartbeat", in_flight: 0x1_0000_0000 });
   });
 
   it("leaves out undefined fields instead of writing an extension type", () => {
@@ -78,6 +89,22 @@ describe("encode/decode [ENC-1..3]", () => {
     }
   });
 
+  it("names array items by decimal index in details.path, and a cross-field rule by the field it names [ENC-15]", () => {
+    const pathOf = (frame: unknown): unknown => {
+      try {
+        decode(encode(frame as Frame));
+      } catch (e) {
+        return (e as AgentwireError).details?.path;
+      }
+      return expect.unreachable();
+    };
+    expect(pathOf({ type: "register", capabilities: [{ name: "ok" }, { name: " bad" }] })).toBe("capabilities.1.name");
+    expect(pathOf({ type: "register", capabilities: [{ name: "c" }, { name: "c" }] })).toBe("capabilities");
+    expect(pathOf({ type: "query", ref: "q", tags: ["a", "b c"] })).toBe("tags.1");
+    expect(pathOf({ type: "request", id: "q", payload: new Uint8Array([1]) })).toBe("to");
+    expect(pathOf({ type: "result", task_id: "t", ok: false })).toBe("error");
+  });
+
   it("checks size before anything else [ENC-8]", () => {
     const bytes = encode({ type: "publish", topic: "a.b", payload: new Uint8Array(200) });
     expect(() => decode(bytes, { maxFrameBytes: 100 })).toThrow(FrameTooLargeError);
@@ -86,7 +113,7 @@ describe("encode/decode [ENC-1..3]", () => {
   it("decodes payload documents separately from the envelope [ENC-7]", () => {
     const doc = { a: 1, b: [true, null, "x"], big: 2 ** 40 };
     expect(decodePayload(encodePayload(doc))).toEqual(doc);
-    expect(hex(encodePayload(2 ** 40))).toBe("d30000010000000000");
+    expect(hex(encodePayload(2 ** 40))).toBe("cf0000010000000000");
   });
 });
 
