@@ -5,6 +5,8 @@
 See README.md for a tour; protocol/SPEC.md of the agentwire repository is the wire's definition.
 """
 
+import logging
+
 from .agent import Agent, DrainReport
 from .client import Client, Subscription, connect
 from .codec import decode_payload, encode_payload
@@ -46,6 +48,9 @@ from .topics import is_pattern, is_topic, topic_matches
 from .types import AgentInfo, Backoff, Capability, Done, Message, Progress
 
 __version__ = "0.1.0"
+
+# A library logs; the application decides where to (logging.basicConfig() shows reconnects and refusals).
+logging.getLogger("agentwire").addHandler(logging.NullHandler())
 
 __all__ = [
     "Agent", "AgentInfo", "AgentLostError", "AgentwireError", "AlreadyRegisteredError", "Backoff", "BadFrameError",

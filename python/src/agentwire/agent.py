@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
 from .client import Client, MessageHandler
 from .codec import Frame, decode_payload, encode_payload
 from .connection import Session
-from .context import RequestContext, TaskContext, now_ms
+from .context import RequestContext, TaskContext, expiry
 from .errors import AgentwireError, InvalidInputError
 from .types import AgentStatus, Backoff, Capability, Message
 
@@ -29,6 +29,10 @@ HealthCheck = Callable[[], "bool | Awaitable[bool]"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_CAPACITY = 16
+
+
+class _Abandoned(Exception):
+    """The attempt reached its deadline here: no result is sent [TASK-35]."""
 
 
 @dataclass(frozen=True)
@@ -291,6 +295,7 @@ class Agent:
 
     def _on_lost(self) -> None:
         # The broker requeues what this session held; the handlers' work can no longer be delivered.
+        self._session_draining = False  # a goaway drained the session that ended, not the next one
         self._abandon_all("connection lost")
 
     def _abandon_all(self, why: str) -> None:
@@ -330,7 +335,7 @@ class Agent:
                 session.send({"type": "progress", "task_id": frame["task_id"], "data": encode_payload(data)})
 
         ctx = TaskContext(frame["task_id"], frame["capability"], frame["attempt"], frame.get("max_attempts", frame["attempt"]),
-                          frame.get("priority", "normal"), frame["deadline"], self.client, _emit=emit)
+                          frame.get("priority", "normal"), frame["deadline"], self.client, _expires=expiry(frame), _emit=emit)
         run = _Running(ctx)
         self._running[key] = run
         self._idle.clear()
@@ -342,6 +347,15 @@ class Agent:
         output: Any = None
         try:
             output = await self._attempt(frame, run)
+        except _Abandoned:
+            # At its own deadline the agent lets the broker end the task (TASK-33) and sends no result,
+            # so it never races the broker's clock [TASK-35]; the next heartbeat shows it gone.
+            if self._running.get(key) is run:
+                del self._running[key]
+                self.session.beat()
+                self._status_changed()
+                self._maybe_idle()
+            return
         except AgentwireError as err:
             error = err.info()
         except Exception as err:
@@ -364,7 +378,7 @@ class Agent:
         if entry is None:
             raise AgentwireError(f"this agent does not offer {frame['capability']}", code="unknown_capability")
         if ctx.time_left <= 0:  # [TASK-6]
-            raise AgentwireError("the deadline passed before the task started", code="deadline_exceeded")
+            raise _Abandoned()
         try:
             value = decode_payload(frame["input"])
             if entry.parse is not None:
@@ -378,12 +392,13 @@ class Agent:
         if not done:  # the deadline passed: abandon the work [TASK-6]
             ctx.stop("deadline_exceeded")
             run.work.cancel()
-            self._spawn(asyncio.wait({run.work}))  # let it unwind without holding the result back
+            self._spawn(asyncio.wait({run.work}))  # let it unwind without holding anything back
+            raise _Abandoned()
         if ctx.cancelled.is_set():
-            code = "deadline_exceeded" if ctx.cancel_reason == "deadline_exceeded" else "cancelled"
-            raise AgentwireError(f"stopped: {ctx.cancel_reason}", code=code)
+            # After the broker's cancel: `cancelled`, final, whatever its reason [TASK-32].
+            raise AgentwireError(f"stopped by the broker: {ctx.cancel_reason}", code="cancelled", retryable=False)
         if run.work.cancelled():
-            raise AgentwireError("the handler was cancelled", code="cancelled")
+            raise AgentwireError("the handler was cancelled", code="cancelled", retryable=False)
         return run.work.result()
 
     # ---- requests -------------------------------------------------------------------------------
@@ -404,8 +419,7 @@ class Agent:
         if handler is None and len(self._responders) == 1:
             handler = next(iter(self._responders.values()))
         generation = self.session.generation
-        deadline = frame.get("deadline", now_ms() + 10_000)
-        ctx = RequestContext(frame["id"], frame.get("from"), frame.get("capability"), deadline, self.client)
+        ctx = RequestContext(frame["id"], frame.get("from"), frame.get("capability"), frame.get("deadline", 0), self.client, _expires=expiry(frame))
         answer: Frame = {"type": "response", "id": frame["id"]}
         try:
             if handler is None:
@@ -419,5 +433,5 @@ class Agent:
         except Exception as err:
             log.warning("request handler raised", exc_info=True)
             answer.update(ok=False, error={"code": "internal", "message": f"{type(err).__name__}: {err}"[:4096], "retryable": self._retry_unexpected})
-        if self.session.generation == generation and now_ms() <= deadline:
+        if self.session.generation == generation and ctx.time_left > 0:  # not after the deadline [REQ-15]
             self.session.send(answer)

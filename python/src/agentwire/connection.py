@@ -354,12 +354,12 @@ class Session:
             every = min(every, self._beat_every)
         self._beats = asyncio.create_task(self._heartbeats(every))
         log.info("%s as %s (session %s)", "reconnected" if again else "registered", frame["agent_id"], frame["session_id"])
+        if self.handlers.ready is not None:
+            self.handlers.ready(again)  # first: the agent's status belongs to this session from here on
         self.beat()
         if again:
             self._resubscribe()
             self._reattach_tasks()
-        if self.handlers.ready is not None:
-            self.handlers.ready(again)
         waiters, self._ready_waiters = self._ready_waiters, []
         for w in waiters:
             if not w.done():

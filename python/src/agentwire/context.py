@@ -15,6 +15,19 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def expiry(frame: dict[str, Any]) -> float:
+    """When a task or request received just now runs out, on this machine's monotonic clock.
+
+    From ``remaining_ms`` (v1.1), so that a skewed clock here does not matter [TASK-34, REQ-16]; from
+    ``deadline`` against this machine's clock only for a v1.0 broker, which sends no ``remaining_ms``.
+    """
+    remaining = frame.get("remaining_ms")
+    if not isinstance(remaining, int) or isinstance(remaining, bool):
+        deadline = frame.get("deadline")
+        remaining = deadline - now_ms() if isinstance(deadline, int) else 10_000
+    return time.monotonic() + max(0, remaining) / 1000
+
+
 @dataclass
 class TaskContext:
     """One attempt of a task, as its handler sees it.
@@ -29,17 +42,19 @@ class TaskContext:
     attempt: int
     max_attempts: int
     priority: str
-    #: The broker's deadline, Unix ms [TASK-5]; compared with this machine's clock.
+    #: The broker's deadline, Unix ms on the broker's clock [TASK-5]; ``time_left`` does not depend on it.
     deadline: int
     client: "Client"
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_reason: str | None = None
+    _expires: float = field(default=0.0, repr=False)
     _emit: Callable[[Any], None] = field(default=lambda data: None, repr=False)
 
     @property
     def time_left(self) -> float:
-        """Seconds until the deadline (0 once passed); give nested submits and requests at most this [REQ-15]."""
-        return max(0.0, (self.deadline - now_ms()) / 1000)
+        """Seconds until the deadline (0 once passed), counted from the broker's ``remaining_ms`` [TASK-34];
+        give nested submits and requests at most this [REQ-15]."""
+        return max(0.0, self._expires - time.monotonic())
 
     async def progress(self, data: Any) -> None:
         """Sends a progress update to the submitters [TASK-7]; dropped once the task stopped."""
@@ -60,10 +75,12 @@ class RequestContext:
     #: The caller's agent id (``request.from``).
     sender: str | None
     capability: str | None
-    #: When the caller stops waiting, Unix ms.
+    #: When the caller stops waiting, Unix ms on the broker's clock.
     deadline: int
     client: "Client"
+    _expires: float = field(default=0.0, repr=False)
 
     @property
     def time_left(self) -> float:
-        return max(0.0, (self.deadline - now_ms()) / 1000)
+        """Seconds until the caller stops waiting, counted from the broker's ``remaining_ms`` [REQ-16]."""
+        return max(0.0, self._expires - time.monotonic())

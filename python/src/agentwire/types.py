@@ -19,14 +19,18 @@ T = TypeVar("T")
 class Message:
     """A delivered direct message (``topic`` None) or broadcast [MSG-2]."""
 
+    #: The sender's agent id, or a broker's id when ``from_broker`` (do not answer that one) [MSG-7].
     sender: str
     payload: Any
     topic: str | None = None
     correlation_id: str | None = None
+    #: True for a broadcast the broker itself sent (a publish over its HTTP API).
+    from_broker: bool = False
 
     @classmethod
     def from_frame(cls, frame: Frame) -> "Message":
-        return cls(frame["from"], decode_payload(frame.get("payload")), frame.get("topic"), frame.get("correlation_id"))
+        return cls(frame["from"], decode_payload(frame.get("payload")), frame.get("topic"), frame.get("correlation_id"),
+                   frame.get("from_broker") is True)
 
 
 @dataclass(frozen=True)
