@@ -1,6 +1,7 @@
 /**
  * `pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios a,b] [--duration ms]
- *  [--heap-tasks n | --no-heap] [--heap-events off,memory,pg] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir]`
+ *  [--heap-tasks n | --no-heap] [--heap-events off,memory,pg] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir]
+ *  [--check [results.ndjson]]`
  * Progress on stderr, the Markdown table on stdout; Markdown + NDJSON under bench/results/.
  */
 import { execFileSync } from "node:child_process";
@@ -23,6 +24,7 @@ import { meshBaseline } from "./scenarios/mesh-baseline.js";
 import { agentwireMeshStores, agentwireMeshRaw } from "./scenarios/agentwire-mesh.js";
 import { bullmq } from "./scenarios/bullmq.js";
 import { seedBrpop } from "./scenarios/seed-brpop.js";
+import { checkReport, checkTargets } from "./targets.js";
 
 /**
  * Run order: in-memory and peer scenarios, then the Redis ones; ratio columns key on scenario names.
@@ -47,11 +49,14 @@ interface Args {
   heapEvents: EventsMode[];
   scaleAgents: number;
   repeat: number;
+  /** --check: compare the run with the targets (src/targets.ts); with a file, that saved run instead of a new one. */
+  check: boolean;
+  checkFile?: string;
 }
 
 function usage(): string {
   const optional = SCENARIOS.filter((s) => s.optional === true).map((s) => s.name);
-  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${DEFAULT_SCENARIOS.join(",")}; only when named: ${optional.join(",")}] [--duration ms] [--heap-tasks n | --no-heap] [--heap-events ${HEAP_STORES.join(",")}] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir]`;
+  return `usage: pnpm bench [--full] [--payload 100|4096] [--inflight 1,256] [--scenarios ${DEFAULT_SCENARIOS.join(",")}; only when named: ${optional.join(",")}] [--duration ms] [--heap-tasks n | --no-heap] [--heap-events ${HEAP_STORES.join(",")}] [--scale-agents n | --no-scale] [--repeat n] [--cpu-prof dir] [--check [results.ndjson]]`;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -66,6 +71,7 @@ function parseArgs(argv: string[]): Args {
     heapEvents: HEAP_STORES,
     scaleAgents: 10_000,
     repeat: 1,
+    check: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -109,6 +115,10 @@ function parseArgs(argv: string[]): Args {
         break;
       case "--no-scale":
         a.scaleAgents = 0;
+        break;
+      case "--check":
+        a.check = true;
+        if (argv[i + 1]?.endsWith(".ndjson") === true) a.checkFile = argv[++i];
         break;
       case "--help":
       case "-h":
@@ -322,6 +332,7 @@ async function figure<T>(start: string | undefined, what: string, flag: string, 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv);
+  if (args.checkFile !== undefined) return checkSaved(args.checkFile);
   const started = Date.now();
   // The whole run stops by itself: quick mode within 5 minutes, full within an hour.
   const budgetMs = (args.full ? 3_600_000 : 300_000) * args.repeat;
@@ -409,17 +420,31 @@ async function main(): Promise<void> {
     scaleTable(scale, scaleNote),
     "",
   ].join("\n");
-  process.stdout.write(`${md}\n`);
+  const check = args.check ? checkTargets(rows, heaps.flatMap((h) => (h.result !== undefined ? [h.result] : [])), scale) : undefined;
+  const report = check !== undefined ? `\n${checkReport(check)}\n` : "";
+  process.stdout.write(`${md}\n${report}`);
 
   const dir = join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const ndjson = [m, ...rows, ...heaps.flatMap((h) => (h.result !== undefined ? [h.result] : [])), ...(ended !== undefined ? [ended] : []), ...(scale !== undefined ? [scale] : [])].map((x) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v))).join("\n");
   writeFileSync(join(dir, `bench-${stamp}.ndjson`), `${ndjson}\n`);
-  writeFileSync(join(dir, `bench-${stamp}.md`), `${md}\n\n\`\`\`json\n${JSON.stringify(m, null, 2)}\n\`\`\`\n`);
+  writeFileSync(join(dir, `bench-${stamp}.md`), `${md}\n${report}\n\`\`\`json\n${JSON.stringify(m, null, 2)}\n\`\`\`\n`);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; results in bench/results/bench-${stamp}.{md,ndjson}`);
   clearTimeout(watchdog);
-  process.exit(0);
+  process.exit(check?.some((t) => t.met === false) === true ? 4 : 0);
+}
+
+/** `--check results.ndjson`: the targets against a saved run (its rows, heap and scale lines). */
+function checkSaved(file: string): void {
+  const lines = readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { kind?: string });
+  const rows = lines.filter((l): l is Row => l.kind === "row");
+  const heaps = lines.filter((l): l is HeapResult => l.kind === "heap");
+  const scale = lines.find((l): l is ScaleResult => l.kind === "scale");
+  const machine = (lines[0] as { machine?: { cpus?: number; model?: string } }).machine;
+  const results = checkTargets(rows, heaps, scale);
+  process.stdout.write(`${file}${machine !== undefined ? ` (${machine.cpus ?? "?"} × ${machine.model ?? "?"})` : ""}\n\n${checkReport(results)}\n`);
+  process.exit(results.some((t) => t.met === false) ? 4 : 0);
 }
 
 main().catch((err: unknown) => {
