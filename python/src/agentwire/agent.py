@@ -15,24 +15,18 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 from .client import Client, MessageHandler
-from .codec import Frame, decode_payload, encode_payload
-from .connection import Session
-from .context import RequestContext, TaskContext, expiry
-from .errors import AgentwireError, InvalidInputError
+from .codec import Frame
+from .errors import AgentwireError
+from .session import Session
 from .types import AgentStatus, Backoff, Capability, Message
+from .work import RequestHandler, TaskHandler, Work, CapabilityEntry
 
 log = logging.getLogger("agentwire")
 
-TaskHandler = Callable[[Any, TaskContext], Awaitable[Any]]
-RequestHandler = Callable[[Any, RequestContext], Awaitable[Any]]
 HealthCheck = Callable[[], "bool | Awaitable[bool]"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_CAPACITY = 16
-
-
-class _Abandoned(Exception):
-    """The attempt reached its deadline here: no result is sent [TASK-35]."""
 
 
 @dataclass(frozen=True)
@@ -41,19 +35,6 @@ class DrainReport:
 
     settled: bool
     released: list[str]
-
-
-@dataclass
-class _Entry:
-    capability: Capability
-    handler: TaskHandler
-    parse: Callable[[Any], Any] | None
-
-
-@dataclass
-class _Running:
-    ctx: TaskContext
-    work: asyncio.Future[Any] | None = None
 
 
 class Agent:
@@ -79,27 +60,23 @@ class Agent:
         self.capacity = capacity
         self._tier, self._tags = tier, list(tags)
         self._health_check, self._health_every = health_check, health_check_interval
-        self._retry_unexpected = retry_unexpected_errors
         self._on_goaway = on_goaway
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, CapabilityEntry] = {}
         self._responders: dict[str | None, RequestHandler] = {}
         self._topics: list[tuple[str, MessageHandler]] = []
         self._message_handler: MessageHandler | None = None
-        self._running: dict[tuple[str, int], _Running] = {}
-        self._requests: set[asyncio.Task[Any]] = set()
         self._background: set[asyncio.Future[Any]] = set()
         self._healthy = True
         self._draining = False  # for good: drain() or close()
         self._session_draining = False  # this session only: after goaway, until the next registered
         self._last_status: AgentStatus = "ready"
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._health_task: asyncio.Task[None] | None = None
         self.session = Session(url, name=name, agent_id=agent_id, token=token, offer=self._offer, load=self._load,
                                backoff=backoff, heartbeat_interval=heartbeat_interval)
         self.client = Client(self.session)
+        self._work = Work(self.session, self.client, self._entries, self._responders, retry_unexpected_errors, self._work_changed)
         h = self.session.handlers
-        h.task, h.cancel, h.request, h.goaway = self._on_task, self._on_cancel, self._on_request, self._on_goaway_frame
+        h.task, h.cancel, h.request, h.goaway = self._work.start_task, self._work.cancel, self._work.start_request, self._on_goaway_frame
         h.message, h.lost, h.ready = self._on_direct, self._on_lost, self._on_ready
 
     # ---- declaring what the agent does ----------------------------------------------------------
@@ -124,7 +101,7 @@ class Agent:
             if not inspect.iscoroutinefunction(handler):
                 raise TypeError(f"capability {name}: the handler must be an async function")
             cap = Capability(name, version, description, tuple(tags), input_schema, output_schema)
-            self._entries[name] = _Entry(cap, handler, parse)
+            self._entries[name] = CapabilityEntry(cap, handler, parse)
             return handler
         return register
 
@@ -155,7 +132,7 @@ class Agent:
 
     @property
     def in_flight(self) -> int:
-        return len(self._running)
+        return len(self._work.running)
 
     @property
     def status(self) -> AgentStatus:
@@ -163,7 +140,7 @@ class Agent:
             return "draining"
         if not self._healthy:
             return "unhealthy"
-        return "busy" if len(self._running) >= self.capacity else "ready"
+        return "busy" if len(self._work.running) >= self.capacity else "ready"
 
     def _offer(self) -> dict[str, Any]:
         caps = [e.capability.wire() for e in self._entries.values()]
@@ -171,7 +148,7 @@ class Agent:
         return {"capabilities": caps, "capacity": self.capacity, "tier": self._tier, "tags": self._tags or None}
 
     def _load(self) -> dict[str, Any]:
-        return {"in_flight": len(self._running), "capacity": self.capacity, "status": self.status}
+        return {"in_flight": len(self._work.running), "capacity": self.capacity, "status": self.status}
 
     def _status_changed(self) -> None:
         # Heartbeat at once when the status changes, so the broker routes by it without waiting a period.
@@ -180,11 +157,10 @@ class Agent:
             self._last_status = status
             self.session.beat()
 
-    def _maybe_idle(self) -> None:
-        if not self._running and not self._requests:
-            self._idle.set()
-            if self._session_draining and not self._draining:
-                self.session.reconnect(1000)  # [DRAIN-5], then serve again on a new session [SHUT-6]
+    def _work_changed(self) -> None:
+        self._status_changed()
+        if self._session_draining and not self._draining and self._work.idle.is_set():
+            self.session.reconnect(1000)  # [DRAIN-5], then serve again on a new session [SHUT-6]
 
     # ---- lifetime -------------------------------------------------------------------------------
 
@@ -229,11 +205,11 @@ class Agent:
                 except AgentwireError as err:
                     log.warning("drain not acknowledged: %s", err)
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            await asyncio.wait_for(self._work.idle.wait(), timeout)
             settled = True
         except asyncio.TimeoutError:
             settled = False
-        released = sorted({key[0] for key in self._running})
+        released = sorted({key[0] for key in self._work.running})
         await self.close()
         return DrainReport(settled, released)
 
@@ -242,7 +218,7 @@ class Agent:
         self._draining = True
         if self._health_task is not None:
             self._health_task.cancel()
-        self._abandon_all("agent closed")
+        self._work.abandon_all("agent closed")
         await self.session.close()
 
     async def wait_closed(self) -> Exception | None:
@@ -290,148 +266,13 @@ class Agent:
             return
         self._session_draining = True
         self.session.send({"type": "drain"})  # [SHUT-6]
-        self._status_changed()
-        self._maybe_idle()
+        self._work_changed()
 
     def _on_lost(self) -> None:
         # The broker requeues what this session held; the handlers' work can no longer be delivered.
         self._session_draining = False  # a goaway drained the session that ended, not the next one
-        self._abandon_all("connection lost")
-
-    def _abandon_all(self, why: str) -> None:
-        for run in self._running.values():
-            run.ctx.stop(why)
-            if run.work is not None:
-                run.work.cancel()
-        self._running.clear()
-        for t in self._requests:
-            t.cancel()
-        self._requests.clear()
-        self._idle.set()
+        self._work.abandon_all("connection lost")
 
     def _on_direct(self, msg: Message) -> None:
         if self._message_handler is not None:
             self.client._spawn(self._message_handler, msg)
-
-    def _on_cancel(self, frame: Frame) -> None:
-        for (task_id, _), run in self._running.items():
-            if task_id == frame.get("task_id"):
-                run.ctx.stop(frame.get("reason") or "cancelled")
-                if run.work is not None:
-                    run.work.cancel()  # the handler sees the cancel [TASK-32]
-
-    # ---- tasks ----------------------------------------------------------------------------------
-
-    def _on_task(self, frame: Frame) -> None:
-        key = (frame["task_id"], frame["attempt"])
-        if key in self._running:
-            log.warning("duplicate task frame ignored: %s attempt %s", *key)
-            return
-        session = self.session
-        generation = session.generation
-
-        def emit(data: Any) -> None:
-            if session.generation == generation:
-                session.send({"type": "progress", "task_id": frame["task_id"], "data": encode_payload(data)})
-
-        ctx = TaskContext(frame["task_id"], frame["capability"], frame["attempt"], frame.get("max_attempts", frame["attempt"]),
-                          frame.get("priority", "normal"), frame["deadline"], self.client, _expires=expiry(frame), _emit=emit)
-        run = _Running(ctx)
-        self._running[key] = run
-        self._idle.clear()
-        self._status_changed()
-        self._spawn(self._run_task(frame, key, run, generation))
-
-    async def _run_task(self, frame: Frame, key: tuple[str, int], run: _Running, generation: int) -> None:
-        error: dict[str, Any] | None = None
-        output: Any = None
-        try:
-            output = await self._attempt(frame, run)
-        except _Abandoned:
-            # At its own deadline the agent lets the broker end the task (TASK-33) and sends no result,
-            # so it never races the broker's clock [TASK-35]; the next heartbeat shows it gone.
-            if self._running.get(key) is run:
-                del self._running[key]
-                self.session.beat()
-                self._status_changed()
-                self._maybe_idle()
-            return
-        except AgentwireError as err:
-            error = err.info()
-        except Exception as err:
-            # A bug or a failed dependency: `internal`, final unless the agent says its failures are transient.
-            log.warning("handler of %s raised", frame["capability"], exc_info=True)
-            error = {"code": "internal", "message": f"{type(err).__name__}: {err}"[:4096], "retryable": self._retry_unexpected}
-        if self._running.get(key) is not run:
-            return  # abandoned: the session ended, the broker requeued the task
-        del self._running[key]
-        result: Frame = {"type": "result", "task_id": frame["task_id"], "attempt": frame["attempt"]}
-        result.update({"ok": False, "error": error} if error is not None else {"ok": True, "output": encode_payload(output)})
-        if self.session.generation == generation:  # a result for an ended session names a requeued task
-            self.session.send(result)
-        self._status_changed()
-        self._maybe_idle()
-
-    async def _attempt(self, frame: Frame, run: _Running) -> Any:
-        ctx = run.ctx
-        entry = self._entries.get(frame["capability"])
-        if entry is None:
-            raise AgentwireError(f"this agent does not offer {frame['capability']}", code="unknown_capability")
-        if ctx.time_left <= 0:  # [TASK-6]
-            raise _Abandoned()
-        try:
-            value = decode_payload(frame["input"])
-            if entry.parse is not None:
-                value = entry.parse(value)
-        except AgentwireError:
-            raise
-        except Exception as err:
-            raise InvalidInputError(str(err) or type(err).__name__) from err
-        run.work = asyncio.ensure_future(entry.handler(value, ctx))
-        done, _ = await asyncio.wait({run.work}, timeout=ctx.time_left)
-        if not done:  # the deadline passed: abandon the work [TASK-6]
-            ctx.stop("deadline_exceeded")
-            run.work.cancel()
-            self._spawn(asyncio.wait({run.work}))  # let it unwind without holding anything back
-            raise _Abandoned()
-        if ctx.cancelled.is_set():
-            # After the broker's cancel: `cancelled`, final, whatever its reason [TASK-32].
-            raise AgentwireError(f"stopped by the broker: {ctx.cancel_reason}", code="cancelled", retryable=False)
-        if run.work.cancelled():
-            raise AgentwireError("the handler was cancelled", code="cancelled", retryable=False)
-        return run.work.result()
-
-    # ---- requests -------------------------------------------------------------------------------
-
-    def _on_request(self, frame: Frame) -> None:
-        task = asyncio.create_task(self._answer(frame))
-        self._requests.add(task)
-        self._idle.clear()
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._requests.discard(t)
-            self._maybe_idle()
-
-        task.add_done_callback(done)
-
-    async def _answer(self, frame: Frame) -> None:
-        handler = self._responders.get(frame.get("capability")) or self._responders.get(None)
-        if handler is None and len(self._responders) == 1:
-            handler = next(iter(self._responders.values()))
-        generation = self.session.generation
-        ctx = RequestContext(frame["id"], frame.get("from"), frame.get("capability"), frame.get("deadline", 0), self.client, _expires=expiry(frame))
-        answer: Frame = {"type": "response", "id": frame["id"]}
-        try:
-            if handler is None:
-                raise AgentwireError("this agent answers no requests", code="no_handler")
-            payload = await asyncio.wait_for(handler(decode_payload(frame.get("payload")), ctx), ctx.time_left)
-            answer.update(ok=True, payload=encode_payload(payload))
-        except asyncio.TimeoutError:
-            return  # the caller stopped waiting at the deadline and got `timeout` from the broker [REQ-15]
-        except AgentwireError as err:
-            answer.update(ok=False, error=err.info())
-        except Exception as err:
-            log.warning("request handler raised", exc_info=True)
-            answer.update(ok=False, error={"code": "internal", "message": f"{type(err).__name__}: {err}"[:4096], "retryable": self._retry_unexpected})
-        if self.session.generation == generation and ctx.time_left > 0:  # not after the deadline [REQ-15]
-            self.session.send(answer)

@@ -11,7 +11,7 @@ import logging
 from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Sequence
 
 from .codec import Frame, decode_payload, encode_payload
-from .connection import Session
+from .session import Session
 from .errors import BadFrameError, ClosedError, error_from_info
 from .handle import TaskEvent, TaskHandle, watcher
 from .topics import is_pattern, is_topic

@@ -3,7 +3,7 @@
 Reconnect lives here in one place: when the socket drops, open operations fail with
 ConnectionLostError, accepted tasks wait ``reattach`` seconds to be followed again on the next
 session [ATT-3], and a new ``register`` (same agent id, subscriptions restored) follows the next open.
-Frames go out through one queue per connection, so they leave in the order they were sent [CONN-7].
+The socket itself is the Connection's.
 """
 
 from __future__ import annotations
@@ -13,20 +13,16 @@ import logging
 import time
 from typing import Any, Awaitable, Callable, Protocol
 
-import websockets
-from websockets.exceptions import ConnectionClosed
-
-from .codec import Frame, decode_frame, encode_frame
+from .codec import Frame
+from .connection import Connection
 from .errors import AgentwireError, ClosedError, ConnectError, ConnectionLostError, error_from_code
 from .topics import topic_matches
 from .types import Backoff, Message
 
-SUBPROTOCOL = "agentwire.v1"
 log = logging.getLogger("agentwire")
 
 # Codes that make a `register` fail for good: retrying with the same settings cannot help.
 _FATAL_REGISTER = frozenset({"unauthorized", "unsupported_version", "forbidden", "bad_frame"})
-_HEADERS_ARG = "additional_headers" if int(websockets.__version__.split(".")[0]) >= 14 else "extra_headers"
 
 
 class TaskWatcher(Protocol):
@@ -68,7 +64,6 @@ class Session:
         self.url, self.name, self.token = url, name, token
         self._agent_id = agent_id
         self._offer, self._load = offer, load
-        self._backoff = backoff or Backoff()
         self._beat_every = heartbeat_interval
         self._reattach = reattach
         self.handlers = Handlers()
@@ -83,14 +78,10 @@ class Session:
         self._tasks: dict[str, TaskWatcher] = {}
         self._requests: dict[str, asyncio.Future[Frame]] = {}
         self._ready_waiters: list[asyncio.Future[None]] = []
-        self._outbox: asyncio.Queue[bytes | int] | None = None
-        self._runner: asyncio.Task[None] | None = None
         self._beats: asyncio.Task[None] | None = None
         self._detached: asyncio.TimerHandle | None = None
-        self._stop = asyncio.Event()
         self._closed = asyncio.Event()
-        self._failures = 0
-        self.last_failure: str | None = None
+        self._conn = Connection(url, token, backoff or Backoff(), on_open=self._on_open, on_frame=self._dispatch, on_close=self._on_close)
 
     # ---- state ----------------------------------------------------------------------------------
 
@@ -116,15 +107,16 @@ class Session:
         Raises ConnectError after ``timeout`` seconds (None: wait for the broker however long), or
         the broker's error when it refused the registration for good.
         """
-        if self._runner is None:
+        if self._state == "idle":
             self._state = "registering"
-            self._runner = asyncio.create_task(self._run(), name="agentwire-session")
+            self._conn.start()
         try:
             await asyncio.wait_for(self.when_ready(), timeout)
         except asyncio.TimeoutError:
-            last = f"; last failure: {self.last_failure}" if self.last_failure else ""
-            self._fatal = ConnectError(f"could not connect to {self.url}: no session within {timeout} s ({self._failures} failed attempts{last})",
-                                       details={"url": self.url, "attempts": self._failures, "last_failure": self.last_failure})
+            failures, last = self._conn.failures, self._conn.last_failure
+            self._fatal = ConnectError(f"could not connect to {self.url}: no session within {timeout} s ({failures} failed attempts"
+                                       + (f"; last failure: {last})" if last else ")"),
+                                       details={"url": self.url, "attempts": failures, "last_failure": last})
             await self.close()
             raise self._fatal from None
 
@@ -147,10 +139,7 @@ class Session:
 
     def send(self, frame: Frame) -> bool:
         """Queues a frame on the current session; False when there is none."""
-        if self._state != "ready" or self._outbox is None:
-            return False
-        self._outbox.put_nowait(encode_frame(frame))
-        return True
+        return self._state == "ready" and self._conn.send(frame)
 
     def call(self, frame: Frame, on_answer: Callable[[Frame], None] | None = None) -> asyncio.Future[Frame]:
         """Sends a frame with `ref`; the future gets the broker's answer (ack, accepted, agents) or its error.
@@ -191,8 +180,7 @@ class Session:
 
     def reconnect(self, code: int = 1000) -> None:
         """Closes the current connection after the frames queued so far; the session connects again."""
-        if self._outbox is not None:
-            self._outbox.put_nowait(code)
+        self._conn.drop(code)
 
     async def close(self, code: int = 1000) -> None:
         """Closes for good: queued frames are sent first, open operations fail with ClosedError."""
@@ -201,87 +189,16 @@ class Session:
         self._state = "closed"
         self._fail_all(ClosedError())
         self._reject_ready(self._fatal or ClosedError())
-        self._stop.set()
-        if self._outbox is not None:
-            self._outbox.put_nowait(code)
-        if self._runner is not None and self._runner is not asyncio.current_task():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._runner), 5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                self._runner.cancel()
+        await self._conn.stop(code)
         self._closed.set()
 
-    # ---- the connection loop --------------------------------------------------------------------
+    # ---- the connection's events ---------------------------------------------------------------
 
-    async def _run(self) -> None:
-        while self._state != "closed":
-            try:
-                ws = await websockets.connect(  # type: ignore[attr-defined]
-                    self.url, subprotocols=[SUBPROTOCOL], max_size=None, ping_interval=None, open_timeout=10,
-                    **({_HEADERS_ARG: {"Authorization": f"Bearer {self.token}"}} if self.token else {}),
-                )
-            except Exception as err:  # refused, DNS, bad handshake: all retried with backoff
-                self.last_failure = f"{type(err).__name__}: {err}"
-                await self._pause()
-                continue
-            await self._serve(ws)
-            if self._state != "closed":
-                await self._pause()
-        self._closed.set()
-
-    async def _serve(self, ws: Any) -> None:
-        outbox: asyncio.Queue[bytes | int] = asyncio.Queue()
-        self._outbox = outbox
-        writer = asyncio.create_task(self._write(ws, outbox))
-        if self._state != "closed":
-            self._state = "registering"
-            outbox.put_nowait(encode_frame(self._register_frame()))
-        was_ready = False
-        try:
-            async for message in ws:
-                try:
-                    frame = decode_frame(message)
-                except AgentwireError as err:
-                    log.warning("discarding a malformed frame from the broker: %s", err)  # [ENC-14]
-                    continue
-                if frame["type"] == "registered":
-                    was_ready = True
-                try:
-                    self._dispatch(frame)
-                except Exception:
-                    log.exception("handling a %s frame failed", frame["type"])
-        except ConnectionClosed:
-            pass
-        finally:
-            if self._beats is not None:
-                self._beats.cancel()
-            writer.cancel()
-            if self._outbox is outbox:
-                self._outbox = None
-        if was_ready:
-            self._failures = 0
-        code, reason = getattr(ws, "close_code", None), getattr(ws, "close_reason", "") or ""
-        self.last_failure = f"closed with {code} {reason}".strip()
-        self._on_close(was_ready)
-
-    async def _write(self, ws: Any, outbox: asyncio.Queue[bytes | int]) -> None:
-        try:
-            while True:
-                item = await outbox.get()
-                if isinstance(item, int):
-                    await ws.close(item)
-                    return
-                await ws.send(item)
-        except ConnectionClosed:
-            pass
-
-    async def _pause(self) -> None:
-        delay = self._backoff.delay(self._failures)
-        self._failures += 1
-        try:
-            await asyncio.wait_for(self._stop.wait(), delay)
-        except asyncio.TimeoutError:
-            pass
+    def _on_open(self) -> None:
+        if self._state == "closed":
+            return
+        self._state = "registering"
+        self._conn.send(self._register_frame())
 
     def _register_frame(self) -> Frame:
         frame: Frame = {"type": "register", "protocol": 1, "name": self.name, "agent_id": self.agent_id, "token": self.token}
@@ -348,7 +265,7 @@ class Session:
         self.registered = frame
         self.generation += 1
         self._state = "ready"
-        self.last_failure = None
+        self._conn.registered()
         every = frame["heartbeat_interval_ms"] / 1000
         if self._beat_every is not None:
             every = min(every, self._beat_every)
@@ -407,13 +324,16 @@ class Session:
 
             fut.add_done_callback(done)
 
-    def _on_close(self, was_ready: bool) -> None:
+    def _on_close(self) -> None:
+        if self._beats is not None:
+            self._beats.cancel()
+        was_ready = self._state == "ready"
         if self._state != "closed":
             self._state = "registering"
             if was_ready:
-                log.warning("connection to the broker lost (%s); reconnecting", self.last_failure)
+                log.warning("connection to the broker lost (%s); reconnecting", self._conn.last_failure)
         keep = self._state != "closed" and self._reattach > 0
-        self._fail_all(ConnectionLostError(f"connection to the broker {self.last_failure}"), keep_tasks=keep)
+        self._fail_all(ConnectionLostError(f"connection to the broker {self._conn.last_failure}"), keep_tasks=keep)
         if keep and self._tasks and self._detached is None:
             self._detached = asyncio.get_running_loop().call_later(self._reattach, self._give_up_tasks)
         if self._state == "closed":
