@@ -18,10 +18,13 @@ export interface Meter {
   name: string;
   /** Cumulative CPU time in µs. */
   cpuUs(): number;
+  /** The process, for tools that look at it from outside (src/hops.ts: its sockets, its syscalls). */
+  pid?: number;
 }
 
 export const selfMeter = (name = "client"): Meter => ({
   name,
+  pid: process.pid,
   cpuUs: () => {
     const u = process.cpuUsage();
     return u.user + u.system;
@@ -50,7 +53,7 @@ export function procRssBytes(pid: number): number {
   }
 }
 
-export const pidMeter = (name: string, pid: number): Meter => ({ name, cpuUs: () => procCpuUs(pid) });
+export const pidMeter = (name: string, pid: number): Meter => ({ name, pid, cpuUs: () => procCpuUs(pid) });
 
 /**
  * A process and every descendant, e.g. a PostgreSQL postmaster and the backends it forks: utime+stime
@@ -83,7 +86,7 @@ export function treeCpuUs(root: number): number {
   return total;
 }
 
-export const treeMeter = (name: string, root: number): Meter => ({ name, cpuUs: () => treeCpuUs(root) });
+export const treeMeter = (name: string, root: number): Meter => ({ name, pid: root, cpuUs: () => treeCpuUs(root) });
 
 /** User and system CPU time of the whole machine (every process), in µs, from /proc/stat. */
 export function machineCpuUs(): number {
