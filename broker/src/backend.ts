@@ -72,7 +72,7 @@ export interface MeshHost {
   /** Whether a local agent (not draining) offers what the task needs. */
   offers(task: RemoteTask): boolean;
   /** Delivers a publish from another broker to local subscribers; returns how many got it. */
-  publishLocal(topic: string, from: string, payload: Uint8Array): number;
+  publishLocal(topic: string, from: string, payload: Uint8Array, fromBroker: boolean): number;
   /** Runs a task handed over by another broker on a local agent; `done` exactly once. */
   runTask(task: RemoteTask, done: (outcome: RemoteOutcome) => void): void;
   /** A task this broker handed to another broker has ended. */
@@ -180,7 +180,7 @@ export interface MeshPort {
   /** The answer to request `id` forwarded here by broker `origin`. */
   answerRequest(origin: string, id: string, answer: RequestAnswer): void;
   /** Broadcasts a publish to other brokers; resolves with how many remote sessions got it (when known). */
-  publish(topic: string, from: string, payload: Uint8Array): Promise<number>;
+  publish(topic: string, from: string, payload: Uint8Array, fromBroker: boolean): Promise<number>;
 
   /** Mesh figures for /metrics, as of the last refresh (no round trip); undefined for a single broker. */
   stats(): MeshStats | undefined;

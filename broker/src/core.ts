@@ -117,6 +117,9 @@ export class BrokerCore {
       max_frame_bytes: this.config.maxFrameBytes,
       max_in_flight: this.config.maxInFlight,
       max_subscriptions: this.config.maxSubscriptions,
+      task_timeout_ms: this.config.taskTimeoutMs,
+      request_timeout_ms: this.config.requestTimeoutMs,
+      max_attempts: this.config.maxAttempts,
     });
     this.log.debug({ agent_id: s.agentId, capabilities: [...s.caps.keys()] }, "registered");
     this.pumpFor(s);
@@ -235,10 +238,11 @@ export class BrokerCore {
   /**
    * Publishes for token `acl` as `from` (an agent id, or the broker's id over HTTP): this broker's
    * subscribers now (their count), the other brokers' through the mesh (`remote`) [PUB-*, MESH-6].
+   * `fromBroker`: the HTTP API publishes as the broker itself, `from` its broker id [MSG-7].
    */
-  publish(acl: TokenAcl | undefined, from: string, topic: string, payload: Uint8Array): { local: number; remote: Promise<number> } {
+  publish(acl: TokenAcl | undefined, from: string, topic: string, payload: Uint8Array, fromBroker = false): { local: number; remote: Promise<number> } {
     if (!Auth.allowsTopic(acl, "publish", topic)) throw errorFromCode("forbidden", `token may not publish to ${topic}`);
-    return this.messaging.publishAll(from, topic, payload);
+    return this.messaging.publishAll(from, topic, payload, fromBroker);
   }
 
   send(s: Session, f: Send): void {
@@ -267,7 +271,7 @@ export class BrokerCore {
       brokerId: this.state.brokerId,
       localAgents: () => registry.directory(),
       offers: (t) => registry.anyOffers(t.capability, t.version, t.tags),
-      publishLocal: (topic, from, payload) => messaging.publish(from, { topic, payload }),
+      publishLocal: (topic, from, payload, fromBroker) => messaging.publish(from, { topic, payload }, fromBroker),
       runTask: (remote, done) => this.runHandedOver(remote, done),
       cancelRun: (origin, taskId, reason) => tasks.cancelFromMesh(origin, taskId, reason),
       taskMoved: (taskId, to, attempt) => tasks.remoteMoved(taskId, to, attempt),

@@ -113,7 +113,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     const topic = decodeURIComponent(pubMatch[1]!);
     if (!isValidTopic(topic)) throw errorFromCode("bad_frame", `not a valid topic: ${topic}`);
     const payload = encodePayload(await readJson(req, deps.maxBodyBytes));
-    const { local, remote: sent } = deps.core.publish(acl, deps.core.state.brokerId, topic, payload);
+    const { local, remote: sent } = deps.core.publish(acl, deps.core.state.brokerId, topic, payload, true);
     const remote = await sent;
     return json(res, 202, { delivered: local + remote });
   }

@@ -10,7 +10,7 @@ import { rotate, type Pool } from "./dispatch/strategy.js";
 import { RequestTable, type RequestRecord } from "./requests.js";
 import { takesRequest, takesRequestById } from "./serving.js";
 import type { Session } from "./session.js";
-import type { DeadlineHeap } from "./tasks/deadlines.js";
+import { remainingMs, type DeadlineHeap } from "./tasks/deadlines.js";
 import type { TaskRecord } from "./tasks/task-table.js";
 
 export class Messaging {
@@ -66,10 +66,10 @@ export class Messaging {
    * A publish by a peer or the HTTP API: delivered to this broker's subscribers (the count returned,
    * MESH-6) and to the other brokers' (`remote`, which rejects when the mesh could not take it).
    */
-  publishAll(from: string, topic: string, payload: Uint8Array): { local: number; remote: Promise<number> } {
-    const local = this.publish(from, { topic, payload });
+  publishAll(from: string, topic: string, payload: Uint8Array, fromBroker = false): { local: number; remote: Promise<number> } {
+    const local = this.publish(from, { topic, payload }, fromBroker);
     this.announce({ type: "message.published", from, topic, delivered: local, bytes: payload.byteLength }, payload);
-    return { local, remote: this.mesh.publish(topic, from, payload) };
+    return { local, remote: this.mesh.publish(topic, from, payload, fromBroker) };
   }
 
   /** The agents of a query [QUERY-*]: this broker's, then the other brokers' as last heard (MESH-1). */
@@ -78,10 +78,10 @@ export class Messaging {
   }
 
   /** Delivers one message per matching session, encoded once; returns how many got it. */
-  publish(from: string, f: Pick<Publish, "topic" | "payload">): number {
+  publish(from: string, f: Pick<Publish, "topic" | "payload">, fromBroker = false): number {
     const subs = this.topics.match(f.topic, this.matched);
     if (subs.size === 0) return 0;
-    const bytes = encode({ type: "message", from, topic: f.topic, payload: f.payload });
+    const bytes = encode({ type: "message", from, topic: f.topic, payload: f.payload, from_broker: fromBroker ? true : undefined });
     let n = 0;
     for (const s of subs) {
       if (s.state === "closed") continue;
@@ -127,7 +127,7 @@ export class Messaging {
       return;
     }
     target.requestsIn.add(r);
-    target.send({ type: "request", id: r.id, to: target.agentId, from: caller.agentId, payload: f.payload, deadline: r.deadline });
+    target.send({ type: "request", id: r.id, to: target.agentId, from: caller.agentId, payload: f.payload, deadline: r.deadline, remaining_ms: remainingMs(r.deadline) });
   }
 
   /** A direct message from another broker to a local agent; dropped if the agent is gone. */
@@ -157,7 +157,7 @@ export class Messaging {
     this.requests.add(r);
     this.deadlines.push(r);
     target.requestsIn.add(r);
-    target.send({ type: "request", id: r.id, to: target.agentId, from: e.from, payload: e.payload, deadline: r.deadline });
+    target.send({ type: "request", id: r.id, to: target.agentId, from: e.from, payload: e.payload, deadline: r.deadline, remaining_ms: remainingMs(r.deadline) });
   }
 
   /** The answer to a request this broker forwarded to another broker; late ones are dropped. */

@@ -74,15 +74,17 @@ export class AgentCtx {
   /** Sends a `task` frame; returns its id. */
   task(session: AgentSession, capability: string, doc: unknown, options: TaskOptions = {}): string {
     const task_id = `t-${process.pid}-${++taskCounter}`;
+    const deadline = options.deadline ?? Date.now() + 30_000;
     session.peer.send({
       type: "task",
       task_id,
       capability,
       input: options.input ?? encodePayload(doc),
       priority: options.priority ?? "normal",
-      deadline: options.deadline ?? Date.now() + 30_000,
+      deadline,
       attempt: options.attempt ?? 1,
       max_attempts: options.maxAttempts ?? 3,
+      remaining_ms: Math.max(0, deadline - Date.now()), // as a v1.1 broker sends it [TASK-34]
       ...options.extra,
     });
     return task_id;

@@ -89,6 +89,9 @@ export class MockBroker {
         heartbeat_timeout_ms: this.heartbeatTimeoutMs,
         max_frame_bytes: DEFAULTS.maxFrameBytes,
         max_in_flight: DEFAULTS.maxInFlight,
+        task_timeout_ms: DEFAULTS.taskTimeoutMs,
+        request_timeout_ms: DEFAULTS.requestTimeoutMs,
+        max_attempts: DEFAULTS.maxAttempts,
       });
     }
     this.pending.push({ peer, offeredSubprotocol: offered, first, register, registeredAt: Date.now() });

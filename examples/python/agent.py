@@ -67,15 +67,18 @@ class Agent:
         task_id = task["task_id"]
         attempt = task["attempt"]
         try:
-            output = await asyncio.wait_for(self.work(task), max(0.0, (task["deadline"] - now_ms()) / 1000))
+            # Time left by the broker's remaining_ms when it sent one, else its deadline on our clock [TASK-34].
+            left_ms = task["remaining_ms"] if "remaining_ms" in task else task["deadline"] - now_ms()
+            output = await asyncio.wait_for(self.work(task), max(0.0, left_ms / 1000))
             result = {"type": "result", "task_id": task_id, "attempt": attempt, "ok": True, "output": doc(output)}
         except InvalidInput as err:
             result = {"type": "result", "task_id": task_id, "attempt": attempt, "ok": False,
                       "error": {"code": "invalid_input", "message": str(err)}}
         except asyncio.TimeoutError:
-            # The deadline passed: abandon the work [TASK-6]; the broker drops this result.
+            # The deadline passed: abandon the work [TASK-6]; not retryable, so that a result reaching the
+            # broker before its own deadline cannot requeue the task [TASK-35].
             result = {"type": "result", "task_id": task_id, "attempt": attempt, "ok": False,
-                      "error": {"code": "deadline_exceeded", "message": "deadline passed"}}
+                      "error": {"code": "deadline_exceeded", "message": "deadline passed", "retryable": False}}
         except asyncio.CancelledError:
             result = {"type": "result", "task_id": task_id, "attempt": attempt, "ok": False,
                       "error": {"code": "cancelled", "message": "cancelled by the broker"}}
@@ -125,7 +128,7 @@ class Agent:
                 return
             if frame["deadline"] <= now_ms():
                 await self.send({"type": "result", "task_id": frame["task_id"], "attempt": frame["attempt"], "ok": False,
-                                 "error": {"code": "deadline_exceeded", "message": "deadline passed before start"}})
+                                 "error": {"code": "deadline_exceeded", "message": "deadline passed before start", "retryable": False}})
                 return
             self.tasks[frame["task_id"]] = asyncio.create_task(self.run_task(frame))
         elif kind == "cancel":

@@ -378,8 +378,10 @@ export class Agent implements AsyncDisposable {
     // No timer can fire during synchronous code, so the deadline timer is only armed for async work.
     if (result instanceof Promise) {
       timer = setTimeout(
-        () => controller.abort(errorFromCode("deadline_exceeded", "task deadline passed", { ref: frame.task_id })),
-        Math.max(0, frame.deadline - Date.now()),
+        // Not retryable: a result that beats the broker's own deadline must not requeue the task [TASK-35].
+        () => controller.abort(errorFromCode("deadline_exceeded", "task deadline passed", { ref: frame.task_id, retryable: false })),
+        // Timed from the broker's remaining_ms, not our clock against its deadline [TASK-34].
+        Math.max(0, frame.remaining_ms ?? frame.deadline - Date.now()),
       );
       void result.then(settle);
     } else settle(result);
@@ -400,7 +402,8 @@ export class Agent implements AsyncDisposable {
     const generation = this.session.currentGeneration;
     const deadline = frame.deadline ?? Date.now() + DEFAULTS.requestTimeoutMs;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(errorFromCode("timeout", "request deadline passed")), Math.max(0, deadline - Date.now()));
+    // [REQ-16] timed from the broker's remaining_ms when it sent one.
+    const timer = setTimeout(() => controller.abort(errorFromCode("timeout", "request deadline passed")), Math.max(0, frame.remaining_ms ?? deadline - Date.now()));
     this.requestsOpen.add(controller);
     let answer: Parameters<Session["send"]>[0];
     try {

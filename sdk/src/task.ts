@@ -73,8 +73,11 @@ export function runTask(frame: Task, entry: CapabilityEntry | undefined, deps: R
     deadline: frame.deadline,
     priority: frame.priority,
   };
-  // [TASK-6] no work on a task whose deadline already passed.
-  if (Date.now() >= frame.deadline) return fail(errorFromCode("deadline_exceeded", "task arrived after its deadline"));
+  // [TASK-6] no work on a task whose deadline already passed, by the broker's remaining_ms when it sent one [TASK-34];
+  // not retryable, so that it cannot requeue a task the broker is about to end [TASK-35].
+  if (frame.remaining_ms !== undefined ? frame.remaining_ms <= 0 : Date.now() >= frame.deadline) {
+    return fail(errorFromCode("deadline_exceeded", "task arrived after its deadline", { retryable: false }));
+  }
   let input: unknown;
   try {
     input = decodePayload(frame.input);

@@ -107,9 +107,12 @@ export function decodeOutcome(text: string): RemoteOutcome {
   return { ok: v.ok, output: v.output === undefined ? undefined : Buffer.from(v.output, "base64"), error: v.error, attempt: v.attempt, owner: v.owner };
 }
 
-/** Publish message: u32 header length, header JSON {topic, from, origin}, then the payload bytes. */
-export function encodePublish(origin: string, topic: string, from: string, payload: Uint8Array): Buffer {
-  const header = Buffer.from(JSON.stringify({ topic, from, origin }));
+/**
+ * Publish message: u32 header length, header JSON {topic, from, origin, broker?}, then the payload
+ * bytes; `broker` is true when the broker itself published (HTTP, MSG-7).
+ */
+export function encodePublish(origin: string, topic: string, from: string, payload: Uint8Array, fromBroker = false): Buffer {
+  const header = Buffer.from(JSON.stringify(fromBroker ? { topic, from, origin, broker: true } : { topic, from, origin }));
   const out = Buffer.allocUnsafe(4 + header.length + payload.length);
   out.writeUInt32BE(header.length, 0);
   header.copy(out, 4);
@@ -117,8 +120,8 @@ export function encodePublish(origin: string, topic: string, from: string, paylo
   return out;
 }
 
-export function decodePublish(buf: Buffer): { origin: string; topic: string; from: string; payload: Uint8Array } {
+export function decodePublish(buf: Buffer): { origin: string; topic: string; from: string; broker?: boolean; payload: Uint8Array } {
   const n = buf.readUInt32BE(0);
-  const header = JSON.parse(buf.subarray(4, 4 + n).toString()) as { topic: string; from: string; origin: string };
+  const header = JSON.parse(buf.subarray(4, 4 + n).toString()) as { topic: string; from: string; origin: string; broker?: boolean };
   return { ...header, payload: buf.subarray(4 + n) };
 }

@@ -336,8 +336,8 @@ export class RedisBackend implements MeshPort {
     await this.cmd.xadd(brokerKeys(task.target_broker).tasks, "*", TASK_FIELD, encodeTask(task));
   }
 
-  async publish(topic: string, from: string, payload: Uint8Array): Promise<number> {
-    await this.signal(meshKeys.publish, encodePublish(this.options.brokerId, topic, from, payload));
+  async publish(topic: string, from: string, payload: Uint8Array, fromBroker: boolean): Promise<number> {
+    await this.signal(meshKeys.publish, encodePublish(this.options.brokerId, topic, from, payload, fromBroker));
     return 0; // remote deliveries are counted by the receiving brokers, not known here
   }
 
@@ -437,7 +437,7 @@ export class RedisBackend implements MeshPort {
   private onMessage(channel: string, message: Buffer): void {
     if (channel === meshKeys.publish) {
       const m = decodePublish(message);
-      if (m.origin !== this.options.brokerId) this.host!.publishLocal(m.topic, m.from, m.payload);
+      if (m.origin !== this.options.brokerId) this.host!.publishLocal(m.topic, m.from, m.payload, m.broker === true);
     } else if (channel === meshKeys.changes && message.toString() !== this.options.brokerId) {
       void this.refresh().catch((err: unknown) => this.options.log.warn({ err }, "registry refresh failed"));
     }

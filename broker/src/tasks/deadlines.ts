@@ -2,6 +2,11 @@
  * All deadlines of a broker (tasks and requests) in ONE binary min-heap keyed by deadline, with ONE
  * timer armed for the earliest. Items carry their own heap index so removal is O(log n).
  */
+/** Time left until `deadline` as frames carry it (`remaining_ms`, never negative) [TASK-34, REQ-3]. */
+export function remainingMs(deadline: number): number {
+  return Math.max(0, deadline - Date.now());
+}
+
 export interface Deadlined {
   deadline: number;
   /** Position in the heap; -1 when not in it. Owned by DeadlineHeap. */

@@ -21,7 +21,7 @@ import { END_EVENT, type EventBus, type TaskEventType } from "../events.js";
 import type { Registry } from "../registry.js";
 import type { Session } from "../session.js";
 import type { RequestRecord } from "../requests.js";
-import type { DeadlineHeap } from "./deadlines.js";
+import { remainingMs, type DeadlineHeap } from "./deadlines.js";
 import { canMove } from "./lifecycle.js";
 import { endState, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
 
@@ -316,6 +316,7 @@ export class TaskService {
       deadline: task.deadline,
       attempt: task.attempt,
       max_attempts: task.maxAttempts,
+      remaining_ms: remainingMs(task.deadline),
     });
   }
 

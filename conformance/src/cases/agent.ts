@@ -208,6 +208,19 @@ export const agentCases: C[] = [
     },
   }),
   a({
+    id: "agent.deadline-result",
+    title: "a result an agent sends when it gives up at the deadline is deadline_exceeded and not retryable, or there is none",
+    spec: ["TASK-35"],
+    level: "MUST",
+    async run(ctx) {
+      const s = await ctx.registered();
+      const id = ctx.task(s, "conformance.slow", { ms: 60_000, steps: 0 }, { deadline: Date.now() + 300 });
+      const f = await stopped(ctx, s, id, 300 + ctx.broker.heartbeatIntervalMs * 2 + ctx.timeoutMs, "a result or a heartbeat with in_flight 0 after the deadline");
+      if (f.type !== "result") return;
+      checkEqual([f.ok, f.error?.code, f.error?.retryable], [false, "deadline_exceeded", false], "the agent's result at the deadline [ok, error.code, error.retryable]");
+    },
+  }),
+  a({
     id: "agent.goaway-drain",
     title: "after goaway the agent finishes its in-flight task, reports it, then closes with 1000",
     spec: ["SHUT-6", "DRAIN-5", "TRANS-8"],

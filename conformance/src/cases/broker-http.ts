@@ -98,8 +98,8 @@ export const httpCases: C[] = [
   }),
   b({
     id: "broker.http.agents-publish",
-    title: "GET /v1/agents answers like query; POST /v1/publish delivers the converted body and counts the sessions it reached",
-    spec: ["HTTP-11", "HTTP-12", "MESH-6"],
+    title: "GET /v1/agents answers like query; POST /v1/publish delivers the converted body from the broker (from_broker) and counts the sessions it reached",
+    spec: ["HTTP-11", "HTTP-12", "MESH-6", "MSG-7"],
     level: "MUST",
     async run(ctx) {
       if (ctx.http === undefined) throw new Skip("no HTTP base URL (--http)");
@@ -120,6 +120,9 @@ export const httpCases: C[] = [
       for (const peer of [agent.peer, listener.peer]) {
         const msg = await peer.next("message", (m) => m.topic === topic);
         checkEqual(decodePayload(msg.payload), { hello: [1, 2] }, `published payload (${peer.label})`);
+        // The broker that took the POST is the listener's; a mesh's other brokers pass its id on.
+        check(msg.from_broker === true, `message.from_broker is ${msg.from_broker} for an HTTP publish (${peer.label})`);
+        if (peer === listener.peer) checkEqual(msg.from, listener.registered.broker_id, "message.from of an HTTP publish");
       }
     },
   }),

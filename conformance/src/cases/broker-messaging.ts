@@ -55,7 +55,7 @@ export const messagingCases: C[] = [
   b({
     id: "broker.topic.pubsub",
     title: "publish reaches each matching session exactly once, with the topic, publisher included; ack after delivery",
-    spec: ["TOPIC-3", "TOPIC-4", "TOPIC-5", "TOPIC-8", "TOPIC-9", "MSG-2", "TOPIC-7"],
+    spec: ["TOPIC-3", "TOPIC-4", "TOPIC-5", "TOPIC-8", "TOPIC-9", "MSG-2", "MSG-7", "TOPIC-7"],
     level: "MUST",
     async run(ctx) {
       const root = ctx.uniq("t");
@@ -73,7 +73,7 @@ export const messagingCases: C[] = [
       pub.peer.send({ type: "publish", topic: `${root}.a`, payload: encodePayload("hi"), ref });
       await pub.peer.next("ack", (f) => f.ref === ref);
       const m = await sub.peer.next("message", (f) => f.topic === `${root}.a`);
-      checkEqual([m.from, m.correlation_id, decodePayload(m.payload)], [pub.registered.agent_id, undefined, "hi"], "message [from, correlation_id, payload]");
+      checkEqual([m.from, m.correlation_id, m.from_broker, decodePayload(m.payload)], [pub.registered.agent_id, undefined, undefined, "hi"], "message [from, correlation_id, from_broker, payload]");
       await pub.peer.next("message", (f) => f.topic === `${root}.a`, ctx.timeoutMs, "the publisher's own copy");
       for (const s of [sub, pub, other]) await ctx.sync(s.peer);
       checkEqual(sub.peer.all("message", (f) => f.topic === `${root}.a`).length, 1, "copies for a session with three matching patterns");
@@ -174,7 +174,7 @@ export const messagingCases: C[] = [
   }),
   b({
     id: "broker.req.roundtrip",
-    title: "request by capability is forwarded with the broker's id, to, from, deadline; the response comes back with the caller's id",
+    title: "request by capability is forwarded with the broker's id, to, from, deadline, remaining_ms; the response comes back with the caller's id",
     spec: ["REQ-1", "REQ-2", "REQ-3", "REQ-5", "REQ-9", "REQ-10", "REQ-11", "REQ-4"],
     level: "MUST",
     async run(ctx) {
@@ -183,8 +183,12 @@ export const messagingCases: C[] = [
       const caller = await ctx.client("caller");
       const payload = Buffer.from([0x81, 0xa1, 0x71, 0xcc, 0x02]);
       const before = Date.now();
-      caller.peer.send({ type: "request", id: "req-1", capability: cap, payload, timeout_ms: 8_000, deadline: 1, from: "forged" });
+      const sent = performance.now();
+      caller.peer.send({ type: "request", id: "req-1", capability: cap, payload, timeout_ms: 8_000, deadline: 1, from: "forged", remaining_ms: 1 });
       const fwd = await target.peer.next("request");
+      const inTransit = performance.now() - sent;
+      // Time left, on the broker's clock, cannot be less than the timeout less what passed meanwhile (v1.1).
+      check(fwd.remaining_ms !== undefined && fwd.remaining_ms <= 8_000 && fwd.remaining_ms >= 8_000 - inTransit - 50, `forwarded remaining_ms ${fwd.remaining_ms} is not 8000 less the ${Math.round(inTransit)} ms in transit`);
       checkEqual([fwd.to, fwd.from, fwd.capability, fwd.timeout_ms], [target.registered.agent_id, caller.registered.agent_id, undefined, undefined], "forwarded [to, from, capability, timeout_ms]");
       check(sameBytes(fwd.payload, payload), "request payload changed");
       check(fwd.deadline !== undefined && fwd.deadline >= before + 8_000 - 1_000 && fwd.deadline <= Date.now() + 8_000 + 1_000, `forwarded deadline ${fwd.deadline} is not receipt + timeout_ms`);

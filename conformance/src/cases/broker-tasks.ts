@@ -45,6 +45,28 @@ export const taskCases: C[] = [
     },
   }),
   b({
+    id: "broker.task.defaults",
+    title: "registered announces the task timeout, request timeout and max attempts; a task carries remaining_ms and the announced max_attempts",
+    spec: ["REG-14", "TASK-34", "TASK-1"],
+    level: "MUST",
+    async run(ctx) {
+      const cap = ctx.uniq("cap");
+      const agent = await ctx.agent([cap]);
+      const { peer: client, registered } = await ctx.client();
+      const { task_timeout_ms: timeout, request_timeout_ms: requestTimeout, max_attempts: attempts } = registered;
+      check(timeout !== undefined && requestTimeout !== undefined && attempts !== undefined, `registered lacks a default: ${JSON.stringify({ timeout, requestTimeout, attempts })}`);
+      const sent = performance.now();
+      const { task_id } = await ctx.submit(client, cap);
+      const task = await agent.peer.next("task", (t) => t.task_id === task_id);
+      const elapsed = performance.now() - sent;
+      checkEqual(task.max_attempts, attempts, "task.max_attempts of a submit without max_attempts");
+      // The broker's clock is not ours, but an interval is: at most `elapsed` passed between acceptance and dispatch.
+      check(task.remaining_ms !== undefined && task.remaining_ms <= timeout! && task.remaining_ms >= timeout! - elapsed - 50, `task.remaining_ms ${task.remaining_ms} is not ${timeout} less at most ${Math.round(elapsed)} ms`);
+      agent.peer.send({ type: "result", task_id, ok: true });
+      await client.next("result", (r) => r.task_id === task_id);
+    },
+  }),
+  b({
     id: "broker.task.no-agents",
     title: "a submit for a capability nobody offers gets no_agents with the submit's ref",
     spec: ["TASK-2", "ERR-3", "ERR-8"],

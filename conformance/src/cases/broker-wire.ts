@@ -113,6 +113,21 @@ export const wireCases: C[] = [
     },
   }),
   b({
+    id: "broker.enc.int-widths",
+    title: "an int is accepted in any width and either 64-bit form, int 64 or uint 64",
+    spec: ["ENC-3", "ENC-19"],
+    level: "MUST",
+    async run(ctx) {
+      const { peer } = await ctx.client();
+      // A submit nobody can run: no_agents, not bad_frame, shows its ints were read.
+      const ref = ctx.uniq("s");
+      const int64 = raw(0xd3, Buffer.from([0, 0, 0, 0, 0, 0, 0x13, 0x88])); // 5000
+      const uint64 = raw(0xcf, Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x02])); // 2
+      peer.sendRaw(rawMap([["type", "submit"], ["ref", ref], ["capability", ctx.uniq("nobody")], ["input", raw(0xc4, 0x01, 0xc0)], ["timeout_ms", int64], ["max_attempts", uint64]]));
+      await ctx.error(peer, "no_agents", ref);
+    },
+  }),
+  b({
     id: "broker.enc.utf8-and-keys",
     title: "invalid UTF-8 and non-str map keys are rejected with bad_frame",
     spec: ["ENC-4"],
