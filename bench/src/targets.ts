@@ -76,7 +76,7 @@ export function checkTargets(rows: RowFigures[], heaps: HeapFigures[], scale: Sc
   });
   const heap = heaps.find((h) => h.events === "off")?.heap_bytes_per_task;
   out.push({ target: `heap per in-flight task (events off) ≤ ${HEAP_MAX_BYTES} B`, measured: heap == null ? "not measured (--no-heap)" : `${Math.round(heap)} B`, met: heap == null ? undefined : heap <= HEAP_MAX_BYTES });
-  const conns = rows.filter((r) => r.scenario === "agentwire-mesh" && r.extra?.["redis_connections"] !== undefined).map((r) => JSON.stringify(r.extra!["redis_connections"]));
+  const conns = rows.filter((r) => r.scenario === "agentwire-mesh" && r.extra?.["redis_connections"] !== undefined).map((r) => JSON.stringify(Object.entries(r.extra!["redis_connections"] as Record<string, number>).sort(([a], [b]) => a.localeCompare(b))));
   out.push({ target: "mesh: Redis connections per broker the same at every level", measured: conns.length === 0 ? "not measured" : [...new Set(conns)].join(" / "), met: conns.length === 0 ? undefined : new Set(conns).size === 1 });
   out.push(
     scale === undefined
