@@ -37,10 +37,15 @@ export class Ledger {
     private readonly track: (p: Promise<void>) => void,
   ) {}
 
-  /** Records (or updates) an open task of this broker; written at the end of this event-loop turn. */
+  /** Records (or updates) an open task of this broker; written with the others of this callback. */
   open(task: RemoteTask): void {
     this.opened.set(task.task_id, encodeTask(task));
     this.schedule();
+  }
+
+  /** Drops a record `open` queued this turn and not written yet (the hand-off script writes it instead). */
+  forget(taskId: string): void {
+    this.opened.delete(taskId);
   }
 
   /** Records an open task now (not batched); resolves once Redis has it. */
@@ -58,13 +63,17 @@ export class Ledger {
     this.schedule();
   }
 
+  /**
+   * Written once the current callback (a socket read, a Redis reply) has run, not at the end of the
+   * turn: the commands then join the turn's auto-pipelined write instead of waiting for the next one.
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(this.flush);
+    process.nextTick(this.flush);
   }
 
-  /** One HSET for the records of this turn, then one end-tasks script: both on this broker's slot, in order. */
+  /** One HSET for the records of this callback, then one end-tasks script: both on this broker's slot, in order. */
   readonly flush = (): void => {
     this.scheduled = false;
     const keys = brokerKeys(this.brokerId);

@@ -70,6 +70,17 @@ interface StoredResult {
   since: number;
 }
 
+/** A task of this broker waiting for this callback's hand-off script (standalone Redis). */
+interface PendingHandOff {
+  readonly task: TaskRecord;
+  readonly target: string;
+  readonly attempt: number;
+  readonly entry: Buffer;
+  readonly record: Buffer;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
 /** A task stream entry this broker runs for its origin (the executing side of a handoff). */
 interface Running {
   readonly entryId: string;
@@ -139,6 +150,13 @@ export class RedisBackend implements MeshPort {
   private readonly stores = new Map<string, StoredResult[]>();
   private storeScheduled = false;
   private readonly storing = new Set<Promise<void>>();
+  private handOffs: PendingHandOff[] = [];
+  /**
+   * Tasks whose record hand-off.lua wrote (handed to `target` as `attempt`) and that this broker has
+   * not recorded since: the record update the task service asks for once the hand-off resolves is
+   * written already, and the executing broker's store-responses forgets the record with the outcome.
+   */
+  private readonly handed = new Map<string, { target: string; attempt: number }>();
   /** Task ids this broker reclaimed from dead brokers (metric). */
   reclaimed = 0;
   /** Entries of this broker's task stream it runs now, by task id. */
@@ -219,6 +237,7 @@ export class RedisBackend implements MeshPort {
     clearTimeout(this.changeTimer);
     await this.sweeping?.catch(() => undefined);
     // Results already queued are stored and acknowledged, and open-task records written, before we leave.
+    this.flushHandOffs();
     this.ledger.close();
     this.flushStores();
     await Promise.allSettled(this.storing);
@@ -321,10 +340,50 @@ export class RedisBackend implements MeshPort {
     this.control(origin, { k: "response", id, ok: answer.ok, payload: answer.payload === undefined ? undefined : b64(answer.payload), error: answer.error });
   }
 
-  /** Hands `task` (accepted here) to broker `target`'s task stream. */
-  async handOff(task: TaskRecord, target: string): Promise<void> {
-    await this.enqueueRemote(handoffOf(task, this.options.brokerId, target));
+  /**
+   * Hands `task` (accepted here) to broker `target`'s task stream. On standalone Redis the stream entry
+   * and the open-task record naming `target` are written by one script per callback (hand-off.lua),
+   * replacing the record queued this turn; on Cluster the two slots differ: the XADD, then the record.
+   */
+  handOff(task: TaskRecord, target: string): Promise<void> {
+    const me = this.options.brokerId;
+    if (this.cluster) return this.enqueueRemote(handoffOf(task, me, target));
+    this.ledger.forget(task.id);
+    return new Promise((resolve, reject) => {
+      const entry = encodeTask(handoffOf(task, me, target));
+      const record = encodeTask(taskRecord(task, me, target));
+      if (this.handOffs.push({ task, target, attempt: task.attempt, entry, record, resolve, reject }) === 1) process.nextTick(this.flushHandOffs);
+    });
   }
+
+  private readonly flushHandOffs = (): void => {
+    const all = this.handOffs;
+    this.handOffs = [];
+    for (let i = 0; i < all.length; i += STORE_CHUNK) {
+      const batch = all.slice(i, i + STORE_CHUNK);
+      const keys: string[] = [this.keys.open];
+      const argv: (string | Buffer)[] = [];
+      for (const h of batch) {
+        keys.push(brokerKeys(h.target).tasks);
+        argv.push(h.task.id, h.entry, h.record);
+      }
+      this.cmd.handOff(keys.length, ...keys, ...argv).then(
+        () => {
+          for (const h of batch) {
+            if (h.task.endedAt === 0) this.handed.set(h.task.id, { target: h.target, attempt: h.attempt });
+            h.resolve();
+          }
+        },
+        (err: unknown) => {
+          for (const h of batch) {
+            // Neither write happened: the task is recorded as this broker's own until a retry hands it over.
+            if (h.task.endedAt === 0) this.ledger.open(taskRecord(h.task, this.options.brokerId));
+            h.reject(err);
+          }
+        },
+      );
+    }
+  };
 
   /** LPUSH on the receiver's ready list via `cmd`: entries of one sender arrive in call order. */
   private control(broker: string, entry: MeshControl): void {
@@ -656,6 +715,11 @@ export class RedisBackend implements MeshPort {
   }
 
   recordTask(task: TaskRecord, handedTo?: string): void {
+    const handed = this.handed.get(task.id);
+    if (handed !== undefined) {
+      if (handed.target === handedTo && handed.attempt === task.attempt) return; // hand-off.lua wrote this record
+      this.handed.delete(task.id);
+    }
     this.ledger.open(taskRecord(task, this.options.brokerId, handedTo));
   }
 
@@ -664,6 +728,8 @@ export class RedisBackend implements MeshPort {
   }
 
   taskEnded(task: TaskRecord, storedByMesh: boolean): void {
+    // The outcome's store-responses forgot the record that hand-off.lua wrote, and nothing wrote it since.
+    if (this.handed.delete(task.id) && storedByMesh) return;
     this.ledger.end(task.id, storedByMesh ? undefined : outcomeOf(task), task.timeoutMs + this.marginMs);
   }
 
@@ -673,6 +739,7 @@ export class RedisBackend implements MeshPort {
     if (target === undefined) return false;
     const handoff = { ...handoffOf(task, me, target), attempt: ran ? task.attempt + 1 : task.attempt };
     if (pastLastAttempt(handoff, handoff.attempt)) return false;
+    this.handed.delete(task.id);
     this.ledger.open({ ...taskRecord(task, me, target), attempt: handoff.attempt });
     this.track(this.enqueueRemote(handoff).catch((err: unknown) => this.options.log.warn({ err, task_id: task.id }, "handing an open task over failed")));
     return true;
@@ -944,7 +1011,8 @@ export class RedisBackend implements MeshPort {
     batch.push(r);
     if (!this.storeScheduled) {
       this.storeScheduled = true;
-      setImmediate(this.flushStores);
+      // After this callback, not this turn: the store joins the turn's auto-pipelined write.
+      process.nextTick(this.flushStores);
     }
   }
 
@@ -961,9 +1029,10 @@ export class RedisBackend implements MeshPort {
     const keys = brokerKeys(origin);
     const args: (string | number)[] = [keys.ready];
     for (const r of batch) args.push(keys.response(r.task.task_id));
+    args.push(keys.open);
     for (const r of batch) args.push(r.task.task_id, r.task.timeout_ms + this.marginMs, r.body);
     try {
-      await this.cmd.storeResponses(batch.length + 1, ...args);
+      await this.cmd.storeResponses(batch.length + 2, ...args);
     } catch (err) {
       // Redis unreachable for a moment: try again for up to the response margin (the origin's deadline
       // ends the task meanwhile if it must); after that the entries stay pending, for reclaim.

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Cluster, Redis } from "ioredis";
 
-export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-2", own: "own-2", endTasks: "end-tasks", swap: "swap-1", leave: "leave-2" } as const;
+export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-2", own: "own-2", endTasks: "end-tasks", swap: "swap-1", leave: "leave-2", handOff: "hand-off" } as const;
 
 function source(file: string): string {
   const here = fileURLToPath(new URL(`./${file}.lua`, import.meta.url));
@@ -17,7 +17,7 @@ function source(file: string): string {
 
 export interface MeshCommands {
   publishAgents(alive: string, agents: string, caps: string, ...argv: (string | number)[]): Promise<number>;
-  /** `numberOfKeys` = 1 + responses; keys: ready, then each response key; argv: id, ttl ms, body per response. */
+  /** `numberOfKeys` = 2 + responses; keys: ready, each response key, open records (optional); argv: id, ttl ms, body per response. */
   storeResponses(numberOfKeys: number, ...keysAndArgv: (string | number)[]): Promise<number>;
   ack(stream: string, attempts: string, group: string, ...ids: string[]): Promise<number>;
   /** `numberOfKeys` = 1 + stored responses; keys: open, response keys; argv: ttl + body per response, then every ended id. */
@@ -26,6 +26,8 @@ export interface MeshCommands {
   swap(key: string, field: string, expected: string | Buffer, value: string | Buffer, ttlMs: number): Promise<number>;
   /** argv: group, consumer, then entry id + attempt (0 = unchanged) pairs; one 1 (owned) or 0 (taken) per entry. */
   own(stream: string, attempts: string, group: string, consumer: string, ...pairs: (string | number)[]): Promise<number[]>;
+  /** `numberOfKeys` = 1 + tasks; keys: this broker's open records, then each task's target stream; argv: id, entry, record per task. */
+  handOff(numberOfKeys: number, ...keysAndArgv: (string | Buffer)[]): Promise<number>;
   /** Deletes the task stream when it and the open-task records are empty; 1 when it did. */
   leave(stream: string, open: string): Promise<number>;
 }
