@@ -22,14 +22,14 @@ import {
 import { z } from "zod";
 import { Client, SKIP, incomingChecked, startOptions, type IncomingMessage } from "./client.js";
 import type { BackoffOptions } from "./connection.js";
-import { requestContext, type RequestContext, type TaskInfo } from "./context.js";
+import { requestContext, type ProgressSink, type RequestContext, type TaskInfo } from "./context.js";
 import type { CapabilityContract, RequestContract } from "./contract.js";
 import { ConnectionLostError } from "./errors.js";
 import { consoleLogger, unref, type Logger, type Timer } from "./log.js";
 import { Session } from "./session.js";
 import type { Signer } from "./signer.js";
 import type { Transport } from "./transport.js";
-import { LazyAbort, runTask, type CapabilityEntry, type TaskHandler } from "./task.js";
+import { LazyAbort, acceptsAnything, runTask, type CapabilityEntry, type RunDeps, type TaskHandler } from "./task.js";
 
 export type { TaskHandler } from "./task.js";
 
@@ -82,10 +82,22 @@ export type RequestHandler<I = unknown, O = unknown> = (payload: I, ctx: Request
 export type GoawayHandler = (info: { reason: string; graceMs: number }) => void | Promise<void>;
 
 
-interface Running {
-  key: string;
-  taskId: string;
-  controller: LazyAbort;
+/** One attempt this agent runs: its cancellation, its deadline timer, and where its progress goes. */
+class Running implements ProgressSink {
+  readonly controller = new LazyAbort();
+  timer: Timer | undefined;
+
+  constructor(
+    private readonly agent: Agent,
+    readonly key: string,
+    readonly taskId: string,
+    /** The session generation it arrived on: results and progress for an older one are dropped. */
+    readonly generation: number,
+  ) {}
+
+  progress(data: Uint8Array): void {
+    this.agent.progressOf(this, data);
+  }
 }
 
 const ANY = "*";
@@ -183,7 +195,7 @@ export class Agent implements AsyncDisposable {
       input_schema: z.toJSONSchema(spec.input, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
       output_schema: spec.output && (z.toJSONSchema(spec.output, { io: "output", unrepresentable: "any" }) as Record<string, unknown>),
     };
-    this.capabilities.set(name, { wire, input: spec.input, output: spec.output, handler: handler as TaskHandler<unknown, unknown> });
+    this.capabilities.set(name, { wire, input: spec.input, output: spec.output, handler: handler as TaskHandler<unknown, unknown>, anyInput: acceptsAnything(spec.input) });
     return this;
   }
 
@@ -348,43 +360,42 @@ export class Agent implements AsyncDisposable {
       this.logger.warn({ task_id: frame.task_id, attempt: frame.attempt }, "duplicate task frame ignored");
       return;
     }
-    const controller = new LazyAbort();
-    const run: Running = { key, taskId: frame.task_id, controller };
+    const run = new Running(this, key, frame.task_id, this.session.currentGeneration);
     this.running.set(key, run);
     this.statusChanged();
-    const generation = this.session.currentGeneration;
-    let timer: Timer | undefined;
-    const settle = (result: Result): void => {
-      clearTimeout(timer);
-      this.running.delete(key);
-      // A result for a session that ended would name a task the broker already requeued.
-      if (this.session.currentGeneration === generation && this.session.isReady) this.session.send(result);
-      else this.logger.debug({ task_id: frame.task_id }, "dropping result of a previous session");
-      this.statusChanged();
-      this.maybeIdle();
-    };
-    const result = runTask(frame, this.capabilities.get(frame.capability), {
-      abort: controller,
-      client: this.client,
-      logger: this.logger,
-      signer: this.options.signerFor,
-      defaultSigner: this.options.signer,
-      retryUnexpected: this.options.retryUnexpectedErrors === true,
-      progress: (data) => {
-        if (!controller.aborted && this.session.currentGeneration === generation) this.session.send({ type: "progress", task_id: frame.task_id, data });
-      },
-    });
+    const result = runTask(frame, this.capabilities.get(frame.capability), (this.runDeps ??= this.makeRunDeps()), run.controller, run);
     // A handler that answered synchronously is settled at once: no promise and microtask hop per task.
     // No timer can fire during synchronous code, so the deadline timer is only armed for async work.
     if (result instanceof Promise) {
-      timer = setTimeout(
+      run.timer = setTimeout(
         // Not retryable: a result that beats the broker's own deadline must not requeue the task [TASK-35].
-        () => controller.abort(errorFromCode("deadline_exceeded", "task deadline passed", { ref: frame.task_id, retryable: false })),
+        () => run.controller.abort(errorFromCode("deadline_exceeded", "task deadline passed", { ref: frame.task_id, retryable: false })),
         // Timed from the broker's remaining_ms, not our clock against its deadline [TASK-34].
         Math.max(0, frame.remaining_ms ?? frame.deadline - Date.now()),
       );
-      void result.then(settle);
-    } else settle(result);
+      void result.then((r) => this.settle(run, r));
+    } else this.settle(run, result);
+  }
+
+  private runDeps: RunDeps | undefined;
+  private makeRunDeps(): RunDeps {
+    return { client: this.client, logger: this.logger, signer: this.options.signerFor, defaultSigner: this.options.signer, retryUnexpected: this.options.retryUnexpectedErrors === true };
+  }
+
+  /** An attempt ended with `result`: sent if its session is still the current one. */
+  private settle(run: Running, result: Result): void {
+    clearTimeout(run.timer);
+    this.running.delete(run.key);
+    // A result for a session that ended would name a task the broker already requeued.
+    if (this.session.currentGeneration === run.generation && this.session.isReady) this.session.send(result);
+    else this.logger.debug({ task_id: run.taskId }, "dropping result of a previous session");
+    this.statusChanged();
+    this.maybeIdle();
+  }
+
+  /** A running attempt's progress, sent while it is not aborted and its session is the current one. */
+  progressOf(run: Running, data: Uint8Array): void {
+    if (!run.controller.aborted && this.session.currentGeneration === run.generation) this.session.send({ type: "progress", task_id: run.taskId, data });
   }
 
   private abortTask(taskId: string, reason: string | undefined): void {
@@ -409,7 +420,7 @@ export class Agent implements AsyncDisposable {
     try {
       if (entry === undefined) throw new AgentwireError("no_handler", "this agent answers no requests");
       const logger = this.logger.child({ request_id: frame.id, from: frame.from });
-      const ctx = { ...requestContext(this.client, controller.signal, deadline, logger), from: frame.from };
+      const ctx = Object.assign(requestContext(this.client, controller.signal, deadline, logger), { from: frame.from });
       let input = decodePayload(frame.payload);
       if (entry.input !== undefined) {
         const parsed = entry.input.safeParse(input);
