@@ -6,8 +6,10 @@
  * them in PostgreSQL, shared by the brokers of a mesh.
  */
 import type { RecordedEvent } from "@agentwire/wire";
-import type { BusEvent, EventBus, MessageEvent, TaskEvent } from "./events.js";
-import { agentEvent, taskEvent } from "./events.js";
+import { TASK_STATES, type ErrorInfo, type TaskState } from "@agentwire/wire";
+import type { AgentSubject, BusEvent, EventBus, MessageEvent, TaskEvent, TaskEventType } from "./events.js";
+import { TASK_EVENTS, agentEvent, taskEvent } from "./events.js";
+import type { TaskRecord } from "./tasks/task-table.js";
 
 /** One recorded event, as the HTTP API serves it; `data` is the bus's event. */
 export type StoredEvent = RecordedEvent<BusEvent>;
@@ -46,6 +48,11 @@ export interface EventStoreHealth {
 export interface EventStore {
   /** Records an event after the others, never waiting: positions are assigned here or when it is written. */
   append(event: BusEvent): void;
+  /**
+   * Records a task transition straight from the live record, as `append(taskEvent(...))` would, for a
+   * store that keeps it without making the event object (the memory ring); `record` uses it when present.
+   */
+  appendTask?(brokerId: string, type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): void;
   /** Settles once the last event appended is written (rejects when it was dropped or not written in time). */
   committed(): Promise<void>;
   /** Matching events in position order, read as the caller iterates. */
@@ -96,24 +103,32 @@ function matchesCapability(data: BusEvent, capability: string): boolean {
   return data.capability === capability;
 }
 
-/** A slot of the ring: the event as the bus made it, its positions beside it; the rest is derived on read. */
-interface Slot {
-  readonly position: number;
-  readonly streamPosition: number;
-  readonly data: BusEvent;
-}
-
 /**
  * The newest `max` events in memory; older ones are forgotten first (and, with a retention, those
- * older than it). A slot holds the bus's event object and two numbers (stream names and event ids are
- * made on read), about 225 B per event with its map entry (bench/README): the ring's memory is bounded
- * by `max`, whatever the number of tasks.
+ * older than it). The ring is columnar: a task transition (most events) is kept as numbers and
+ * references to strings the task already holds, in preallocated arrays, and its event object is made
+ * on read; other events keep the bus's object. No object per event means none to promote and collect
+ * (an object per event cost about 1 µs, a slot about 0.2 µs: bench/README). Stream names and event ids
+ * are made on read. The ring's memory is bounded by `max`, whatever the number of tasks.
  */
 export class MemoryEventStore implements EventStore {
-  private readonly ring: (Slot | undefined)[];
   private start_ = 0;
   private size = 0;
   private position = 0;
+  // One entry per slot, column by column.
+  private at: Float64Array;
+  private streamPos: Uint32Array;
+  private attempt: Uint32Array;
+  /** Index into TASK_EVENTS and TASK_STATES for a task transition; 255 (OTHER): the event is in `other`. */
+  private typeCode: Uint8Array;
+  private stateCode: Uint8Array;
+  private taskId: (string | undefined)[];
+  private capability: (string | undefined)[];
+  private agentId: (string | undefined)[];
+  private cause: (string | undefined)[];
+  private error: (ErrorInfo | undefined)[];
+  private brokerId: (string | undefined)[];
+  private other: (BusEvent | undefined)[];
   /** Last stream position of each task and agent that still has an event in the ring, by raw id. */
   private readonly tasks = new Map<string, number>();
   private readonly agents = new Map<string, number>();
@@ -128,7 +143,52 @@ export class MemoryEventStore implements EventStore {
     private readonly retentionMs = 0,
   ) {
     if (!(max >= 1)) throw new RangeError("an event store keeps at least one event");
-    this.ring = new Array<Slot | undefined>(max);
+    this.capacity = Math.min(max, INITIAL_CAPACITY);
+    this.at = new Float64Array(this.capacity);
+    this.streamPos = new Uint32Array(this.capacity);
+    this.attempt = new Uint32Array(this.capacity);
+    this.typeCode = new Uint8Array(this.capacity);
+    this.stateCode = new Uint8Array(this.capacity);
+    this.taskId = column(this.capacity);
+    this.capability = column(this.capacity);
+    this.agentId = column(this.capacity);
+    this.cause = column(this.capacity);
+    this.error = column(this.capacity);
+    this.brokerId = column(this.capacity);
+    this.other = column(this.capacity);
+  }
+
+  /** Slots allocated: grows by doubling up to `max`, so a large --events-max costs memory only as events come. */
+  private capacity: number;
+
+  /** Doubles the columns (up to `max`), laying the ring out from slot 0 again. */
+  private grow(): void {
+    const to = Math.min(this.max, this.capacity * 2);
+    const order = (i: number): number => (this.start_ + i) % this.capacity;
+    const typed = <A extends Float64Array | Uint32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
+      const b = make(to);
+      for (let i = 0; i < this.size; i++) b[i] = a[order(i)]!;
+      return b;
+    };
+    const refs = <T>(a: (T | undefined)[]): (T | undefined)[] => {
+      const b = column<T>(to);
+      for (let i = 0; i < this.size; i++) b[i] = a[order(i)];
+      return b;
+    };
+    this.at = typed(this.at, (n) => new Float64Array(n));
+    this.streamPos = typed(this.streamPos, (n) => new Uint32Array(n));
+    this.attempt = typed(this.attempt, (n) => new Uint32Array(n));
+    this.typeCode = typed(this.typeCode, (n) => new Uint8Array(n));
+    this.stateCode = typed(this.stateCode, (n) => new Uint8Array(n));
+    this.taskId = refs(this.taskId);
+    this.capability = refs(this.capability);
+    this.agentId = refs(this.agentId);
+    this.cause = refs(this.cause);
+    this.error = refs(this.error);
+    this.brokerId = refs(this.brokerId);
+    this.other = refs(this.other);
+    this.start_ = 0;
+    this.capacity = to;
   }
 
   head(): Promise<number> {
@@ -158,36 +218,99 @@ export class MemoryEventStore implements EventStore {
 
   append(data: BusEvent): void {
     const [streams, key] = this.counter(data);
+    const i = this.slot(streams, key, data.at);
+    this.typeCode[i] = OTHER;
+    this.other[i] = data;
+    this.appended(data.at);
+  }
+
+  appendTask(brokerId: string, type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): void {
+    const i = this.slot(this.tasks, task.id, at);
+    const state = task.state;
+    const agent = task.agent;
+    this.typeCode[i] = TASK_EVENT_CODE[type];
+    this.stateCode[i] = TASK_STATE_CODE[state];
+    this.attempt[i] = task.attempt;
+    this.taskId[i] = task.id;
+    this.capability[i] = task.capability;
+    this.agentId[i] = agent === null ? undefined : typeof agent === "string" ? agent : (agent as AgentSubject).agentId;
+    this.cause[i] = cause;
+    // The state is already the end state when its event is announced (taskEvent, events.ts).
+    this.error[i] = state === "failed" || state === "cancelled" || state === "deadline_exceeded" ? task.error : undefined;
+    this.brokerId[i] = brokerId;
+    this.appended(at);
+  }
+
+  /** The next slot (the oldest goes when the ring is full), with its position in stream `key` of `streams`. */
+  private slot(streams: Map<string, number>, key: string, at: number): number {
     const streamPosition = (streams.get(key) ?? 0) + 1;
     streams.set(key, streamPosition);
-    if (this.size === this.max) this.evictOldest();
-    this.ring[(this.start_ + this.size) % this.max] = { position: ++this.position, streamPosition, data };
+    if (this.size === this.capacity) {
+      if (this.capacity < this.max) this.grow();
+      else this.evictOldest();
+    }
+    const i = (this.start_ + this.size) % this.capacity;
+    this.at[i] = at;
+    this.streamPos[i] = streamPosition;
     this.size++;
-    if (this.retentionMs > 0) this.prune(data.at - this.retentionMs);
+    this.position++;
+    return i;
+  }
+
+  private appended(at: number): void {
+    if (this.retentionMs > 0) this.prune(at - this.retentionMs);
     for (const l of this.listeners) l();
   }
 
-  private counter(data: BusEvent): [Map<string, number>, string] {
-    if ("task_id" in data) return [this.tasks, data.task_id];
-    if ("status" in data) return [this.agents, data.agent_id];
-    // A direct message counts in its target agent's stream (streamOf); requests and topics have their own.
-    if (data.request_id === undefined && data.topic === undefined) return [this.agents, data.to ?? data.from];
-    return [this.others, streamOf(data)];
+  /** The stream counter of the event in slot `i`. */
+  private counterAt(i: number): [Map<string, number>, string] {
+    return this.typeCode[i] === OTHER ? this.counter(this.other[i]!) : [this.tasks, this.taskId[i]!];
+  }
+
+  /** The event in slot `i`, as the bus made it (a task transition: as taskEvent() makes it). */
+  private eventAt(i: number): BusEvent {
+    const code = this.typeCode[i]!;
+    if (code === OTHER) return this.other[i]!;
+    return {
+      type: TASK_EVENTS[code]!,
+      at: this.at[i]!,
+      broker_id: this.brokerId[i]!,
+      task_id: this.taskId[i]!,
+      capability: this.capability[i]!,
+      state: TASK_STATES[this.stateCode[i]!]!,
+      attempt: this.attempt[i]!,
+      agent_id: this.agentId[i],
+      cause: this.cause[i],
+      error: this.error[i],
+    } satisfies TaskEvent;
   }
 
   /** Drops the events recorded before `before` (epoch ms), oldest first. */
   private prune(before: number): void {
-    while (this.size > 1 && this.ring[this.start_]!.data.at < before) this.evictOldest();
+    while (this.size > 1 && this.at[this.start_]! < before) this.evictOldest();
   }
 
   private evictOldest(): void {
-    const old = this.ring[this.start_]!;
-    this.ring[this.start_] = undefined;
-    this.start_ = (this.start_ + 1) % this.max;
-    this.size--;
+    const i = this.start_;
     // Its stream's last event leaves: the stream has none left here, forget its counter.
-    const [streams, key] = this.counter(old.data);
-    if (streams.get(key) === old.streamPosition) streams.delete(key);
+    const [streams, key] = this.counterAt(i);
+    if (streams.get(key) === this.streamPos[i]) streams.delete(key);
+    // References only: what they point at may go once no slot holds it.
+    this.other[i] = undefined;
+    this.taskId[i] = undefined;
+    this.agentId[i] = undefined;
+    this.cause[i] = undefined;
+    this.error[i] = undefined;
+    this.start_ = (i + 1) % this.capacity;
+    this.size--;
+  }
+
+  /** The stream counter an event counts in: its task's, its agent's (direct messages: the target's), or its request's or topic's. */
+  private counter(data: BusEvent): [Map<string, number>, string] {
+    if ("task_id" in data) return [this.tasks, data.task_id];
+    if ("status" in data) return [this.agents, data.agent_id];
+    if (data.request_id === undefined && data.topic === undefined) return [this.agents, data.to ?? data.from];
+    return [this.others, streamOf(data)];
   }
 
   // An async generator over a synchronous scan: a reader that awaits between events sees the ring as it is then.
@@ -201,11 +324,14 @@ export class MemoryEventStore implements EventStore {
     while (n < limit) {
       // Positions are consecutive in the ring: start right after `after` (the ring may have moved on).
       if (this.size === 0) return;
-      const first = this.ring[this.start_]!.position;
+      const first = this.position - this.size + 1;
       const i = after < first ? 0 : after - first + 1;
       if (i >= this.size) return;
-      const { position, streamPosition, data } = this.ring[(this.start_ + i) % this.max]!;
+      const slot = (this.start_ + i) % this.capacity;
+      const position = first + i;
+      const streamPosition = this.streamPos[slot]!;
       after = position;
+      const data = this.eventAt(slot);
       if (!matches(data, query, types)) continue;
       n++;
       yield { position, event_id: `${this.idPrefix}${position}`, stream: streamOf(data), stream_position: streamPosition, type: data.type, at: data.at, broker_id: data.broker_id, data };
@@ -226,6 +352,10 @@ export function record(bus: EventBus, store: EventStore, brokerId: string, paylo
   };
   return bus.on({
     task(type, task, at, cause) {
+      if (payloadBytes === 0 && store.appendTask !== undefined) {
+        store.appendTask(brokerId, type, task, at, cause);
+        return;
+      }
       const event = taskEvent(brokerId, type, task, at, cause);
       if (payloadBytes > 0) keep(type === "task.submitted" ? task.input : type === "task.succeeded" ? task.output : undefined, event);
       store.append(event);
@@ -239,3 +369,12 @@ export function record(bus: EventBus, store: EventStore, brokerId: string, paylo
     },
   });
 }
+
+/** typeCode of a slot that keeps the bus's event object (agent and message events, task events with payloads). */
+const OTHER = 255;
+/** Slots a ring starts with before it grows toward --events-max. */
+const INITIAL_CAPACITY = 4_096;
+const column = <T>(n: number): (T | undefined)[] => new Array<T | undefined>(n).fill(undefined);
+const TASK_EVENT_CODE = Object.fromEntries(TASK_EVENTS.map((t, i) => [t, i])) as Record<TaskEventType, number>;
+const TASK_STATE_CODE = Object.fromEntries(TASK_STATES.map((t, i) => [t, i])) as Record<TaskState, number>;
+

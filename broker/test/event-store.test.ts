@@ -11,7 +11,8 @@ import { encodePayload } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { Peer } from "@agentwire/testkit/peer";
 import { MemoryEventStore, type EventQuery, type StoredEvent } from "../src/event-store.js";
-import type { TaskEvent } from "../src/events.js";
+import { taskEvent, type TaskEvent } from "../src/events.js";
+import type { TaskRecord } from "../src/tasks/task-table.js";
 import { startBroker, startPostgres, type PostgresInstance, type RunningBroker } from "./helpers/backends.js";
 import { freshDatabase } from "./helpers/postgres.js";
 
@@ -55,6 +56,44 @@ describe("MemoryEventStore", () => {
     expect(await positions(store, { from: 3, to: 4 })).toEqual([3]);
     expect(await positions(store, { task: "b" })).toEqual([2]);
     expect(await positions(store, { limit: 1, after: 0 })).toEqual([2]);
+  });
+
+  it("a task transition kept from the live record reads back as taskEvent() makes it, across growth and wrap-around, mixed with other events", async () => {
+    const max = 10_000;
+    const store = new MemoryEventStore(max, "b.e1-");
+    const lifecycle = [
+      ["task.submitted", "queued"],
+      ["task.queued", "queued"],
+      ["task.dispatched", "dispatched"],
+      ["task.failed", "failed"],
+    ] as const;
+    const expected: TaskEvent[] = [];
+    const tasks = 6_500; // 26,000 task events and 6,500 others: the ring grows to max, then wraps more than twice
+    for (let t = 0; t < tasks; t++) {
+      const record = { id: `t${t}`, capability: t % 2 === 0 ? "even" : "odd", state: "queued", attempt: 1 + (t % 3), agent: t % 5 === 0 ? null : `agent-${t % 7}`, error: { code: "boom", message: `task ${t}` } };
+      lifecycle.forEach(([type, state], k) => {
+        record.state = state;
+        const at = t * 10 + k;
+        const cause = k === 1 ? "agent_lost" : undefined;
+        const live = record as unknown as TaskRecord;
+        store.appendTask("b", type, live, at, cause);
+        expected.push(taskEvent("b", type, live, at, cause));
+        if (k === 2) {
+          const other = { type: "message.sent", at, broker_id: "b", from: "x", to: `agent-${t % 7}`, bytes: 1 } as unknown as TaskEvent;
+          store.append(other);
+          expected.push(other);
+        }
+      });
+    }
+    const events = await all(store, {});
+    expect(events.length).toBe(max);
+    expect(await store.head()).toBe(expected.length);
+    expect(events.map((e) => e.position)).toEqual(Array.from({ length: max }, (_, i) => expected.length - max + 1 + i));
+    expect(events.map((e) => e.data)).toEqual(expected.slice(-max));
+    // Stream positions count every event of the task, also those already evicted.
+    const last = events.filter((e) => e.stream === `task-t${tasks - 1}`);
+    expect(last.map((e) => [e.type, e.stream_position])).toEqual(lifecycle.map(([type], k) => [type, k + 1]));
+    expect(await positions(store, { task: `t${tasks - 1}`, types: ["task.failed"] })).toEqual([expected.length]);
   });
 
   it("with a retention, events older than it leave the ring as newer ones arrive", async () => {
