@@ -26,8 +26,21 @@ export type MeshControl =
 
 /** A task as handed to broker `target` (its queue then holds it, with the input and the time left). */
 export function handoffOf(task: TaskRecord, origin: string, target: string): RemoteTask {
-  const { deadline: _deadline, ...handoff } = taskRecord(task, origin);
-  return { ...handoff, target_broker: target, timeout_ms: Math.max(1, task.deadline - Date.now()) };
+  return {
+    task_id: task.id,
+    capability: task.capability,
+    input: task.input,
+    origin_broker: origin,
+    target_broker: target,
+    timeout_ms: Math.max(1, task.deadline - Date.now()),
+    attempt: task.attempt,
+    max_attempts: task.maxAttempts,
+    version: task.version,
+    tags: task.tags,
+    priority: task.priority,
+    strategy: task.strategy,
+    owner: ownerTag(task.owner),
+  };
 }
 
 const NO_INPUT = new Uint8Array(0);
@@ -73,6 +86,8 @@ const isStr = (v: unknown): v is string => typeof v === "string";
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
 const optional = (v: unknown, check: (v: unknown) => boolean): boolean => v === undefined || v === null || check(v);
 
+const OPTIONAL_FIELDS = ["max_attempts", "version", "tags", "priority", "strategy", "deadline", "owner"] as const;
+
 /** The task of a stream entry's field/value list, or undefined when it holds none (or a malformed one). */
 export function decodeTask(fields: readonly Buffer[]): RemoteTask | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.toString() === TASK_FIELD) return decodeTaskBytes(fields[i + 1]!);
@@ -94,7 +109,7 @@ export function decodeTaskBytes(bytes: Buffer): RemoteTask | undefined {
     optional(v.tags, (t) => Array.isArray(t) && t.every(isStr)) && optional(v.priority, isStr) && optional(v.strategy, isStr) &&
     optional(v.deadline, isInt) && optional(v.owner, isStr);
   if (!ok) return undefined;
-  for (const k of ["max_attempts", "version", "tags", "priority", "strategy", "deadline", "owner"]) if (v[k] === null) delete v[k];
+  for (const k of OPTIONAL_FIELDS) if (v[k] === null) delete v[k];
   return v as unknown as RemoteTask;
 }
 

@@ -15,7 +15,21 @@ export const meshKeys = {
 
 export const CONSUMER_GROUP = "brokers";
 
-export function brokerKeys(id: string) {
+/** Most brokers whose keys are kept built (a mesh has a few; tests and reclaims add some). */
+const KEPT = 1_000;
+const built = new Map<string, ReturnType<typeof makeBrokerKeys>>();
+
+/** The keys of broker `id`, built once per broker: the hot path asks for them per task. */
+export function brokerKeys(id: string): ReturnType<typeof makeBrokerKeys> {
+  let keys = built.get(id);
+  if (keys === undefined) {
+    if (built.size >= KEPT) built.clear();
+    built.set(id, (keys = makeBrokerKeys(id)));
+  }
+  return keys;
+}
+
+function makeBrokerKeys(id: string) {
   const tag = `aw:{b:${id}}`;
   return {
     /** String with PX TTL: present while the broker lives. */
