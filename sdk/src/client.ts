@@ -11,6 +11,8 @@
  * safely (the broker answers with the first task instead of running it again).
  */
 import {
+  type AgentwireError,
+  type Frame,
   DEFAULTS,
   decodePayload,
   encodePayload,
@@ -137,7 +139,7 @@ export class Client implements AsyncDisposable {
   submit<O = unknown, P = unknown>(capability: string, input: unknown, options?: SubmitOptions): TaskHandle<O, P>;
   submit(capability: string | CapabilityContract, input: unknown, options: SubmitOptions = {}): TaskHandle {
     const handle = this.startTask(capability, input, options);
-    this.track(handle.result, handle);
+    this.trackHandle(handle);
     return handle;
   }
 
@@ -156,7 +158,7 @@ export class Client implements AsyncDisposable {
   task<C extends CapabilityContract>(id: string, contract: C): TaskHandle<OutputOf<C>, ProgressOf<C>>;
   task<O = unknown, P = unknown>(id: string): TaskHandle<O, P>;
   task(id: string, contract?: CapabilityContract): TaskHandle {
-    const handle = new TaskHandle((taskId, reason) => this.cancel(taskId, reason));
+    const handle = new TaskHandle(this);
     if (this.closing) {
       handle.fail(new ClosedError());
       return handle;
@@ -165,7 +167,7 @@ export class Client implements AsyncDisposable {
       this.session.callback({ type: "attach", task_id: id, ref: this.session.nextId("t") }, () => this.followTask(handle, id, false, contract, false), (err) => handle.fail(err));
     if (this.session.isReady) send();
     else this.session.whenReady().then(send, (err: unknown) => handle.fail(err));
-    this.track(handle.result, handle);
+    this.trackHandle(handle);
     return handle;
   }
 
@@ -187,71 +189,49 @@ export class Client implements AsyncDisposable {
   }
 
   private startTask(capability: string | CapabilityContract, input: unknown, options: SubmitOptions): TaskHandle {
-    const handle = new TaskHandle((taskId, reason) => this.cancel(taskId, reason));
+    const handle = new TaskHandle(this);
     if (this.closing) {
       handle.fail(new ClosedError());
       return handle;
     }
-    const contract = typeof capability === "string" ? undefined : capability;
+    const sub = new Submission(this, this.session, handle, typeof capability === "string" ? undefined : capability, options);
     const { signal } = options;
-    let taskId: string | undefined;
-    let abortedEarly = false;
-    const onAbort = (): void => {
-      if (taskId !== undefined) void this.cancel(taskId, "aborted by submitter").catch(() => undefined);
-      else {
-        // The submit may already be on its way: cancel the task once the broker names it (`watch`).
-        abortedEarly = true;
-        handle.fail(errorFromCode("cancelled", "submit aborted before acceptance"));
-      }
-    };
     if (signal?.aborted === true) {
-      onAbort();
+      sub.abort();
       return handle;
     }
     if (signal !== undefined) {
+      const onAbort = (): void => sub.abort();
       signal.addEventListener("abort", onAbort, { once: true });
       handle.onEnd = () => signal.removeEventListener("abort", onAbort);
     }
-    const watch = (answer: unknown): void => {
-      const accepted = answer as Accepted;
-      taskId = accepted.task_id;
-      if (abortedEarly) {
-        void this.cancel(taskId, "aborted by submitter").catch(() => undefined);
-        return;
-      }
-      options.onAccepted?.(taskId, accepted.duplicate === true);
-      this.followTask(handle, taskId, accepted.duplicate === true, contract, options.validate);
-    };
-    const fail = (err: unknown): void => handle.fail(err);
-    const send = (): void => {
-      if (abortedEarly) return; // aborted while waiting for the session: nothing to cancel
-      this.session.callback(
-        {
-          type: "submit",
-          ref: this.session.nextId("s"),
-          capability: capabilityName(capability),
-          input: encodePayload(input),
-          priority: options.priority,
-          timeout_ms: options.timeoutMs,
-          strategy: options.strategy,
-          idempotency_key: options.idempotencyKey,
-          max_attempts: options.maxAttempts,
-          version: options.version,
-          tags: options.tags,
-        },
-        watch,
-        fail,
-      );
-    };
+    let frame: Frame & { ref: string };
+    try {
+      frame = {
+        type: "submit",
+        ref: "",
+        capability: capabilityName(capability),
+        input: encodePayload(input),
+        priority: options.priority,
+        timeout_ms: options.timeoutMs,
+        strategy: options.strategy,
+        idempotency_key: options.idempotencyKey,
+        max_attempts: options.maxAttempts,
+        version: options.version,
+        tags: options.tags,
+      };
+    } catch (err) {
+      handle.fail(err); // an input MessagePack cannot carry: the handle rejects, submit does not throw
+      return handle;
+    }
     if (this.session.isReady) {
       // Hot path: no whenReady()/call() promises per submit.
-      try {
-        send();
-      } catch (err) {
-        fail(err);
-      }
+      sub.send(frame);
     } else {
-      this.session.whenReady().then(send).catch(fail);
+      this.session.whenReady().then(
+        () => sub.send(frame),
+        (err: unknown) => handle.fail(err),
+      );
     }
     return handle;
   }
@@ -413,6 +393,18 @@ export class Client implements AsyncDisposable {
     await this.drain();
   }
 
+  /** A handle counts as open (drain waits for it) until it ends; no promise or closure per task. */
+  private trackHandle(handle: TaskHandle): void {
+    if (handle.done) return;
+    this.open.set(handle.result, handle);
+    handle.owner = this;
+  }
+
+  /** @internal a tracked handle ended. */
+  ended(handle: TaskHandle): void {
+    this.open.delete(handle.result);
+  }
+
   private track<T>(p: Promise<T>, handle?: TaskHandle): Promise<T> {
     this.open.set(p, handle);
     const forget = (): void => void this.open.delete(p);
@@ -469,4 +461,77 @@ export function incomingChecked(msg: Message, schema: z.ZodType | undefined, log
   if (parsed.success) return { ...incoming, payload: parsed.data };
   logger.warn({ topic: msg.topic, from: msg.from, issues: parsed.error.issues }, "message payload does not match its schema; dropped");
   throw SKIP;
+}
+
+/**
+ * One submit on its way and then its task: the session's waiter for the answer (`accepted` or an
+ * error) and, once accepted, the watcher of the task's progress and result. One object per submit
+ * where closures cost half a dozen.
+ */
+class Submission {
+  private taskId: string | undefined;
+  private abortedEarly = false;
+
+  constructor(
+    private readonly client: Client,
+    private readonly session: Session,
+    private readonly handle: TaskHandle,
+    private readonly contract: CapabilityContract | undefined,
+    private readonly options: SubmitOptions,
+  ) {}
+
+  send(frame: Frame & { ref: string }): void {
+    if (this.abortedEarly) return; // aborted while waiting for the session: nothing to cancel
+    try {
+      frame.ref = this.session.nextId("s");
+      this.session.callbackTo(frame, this);
+    } catch (err) {
+      this.handle.fail(err);
+    }
+  }
+
+  abort(): void {
+    if (this.taskId !== undefined) void this.client.cancel(this.taskId, "aborted by submitter").catch(() => undefined);
+    else {
+      // The submit may already be on its way: cancel the task once the broker names it (`resolve`).
+      this.abortedEarly = true;
+      this.handle.fail(errorFromCode("cancelled", "submit aborted before acceptance"));
+    }
+  }
+
+  /** The broker accepted the submit (the session's waiter). */
+  resolve(answer: Frame): void {
+    const accepted = answer as Accepted;
+    const taskId = (this.taskId = accepted.task_id);
+    if (this.abortedEarly) {
+      void this.client.cancel(taskId, "aborted by submitter").catch(() => undefined);
+      return;
+    }
+    const duplicate = accepted.duplicate === true;
+    this.options.onAccepted?.(taskId, duplicate);
+    this.handle.accept(taskId, duplicate);
+    this.session.watchTask(taskId, this);
+  }
+
+  /** The submit was refused, or the connection went before the answer (the session's waiter). */
+  reject(err: AgentwireError): void {
+    this.handle.fail(err);
+  }
+
+  progress(data: Uint8Array): void {
+    this.handle.push(decodePayload(data));
+  }
+
+  result(frame: Result): void {
+    try {
+      const out = resultValue<unknown>(frame);
+      this.handle.finish(this.options.validate === true ? checked(this.contract?.output, out, `the output of task ${this.taskId ?? "?"}`) : out);
+    } catch (err) {
+      this.handle.fail(err);
+    }
+  }
+
+  fail(err: AgentwireError): void {
+    this.handle.fail(err);
+  }
 }

@@ -16,17 +16,21 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
   duplicate = false;
   /** Called once when the task ends either way (internal: the client unhooks its abort listener). */
   onEnd: (() => void) | undefined;
+  /** Told once when the task ends either way (internal: the client stops counting it as open). */
+  owner: { ended(handle: TaskHandle<O, P>): void } | undefined;
   private taskIdValue: string | undefined;
   private resolveResult!: (v: O) => void;
   private rejectResult!: (e: unknown) => void;
   /** Made on first use of `id` only: most submitters never look (a promise per task is not free). */
   private idPromise: { promise: Promise<string>; resolve: (id: string) => void; reject: (e: unknown) => void } | undefined;
+  /** Progress updates in order (the result is not kept here: iteration yields it from `output`). */
   private readonly events: StreamEvent<O, P>[] = [];
+  private output: O | undefined;
   private error: { err: unknown } | undefined;
   private ended = false;
   private wakers: (() => void)[] = [];
 
-  constructor(private readonly canceller: (taskId: string, reason: string | undefined) => Promise<void>) {
+  constructor(private readonly canceller: { cancel(taskId: string, reason?: string): Promise<void> }) {
     this.result = new Promise<O>((res, rej) => {
       this.resolveResult = res;
       this.rejectResult = rej;
@@ -72,7 +76,7 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
 
   /** Cancels the task [TASK-30]; resolves once the broker acknowledged it. The result then ends with CancelledError. */
   async cancel(reason?: string): Promise<void> {
-    await this.canceller(await this.id, reason);
+    await this.canceller.cancel(await this.id, reason);
   }
 
   /** The progress updates alone, in order, ending when the task ends (throwing its error if it failed). */
@@ -89,6 +93,7 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
       }
       if (this.ended) {
         if (this.error !== undefined) throw this.error.err;
+        yield { type: "result", output: this.output as O };
         return;
       }
       await new Promise<void>((r) => this.wakers.push(r));
@@ -114,7 +119,7 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
   /** @internal */
   finish(output: O): void {
     if (this.ended) return;
-    this.events.push({ type: "result", output });
+    this.output = output;
     this.end();
     this.resolveResult(output);
   }
@@ -131,6 +136,7 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
   private end(): void {
     this.ended = true;
     this.onEnd?.();
+    this.owner?.ended(this);
     this.wake();
   }
 

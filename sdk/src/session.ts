@@ -87,7 +87,7 @@ export type Status =
   | { type: "reconnecting"; attempt: number; inMs: number }
   | { type: "closed"; error?: AgentwireError | undefined };
 
-type RefWaiter = { resolve(frame: Frame): void; reject(err: AgentwireError): void };
+export type RefWaiter = { resolve(frame: Frame): void; reject(err: AgentwireError): void };
 export type TaskWatcher = { progress(data: Uint8Array): void; result(frame: Result): void; fail(err: AgentwireError): void };
 type RequestWaiter = { resolve(frame: Response): void; reject(err: AgentwireError): void };
 export type TopicHandler = (msg: Message) => void;
@@ -247,6 +247,15 @@ export class Session {
     if (!this.send(frame)) {
       this.refs.delete(frame.ref);
       onError(this.state === "closed" ? new ClosedError() : new ConnectionLostError("not connected to the broker"));
+    }
+  }
+
+  /** `callback` with the waiter as one object (its `resolve` and `reject` called as methods). */
+  callbackTo(frame: Frame & { ref: string }, waiter: RefWaiter): void {
+    this.refs.set(frame.ref, waiter);
+    if (!this.send(frame)) {
+      this.refs.delete(frame.ref);
+      waiter.reject(this.state === "closed" ? new ClosedError() : new ConnectionLostError("not connected to the broker"));
     }
   }
 

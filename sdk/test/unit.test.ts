@@ -74,7 +74,7 @@ describe("llm tool names", () => {
 
 describe("TaskHandle", () => {
   it("yields progress in order, then the result, to every iteration; resolves result and id; awaits as its output", async () => {
-    const h = new TaskHandle<string, number>(async () => undefined);
+    const h = new TaskHandle<string, number>({ cancel: async () => undefined });
     h.accept("t1", false);
     h.push(1);
     h.push(2);
@@ -95,7 +95,7 @@ describe("TaskHandle", () => {
   });
 
   it("a failed task rejects result and iteration with its error; a refused submit rejects id too", async () => {
-    const h = new TaskHandle<string, number>(async () => undefined);
+    const h = new TaskHandle<string, number>({ cancel: async () => undefined });
     const err = new Error("refused");
     h.fail(err);
     await expect(h.result).rejects.toBe(err);
