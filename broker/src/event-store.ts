@@ -116,19 +116,19 @@ export class MemoryEventStore implements EventStore {
   private size = 0;
   private position = 0;
   // One entry per slot, column by column.
-  private at: Float64Array;
-  private streamPos: Uint32Array;
-  private attempt: Uint32Array;
+  private at!: Float64Array;
+  private streamPos!: Uint32Array;
+  private attempt!: Uint32Array;
   /** Index into TASK_EVENTS and TASK_STATES for a task transition; 255 (OTHER): the event is in `other`. */
-  private typeCode: Uint8Array;
-  private stateCode: Uint8Array;
-  private taskId: (string | undefined)[];
-  private capability: (string | undefined)[];
-  private agentId: (string | undefined)[];
-  private cause: (string | undefined)[];
-  private error: (ErrorInfo | undefined)[];
-  private brokerId: (string | undefined)[];
-  private other: (BusEvent | undefined)[];
+  private typeCode!: Uint8Array;
+  private stateCode!: Uint8Array;
+  private taskId!: (string | undefined)[];
+  private capability!: (string | undefined)[];
+  private agentId!: (string | undefined)[];
+  private cause!: (string | undefined)[];
+  private error!: (ErrorInfo | undefined)[];
+  private brokerId!: (string | undefined)[];
+  private other!: (BusEvent | undefined)[];
   /** Last stream position of each task and agent that still has an event in the ring, by raw id. */
   private readonly tasks = new Map<string, number>();
   private readonly agents = new Map<string, number>();
@@ -143,27 +143,14 @@ export class MemoryEventStore implements EventStore {
     private readonly retentionMs = 0,
   ) {
     if (!(max >= 1)) throw new RangeError("an event store keeps at least one event");
-    this.capacity = Math.min(max, INITIAL_CAPACITY);
-    this.at = new Float64Array(this.capacity);
-    this.streamPos = new Uint32Array(this.capacity);
-    this.attempt = new Uint32Array(this.capacity);
-    this.typeCode = new Uint8Array(this.capacity);
-    this.stateCode = new Uint8Array(this.capacity);
-    this.taskId = column(this.capacity);
-    this.capability = column(this.capacity);
-    this.agentId = column(this.capacity);
-    this.cause = column(this.capacity);
-    this.error = column(this.capacity);
-    this.brokerId = column(this.capacity);
-    this.other = column(this.capacity);
+    this.resize(Math.min(max, INITIAL_CAPACITY));
   }
 
   /** Slots allocated: grows by doubling up to `max`, so a large --events-max costs memory only as events come. */
-  private capacity: number;
+  private capacity = 0;
 
-  /** Doubles the columns (up to `max`), laying the ring out from slot 0 again. */
-  private grow(): void {
-    const to = Math.min(this.max, this.capacity * 2);
+  /** Columns of `to` slots holding the ring's events in order from slot 0 (a new ring: none). */
+  private resize(to: number): void {
     const order = (i: number): number => (this.start_ + i) % this.capacity;
     const typed = <A extends Float64Array | Uint32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
       const b = make(to);
@@ -246,7 +233,7 @@ export class MemoryEventStore implements EventStore {
     const streamPosition = (streams.get(key) ?? 0) + 1;
     streams.set(key, streamPosition);
     if (this.size === this.capacity) {
-      if (this.capacity < this.max) this.grow();
+      if (this.capacity < this.max) this.resize(Math.min(this.max, this.capacity * 2));
       else this.evictOldest();
     }
     const i = (this.start_ + this.size) % this.capacity;
