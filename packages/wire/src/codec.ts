@@ -35,7 +35,9 @@ addExtension({
   pack(u: Uint64, allocate: (size: number) => { target: Uint8Array; targetView: DataView; position: number }) {
     const { target, targetView, position } = allocate(9);
     target[position] = 0xcf;
-    targetView.setBigUint64(position + 1, BigInt(u.value));
+    // Two 32-bit halves of a safe integer: no BigInt per wide value (every task frame has a deadline).
+    targetView.setUint32(position + 1, Math.floor(u.value / 0x1_0000_0000));
+    targetView.setUint32(position + 5, u.value >>> 0);
     return undefined;
   },
   unpack() {
