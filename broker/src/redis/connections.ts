@@ -42,3 +42,14 @@ export function connect(target: RedisTarget, brokerId: string, role: Role): Redi
   }
   return new Redis(target.url, options);
 }
+
+/**
+ * When a broker writes the commands a callback queued (results, records, hand-offs): with `cmd`
+ * auto-pipelined (standalone Redis) once the callback has run, so they join the turn's one write
+ * (ioredis sends it from setImmediate; deferring to setImmediate ourselves cost a second loop
+ * iteration); on Cluster, where each command is written at once, at the end of the turn, so a turn's
+ * results still make one command.
+ */
+export function deferWrites(target: RedisTarget): (write: () => void) => void {
+  return target.cluster === "" ? (write) => process.nextTick(write) : (write) => void setImmediate(write);
+}

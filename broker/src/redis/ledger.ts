@@ -35,9 +35,11 @@ export class Ledger {
     private readonly brokerId: string,
     private readonly log: Logger,
     private readonly track: (p: Promise<void>) => void,
+    /** When to write what this turn queued (connections.ts `deferWrites`). */
+    private readonly defer: (write: () => void) => void,
   ) {}
 
-  /** Records (or updates) an open task of this broker; written with the others of this callback. */
+  /** Records (or updates) an open task of this broker; written with the others of this callback (of this turn on Cluster). */
   open(task: RemoteTask): void {
     this.opened.set(task.task_id, encodeTask(task));
     this.schedule();
@@ -63,17 +65,13 @@ export class Ledger {
     this.schedule();
   }
 
-  /**
-   * Written once the current callback (a socket read, a Redis reply) has run, not at the end of the
-   * turn: the commands then join the turn's auto-pipelined write instead of waiting for the next one.
-   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    process.nextTick(this.flush);
+    this.defer(this.flush);
   }
 
-  /** One HSET for the records of this callback, then one end-tasks script: both on this broker's slot, in order. */
+  /** One HSET for the records queued since the last flush, then one end-tasks script: both on this broker's slot, in order. */
   readonly flush = (): void => {
     this.scheduled = false;
     const keys = brokerKeys(this.brokerId);

@@ -11,7 +11,7 @@ import type { ForeignTask, ForwardedRequest, MeshHost, MeshPort, MeshStats, Remo
 import type { TaskRecord } from "../tasks/task-table.js";
 import type { AgentFilter } from "../registry.js";
 import { originOfTask } from "../tasks/task-table.js";
-import { connect, RECONNECT_MAX_MS, ROLES, type RedisTarget, type Role } from "./connections.js";
+import { connect, deferWrites, RECONNECT_MAX_MS, ROLES, type RedisTarget, type Role } from "./connections.js";
 import { decodeOutcome, decodePublish, decodeTask, encodeOutcome, encodePublish, encodeTask, handoffOf, outcomeOf, taskRecord, TASK_FIELD, type MeshControl } from "./envelope.js";
 import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
 import { Ledger } from "./ledger.js";
@@ -131,6 +131,8 @@ export class RedisBackend implements MeshPort {
   private host: MeshHost | undefined;
   private readonly conns: Record<Role, Redis>;
   private readonly cmd: Redis & MeshCommands;
+  /** When the commands a callback queued are written (connections.ts `deferWrites`). */
+  private readonly defer: (write: () => void) => void;
   private readonly keys: ReturnType<typeof brokerKeys>;
   private readonly livenessMs: number;
   private readonly batch: number;
@@ -196,7 +198,8 @@ export class RedisBackend implements MeshPort {
     this.keys = brokerKeys(options.brokerId);
     this.conns = Object.fromEntries(ROLES.map((r) => [r, connect(options.target, options.brokerId, r)])) as Record<Role, Redis>;
     this.cmd = defineScripts(this.conns.cmd);
-    this.ledger = new Ledger(this.cmd, options.brokerId, options.log, (p) => this.track(p));
+    this.defer = deferWrites(options.target);
+    this.ledger = new Ledger(this.cmd, options.brokerId, options.log, (p) => this.track(p), this.defer);
     this.sweepMs = options.sweepMs ?? 10_000;
     for (const r of ROLES) this.conns[r].on("error", (err: Error) => options.log.debug({ err, role: r }, "redis connection error"));
     this.conns.cmd.on("ready", () => (this.readySince = Date.now()));
@@ -1011,8 +1014,7 @@ export class RedisBackend implements MeshPort {
     batch.push(r);
     if (!this.storeScheduled) {
       this.storeScheduled = true;
-      // After this callback, not this turn: the store joins the turn's auto-pipelined write.
-      process.nextTick(this.flushStores);
+      this.defer(this.flushStores);
     }
   }
 
