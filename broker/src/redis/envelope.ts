@@ -26,21 +26,7 @@ export type MeshControl =
 
 /** A task as handed to broker `target` (its queue then holds it, with the input and the time left). */
 export function handoffOf(task: TaskRecord, origin: string, target: string): RemoteTask {
-  return {
-    task_id: task.id,
-    capability: task.capability,
-    input: task.input,
-    origin_broker: origin,
-    target_broker: target,
-    timeout_ms: Math.max(1, task.deadline - Date.now()),
-    attempt: task.attempt,
-    max_attempts: task.maxAttempts,
-    version: task.version,
-    tags: task.tags,
-    priority: task.priority,
-    strategy: task.strategy,
-    owner: ownerTag(task.owner),
-  };
+  return remoteTask(task, origin, target, task.input, Math.max(1, task.deadline - Date.now()), undefined);
 }
 
 const NO_INPUT = new Uint8Array(0);
@@ -51,20 +37,25 @@ const NO_INPUT = new Uint8Array(0);
  * have to run elsewhere, from this record.
  */
 export function taskRecord(task: TaskRecord, origin: string, handedTo?: string): RemoteTask {
+  return remoteTask(task, origin, handedTo ?? "", handedTo === undefined ? task.input : NO_INPUT, task.timeoutMs, task.deadline);
+}
+
+/** One object literal, no spreads: built per task on the hot path. An undefined field is not encoded. */
+function remoteTask(task: TaskRecord, origin: string, target: string, input: Uint8Array, timeoutMs: number, deadline: number | undefined): RemoteTask {
   return {
     task_id: task.id,
     capability: task.capability,
-    input: handedTo === undefined ? task.input : NO_INPUT,
+    input,
     origin_broker: origin,
-    target_broker: handedTo ?? "",
-    timeout_ms: task.timeoutMs,
+    target_broker: target,
+    timeout_ms: timeoutMs,
     attempt: task.attempt,
     max_attempts: task.maxAttempts,
     version: task.version,
     tags: task.tags,
     priority: task.priority,
     strategy: task.strategy,
-    deadline: task.deadline,
+    deadline,
     owner: ownerTag(task.owner),
   };
 }
