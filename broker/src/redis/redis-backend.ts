@@ -365,12 +365,14 @@ export class RedisBackend implements MeshPort {
     for (let i = 0; i < all.length; i += STORE_CHUNK) {
       const batch = all.slice(i, i + STORE_CHUNK);
       const keys: string[] = [this.keys.open];
-      const argv: (string | Buffer)[] = [];
+      const entries: Buffer[] = [];
+      const records: (string | Buffer)[] = [];
       for (const h of batch) {
         keys.push(brokerKeys(h.target).tasks);
-        argv.push(h.task.id, h.entry, h.record);
+        entries.push(h.entry);
+        records.push(h.task.id, h.record);
       }
-      this.cmd.handOff(keys.length, ...keys, ...argv).then(
+      this.cmd.handOff(keys.length, ...keys, ...entries, ...records).then(
         () => {
           for (const h of batch) {
             if (h.task.endedAt === 0) this.handed.set(h.task.id, { target: h.target, attempt: h.attempt });

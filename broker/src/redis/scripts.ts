@@ -26,7 +26,7 @@ export interface MeshCommands {
   swap(key: string, field: string, expected: string | Buffer, value: string | Buffer, ttlMs: number): Promise<number>;
   /** argv: group, consumer, then entry id + attempt (0 = unchanged) pairs; one 1 (owned) or 0 (taken) per entry. */
   own(stream: string, attempts: string, group: string, consumer: string, ...pairs: (string | number)[]): Promise<number[]>;
-  /** `numberOfKeys` = 1 + tasks; keys: this broker's open records, then each task's target stream; argv: id, entry, record per task. */
+  /** `numberOfKeys` = 1 + tasks; keys: this broker's open records, then each task's target stream; argv: every entry, then id + record per task. */
   handOff(numberOfKeys: number, ...keysAndArgv: (string | Buffer)[]): Promise<number>;
   /** Deletes the task stream when it and the open-task records are empty; 1 when it did. */
   leave(stream: string, open: string): Promise<number>;
