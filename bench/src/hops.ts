@@ -112,25 +112,25 @@ const median = (xs: number[]): number => {
 };
 
 /**
- * Splits the capture at each task's window (client-side start and end, µs since the epoch) and
- * tabulates its hops: a hop is the n-th segment from one process to another within a task (segments
+ * Splits the capture into tasks, one at each segment the client sends (at 1 in flight each task
+ * starts with the client's submit; the capture's clock alone decides, not the client's), and
+ * tabulates their hops: a hop is the n-th segment from one process to another within a task (segments
  * of concurrent work, such as another connection's reply, may come in either order between tasks, so
  * hops are matched by sender, receiver and occurrence rather than by position), placed at its median
  * time since the task's first segment, over the tasks that had it.
  */
-function hopsTable(name: string, segments: Segment[], windows: [number, number][]): string {
+function hopsTable(name: string, segments: Segment[], client: string): string {
+  const starts = segments.flatMap((s, i) => (s.from === client ? [i] : []));
+  const windows = starts.map((start, k) => [start, starts[k + 1] ?? segments.length] as const);
   const hops = new Map<string, { from: string; to: string; times: number[]; bytes: number[] }>();
   const totals: number[] = [];
-  let i = 0;
   let counted = 0;
   for (const [start, end] of windows) {
-    while (i < segments.length && segments[i]!.at < start) i++;
-    const first = segments[i];
-    if (first === undefined || first.at > end) continue;
+    const first = segments[start]!;
     counted++;
     const seen = new Map<string, number>();
     let last = first.at;
-    for (; i < segments.length && segments[i]!.at <= end; i++) {
+    for (let i = start; i < end; i++) {
       const s = segments[i]!;
       const pair = `${s.from} → ${s.to}`;
       const n = (seen.get(pair) ?? 0) + 1;
@@ -160,7 +160,7 @@ function hopsTable(name: string, segments: Segment[], windows: [number, number][
     "|---:|---|---:|---:|---:|---:|",
     ...lines,
     "",
-    `First to last segment of a task: median ${median(totals).toFixed(0)} µs.`,
+    `First to last segment of a task (the client's send to the last segment before its next): median ${median(totals).toFixed(0)} µs.`,
     "",
   ].join("\n");
 }
@@ -211,17 +211,11 @@ async function main(): Promise<void> {
       const owners = portOwners(running.meters);
       const cap = capture();
       await cap.ready;
-      const windows: [number, number][] = [];
-      const now = (): number => (performance.timeOrigin + performance.now()) * 1000;
-      for (let i = 0; i < TASKS; i++) {
-        const start = now();
-        await running.task();
-        windows.push([start, now()]);
-      }
+      for (let i = 0; i < TASKS; i++) await running.task();
       await new Promise((r) => setTimeout(r, 200)); // the last segments reach tcpdump's output
       cap.proc.kill("SIGINT");
       await new Promise((r) => cap.proc.once("exit", r));
-      out.push(hopsTable(name, parse(cap.lines, owners), windows));
+      out.push(hopsTable(name, parse(cap.lines, owners), running.meters[0]!.name));
       if (SYSCALLS) {
         const table = await syscalls(running.meters, TASKS, async () => {
           for (let i = 0; i < TASKS; i++) await running.task();
