@@ -296,7 +296,7 @@ export class BrokerCore {
       const spec = {
         capability: remote.capability,
         input: remote.input,
-        timeout_ms: remote.timeout_ms,
+        timeout_ms: handedTimeout(remote),
         idempotency_key: remote.task_id,
         version: remote.version,
         tags: remote.tags === undefined ? undefined : [...remote.tags],
@@ -342,4 +342,19 @@ function meshSubmitter(mesh: MeshPort, origin: string, taskId: string, attempt: 
       send?.({ ok: t.ok, output: t.output, error: t.error, attempt: t.attempt });
     },
   };
+}
+
+/** How far two brokers' clocks may differ for the receiver to take the origin's deadline as its own. */
+const CLOCKS_AGREE_MS = 1_000;
+
+/**
+ * The timeout of a task handed here: the time left when the origin sent it, or, where this broker's
+ * clock agrees with the origin's deadline (within CLOCKS_AGREE_MS), the time to that deadline, so that
+ * the task ends here no later than at its origin (the hand-off's transit is not added to it) [TASK-33].
+ */
+function handedTimeout(remote: RemoteTask): number {
+  if (remote.deadline === undefined) return remote.timeout_ms;
+  const now = Date.now();
+  const left = remote.deadline - now;
+  return Math.abs(left - remote.timeout_ms) <= CLOCKS_AGREE_MS ? Math.max(1, Math.min(remote.timeout_ms, left)) : remote.timeout_ms;
 }

@@ -78,6 +78,7 @@ export class Dispatcher {
   pump(capability: string): void {
     const q = this.queues.get(capability);
     if (q === undefined || q.size === 0) return;
+    const now = Date.now();
     for (let rank = q.levels.length - 1; rank >= 0 && q.size > 0; rank--) {
       const level = q.levels[rank]!;
       const span = level.span;
@@ -88,6 +89,8 @@ export class Dispatcher {
           level.clearAt(i); // ended while queued
           continue;
         }
+        // Past its deadline, its timer not yet run (timers fire late): that timer ends it, it is never dispatched [TASK-33, ROUTE-3].
+        if (task.deadline <= now) continue;
         const agent = this.select(task, q);
         if (agent === undefined) {
           if (!this.anyRoom(capability)) {

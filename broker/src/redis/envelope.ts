@@ -26,7 +26,8 @@ export type MeshControl =
 
 /** A task as handed to broker `target` (its queue then holds it, with the input and the time left). */
 export function handoffOf(task: TaskRecord, origin: string, target: string): RemoteTask {
-  return remoteTask(task, origin, target, task.input, Math.max(1, task.deadline - Date.now()), undefined);
+  // The time left, and the origin's deadline too: where the two brokers' clocks agree, the receiver ends it at the same moment (runHandedOver).
+  return remoteTask(task, origin, target, task.input, Math.max(1, task.deadline - Date.now()), task.deadline);
 }
 
 const NO_INPUT = new Uint8Array(0);
