@@ -163,29 +163,13 @@ export class Client implements AsyncDisposable {
       handle.fail(new ClosedError());
       return handle;
     }
+    const sub = new Submission(this, this.session, handle, contract, {});
     const send = (): void =>
-      this.session.callback({ type: "attach", task_id: id, ref: this.session.nextId("t") }, () => this.followTask(handle, id, false, contract, false), (err) => handle.fail(err));
+      this.session.callback({ type: "attach", task_id: id, ref: this.session.nextId("t") }, () => sub.follow(id, false), (err) => handle.fail(err));
     if (this.session.isReady) send();
     else this.session.whenReady().then(send, (err: unknown) => handle.fail(err));
     this.trackHandle(handle);
     return handle;
-  }
-
-  /** Watches an accepted task: progress and result go to the handle. */
-  private followTask(handle: TaskHandle, taskId: string, duplicate: boolean, contract: CapabilityContract | undefined, validate: boolean | undefined): void {
-    handle.accept(taskId, duplicate);
-    this.session.watchTask(taskId, {
-      progress: (data) => handle.push(decodePayload(data)),
-      result: (frame) => {
-        try {
-          const out = resultValue<unknown>(frame);
-          handle.finish(validate === true ? checked(contract?.output, out, `the output of task ${taskId}`) : out);
-        } catch (err) {
-          handle.fail(err);
-        }
-      },
-      fail: (err) => handle.fail(err),
-    });
   }
 
   private startTask(capability: string | CapabilityContract, input: unknown, options: SubmitOptions): TaskHandle {
@@ -509,6 +493,12 @@ class Submission {
     }
     const duplicate = accepted.duplicate === true;
     this.options.onAccepted?.(taskId, duplicate);
+    this.follow(taskId, duplicate);
+  }
+
+  /** Watches the accepted task `taskId` (a submit's, or one `client.task(id)` attached to): progress and result go to the handle. */
+  follow(taskId: string, duplicate: boolean): void {
+    this.taskId = taskId;
     this.handle.accept(taskId, duplicate);
     this.session.watchTask(taskId, this);
   }

@@ -243,11 +243,7 @@ export class Session {
    * the frame handler), `onError` its error frame or the lost/closed connection.
    */
   callback(frame: Frame & { ref: string }, onAnswer: (answer: Frame) => void, onError: (err: AgentwireError) => void): void {
-    this.refs.set(frame.ref, { resolve: onAnswer, reject: onError });
-    if (!this.send(frame)) {
-      this.refs.delete(frame.ref);
-      onError(this.state === "closed" ? new ClosedError() : new ConnectionLostError("not connected to the broker"));
-    }
+    this.callbackTo(frame, { resolve: onAnswer, reject: onError });
   }
 
   /** `callback` with the waiter as one object (its `resolve` and `reject` called as methods). */
