@@ -7,8 +7,8 @@
  */
 import type { RecordedEvent } from "@agentwire/wire";
 import { TASK_STATES, type ErrorInfo, type TaskState } from "@agentwire/wire";
-import type { AgentSubject, BusEvent, EventBus, MessageEvent, TaskEvent, TaskEventType } from "./events.js";
-import { TASK_EVENTS, agentEvent, taskEvent } from "./events.js";
+import type { BusEvent, EventBus, MessageEvent, TaskEvent, TaskEventType } from "./events.js";
+import { TASK_EVENTS, agentEvent, eventAgentId, eventError, taskEvent } from "./events.js";
 import type { TaskRecord } from "./tasks/task-table.js";
 
 /** One recorded event, as the HTTP API serves it; `data` is the bus's event. */
@@ -213,17 +213,14 @@ export class MemoryEventStore implements EventStore {
 
   appendTask(brokerId: string, type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): void {
     const i = this.slot(this.tasks, task.id, at);
-    const state = task.state;
-    const agent = task.agent;
     this.typeCode[i] = TASK_EVENT_CODE[type];
-    this.stateCode[i] = TASK_STATE_CODE[state];
+    this.stateCode[i] = TASK_STATE_CODE[task.state];
     this.attempt[i] = task.attempt;
     this.taskId[i] = task.id;
     this.capability[i] = task.capability;
-    this.agentId[i] = agent === null ? undefined : typeof agent === "string" ? agent : (agent as AgentSubject).agentId;
+    this.agentId[i] = eventAgentId(task);
     this.cause[i] = cause;
-    // The state is already the end state when its event is announced (taskEvent, events.ts).
-    this.error[i] = state === "failed" || state === "cancelled" || state === "deadline_exceeded" ? task.error : undefined;
+    this.error[i] = eventError(task);
     this.brokerId[i] = brokerId;
     this.appended(at);
   }

@@ -120,7 +120,6 @@ export interface MessageEvent {
 export type BusEvent = TaskEvent | AgentEvent | MessageEvent;
 
 export function taskEvent(brokerId: string, type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): TaskEvent {
-  const agent = task.agent;
   return {
     type,
     at,
@@ -129,11 +128,21 @@ export function taskEvent(brokerId: string, type: TaskEventType, task: TaskRecor
     capability: task.capability,
     state: task.state,
     attempt: task.attempt,
-    agent_id: agent === null ? undefined : typeof agent === "string" ? agent : (agent as AgentSubject).agentId,
+    agent_id: eventAgentId(task),
     cause,
-    // The state is already the end state when its event is announced (endedAt is set just after).
-    error: task.state === "failed" || task.state === "cancelled" || task.state === "deadline_exceeded" ? task.error : undefined,
+    error: eventError(task),
   };
+}
+
+/** A task event's `agent_id`: the agent of the current attempt, once dispatched to a local agent. */
+export function eventAgentId(task: TaskRecord): string | undefined {
+  const agent = task.agent;
+  return agent === null ? undefined : typeof agent === "string" ? agent : (agent as AgentSubject).agentId;
+}
+
+/** A task event's `error`: the state is already the end state when its event is announced (endedAt is set just after). */
+export function eventError(task: TaskRecord): ErrorInfo | undefined {
+  return task.state === "failed" || task.state === "cancelled" || task.state === "deadline_exceeded" ? task.error : undefined;
 }
 
 export function agentEvent(brokerId: string, type: AgentEventType, agent: AgentSubject, at: number, cause: string | undefined): AgentEvent {
