@@ -331,6 +331,36 @@ function validDefs(): ValidDef[] {
     { id: "agents-empty", description: "agents with an empty list.", spec: ["ENC-1"], frame: { type: "agents", ref: "qr2", agents: [] } },
     { id: "drain-minimal", description: "drain without ref.", spec: ["ENC-1"], frame: { type: "drain" } },
     { id: "drain-ref", description: "drain with ref.", spec: ["ENC-1"], frame: { type: "drain", ref: "d1" } },
+    { id: "drain-from-broker", description: "v1.2 drain the broker sends an agent it put into DRAINING, with a reason.", spec: ["DRAIN-7"], frame: { type: "drain", reason: "pool scale-down" } },
+    { id: "register-pool-member", description: "v1.2 register of an agent that is a member of the pool `quoters`.", spec: ["POOL-1"], frame: { type: "register", agent_id: "quoter-3", capabilities: [cap], capacity: 4, pool: "quoters" } },
+    { id: "agents-pool-member", description: "v1.2 agents whose AgentInfo names the agent's pool.", spec: ["POOL-2"], frame: { type: "agents", ref: "qr3", agents: [{ ...agentInfo, pool: "quoters" }] } },
+    { id: "pool-minimal", description: "v1.2 pool with only the required fields: the broker's autoscale settings apply.", spec: ["POOL-3"], frame: { type: "pool", ref: "p1", name: "quoters", capabilities: ["price.quote"], min: 2, max: 10 } },
+    {
+      id: "pool-autoscale",
+      description: "v1.2 pool asking for every autoscale setting; thresholds are float64, min 0 allows scale to zero.",
+      spec: ["POOL-3", "POOL-6"],
+      frame: {
+        type: "pool",
+        ref: "p2",
+        name: "quoters",
+        capabilities: ["price.quote", "price.batch"],
+        min: 0,
+        max: 10,
+        autoscale: { up_threshold: 0.75, down_threshold: 0.25, step: 3, interval_ms: 500, window_ms: 5000, stabilization_ms: 15000, cooldown_ms: 2000 },
+      },
+    },
+    {
+      id: "scale-up",
+      description: "v1.2 scale asking the supervisor for 2 more members; utilization counts the queued tasks as demand and exceeds 1.",
+      spec: ["POOL-9"],
+      frame: { type: "scale", pool: "quoters", from: 2, to: 4, reason: "utilization_high", utilization: 1.5, in_flight: 8, capacity: 8, queued: 4 },
+    },
+    {
+      id: "scale-down-drain",
+      description: "v1.2 scale down naming the member the broker put into DRAINING.",
+      spec: ["POOL-9", "POOL-12"],
+      frame: { type: "scale", pool: "quoters", from: 4, to: 3, reason: "utilization_low", utilization: 0.125, in_flight: 2, capacity: 16, queued: 0, drain: ["quoter-3"] },
+    },
     { id: "goaway", description: "goaway with a grace period.", spec: ["ENC-1"], frame: { type: "goaway", reason: "shutting down", grace_ms: 10000 } },
     { id: "goaway-uint32-max", description: "grace_ms 4294967295, the largest uint32 (0xce).", spec: ["ENC-3"], frame: { type: "goaway", reason: "", grace_ms: 0xffff_ffff } },
     { id: "goaway-beyond-uint32", description: "grace_ms 4294967296, one past uint32: written as uint64 (0xcf).", spec: ["ENC-3", "ENC-19"], frame: { type: "goaway", reason: "", grace_ms: 0x1_0000_0000 } },
@@ -522,6 +552,11 @@ function invalidDefs(): InvalidDef[] {
   const sub = (pattern: string) => frameOf("subscribe", [["topic", mp.str(pattern)]]);
   const pub = (topic: string) => frameOf("publish", [["topic", mp.str(topic)], ["payload", doc(1)]]);
   const ackWith = (key: string, value: string) => frameOf("ack", [["ref", mp.str("r1")], [key, value]]);
+  const pool = (over: ReadonlyArray<readonly [string, string]>): string => {
+    const base = new Map<string, string>([["ref", mp.str("p1")], ["name", mp.str("p")], ["capabilities", mp.array([mp.str("c")])], ["min", mp.int(1)], ["max", mp.int(2)]]);
+    for (const [k, v] of over) base.set(k, v);
+    return frameOf("pool", [...base]);
+  };
   const ENC1 = ["ENC-1"];
   const ENC2 = ["ENC-2"];
   const FIELDS = ["ENC-15"];
@@ -682,6 +717,21 @@ function invalidDefs(): InvalidDef[] {
     { id: "request-to-and-capability", description: "request with both to and capability.", spec: ["REQ-1"], hex: frameOf("request", [["id", mp.str("q1")], ["to", mp.str("a")], ["capability", mp.str("c")], ["payload", doc(1)]]), error: "bad_frame" },
     { id: "request-no-target", description: "request with neither to nor capability.", spec: ["REQ-1"], hex: frameOf("request", [["id", mp.str("q1")], ["payload", doc(1)]]), error: "bad_frame" },
     { id: "error-code-empty", description: "error frame with an empty code.", spec: ["ERR-1"], hex: frameOf("error", [["code", mp.str("")], ["message", mp.str("m")]]), error: "bad_frame" },
+    // -- pools (v1.2)
+    { id: "pool-min-above-max", description: "pool whose min 5 is greater than its max 3.", spec: ["POOL-3"], hex: pool([["min", mp.int(5)], ["max", mp.int(3)]]), error: "bad_frame" },
+    { id: "pool-no-capabilities", description: "pool with an empty capabilities array: at least one.", spec: ["POOL-3"], hex: pool([["capabilities", mp.array([])]]), error: "bad_frame" },
+    { id: "pool-max-zero", description: "pool with max 0 (at least 1).", spec: ["POOL-3"], hex: pool([["min", mp.int(0)], ["max", mp.int(0)]]), error: "bad_frame" },
+    { id: "pool-without-ref", description: "pool without its required ref.", spec: ["POOL-3"], hex: frameOf("pool", [["name", mp.str("p")], ["capabilities", mp.array([mp.str("c")])], ["min", mp.int(1)], ["max", mp.int(2)]]), error: "bad_frame" },
+    { id: "pool-negative-threshold", description: "pool whose autoscale.down_threshold is -0.5.", spec: ["POOL-6"], hex: pool([["autoscale", mp.map([["down_threshold", mp.float64(-0.5)]])]]), error: "bad_frame" },
+    { id: "pool-step-float", description: "pool whose autoscale.step is the float64 1.5.", spec: ["POOL-6", "ENC-3"], hex: pool([["autoscale", mp.map([["step", mp.float64(1.5)]])]]), error: "bad_frame" },
+    { id: "register-pool-space", description: "register whose pool name \"my pool\" holds a space (an id, ENC-6).", spec: ["POOL-1", "ENC-6"], hex: frameOf("register", [["pool", mp.str("my pool")]]), error: "bad_frame" },
+    {
+      id: "scale-reason-not-in-enum",
+      description: "scale whose reason \"manual\" is not one of the five reasons.",
+      spec: ["POOL-9"],
+      hex: frameOf("scale", [["pool", mp.str("p")], ["from", mp.int(1)], ["to", mp.int(2)], ["reason", mp.str("manual")], ["utilization", mp.float64(0.9)], ["in_flight", mp.int(1)], ["capacity", mp.int(1)], ["queued", mp.int(0)]]),
+      error: "bad_frame",
+    },
   ];
   return defs;
 }

@@ -41,6 +41,10 @@ export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { low: 0, norma
 export const STRATEGIES = ["round_robin", "capability", "least_loaded", "priority"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
+/** Why the broker asks a pool's supervisor to change its size [POOL-9]. */
+export const SCALE_REASONS = ["utilization_high", "utilization_low", "below_min", "above_max", "queue_empty"] as const;
+export type ScaleReason = (typeof SCALE_REASONS)[number];
+
 export const AGENT_STATUSES = ["ready", "busy", "draining", "unhealthy"] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
 

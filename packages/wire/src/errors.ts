@@ -109,6 +109,10 @@ export const ERROR_CODES = {
     when: "The broker is draining for shutdown and takes no new sessions, tasks or requests.",
     survives: true, http: 503, retryable: true, close: 1001,
   },
+  pool_supervised: {
+    when: "v1.2: a `pool` frame names a pool whose supervisor is another live session (POOL-4).",
+    survives: true, http: 409, retryable: true, close: 1008,
+  },
   internal: {
     when: "The broker failed in a way that is not the peer's fault.",
     survives: true, http: 500, retryable: true, close: 1011,
@@ -196,6 +200,7 @@ export const OverloadedError = defineError("overloaded", "OverloadedError");
 export const RateLimitedError = defineError("rate_limited", "RateLimitedError");
 export const SlowConsumerError = defineError("slow_consumer", "SlowConsumerError");
 export const ShuttingDownError = defineError("shutting_down", "ShuttingDownError");
+export const PoolSupervisedError = defineError("pool_supervised", "PoolSupervisedError");
 export const InternalError = defineError("internal", "InternalError");
 
 const CLASSES: { readonly [C in ErrorCode]: Ctor<C> } = {
@@ -222,6 +227,7 @@ const CLASSES: { readonly [C in ErrorCode]: Ctor<C> } = {
   rate_limited: RateLimitedError,
   slow_consumer: SlowConsumerError,
   shutting_down: ShuttingDownError,
+  pool_supervised: PoolSupervisedError,
   internal: InternalError,
 };
 

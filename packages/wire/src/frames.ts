@@ -7,7 +7,7 @@
  * field (JSON Schema's `integer` also takes 1.0; MessagePack must carry an int, ENC-3).
  */
 import { z } from "zod";
-import { AGENT_STATUSES, PRIORITIES, STRATEGIES } from "./constants.js";
+import { AGENT_STATUSES, PRIORITIES, SCALE_REASONS, STRATEGIES } from "./constants.js";
 import { LIMITS } from "./constants.js";
 import { isValidPattern, isValidTopic, TOPIC_PATTERN, TOPIC_PATTERN_PATTERN } from "./topic.js";
 
@@ -101,6 +101,7 @@ export const AgentInfoSchema = z
     tags: tags("Agent tags."),
     capabilities: z.array(CapabilitySchema).describe("Capabilities offered."),
     connected_at: timeMs("When the agent registered."),
+    pool: id("v1.2: the pool the agent is a member of (`register.pool`, POOL-1); absent when none.").optional(),
   })
   .describe("One agent in a registry answer.");
 export type AgentInfo = z.infer<typeof AgentInfoSchema>;
@@ -134,6 +135,7 @@ export const RegisterSchema = frame("register", {
   capacity: posInt(1_000_000, "Most tasks the agent runs at once; default 16.").optional(),
   tier: tier("Priority tier 0..9 for the priority strategy; default 0.").optional(),
   tags: tags("Labels for the whole agent.").optional(),
+  pool: id("v1.2: name of the pool this agent is a member of (POOL-1).").optional(),
 }, {
   check: (r) => r.capabilities === undefined || new Set(r.capabilities.map((c) => c.name)).size === r.capabilities.length,
   message: "a capability name appears twice (REG-8)",
@@ -367,11 +369,61 @@ export const AgentsSchema = frame("agents", {
 });
 
 export const DrainSchema = frame("drain", {
-  direction: "peer→broker",
+  direction: "both",
   title: "drain",
-  description: "The agent takes no new tasks; those it holds run to their end.",
+  description: "The agent takes no new tasks; those it holds run to their end. Peer → broker: the agent asks for it. Broker → agent (v1.2): the broker put the agent into DRAINING (DRAIN-7).",
 }, {
-  ref: id("When present the broker answers `ack`.").optional(),
+  ref: id("Peer → broker: when present the broker answers `ack`.").optional(),
+  reason: text(1024, "v1.2, broker → agent: why, e.g. `pool scale-down`; for people, never parsed.").optional(),
+});
+
+/** A pool's autoscaler settings as its supervisor asks for them [POOL-6]; each is clamped to the broker's limits. */
+export const AutoscaleSchema = z
+  .object({
+    up_threshold: z.number().min(0).max(100).describe("Scale up when utilization is above this; default 0.8.").optional(),
+    down_threshold: z.number().min(0).max(100).describe("Scale down when utilization is below this; default 0.2.").optional(),
+    step: posInt(10_000, "Most members one decision adds or removes; default 2.").optional(),
+    interval_ms: posInt(3_600_000, "Time between evaluations; default 1000.").optional(),
+    window_ms: posInt(86_400_000, "Look-back over which utilization is averaged; default 10000.").optional(),
+    stabilization_ms: uint("Time utilization must stay below the band before a scale-down; default 30000.").optional(),
+    cooldown_ms: uint("No decision within this time of the last one; default 5000.").optional(),
+  })
+  .describe("Autoscaler settings of one pool.");
+export type Autoscale = z.infer<typeof AutoscaleSchema>;
+
+export const PoolSchema = frame("pool", {
+  direction: "peer→broker",
+  title: "pool",
+  description: "v1.2: declare (or update) a pool; the sender becomes its supervisor and receives its `scale` requests.",
+}, {
+  ref: id("Echoed by `ack` or `error`."),
+  name: id("The pool's name; members register with `register.pool` = this name."),
+  capabilities: z.array(capabilityName("A capability name.")).min(1).max(256).describe("Capability names the pool's members offer: tasks queued for them count as the pool's demand."),
+  min: int(0, 100_000, "Fewest members the pool keeps."),
+  max: posInt(100_000, "Most members the pool has."),
+  autoscale: AutoscaleSchema.optional(),
+}, {
+  check: (p) => p.min <= p.max,
+  message: "min is greater than max (POOL-3)",
+  path: "min",
+  // JSON Schema cannot compare two fields: SCHEMA_LIMITS lists POOL-3.
+  jsonSchema: {},
+});
+
+export const ScaleSchema = frame("scale", {
+  direction: "broker→peer",
+  title: "scale",
+  description: "v1.2: the broker asks a pool's supervisor to change the pool's size from `from` to `to` members.",
+}, {
+  pool: id("The pool's name."),
+  from: uint("Live members the broker counted."),
+  to: uint("Members the pool should have."),
+  reason: z.enum(SCALE_REASONS).describe("Why: `utilization_high`, `utilization_low`, `below_min`, `above_max` or `queue_empty` (scale to zero)."),
+  utilization: z.number().min(0).describe("(in_flight + queued) ÷ capacity, averaged over the look-back window."),
+  in_flight: uint("Tasks the pool's members hold."),
+  capacity: uint("Tasks the pool's members take at once, summed."),
+  queued: uint("Tasks queued for the pool's capabilities."),
+  drain: z.array(id("An agent id.")).max(100_000).optional().describe("On scale-down: the members the broker put into DRAINING (POOL-12)."),
 });
 
 export const GoawaySchema = frame("goaway", {
@@ -425,6 +477,8 @@ export const FRAME_SCHEMAS = {
   query: QuerySchema,
   agents: AgentsSchema,
   drain: DrainSchema,
+  pool: PoolSchema,
+  scale: ScaleSchema,
   goaway: GoawaySchema,
   ack: AckSchema,
   error: ErrorFrameSchema,
@@ -455,6 +509,8 @@ export type Response = FrameOf<"response">;
 export type Query = FrameOf<"query">;
 export type Agents = FrameOf<"agents">;
 export type Drain = FrameOf<"drain">;
+export type Pool = FrameOf<"pool">;
+export type Scale = FrameOf<"scale">;
 export type Goaway = FrameOf<"goaway">;
 export type Ack = FrameOf<"ack">;
 export type ErrorFrame = FrameOf<"error">;

@@ -27,6 +27,7 @@ export const SCHEMA_LIMITS: ReadonlyArray<{ rule: string; what: string }> = [
   { rule: "ENC-18", what: "lengths in UTF-16 code units: JSON Schema's `maxLength` counts code points, so a str within it can still be too long (each character beyond U+FFFF is two UTF-16 units)" },
   { rule: "ENC-20", what: "duplicate map keys: a decoded value has already merged them" },
   { rule: "REG-8", what: "a capability name twice in `register.capabilities`: `uniqueItems` compares whole items, not one property" },
+  { rule: "POOL-3", what: "`pool.min` at most `pool.max`: JSON Schema cannot compare two fields" },
   { rule: "TOPIC-1", what: "a topic's limit of 256 UTF-8 bytes: the `pattern` carries the grammar and the 32 tokens, and `maxLength` 256 code points lets through a topic of fewer characters but more bytes" },
   { rule: "TOPIC-2", what: "a pattern's limit of 256 UTF-8 bytes, as for TOPIC-1" },
 ];

@@ -2,7 +2,7 @@
  * SPEC.md's field tables and error registry are generated from the zod frames and ERROR_CODES, so
  * the spec cannot drift from the code. Generated blocks sit between markers:
  *   <!-- generated:frame NAME -->  ...  <!-- /generated -->
- *   <!-- generated:type NAME -->   ...  <!-- /generated -->   (ErrorInfo, Capability, AgentInfo)
+ *   <!-- generated:type NAME -->   ...  <!-- /generated -->   (ErrorInfo, Capability, AgentInfo, Autoscale)
  *   <!-- generated:errors -->      ...  <!-- /generated -->
  *   <!-- generated:schema-limits --> ... <!-- /generated -->  (SCHEMA_LIMITS)
  */
@@ -10,12 +10,13 @@ import { ERROR_CODES, ERROR_CODE_LIST } from "./errors.js";
 import { FRAME_TYPES, frameMeta, type FrameType } from "./frames.js";
 import { frameJsonSchema, SCHEMA_LIMITS, type JsonSchema } from "./schema.js";
 import { z } from "zod";
-import { AgentInfoSchema, CapabilitySchema, ErrorInfoSchema } from "./frames.js";
+import { AgentInfoSchema, AutoscaleSchema, CapabilitySchema, ErrorInfoSchema } from "./frames.js";
 
 const NESTED: Record<string, z.ZodType> = {
   ErrorInfo: ErrorInfoSchema,
   Capability: CapabilitySchema,
   AgentInfo: AgentInfoSchema,
+  Autoscale: AutoscaleSchema,
 };
 
 /** Names a nested object by the properties it has, for the MessagePack type column. */
