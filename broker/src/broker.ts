@@ -138,8 +138,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   );
 
   const origins = new OriginPolicy(config.allowedOrigins);
+  const mounts = config.mounts ?? [];
   const server = createServer(
-    httpHandler({ core, auth, metrics, backend, eventStore, maxBodyBytes: config.maxFrameBytes, origins }),
+    httpHandler({ core, auth, metrics, backend, eventStore, maxBodyBytes: config.maxFrameBytes, origins, mounts }),
   );
   const wss = new WebSocketServer({
     noServer: true,
@@ -202,6 +203,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
       clearTimeout(timer);
       await backend.close();
       await eventStore?.close();
+      await Promise.allSettled(mounts.map((m) => m.close?.()));
       log.info("closed");
     })());
 

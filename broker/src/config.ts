@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { DEFAULTS, STRATEGIES, isValidPattern, type Strategy } from "@agentwire/wire";
+import type { HttpMount } from "./http.js";
 import { originOf } from "./origins.js";
 
 /** A token's ACL lists [AUTH-*]: globs over agent ids and capability names, topic patterns for topics. */
@@ -122,6 +123,8 @@ export interface BrokerConfig {
   meshLivenessMs: number;
   meshResponseMarginMs: number;
   auth: { tokens: TokenAcl[] };
+  /** Extra HTTP handlers on the broker's port by path prefix, behind its auth (embedding only: no flag or file key). */
+  mounts?: readonly HttpMount[];
 }
 
 const FileSchema = z

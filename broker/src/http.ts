@@ -35,6 +35,21 @@ export interface HttpDeps {
   eventStore: EventStore | undefined;
   maxBodyBytes: number;
   origins: OriginPolicy;
+  /** Extra handlers by path prefix (BrokerConfig.mounts), dispatched after auth. */
+  mounts: readonly HttpMount[];
+}
+
+/**
+ * An extra HTTP handler on the broker's port, e.g. a protocol bridge (`@agentwire/mcp` at `/mcp`): it
+ * gets every request whose path is `prefix` or under `prefix/`, once the bearer token was checked
+ * (auth on) [HTTP-1]. The broker does not know what it serves.
+ */
+export interface HttpMount {
+  /** A path prefix starting with `/`, without a trailing one, e.g. `/mcp`. */
+  readonly prefix: string;
+  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+  /** Called once when the broker closes. */
+  close?(): void | Promise<void>;
 }
 
 export function httpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -71,6 +86,8 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
 
   // Every other route needs the bearer token when auth is on [HTTP-1].
   const acl = authorize(deps, req);
+  const mount = deps.mounts.find((m) => path === m.prefix || path.startsWith(`${m.prefix}/`));
+  if (mount !== undefined) return mount.handle(req, res);
   if (method === "GET" && path === "/metrics") {
     const text = await deps.metrics.registry.metrics();
     res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
