@@ -4,7 +4,7 @@
  * over Redis, and keeps its wire formats (control entries, base64, keys) to itself. The broker asks the
  * port only when its own registry cannot answer; the in-memory fast paths stay synchronous.
  */
-import type { AgentInfo, ErrorInfo, Priority, Strategy } from "@agentwire/wire";
+import type { AgentInfo, ErrorInfo, Priority, Strategy, TraceContext } from "@agentwire/wire";
 import type { AgentFilter } from "./registry.js";
 import type { TaskRecord } from "./tasks/task-table.js";
 
@@ -30,6 +30,9 @@ export interface RemoteTask {
   /** Open-task records only: the task's deadline (Unix ms) and its owner (a hash of its idempotency scope). */
   deadline?: number | undefined;
   owner?: string | undefined;
+  /** The submit's trace context [TRACE-4]; absent (not encoded) when it carried none. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 /** How a task handed to another broker ended. */
@@ -55,6 +58,7 @@ export interface ForwardedRequest {
   from: string;
   payload: Uint8Array;
   deadline: number;
+  trace?: TraceContext | undefined;
 }
 
 /** The answer to a forwarded request. */
@@ -62,6 +66,8 @@ export interface RequestAnswer {
   ok?: boolean | undefined;
   payload?: Uint8Array | undefined;
   error?: ErrorInfo | undefined;
+  /** The responder's trace context [TRACE-5]. */
+  trace?: TraceContext | undefined;
 }
 
 /** The broker as the mesh sees it (inbound side); `startBroker` hands it to `attach`. */
@@ -72,7 +78,7 @@ export interface MeshHost {
   /** Whether a local agent (not draining) offers what the task needs. */
   offers(task: RemoteTask): boolean;
   /** Delivers a publish from another broker to local subscribers; returns how many got it. */
-  publishLocal(topic: string, from: string, payload: Uint8Array, fromBroker: boolean): number;
+  publishLocal(topic: string, from: string, payload: Uint8Array, fromBroker: boolean, trace: TraceContext | undefined): number;
   /** Runs a task handed over by another broker on a local agent; `done` exactly once. */
   runTask(task: RemoteTask, done: (outcome: RemoteOutcome) => void): void;
   /** A task this broker handed to another broker has ended. */
@@ -84,7 +90,7 @@ export interface MeshHost {
   /** Progress of a task this broker handed over. */
   remoteProgress(taskId: string, attempt: number, data: Uint8Array): void;
   /** A direct message from another broker for local session `to`. */
-  deliverMessage(to: string, from: string, payload: Uint8Array, correlationId: string | undefined): void;
+  deliverMessage(to: string, from: string, payload: Uint8Array, correlationId: string | undefined, trace: TraceContext | undefined): void;
   /** A request from a caller on another broker, for a local session or capability. */
   serveRequest(request: ForwardedRequest): void;
   /** The answer to a request this broker forwarded. */
@@ -174,13 +180,13 @@ export interface MeshPort {
 
   // ---- messaging ----
   /** A direct message for session `to` on broker `broker`. */
-  deliverMessage(broker: string, to: string, from: string, payload: Uint8Array, correlationId: string | undefined): void;
+  deliverMessage(broker: string, to: string, from: string, payload: Uint8Array, correlationId: string | undefined, trace: TraceContext | undefined): void;
   /** A request for a session or capability on broker `broker`. */
   forwardRequest(broker: string, request: ForwardedRequest): void;
   /** The answer to request `id` forwarded here by broker `origin`. */
   answerRequest(origin: string, id: string, answer: RequestAnswer): void;
   /** Broadcasts a publish to other brokers; resolves with how many remote sessions got it (when known). */
-  publish(topic: string, from: string, payload: Uint8Array, fromBroker: boolean): Promise<number>;
+  publish(topic: string, from: string, payload: Uint8Array, fromBroker: boolean, trace: TraceContext | undefined): Promise<number>;
 
   /** Mesh figures for /metrics, as of the last refresh (no round trip); undefined for a single broker. */
   stats(): MeshStats | undefined;

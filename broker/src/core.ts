@@ -21,6 +21,7 @@ import {
   type Response,
   type Result,
   type Send,
+  type TraceContext,
 } from "@agentwire/wire";
 import type { Logger } from "pino";
 import { Auth } from "./auth.js";
@@ -240,9 +241,9 @@ export class BrokerCore {
    * subscribers now (their count), the other brokers' through the mesh (`remote`) [PUB-*, MESH-6].
    * `fromBroker`: the HTTP API publishes as the broker itself, `from` its broker id [MSG-7].
    */
-  publish(acl: TokenAcl | undefined, from: string, topic: string, payload: Uint8Array, fromBroker = false): { local: number; remote: Promise<number> } {
+  publish(acl: TokenAcl | undefined, from: string, topic: string, payload: Uint8Array, fromBroker = false, trace?: TraceContext): { local: number; remote: Promise<number> } {
     if (!Auth.allowsTopic(acl, "publish", topic)) throw errorFromCode("forbidden", `token may not publish to ${topic}`);
-    return this.messaging.publishAll(from, topic, payload, fromBroker);
+    return this.messaging.publishAll(from, topic, payload, fromBroker, trace);
   }
 
   send(s: Session, f: Send): void {
@@ -271,12 +272,12 @@ export class BrokerCore {
       brokerId: this.state.brokerId,
       localAgents: () => registry.directory(),
       offers: (t) => registry.anyOffers(t.capability, t.version, t.tags),
-      publishLocal: (topic, from, payload, fromBroker) => messaging.publish(from, { topic, payload }, fromBroker),
+      publishLocal: (topic, from, payload, fromBroker, trace) => messaging.publish(from, { topic, payload }, fromBroker, trace),
       runTask: (remote, done) => this.runHandedOver(remote, done),
       cancelRun: (origin, taskId, reason) => tasks.cancelFromMesh(origin, taskId, reason),
       taskMoved: (taskId, to, attempt) => tasks.remoteMoved(taskId, to, attempt),
       remoteProgress: (taskId, attempt, data) => tasks.remoteProgress(taskId, attempt, data),
-      deliverMessage: (to, from, payload, correlationId) => messaging.deliverRemoteMessage(to, from, payload, correlationId),
+      deliverMessage: (to, from, payload, correlationId, trace) => messaging.deliverRemoteMessage(to, from, payload, correlationId, trace),
       serveRequest: (request) => messaging.serveRemoteRequest(request),
       requestAnswered: (id, answer) => messaging.remoteResponse(id, answer),
       onRemoteResult(taskId, outcome) {
@@ -303,6 +304,8 @@ export class BrokerCore {
         priority: remote.priority,
         strategy: remote.strategy,
         max_attempts: remote.max_attempts,
+        traceparent: remote.traceparent,
+        tracestate: remote.tracestate,
       };
       // No token owns it here: its submitter's token stayed with the origin broker.
       const { task, duplicate } = this.tasks.create(spec, observer, "mesh", `mesh:${remote.origin_broker}`, "", { attempt: remote.attempt, localOnly: true, id: remote.task_id });

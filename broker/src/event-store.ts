@@ -6,7 +6,7 @@
  * them in PostgreSQL, shared by the brokers of a mesh.
  */
 import type { RecordedEvent } from "@agentwire/wire";
-import { TASK_STATES, type ErrorInfo, type TaskState } from "@agentwire/wire";
+import { TASK_STATES, type ErrorInfo, type TaskState, type TraceContext } from "@agentwire/wire";
 import type { BusEvent, EventBus, MessageEvent, TaskEvent, TaskEventType } from "./events.js";
 import { TASK_EVENTS, agentEvent, eventAgentId, eventError, taskEvent } from "./events.js";
 import type { TaskRecord } from "./tasks/task-table.js";
@@ -128,6 +128,8 @@ export class MemoryEventStore implements EventStore {
   private cause!: (string | undefined)[];
   private error!: (ErrorInfo | undefined)[];
   private brokerId!: (string | undefined)[];
+  /** The task's trace context (a reference to the record's, undefined for most tasks). */
+  private trace!: (TraceContext | undefined)[];
   private other!: (BusEvent | undefined)[];
   /** Last stream position of each task and agent that still has an event in the ring, by raw id. */
   private readonly tasks = new Map<string, number>();
@@ -173,6 +175,7 @@ export class MemoryEventStore implements EventStore {
     this.cause = refs(this.cause);
     this.error = refs(this.error);
     this.brokerId = refs(this.brokerId);
+    this.trace = refs(this.trace);
     this.other = refs(this.other);
     this.start_ = 0;
     this.capacity = to;
@@ -222,6 +225,7 @@ export class MemoryEventStore implements EventStore {
     this.cause[i] = cause;
     this.error[i] = eventError(task);
     this.brokerId[i] = brokerId;
+    this.trace[i] = task.trace;
     this.appended(at);
   }
 
@@ -266,6 +270,8 @@ export class MemoryEventStore implements EventStore {
       agent_id: this.agentId[i],
       cause: this.cause[i],
       error: this.error[i],
+      traceparent: this.trace[i]?.traceparent,
+      tracestate: this.trace[i]?.tracestate,
     } satisfies TaskEvent;
   }
 
@@ -285,6 +291,7 @@ export class MemoryEventStore implements EventStore {
     this.agentId[i] = undefined;
     this.cause[i] = undefined;
     this.error[i] = undefined;
+    this.trace[i] = undefined;
     this.start_ = (i + 1) % this.capacity;
     this.size--;
   }

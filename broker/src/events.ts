@@ -79,6 +79,9 @@ export interface TaskEvent {
   payload?: Uint8Array | undefined;
   /** The size of a payload larger than the cap, which was not kept. */
   payload_bytes?: number | undefined;
+  /** The submit's W3C trace context, on each event of a task that carried one [TRACE-7]. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 export interface AgentEvent {
@@ -114,6 +117,9 @@ export interface MessageEvent {
   bytes: number;
   /** The payload itself, with `--events-payloads`, when no larger than the cap. */
   payload?: Uint8Array | undefined;
+  /** The send's, publish's or request's W3C trace context, when it carried one [TRACE-7]. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 /** Any event the bus announces, as kept. */
@@ -131,6 +137,8 @@ export function taskEvent(brokerId: string, type: TaskEventType, task: TaskRecor
     agent_id: eventAgentId(task),
     cause,
     error: eventError(task),
+    traceparent: task.trace?.traceparent,
+    tracestate: task.trace?.tracestate,
   };
 }
 

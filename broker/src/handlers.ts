@@ -8,6 +8,7 @@ import type { BrokerConfig } from "./config.js";
 import type { BrokerCore } from "./core.js";
 import type { Metrics } from "./metrics.js";
 import type { FrameHandler, Session } from "./session.js";
+import { carried } from "./trace.js";
 
 export class Handlers implements FrameHandler {
   constructor(
@@ -60,7 +61,7 @@ export class Handlers implements FrameHandler {
         core.unsubscribe(s, f.topic);
         return this.ack(s, f.ref);
       case "publish":
-        void core.publish(s.acl, s.agentId, f.topic, f.payload).remote.catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
+        void core.publish(s.acl, s.agentId, f.topic, f.payload, false, carried(f)).remote.catch((err: unknown) => this.log.warn({ err }, "remote publish failed"));
         return this.ack(s, f.ref);
       case "request":
         return core.request(s, f);

@@ -1,5 +1,5 @@
 /** Direct messages, topic broadcast and request/response between sessions [MSG-*, PUB-*, REQ-*]. */
-import { encode, type AgentInfo, type Publish, type Request, type Response, type Send } from "@agentwire/wire";
+import { encode, type AgentInfo, type Publish, type Request, type Response, type Send, type TraceContext } from "@agentwire/wire";
 import type { ForwardedRequest, MeshPort, RequestAnswer } from "./backend.js";
 import type { BrokerConfig } from "./config.js";
 import type { EventBus, MessageEvent } from "./events.js";
@@ -12,6 +12,7 @@ import { takesRequest, takesRequestById } from "./serving.js";
 import type { Session } from "./session.js";
 import { remainingMs, type DeadlineHeap } from "./tasks/deadlines.js";
 import type { TaskRecord } from "./tasks/task-table.js";
+import { carried } from "./trace.js";
 
 export class Messaging {
   readonly topics = new TopicTrie<Session>();
@@ -39,6 +40,7 @@ export class Messaging {
   }
 
   send(from: Session, f: Send): void {
+    const trace = carried(f);
     const target = this.registry.get(f.to);
     if (target === undefined || target.state === "closed") {
       const broker = this.mesh.brokerOfAgent(f.to);
@@ -46,11 +48,11 @@ export class Messaging {
         from.error("no_responders", `no session ${f.to}`, f.ref);
         return;
       }
-      this.mesh.deliverMessage(broker, f.to, from.agentId, f.payload, f.correlation_id);
+      this.mesh.deliverMessage(broker, f.to, from.agentId, f.payload, f.correlation_id, trace);
     } else {
-      target.send({ type: "message", from: from.agentId, payload: f.payload, correlation_id: f.correlation_id });
+      target.send({ type: "message", from: from.agentId, payload: f.payload, correlation_id: f.correlation_id, traceparent: trace?.traceparent, tracestate: trace?.tracestate });
     }
-    this.announce({ type: "message.sent", from: from.agentId, to: f.to, bytes: f.payload.byteLength }, f.payload);
+    this.announce({ type: "message.sent", from: from.agentId, to: f.to, bytes: f.payload.byteLength, traceparent: trace?.traceparent, tracestate: trace?.tracestate }, f.payload);
     if (f.ref !== undefined) from.send({ type: "ack", ref: f.ref });
   }
 
@@ -66,10 +68,10 @@ export class Messaging {
    * A publish by a peer or the HTTP API: delivered to this broker's subscribers (the count returned,
    * MESH-6) and to the other brokers' (`remote`, which rejects when the mesh could not take it).
    */
-  publishAll(from: string, topic: string, payload: Uint8Array, fromBroker = false): { local: number; remote: Promise<number> } {
-    const local = this.publish(from, { topic, payload }, fromBroker);
-    this.announce({ type: "message.published", from, topic, delivered: local, bytes: payload.byteLength }, payload);
-    return { local, remote: this.mesh.publish(topic, from, payload, fromBroker) };
+  publishAll(from: string, topic: string, payload: Uint8Array, fromBroker = false, trace?: TraceContext): { local: number; remote: Promise<number> } {
+    const local = this.publish(from, { topic, payload }, fromBroker, trace);
+    this.announce({ type: "message.published", from, topic, delivered: local, bytes: payload.byteLength, traceparent: trace?.traceparent, tracestate: trace?.tracestate }, payload);
+    return { local, remote: this.mesh.publish(topic, from, payload, fromBroker, trace) };
   }
 
   /** The agents of a query [QUERY-*]: this broker's, then the other brokers' as last heard (MESH-1). */
@@ -78,10 +80,10 @@ export class Messaging {
   }
 
   /** Delivers one message per matching session, encoded once; returns how many got it. */
-  publish(from: string, f: Pick<Publish, "topic" | "payload">, fromBroker = false): number {
+  publish(from: string, f: Pick<Publish, "topic" | "payload">, fromBroker = false, trace?: TraceContext): number {
     const subs = this.topics.match(f.topic, this.matched);
     if (subs.size === 0) return 0;
-    const bytes = encode({ type: "message", from, topic: f.topic, payload: f.payload, from_broker: fromBroker ? true : undefined });
+    const bytes = encode({ type: "message", from, topic: f.topic, payload: f.payload, from_broker: fromBroker ? true : undefined, traceparent: trace?.traceparent, tracestate: trace?.tracestate });
     let n = 0;
     for (const s of subs) {
       if (s.state === "closed") continue;
@@ -120,21 +122,22 @@ export class Messaging {
     caller.requestsOut.set(r.callerId, r);
     this.deadlines.push(r);
     caller.itemOpened();
-    this.announce({ type: "request.sent", from: caller.agentId, to: f.to, capability: f.capability, request_id: r.id, bytes: f.payload.byteLength }, f.payload);
+    const trace = carried(f);
+    this.announce({ type: "request.sent", from: caller.agentId, to: f.to, capability: f.capability, request_id: r.id, bytes: f.payload.byteLength, traceparent: trace?.traceparent, tracestate: trace?.tracestate }, f.payload);
     if (target === undefined) {
       // The remote broker answers with a `response` entry; our deadline still applies here.
-      this.mesh.forwardRequest(remote!, { origin: this.brokerId, id: r.id, to: f.to, cap: f.capability, from: caller.agentId, payload: f.payload, deadline: r.deadline });
+      this.mesh.forwardRequest(remote!, { origin: this.brokerId, id: r.id, to: f.to, cap: f.capability, from: caller.agentId, payload: f.payload, deadline: r.deadline, trace });
       return;
     }
     target.requestsIn.add(r);
-    target.send({ type: "request", id: r.id, to: target.agentId, from: caller.agentId, payload: f.payload, deadline: r.deadline, remaining_ms: remainingMs(r.deadline) });
+    target.send({ type: "request", id: r.id, to: target.agentId, from: caller.agentId, payload: f.payload, deadline: r.deadline, remaining_ms: remainingMs(r.deadline), traceparent: trace?.traceparent, tracestate: trace?.tracestate });
   }
 
   /** A direct message from another broker to a local agent; dropped if the agent is gone. */
-  deliverRemoteMessage(to: string, from: string, payload: Uint8Array, correlationId: string | undefined): void {
+  deliverRemoteMessage(to: string, from: string, payload: Uint8Array, correlationId: string | undefined, trace: TraceContext | undefined): void {
     const target = this.registry.get(to);
     if (target === undefined || target.state === "closed") return;
-    target.send({ type: "message", from, payload, correlation_id: correlationId });
+    target.send({ type: "message", from, payload, correlation_id: correlationId, traceparent: trace?.traceparent, tracestate: trace?.tracestate });
   }
 
   /** A request from a caller on another broker: served by a local agent, answered through the mesh. */
@@ -157,7 +160,7 @@ export class Messaging {
     this.requests.add(r);
     this.deadlines.push(r);
     target.requestsIn.add(r);
-    target.send({ type: "request", id: r.id, to: target.agentId, from: e.from, payload: e.payload, deadline: r.deadline, remaining_ms: remainingMs(r.deadline) });
+    target.send({ type: "request", id: r.id, to: target.agentId, from: e.from, payload: e.payload, deadline: r.deadline, remaining_ms: remainingMs(r.deadline), traceparent: e.trace?.traceparent, tracestate: e.trace?.tracestate });
   }
 
   /** The answer to a request this broker forwarded to another broker; late ones are dropped. */
@@ -166,7 +169,7 @@ export class Messaging {
     if (r === undefined || r.target !== null || r.caller === null) return;
     this.end(r);
     this.answered(r, answer.ok === true, answer.error?.code, answer.payload);
-    r.caller.send({ type: "response", id: r.callerId, ok: answer.ok, payload: answer.payload, error: answer.error });
+    r.caller.send({ type: "response", id: r.callerId, ok: answer.ok, payload: answer.payload, error: answer.error, traceparent: answer.trace?.traceparent, tracestate: answer.trace?.tracestate });
   }
 
   /** A request of a caller on this broker was answered (by its target, or by a timeout or no_responders). */
@@ -179,8 +182,9 @@ export class Messaging {
     if (r === undefined || r.target !== from) return; // late (timed out) or not ours: dropped
     this.end(r);
     this.answered(r, f.ok === true, f.error?.code, f.payload);
-    if (r.caller !== null) r.caller.send({ type: "response", id: r.callerId, ok: f.ok, payload: f.payload, error: f.error });
-    else this.answerRemote(r, { ok: f.ok, payload: f.payload, error: f.error });
+    const trace = carried(f);
+    if (r.caller !== null) r.caller.send({ type: "response", id: r.callerId, ok: f.ok, payload: f.payload, error: f.error, traceparent: trace?.traceparent, tracestate: trace?.tracestate });
+    else this.answerRemote(r, { ok: f.ok, payload: f.payload, error: f.error, trace });
   }
 
   expire(r: RequestRecord): void {

@@ -412,9 +412,9 @@ function metaJson(event: BusEvent): string {
 
 /** Who and what an event concerns, for an operator's own queries. */
 function metadata(e: BusEvent): Record<string, string | undefined> {
-  if ("task_id" in e) return { broker_id: e.broker_id, agent_id: e.agent_id, correlation_id: e.task_id, causation: e.cause };
+  if ("task_id" in e) return { broker_id: e.broker_id, agent_id: e.agent_id, correlation_id: e.task_id, causation: e.cause, traceparent: e.traceparent };
   if ("status" in e) return { broker_id: e.broker_id, agent_id: e.agent_id, causation: e.cause };
-  return { broker_id: e.broker_id, agent_id: e.from, correlation_id: e.request_id };
+  return { broker_id: e.broker_id, agent_id: e.from, correlation_id: e.request_id, traceparent: e.traceparent };
 }
 
 /** JSON for the database: no payload bytes (their own column), other bytes as base64, no NUL characters (PostgreSQL text refuses \u0000). */

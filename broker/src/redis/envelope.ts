@@ -2,7 +2,7 @@
 import type { RemoteOutcome, RemoteTask } from "../backend.js";
 import { ownerTag } from "../auth.js";
 import { everDispatched, type TaskRecord } from "../tasks/task-table.js";
-import { decodePayload, encodePayload, type ErrorInfo } from "@agentwire/wire";
+import { decodePayload, encodePayload, type ErrorInfo, type TraceContext } from "@agentwire/wire";
 
 /**
  * A control entry one broker sends another through the receiver's ready list (the same blocking
@@ -17,11 +17,11 @@ export type MeshControl =
   /** To the origin: progress of a handed-over task (`task` is the origin's id). */
   | { k: "progress"; task: string; attempt: number; data: string }
   /** To the broker holding agent `to`: a direct message. */
-  | { k: "message"; to: string; from: string; payload: string; cid?: string | undefined }
+  | { k: "message"; to: string; from: string; payload: string; cid?: string | undefined; tp?: string | undefined; ts?: string | undefined }
   /** To the broker holding the target: a request; `id` is the origin's request record id. */
-  | { k: "request"; origin: string; id: string; to?: string | undefined; cap?: string | undefined; from: string; payload: string; deadline: number }
+  | { k: "request"; origin: string; id: string; to?: string | undefined; cap?: string | undefined; from: string; payload: string; deadline: number; tp?: string | undefined; ts?: string | undefined }
   /** To the origin: the answer to request `id`. */
-  | { k: "response"; id: string; ok?: boolean | undefined; payload?: string | undefined; error?: ErrorInfo | undefined };
+  | { k: "response"; id: string; ok?: boolean | undefined; payload?: string | undefined; error?: ErrorInfo | undefined; tp?: string | undefined; ts?: string | undefined };
 
 
 /** A task as handed to broker `target` (its queue then holds it, with the input and the time left). */
@@ -58,6 +58,8 @@ function remoteTask(task: TaskRecord, origin: string, target: string, input: Uin
     strategy: task.strategy,
     deadline,
     owner: ownerTag(task.owner),
+    traceparent: task.trace?.traceparent,
+    tracestate: task.trace?.tracestate,
   };
 }
 
@@ -78,7 +80,7 @@ const isStr = (v: unknown): v is string => typeof v === "string";
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
 const optional = (v: unknown, check: (v: unknown) => boolean): boolean => v === undefined || v === null || check(v);
 
-const OPTIONAL_FIELDS = ["max_attempts", "version", "tags", "priority", "strategy", "deadline", "owner"] as const;
+const OPTIONAL_FIELDS = ["max_attempts", "version", "tags", "priority", "strategy", "deadline", "owner", "traceparent", "tracestate"] as const;
 
 /** The task of a stream entry's field/value list, or undefined when it holds none (or a malformed one). */
 export function decodeTask(fields: readonly Buffer[]): RemoteTask | undefined {
@@ -99,7 +101,7 @@ export function decodeTaskBytes(bytes: Buffer): RemoteTask | undefined {
     isStr(v.task_id) && isStr(v.capability) && v.input instanceof Uint8Array && isStr(v.origin_broker) && isStr(v.target_broker) &&
     isInt(v.timeout_ms) && isInt(v.attempt) && optional(v.max_attempts, isInt) && optional(v.version, isStr) &&
     optional(v.tags, (t) => Array.isArray(t) && t.every(isStr)) && optional(v.priority, isStr) && optional(v.strategy, isStr) &&
-    optional(v.deadline, isInt) && optional(v.owner, isStr);
+    optional(v.deadline, isInt) && optional(v.owner, isStr) && optional(v.traceparent, isStr) && optional(v.tracestate, isStr);
   if (!ok) return undefined;
   for (const k of OPTIONAL_FIELDS) if (v[k] === null) delete v[k];
   return v as unknown as RemoteTask;
@@ -115,11 +117,12 @@ export function decodeOutcome(text: string): RemoteOutcome {
 }
 
 /**
- * Publish message: u32 header length, header JSON {topic, from, origin, broker?}, then the payload
- * bytes; `broker` is true when the broker itself published (HTTP, MSG-7).
+ * Publish message: u32 header length, header JSON {topic, from, origin, broker?, tp?, ts?}, then the
+ * payload bytes; `broker` is true when the broker itself published (HTTP, MSG-7), `tp`/`ts` the
+ * publish's trace context (TRACE-4).
  */
-export function encodePublish(origin: string, topic: string, from: string, payload: Uint8Array, fromBroker = false): Buffer {
-  const header = Buffer.from(JSON.stringify(fromBroker ? { topic, from, origin, broker: true } : { topic, from, origin }));
+export function encodePublish(origin: string, topic: string, from: string, payload: Uint8Array, fromBroker = false, trace?: TraceContext): Buffer {
+  const header = Buffer.from(JSON.stringify({ topic, from, origin, broker: fromBroker ? true : undefined, tp: trace?.traceparent, ts: trace?.tracestate }));
   const out = Buffer.allocUnsafe(4 + header.length + payload.length);
   out.writeUInt32BE(header.length, 0);
   header.copy(out, 4);
@@ -127,8 +130,8 @@ export function encodePublish(origin: string, topic: string, from: string, paylo
   return out;
 }
 
-export function decodePublish(buf: Buffer): { origin: string; topic: string; from: string; broker?: boolean; payload: Uint8Array } {
+export function decodePublish(buf: Buffer): { origin: string; topic: string; from: string; broker?: boolean; tp?: string; ts?: string; payload: Uint8Array } {
   const n = buf.readUInt32BE(0);
-  const header = JSON.parse(buf.subarray(4, 4 + n).toString()) as { topic: string; from: string; origin: string; broker?: boolean };
+  const header = JSON.parse(buf.subarray(4, 4 + n).toString()) as { topic: string; from: string; origin: string; broker?: boolean; tp?: string; ts?: string };
   return { ...header, payload: buf.subarray(4 + n) };
 }

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { Cluster, Redis } from "ioredis";
-import { AgentLostError, DEFAULTS, errorInfo, type AgentInfo, type Strategy } from "@agentwire/wire";
+import { AgentLostError, DEFAULTS, errorInfo, type AgentInfo, type Strategy, type TraceContext } from "@agentwire/wire";
 import type { ForeignTask, ForwardedRequest, MeshHost, MeshPort, MeshStats, RemoteOutcome, RemoteTask, RequestAnswer } from "../backend.js";
 import type { TaskRecord } from "../tasks/task-table.js";
 import type { AgentFilter } from "../registry.js";
@@ -14,6 +14,7 @@ import { originOfTask } from "../tasks/task-table.js";
 import { connect, deferWrites, RECONNECT_MAX_MS, ROLES, type RedisTarget, type Role } from "./connections.js";
 import { decodeOutcome, decodePublish, decodeTask, encodeOutcome, encodePublish, encodeTask, handoffOf, outcomeOf, taskRecord, TASK_FIELD, type MeshControl } from "./envelope.js";
 import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
+import { carriedParts } from "../trace.js";
 import { Ledger } from "./ledger.js";
 import { parseAgents, RegistryCache } from "./registry-cache.js";
 import { defineScripts, type MeshCommands } from "./scripts.js";
@@ -331,16 +332,18 @@ export class RedisBackend implements MeshPort {
     this.control(origin, { k: "progress", task: taskId, attempt, data: b64(data) });
   }
 
-  deliverMessage(broker: string, to: string, from: string, payload: Uint8Array, correlationId: string | undefined): void {
-    this.control(broker, { k: "message", to, from, payload: b64(payload), cid: correlationId });
+  deliverMessage(broker: string, to: string, from: string, payload: Uint8Array, correlationId: string | undefined, trace: TraceContext | undefined): void {
+    this.control(broker, { k: "message", to, from, payload: b64(payload), cid: correlationId, tp: trace?.traceparent, ts: trace?.tracestate });
   }
 
   forwardRequest(broker: string, r: ForwardedRequest): void {
-    this.control(broker, { k: "request", origin: r.origin, id: r.id, to: r.to, cap: r.cap, from: r.from, payload: b64(r.payload), deadline: r.deadline });
+    const { trace } = r;
+    this.control(broker, { k: "request", origin: r.origin, id: r.id, to: r.to, cap: r.cap, from: r.from, payload: b64(r.payload), deadline: r.deadline, tp: trace?.traceparent, ts: trace?.tracestate });
   }
 
   answerRequest(origin: string, id: string, answer: RequestAnswer): void {
-    this.control(origin, { k: "response", id, ok: answer.ok, payload: answer.payload === undefined ? undefined : b64(answer.payload), error: answer.error });
+    const { trace } = answer;
+    this.control(origin, { k: "response", id, ok: answer.ok, payload: answer.payload === undefined ? undefined : b64(answer.payload), error: answer.error, tp: trace?.traceparent, ts: trace?.tracestate });
   }
 
   /**
@@ -400,8 +403,8 @@ export class RedisBackend implements MeshPort {
     await this.cmd.xadd(brokerKeys(task.target_broker).tasks, "*", TASK_FIELD, encodeTask(task));
   }
 
-  async publish(topic: string, from: string, payload: Uint8Array, fromBroker: boolean): Promise<number> {
-    await this.signal(meshKeys.publish, encodePublish(this.options.brokerId, topic, from, payload, fromBroker));
+  async publish(topic: string, from: string, payload: Uint8Array, fromBroker: boolean, trace: TraceContext | undefined): Promise<number> {
+    await this.signal(meshKeys.publish, encodePublish(this.options.brokerId, topic, from, payload, fromBroker, trace));
     return 0; // remote deliveries are counted by the receiving brokers, not known here
   }
 
@@ -501,7 +504,7 @@ export class RedisBackend implements MeshPort {
   private onMessage(channel: string, message: Buffer): void {
     if (channel === meshKeys.publish) {
       const m = decodePublish(message);
-      if (m.origin !== this.options.brokerId) this.host!.publishLocal(m.topic, m.from, m.payload, m.broker === true);
+      if (m.origin !== this.options.brokerId) this.host!.publishLocal(m.topic, m.from, m.payload, m.broker === true, carriedParts(m.tp, m.ts));
     } else if (channel === meshKeys.changes && message.toString() !== this.options.brokerId) {
       void this.refresh().catch((err: unknown) => this.options.log.warn({ err }, "registry refresh failed"));
     }
@@ -996,11 +999,11 @@ export class RedisBackend implements MeshPort {
       case "progress":
         return host.remoteProgress(e.task, e.attempt, unb64(e.data));
       case "message":
-        return host.deliverMessage(e.to, e.from, unb64(e.payload), e.cid);
+        return host.deliverMessage(e.to, e.from, unb64(e.payload), e.cid, carriedParts(e.tp, e.ts));
       case "request":
-        return host.serveRequest({ origin: e.origin, id: e.id, to: e.to, cap: e.cap, from: e.from, payload: unb64(e.payload), deadline: e.deadline });
+        return host.serveRequest({ origin: e.origin, id: e.id, to: e.to, cap: e.cap, from: e.from, payload: unb64(e.payload), deadline: e.deadline, trace: carriedParts(e.tp, e.ts) });
       case "response":
-        return host.requestAnswered(e.id, { ok: e.ok, payload: e.payload === undefined ? undefined : unb64(e.payload), error: e.error });
+        return host.requestAnswered(e.id, { ok: e.ok, payload: e.payload === undefined ? undefined : unb64(e.payload), error: e.error, trace: carriedParts(e.tp, e.ts) });
     }
   }
 

@@ -23,6 +23,7 @@ import type { Session } from "../session.js";
 import type { RequestRecord } from "../requests.js";
 import { remainingMs, type DeadlineHeap } from "./deadlines.js";
 import { canMove } from "./lifecycle.js";
+import { carried } from "../trace.js";
 import { endState, type TaskObserver, type TaskRecord, type TaskTable } from "./task-table.js";
 
 /** What a submit asks for, from a `submit` frame or POST /v1/tasks. */
@@ -36,6 +37,9 @@ export interface TaskSpec {
   strategy?: Strategy | undefined;
   idempotency_key?: string | undefined;
   max_attempts?: number | undefined;
+  /** Trace context to pass on to every attempt [TRACE-4]. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 /** Options of tasks created for the mesh (handed over by another broker). */
@@ -168,6 +172,7 @@ export class TaskService {
       deadline: now + (spec.timeout_ms ?? this.config.taskTimeoutMs),
       heapIndex: -1,
       remoteBroker,
+      trace: carried(spec),
     };
     this.table.add(task);
     return { task, duplicate: false };
@@ -317,6 +322,8 @@ export class TaskService {
       attempt: task.attempt,
       max_attempts: task.maxAttempts,
       remaining_ms: remainingMs(task.deadline),
+      traceparent: task.trace?.traceparent,
+      tracestate: task.trace?.tracestate,
     });
   }
 

@@ -4,7 +4,7 @@
  * than `maxEnded` of them, or more than `maxEndedBytes` of their estimated size, are kept at once.
  */
 import { randomBytes } from "node:crypto";
-import type { ErrorInfo, Priority, Strategy, TaskState } from "@agentwire/wire";
+import type { ErrorInfo, Priority, Strategy, TaskState, TraceContext } from "@agentwire/wire";
 import type { Deadlined } from "./deadlines.js";
 import { Deque } from "../dispatch/deque.js";
 
@@ -63,6 +63,8 @@ export interface TaskRecord extends Deadlined {
   idemKey: string | undefined;
   /** Set when the task was handed to another broker of the mesh (no local agent offered it). */
   remoteBroker?: string | undefined;
+  /** The submit's trace context, for every attempt's `task` [TRACE-4]; undefined when it carried none, and once ended. */
+  trace: TraceContext | undefined;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -197,6 +199,7 @@ export class TaskTable {
     task.endedAt = now;
     task.input = EMPTY;
     task.tags = undefined;
+    task.trace = undefined;
     const out = task.output;
     if (out !== undefined && out.buffer.byteLength > out.byteLength + PIN_SLACK) task.output = Uint8Array.prototype.slice.call(out);
     this.open--;

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { AGENT_STATUSES, PRIORITIES, SCALE_REASONS, STRATEGIES } from "./constants.js";
 import { LIMITS } from "./constants.js";
 import { isValidPattern, isValidTopic, TOPIC_PATTERN, TOPIC_PATTERN_PATTERN } from "./topic.js";
+import { traceFields } from "./trace.js";
 
 export type Direction = "peer→broker" | "broker→peer" | "both";
 
@@ -188,6 +189,7 @@ export const SubmitSchema = frame("submit", {
   strategy: StrategySchema.optional(),
   idempotency_key: id("A repeated key returns the first task instead of a new one.").optional(),
   max_attempts: posInt(100, "Most times the task is dispatched; default is the broker's.").optional(),
+  ...traceFields,
 });
 
 export const AcceptedSchema = frame("accepted", {
@@ -213,6 +215,7 @@ export const TaskSchema = frame("task", {
   attempt: posInt(100, "1 on the first dispatch, +1 on each retry."),
   max_attempts: posInt(100, "Last attempt the broker will make."),
   remaining_ms: uint("v1.1: time left until `deadline` when the broker sent the frame, on its clock.").optional(),
+  ...traceFields,
 });
 
 export const ProgressSchema = frame("progress", {
@@ -270,6 +273,7 @@ export const SendSchema = frame("send", {
   payload: bin("Message document."),
   correlation_id: id("Passed through to the target.").optional(),
   ref: id("When present the broker answers `ack` or `error`.").optional(),
+  ...traceFields,
 });
 
 export const MessageSchema = frame("message", {
@@ -282,6 +286,7 @@ export const MessageSchema = frame("message", {
   topic: topic("Topic it was published to; absent for direct messages.").optional(),
   correlation_id: id("From `send`.").optional(),
   from_broker: z.boolean().optional().describe("v1.1: true when the broker itself sent it (a publish over HTTP, HTTP-12); `from` is then a broker id."),
+  ...traceFields,
 });
 
 export const SubscribeSchema = frame("subscribe", {
@@ -310,6 +315,7 @@ export const PublishSchema = frame("publish", {
   topic: topic("Topic, without wildcards."),
   payload: bin("Message document."),
   ref: id("When present the broker answers `ack` or `error`.").optional(),
+  ...traceFields,
 });
 
 export const RequestSchema = frame("request", {
@@ -325,6 +331,7 @@ export const RequestSchema = frame("request", {
   deadline: timeMs("Broker → agent: when the caller stops waiting.").optional(),
   from: id("Broker → agent: the caller's agent id.").optional(),
   remaining_ms: uint("v1.1, broker → agent: time left until `deadline` when the broker sent the frame.").optional(),
+  ...traceFields,
 }, {
   check: (r) => (r.to === undefined) !== (r.capability === undefined),
   message: "exactly one of to and capability",
@@ -341,6 +348,7 @@ export const ResponseSchema = frame("response", {
   ok: z.boolean().optional().describe("False when `error` is present; default true."),
   payload: bin("Response document.").optional(),
   error: ErrorInfoSchema.optional(),
+  ...traceFields,
 }, {
   check: (r) => r.ok !== false || r.error !== undefined,
   message: "a response with ok=false carries error",

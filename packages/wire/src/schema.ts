@@ -30,6 +30,8 @@ export const SCHEMA_LIMITS: ReadonlyArray<{ rule: string; what: string }> = [
   { rule: "POOL-3", what: "`pool.min` at most `pool.max`: JSON Schema cannot compare two fields" },
   { rule: "TOPIC-1", what: "a topic's limit of 256 UTF-8 bytes: the `pattern` carries the grammar and the 32 tokens, and `maxLength` 256 code points lets through a topic of fewer characters but more bytes" },
   { rule: "TOPIC-2", what: "a pattern's limit of 256 UTF-8 bytes, as for TOPIC-1" },
+  { rule: "TRACE-1", what: "a `traceparent` whose version is ff or whose trace id or parent id is all zeros: the `pattern` carries the grammar only" },
+  { rule: "TRACE-2", what: "the list-member grammar of `tracestate` and its limit of 32 members: the schema carries `maxLength` 512 only" },
 ];
 
 /** The JSON Schema of one frame type, with a stable `$id`. */
