@@ -28,6 +28,7 @@ import { ConnectionLostError } from "./errors.js";
 import { consoleLogger, unref, type Logger, type Timer } from "./log.js";
 import { Session } from "./session.js";
 import type { Signer } from "./signer.js";
+import { consume, consumeAsync, traceOf, type Tracing } from "./trace.js";
 import type { Transport } from "./transport.js";
 import { LazyAbort, acceptsAnything, runTask, type CapabilityEntry, type RunDeps, type TaskHandler } from "./task.js";
 
@@ -39,8 +40,13 @@ export interface AgentOptions {
   url: string;
   name: string;
   token?: string;
-  /** Requested agent id; kept across reconnects. The broker assigns one when absent. */
+  /**
+   * Requested agent id; kept across reconnects. The broker assigns one when absent. Default where the
+   * environment names a pool (AGENTWIRE_POOL): AGENTWIRE_INSTANCE_ID, as a pool supervisor sets it.
+   */
   agentId?: string;
+  /** The pool this agent is a member of (`register.pool`) [POOL-1]; default: AGENTWIRE_POOL from the environment. */
+  pool?: string;
   capacity?: number;
   tier?: number;
   tags?: string[];
@@ -66,6 +72,8 @@ export interface AgentOptions {
   retryUnexpectedErrors?: boolean;
   /** The WebSocket implementation (default: the `ws` package on Node, the platform's in browsers). */
   transport?: Transport;
+  /** Spans around each handler and what it sends, e.g. `openTelemetry()` from `@agentwire/sdk/otel`; without it trace context still flows. */
+  tracing?: Tracing;
 }
 
 export interface CapabilitySpec<I extends z.ZodType, O extends z.ZodType> {
@@ -120,6 +128,7 @@ export class Agent implements AsyncDisposable {
   private lastStatus: AgentStatus = "ready";
 
   constructor(readonly options: AgentOptions) {
+    options = this.options = withPoolEnv(options);
     this.logger = options.logger ?? consoleLogger(options.name);
     this.session = new Session({
       transport: options.transport,
@@ -138,10 +147,11 @@ export class Agent implements AsyncDisposable {
         capacity: this.capacity,
         tier: options.tier,
         tags: options.tags,
+        pool: options.pool,
       }),
       load: () => ({ in_flight: this.running.size, capacity: this.capacity, status: this.status }),
     });
-    this.client = new Client(this.session);
+    this.client = new Client(this.session, options.tracing);
     Object.assign(this.session.handlers, {
       task: (f: Task) => this.onTask(f),
       cancel: (f: { task_id: string; reason?: string }) => this.abortTask(f.task_id, f.reason),
@@ -149,6 +159,8 @@ export class Agent implements AsyncDisposable {
       message: (f: Parameters<NonNullable<Session["handlers"]["message"]>>[0]) => this.onDirect(f),
       lost: () => this.onLost(),
       goaway: (f: { reason: string; grace_ms: number }) => this.onBrokerGoaway(f),
+      // The broker put this agent into DRAINING [DRAIN-7]: finish the tasks, close with 1000 [DRAIN-5].
+      drain: () => void this.drain(),
     });
   }
 
@@ -363,7 +375,10 @@ export class Agent implements AsyncDisposable {
     const run = new Running(this, key, frame.task_id, this.session.currentGeneration);
     this.running.set(key, run);
     this.statusChanged();
-    const result = runTask(frame, this.capabilities.get(frame.capability), (this.runDeps ??= this.makeRunDeps()), run.controller, run);
+    const deps = (this.runDeps ??= this.makeRunDeps());
+    const entry = this.capabilities.get(frame.capability);
+    // Untraced (no tracer, no traceparent): a plain call, nothing more per task.
+    const result = frame.traceparent === undefined && this.options.tracing === undefined ? runTask(frame, entry, deps, run.controller, run) : this.runTraced(frame, entry, deps, run);
     // A handler that answered synchronously is settled at once: no promise and microtask hop per task.
     // No timer can fire during synchronous code, so the deadline timer is only armed for async work.
     if (result instanceof Promise) {
@@ -375,6 +390,20 @@ export class Agent implements AsyncDisposable {
       );
       void result.then((r) => this.settle(run, r));
     } else this.settle(run, result);
+  }
+
+  /** An attempt in its task's trace context [TRACE-8], in a consumer span when tracing (ended with the result). */
+  private runTraced(frame: Task, entry: CapabilityEntry | undefined, deps: RunDeps, run: Running): Result | Promise<Result> {
+    const { span, value } = consume(this.options.tracing, "task", frame.capability, traceOf(frame), frame.task_id, () => runTask(frame, entry, deps, run.controller, run));
+    if (span === undefined) return value;
+    if (!(value instanceof Promise)) {
+      span.end(value.ok ? undefined : value.error);
+      return value;
+    }
+    return value.then((r) => {
+      span.end(r.ok ? undefined : r.error);
+      return r;
+    });
   }
 
   private runDeps: RunDeps | undefined;
@@ -427,7 +456,7 @@ export class Agent implements AsyncDisposable {
         if (!parsed.success) throw new InvalidInputError(z.prettifyError(parsed.error), { details: { issues: parsed.error.issues } });
         input = parsed.data;
       }
-      let payload = await entry.handler(input, ctx);
+      let payload = await consumeAsync(this.options.tracing, "request", frame.capability ?? frame.to ?? "", traceOf(frame), frame.id, async () => entry.handler(input, ctx));
       if (entry.output !== undefined) {
         const parsed = entry.output.safeParse(payload);
         if (!parsed.success) throw new InvalidOutputError(z.prettifyError(parsed.error), { details: { issues: parsed.error.issues } });
@@ -448,8 +477,7 @@ export class Agent implements AsyncDisposable {
   private onDirect(frame: Parameters<NonNullable<Session["handlers"]["message"]>>[0]): void {
     const handler = this.messageHandler;
     if (handler === undefined) return;
-    void Promise.resolve()
-      .then(() => handler(incomingChecked(frame, this.messageSchema, this.logger)))
+    void consumeAsync(this.options.tracing, "message", frame.from, traceOf(frame), undefined, () => Promise.resolve().then(() => handler(incomingChecked(frame, this.messageSchema, this.logger))))
       .catch((err: unknown) => {
         if (err !== SKIP) this.logger.error({ err }, "message handler failed");
       });
@@ -481,6 +509,14 @@ export class Agent implements AsyncDisposable {
 export interface AgentDrainReport {
   settled: boolean;
   released: string[];
+}
+
+/** A pool member started by a supervisor finds its pool and agent id in the environment (Node). */
+function withPoolEnv(options: AgentOptions): AgentOptions {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const pool = env?.AGENTWIRE_POOL;
+  if (pool === undefined || pool === "" || options.pool !== undefined) return options;
+  return { ...options, pool, agentId: options.agentId ?? env?.AGENTWIRE_INSTANCE_ID };
 }
 
 /** Builds an agent; call `.capability(...)`, `.on(...)`, then `await agent.start()`. */

@@ -13,6 +13,7 @@ export { TaskHandle, type StreamEvent } from "./handle.js";
 export { consoleLogger, type LogFn, type Logger, type LogLevel } from "./log.js";
 export { DEFAULT_CONNECT_TIMEOUT_MS, Session, type Load, type StartOptions, type Status } from "./session.js";
 export { NoSignerError, SignerContext, type Signer } from "./signer.js";
+export { AgentPool, InvalidPoolOptionsError, createPool, type MemberExit, type PoolEvent, type PoolInstance, type PoolMember, type PoolMemberInfo, type PoolOptions, type ProcessPoolOptions, type RestartOptions, type TemplatePoolOptions } from "./pool.js";
 export type { DialOptions, Transport, TransportEvents, TransportSocket } from "./transport.js";
 /** zod, re-exported so agents written without their own package.json can declare schemas. */
 export { z } from "zod";

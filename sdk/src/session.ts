@@ -11,6 +11,7 @@ import {
   type AgentStatus,
   type AgentwireError,
   type Cancel,
+  type Drain,
   type ErrorFrame,
   type Frame,
   type Goaway,
@@ -20,6 +21,7 @@ import {
   type Request,
   type Response,
   type Result,
+  type Scale,
   type Task,
 } from "@agentwire/wire";
 import { Connection, type BackoffOptions } from "./connection.js";
@@ -51,7 +53,7 @@ export interface SessionOptions {
   /** The WebSocket implementation (default: `ws` on Node, the platform's in browsers). */
   transport?: Transport | undefined;
   /** What `register` offers besides identity: capabilities, capacity, tier, tags. */
-  offer?: () => Pick<Register, "capabilities" | "capacity" | "tier" | "tags">;
+  offer?: () => Pick<Register, "capabilities" | "capacity" | "tier" | "tags" | "pool">;
   /** Load for heartbeats; absent for plain clients. */
   load?: () => Load;
 }
@@ -68,6 +70,10 @@ export interface SessionHandlers {
   lost?(): void;
   /** The broker announced its shutdown [SHUT-1]; it closes the connection after `grace_ms`. */
   goaway?(frame: Goaway): void;
+  /** The broker put this agent into DRAINING (pool scale-down, an operator's drain) [DRAIN-7]. */
+  drain?(frame: Drain): void;
+  /** A scale request for the pool this session supervises [POOL-9]. */
+  scale?(frame: Scale): void;
 }
 
 /** How the first connect may end: within `timeoutMs` unless `waitForBroker`, or when `signal` aborts. */
@@ -345,6 +351,11 @@ export class Session {
         // Unless a handler acts on it, the broker closes after its grace period and the reconnect logic takes it from there.
         this.options.logger.info({ reason: frame.reason, grace_ms: frame.grace_ms }, "broker going away");
         return this.handlers.goaway?.(frame);
+      case "drain":
+        this.options.logger.info({ reason: frame.reason }, "the broker is draining this agent");
+        return this.handlers.drain?.(frame);
+      case "scale":
+        return this.handlers.scale?.(frame);
       default:
         this.options.logger.debug({ type: frame.type }, "ignoring frame");
     }

@@ -1,0 +1,322 @@
+/**
+ * Agent pools, the supervisor's side [POOL-*]: `createPool` declares a pool to the broker (`pool`),
+ * keeps between min and max members running — agents built in this process by a template, or child
+ * processes in any language — restarts members that die (exponential backoff with a cap, reset once a
+ * member stayed up), and obeys the broker's autoscaler (`scale`): it starts members on scale-up and,
+ * on scale-down, lets the members the broker drained finish and leave, stopping any still there after
+ * `grace_ms`. `close()` (and `await using`) stops every member and the supervisor session.
+ */
+import { PoolSchema, type Autoscale, type Pool as PoolFrame, type Scale } from "@agentwire/wire";
+import { z } from "zod";
+import { processMember } from "#pool-process";
+import type { Agent } from "./agent.js";
+import { connect, type Client } from "./client.js";
+import type { BackoffOptions } from "./connection.js";
+import { consoleLogger, unref, type Logger, type Timer } from "./log.js";
+import { InvalidPoolOptionsError, agentMember, type MemberExit, type PoolInstance, type PoolMember } from "./pool-member.js";
+import type { Transport } from "./transport.js";
+
+export { InvalidPoolOptionsError, type MemberExit, type PoolInstance, type PoolMember } from "./pool-member.js";
+
+/** Restarts of members that died: `min_ms × 2^(n-1)` before the n-th restart in a row, at most `max_ms`. */
+export interface RestartOptions {
+  /** Delay before the first restart, ms (default 100). */
+  min_ms?: number;
+  /** Longest delay, ms (default 30000). */
+  max_ms?: number;
+  /** A member that stayed up this long resets the count, ms (default 10000). */
+  reset_after_ms?: number;
+}
+
+interface CommonPoolOptions {
+  /** The broker's WebSocket URL (the supervisor's and every member's). */
+  url: string;
+  /** The pool's name (id syntax); members register with `register.pool` = this. */
+  name: string;
+  /** Fewest members (0 allows scale to zero). */
+  min: number;
+  /** Most members. */
+  max: number;
+  token?: string;
+  /** Capability names the members offer; a template's default: those of the agent it builds (built once to read them, never started). */
+  capabilities?: string[];
+  /** The broker's autoscaler settings for this pool, clamped to the operator's limits [POOL-6]. */
+  autoscale?: Autoscale;
+  /** How long a member being drained may take to finish its tasks before it is stopped, ms (default 30000). */
+  grace_ms?: number;
+  restart?: RestartOptions;
+  logger?: Logger;
+  /** Reconnect backoff of the supervisor session and of template members built from the instance. */
+  backoff?: BackoffOptions;
+  transport?: Transport;
+}
+
+/** Members built in this process: `template(instance)` returns `createAgent({ ...instance, name })` with its capabilities. */
+export interface TemplatePoolOptions extends CommonPoolOptions {
+  template: (instance: PoolInstance) => Agent;
+}
+
+/**
+ * Members as child processes: `command args`, with AGENTWIRE_URL, AGENTWIRE_POOL and
+ * AGENTWIRE_INSTANCE_ID (its agent id) added to `env`. Draining it is the broker's `drain` frame;
+ * stopping it is SIGTERM, then SIGKILL after `kill_grace_ms`.
+ */
+export interface ProcessPoolOptions extends CommonPoolOptions {
+  command: string;
+  args?: readonly string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** The children's stdout and stderr: this process's (default) or nowhere. */
+  stdio?: "inherit" | "ignore";
+  /** After SIGTERM, how long before SIGKILL, ms (default 5000). */
+  kill_grace_ms?: number;
+  capabilities: string[];
+}
+
+export type PoolOptions = TemplatePoolOptions | ProcessPoolOptions;
+
+/** What `pool.watch()` reports. */
+export type PoolEvent =
+  | { type: "declared"; again: boolean }
+  | { type: "scale"; frame: Scale }
+  | { type: "started"; id: string; index: number }
+  | { type: "draining"; id: string }
+  /** `restartInMs`: a replacement starts after that long; `left`: it was drained or left on purpose. */
+  | { type: "exited"; id: string; clean: boolean; detail: string; left: boolean; restartInMs: number | undefined }
+  | { type: "closed" };
+
+export interface PoolMemberInfo {
+  id: string;
+  index: number;
+  state: "running" | "draining";
+  pid: number | undefined;
+  agent: Agent | undefined;
+}
+
+const ms = z.number().int().min(0).max(86_400_000);
+const OptionsSchema = z
+  .object({
+    url: z.string(),
+    grace_ms: ms.optional(),
+    kill_grace_ms: ms.optional(),
+    restart: z.object({ min_ms: ms.optional(), max_ms: ms.optional(), reset_after_ms: ms.optional() }).strict().optional(),
+    template: z.custom<(i: PoolInstance) => Agent>((v) => typeof v === "function", "a function (instance) => Agent").optional(),
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    stdio: z.enum(["inherit", "ignore"]).optional(),
+  })
+  .refine((o) => (o.template === undefined) !== (o.command === undefined), { message: "give exactly one of template and command", path: ["template"] });
+
+function invalid(what: string, error: z.ZodError): InvalidPoolOptionsError {
+  return new InvalidPoolOptionsError(`${what}: ${z.prettifyError(error)}`, { details: { issues: error.issues } });
+}
+
+interface Slot {
+  member: PoolMember;
+  index: number;
+  state: "running" | "draining";
+  startedAt: number;
+  /** Deaths in a row of this slot's members, for the restart backoff. */
+  crashes: number;
+}
+
+export class AgentPool implements AsyncDisposable {
+  private readonly slots = new Map<string, Slot>();
+  private readonly restarts = new Set<Timer>();
+  private readonly watchers = new Set<(e: PoolEvent) => void>();
+  private readonly run = Math.random().toString(36).slice(2, 8);
+  private seq = 0;
+  private closing: Promise<void> | undefined;
+  private readonly grace: number;
+  private readonly backoff: Required<RestartOptions>;
+
+  constructor(
+    readonly options: PoolOptions,
+    /** The supervisor's session: it declares the pool and receives `scale`. */
+    readonly client: Client,
+    private readonly declaration: Omit<PoolFrame, "ref">,
+    private readonly spawn: (instance: PoolInstance) => PoolMember,
+    private readonly logger: Logger,
+  ) {
+    this.grace = options.grace_ms ?? 30_000;
+    this.backoff = { min_ms: 100, max_ms: 30_000, reset_after_ms: 10_000, ...options.restart };
+    const handlers = client.session.handlers;
+    handlers.scale = (frame) => this.onScale(frame);
+    // The broker forgets a supervisor whose session ended [POOL-5]: declare again on every reconnect.
+    handlers.ready = (_frame, again) => {
+      if (again) this.declare(true).catch((err: unknown) => this.logger.warn({ err }, "declaring the pool again failed"));
+    };
+  }
+
+  get name(): string {
+    return this.declaration.name;
+  }
+  /** Members running, starting or about to be restarted; not those draining. */
+  get size(): number {
+    let n = this.restarts.size;
+    for (const s of this.slots.values()) if (s.state === "running") n++;
+    return n;
+  }
+  get members(): PoolMemberInfo[] {
+    return [...this.slots.values()].map((s) => ({ id: s.member.id, index: s.index, state: s.state, pid: s.member.pid, agent: s.member.agent }));
+  }
+
+  /** Every later pool event; returns the unsubscribe function. */
+  watch(listener: (e: PoolEvent) => void): () => void {
+    this.watchers.add(listener);
+    return () => void this.watchers.delete(listener);
+  }
+
+  /** Sends `pool` and waits for the broker's `ack`; rejects with its error (PoolSupervisedError, ...). */
+  async declare(again = false): Promise<void> {
+    await this.client.session.call({ ...this.declaration, ref: this.client.session.nextId("p") });
+    this.emit({ type: "declared", again });
+  }
+
+  /** Starts members until there are `min`; resolves once they run, rejects when one could not start. */
+  async fill(): Promise<void> {
+    this.reconcile(this.declaration.min);
+    await Promise.all([...this.slots.values()].map((s) => s.member.started));
+  }
+
+  /** Drains every member (a child process: SIGTERM, then SIGKILL), then closes the supervisor session. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const t of this.restarts) clearTimeout(t);
+      this.restarts.clear();
+      await Promise.all([...this.slots.values()].map((s) => this.stopSlot(s)));
+      await this.client.close();
+      this.emit({ type: "closed" });
+    })();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private emit(e: PoolEvent): void {
+    for (const w of this.watchers) w(e);
+  }
+
+  private reconcile(desired: number): void {
+    for (let n = this.size; n < desired; n++) this.startMember(0);
+  }
+
+  private startMember(crashes: number): void {
+    const index = this.seq++;
+    const instance: PoolInstance = { url: this.options.url, pool: this.name, agentId: `${this.name}-${this.run}-${index}`, index };
+    let member: PoolMember;
+    try {
+      member = this.spawn(instance);
+    } catch (err) {
+      this.logger.error({ err, agent_id: instance.agentId }, "could not build a pool member");
+      throw err;
+    }
+    const slot: Slot = { member, index, state: "running", startedAt: Date.now(), crashes };
+    this.slots.set(member.id, slot);
+    void member.started.then(
+      () => this.emit({ type: "started", id: member.id, index }),
+      () => undefined,
+    );
+    void member.exited.then((exit) => this.onExit(slot, exit));
+  }
+
+  private onExit(slot: Slot, exit: MemberExit): void {
+    this.slots.delete(slot.member.id);
+    const left = slot.state === "draining" || (exit.clean && this.size >= this.declaration.min);
+    let restartInMs: number | undefined;
+    if (this.closing === undefined && !left && this.size < this.declaration.max) {
+      const crashes = (Date.now() - slot.startedAt >= this.backoff.reset_after_ms ? 0 : slot.crashes) + 1;
+      restartInMs = Math.min(this.backoff.max_ms, this.backoff.min_ms * 2 ** (crashes - 1));
+      const timer: Timer = unref(
+        setTimeout(() => {
+          this.restarts.delete(timer);
+          if (this.closing === undefined) this.startMember(crashes);
+        }, restartInMs),
+      );
+      this.restarts.add(timer);
+    }
+    const level = exit.clean || left ? "info" : "warn";
+    this.logger[level]({ agent_id: slot.member.id, detail: exit.detail, restart_in_ms: restartInMs }, left ? "pool member left" : "pool member died");
+    this.emit({ type: "exited", id: slot.member.id, clean: exit.clean, detail: exit.detail, left, restartInMs });
+  }
+
+  private onScale(frame: Scale): void {
+    if (frame.pool !== this.name || this.closing !== undefined) return;
+    this.emit({ type: "scale", frame });
+    this.logger.info({ from: frame.from, to: frame.to, reason: frame.reason, utilization: frame.utilization, drain: frame.drain }, "scale");
+    // The broker put these members into DRAINING and told them so [POOL-12]: they finish and leave.
+    for (const id of frame.drain ?? []) {
+      const slot = this.slots.get(id);
+      if (slot?.state === "running") this.drainSlot(slot, true);
+    }
+    const desired = Math.min(this.declaration.max, Math.max(this.declaration.min, frame.to));
+    if (frame.drain === undefined) {
+      // A scale-down naming no member: the newest go.
+      const newest = [...this.slots.values()].filter((s) => s.state === "running").sort((a, b) => b.index - a.index);
+      for (const slot of newest.slice(0, Math.max(0, this.size - desired))) this.drainSlot(slot, false);
+    }
+    this.reconcile(desired);
+  }
+
+  private drainSlot(slot: Slot, told: boolean): void {
+    slot.state = "draining";
+    this.emit({ type: "draining", id: slot.member.id });
+    const done = told || slot.member.agent !== undefined ? slot.member.drain(this.grace) : slot.member.stop();
+    done.catch((err: unknown) => this.logger.warn({ err, agent_id: slot.member.id }, "stopping a pool member failed"));
+  }
+
+  private stopSlot(slot: Slot): Promise<void> {
+    slot.state = "draining";
+    return (slot.member.agent !== undefined ? slot.member.drain(this.grace) : slot.member.stop()).catch((err: unknown) =>
+      this.logger.warn({ err, agent_id: slot.member.id }, "stopping a pool member failed"),
+    );
+  }
+}
+
+/**
+ * Declares a pool and starts its `min` members; resolves once they run. Rejects with
+ * InvalidPoolOptionsError for options that cannot work, with the broker's error when it refuses the
+ * pool (PoolSupervisedError while another session supervises it), and with the first member's failure
+ * to start (a command that does not exist, an agent the broker refused).
+ */
+export async function createPool(options: PoolOptions): Promise<AgentPool> {
+  const checked = OptionsSchema.safeParse(options);
+  if (!checked.success) throw invalid(`pool ${options.name}`, checked.error);
+  let spawn: (instance: PoolInstance) => PoolMember;
+  let capabilities = options.capabilities;
+  if ("template" in options && options.template !== undefined) {
+    const template = options.template;
+    spawn = (instance) => {
+      const agent = template(instance);
+      if (agent.options.agentId !== instance.agentId || agent.options.pool !== instance.pool) {
+        throw new InvalidPoolOptionsError(`pool ${instance.pool}: the template must build its agent from the instance it gets: createAgent({ ...instance, name })`);
+      }
+      return agentMember(agent);
+    };
+    capabilities ??= template({ url: options.url, pool: options.name, agentId: `${options.name}-probe`, index: -1 })
+      .session.options.offer?.()
+      .capabilities?.map((c) => c.name);
+  } else {
+    const o = options as ProcessPoolOptions;
+    const spec = { command: o.command, args: o.args ?? [], env: o.env ?? {}, cwd: o.cwd, stdio: o.stdio ?? "inherit", killGraceMs: o.kill_grace_ms ?? 5_000 };
+    spawn = (instance) => processMember(spec, instance);
+  }
+  const declaration = { type: "pool" as const, name: options.name, capabilities: capabilities ?? [], min: options.min, max: options.max, autoscale: options.autoscale };
+  const frame = PoolSchema.safeParse({ ...declaration, ref: "p" });
+  if (!frame.success) throw invalid(`pool ${options.name}`, frame.error);
+
+  const logger = options.logger ?? consoleLogger(`pool ${options.name}`);
+  const client = await connect({ url: options.url, token: options.token, name: `${options.name} supervisor`, logger, backoff: options.backoff, transport: options.transport });
+  const pool = new AgentPool(options, client, declaration, spawn, logger);
+  try {
+    await pool.declare();
+    await pool.fill();
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  return pool;
+}
