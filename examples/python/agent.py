@@ -16,6 +16,9 @@ import msgpack
 import websockets
 
 URL = os.environ.get("AGENTWIRE_URL", "ws://127.0.0.1:7420/")
+# Set by a pool supervisor that started this agent as a member: its pool and its agent id [POOL-1].
+POOL = os.environ.get("AGENTWIRE_POOL") or None
+INSTANCE_ID = os.environ.get("AGENTWIRE_INSTANCE_ID") or None
 CAPACITY = 8
 CAPABILITIES = ["text.upper", "conformance.echo", "conformance.slow", "conformance.strict"]
 
@@ -139,15 +142,22 @@ class Agent:
             self.draining = True
             await self.send({"type": "drain"})
             await self.maybe_close()
+        elif kind == "drain":
+            # The broker put this agent into DRAINING (a pool's scale-down) [DRAIN-7]: finish, close with 1000.
+            self.draining = True
+            await self.maybe_close()
         # Every other type, known or not, is ignored [ENC-13]; peers never send `error` [ERR-11].
 
     async def serve(self):
-        await self.send({
+        register = {
             "type": "register",
             "name": "python-example-agent",
             "capacity": CAPACITY,
             "capabilities": [{"name": name, "version": "1.0.0"} for name in CAPABILITIES],
-        })
+        }
+        if POOL is not None:
+            register.update(pool=POOL, agent_id=INSTANCE_ID)
+        await self.send({k: v for k, v in register.items() if v is not None})
         beats = None
         try:
             async for message in self.ws:

@@ -8,6 +8,7 @@ See README.md for a tour; protocol/SPEC.md of the agentwire repository is the wi
 import logging
 
 from .agent import Agent, DrainReport
+from .pool import Pool, PoolEvent, Restart
 from .client import Client, Subscription, connect
 from .codec import decode_payload, encode_payload
 from .context import RequestContext, TaskContext
@@ -27,11 +28,13 @@ from .errors import (
     InternalError,
     InvalidInputError,
     InvalidOutputError,
+    InvalidPoolOptionsError,
     NoAgentsError,
     NoRespondersError,
     NotFoundError,
     NotRegisteredError,
     OverloadedError,
+    PoolSupervisedError,
     ProtocolError,
     RateLimitedError,
     ShuttingDownError,
@@ -56,8 +59,8 @@ __all__ = [
     "Agent", "AgentInfo", "AgentLostError", "AgentwireError", "AlreadyRegisteredError", "Backoff", "BadFrameError",
     "CancelledError", "Capability", "Client", "ClosedError", "ConnectError", "ConnectionLostError", "DeadlineExceededError",
     "Done", "DrainReport", "DuplicateAgentError", "ForbiddenError", "FrameTooLargeError", "InternalError", "InvalidInputError",
-    "InvalidOutputError", "Message", "NoAgentsError", "NoRespondersError", "NotFoundError", "NotRegisteredError",
-    "OverloadedError", "Progress", "ProtocolError", "RateLimitedError", "RequestContext", "ShuttingDownError",
+    "InvalidOutputError", "InvalidPoolOptionsError", "Message", "NoAgentsError", "NoRespondersError", "NotFoundError", "NotRegisteredError",
+    "OverloadedError", "Pool", "PoolEvent", "PoolSupervisedError", "Progress", "Restart", "ProtocolError", "RateLimitedError", "RequestContext", "ShuttingDownError",
     "SlowConsumerError", "Subscription", "TaskContext", "TaskHandle", "TimeoutError", "UnauthorizedError",
     "UnknownTaskError", "UnknownTypeError", "UnsupportedVersionError", "connect", "decode_payload", "encode_payload",
     "error_from_code", "is_pattern", "is_topic", "topic_matches",

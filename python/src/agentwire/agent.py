@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import signal
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
@@ -54,9 +55,18 @@ class Agent:
         backoff: Backoff | None = None,
         retry_unexpected_errors: bool = False,
         on_goaway: Callable[[str, float], "Awaitable[None] | None"] | None = None,
+        pool: str | None = None,
     ) -> None:
         """``on_goaway(reason, grace_seconds)`` replaces the default on broker shutdown: drain this
-        session (finish the work, close with 1000), then reconnect [SHUT-6]."""
+        session (finish the work, close with 1000), then reconnect [SHUT-6].
+
+        ``pool``: the pool this agent is a member of (``register.pool``) [POOL-1]. A member started by
+        a pool supervisor needs neither: AGENTWIRE_POOL and AGENTWIRE_INSTANCE_ID (its agent id) come
+        from the environment."""
+        if pool is None and os.environ.get("AGENTWIRE_POOL"):
+            pool = os.environ["AGENTWIRE_POOL"]
+            agent_id = agent_id or os.environ.get("AGENTWIRE_INSTANCE_ID") or None
+        self.pool = pool
         self.capacity = capacity
         self._tier, self._tags = tier, list(tags)
         self._health_check, self._health_every = health_check, health_check_interval
@@ -77,7 +87,7 @@ class Agent:
         self._work = Work(self.session, self.client, self._entries, self._responders, retry_unexpected_errors, self._work_changed)
         h = self.session.handlers
         h.task, h.cancel, h.request, h.goaway = self._work.start_task, self._work.cancel, self._work.start_request, self._on_goaway_frame
-        h.message, h.lost, h.ready = self._on_direct, self._on_lost, self._on_ready
+        h.message, h.lost, h.ready, h.drain = self._on_direct, self._on_lost, self._on_ready, self._on_drain_frame
 
     # ---- declaring what the agent does ----------------------------------------------------------
 
@@ -145,7 +155,7 @@ class Agent:
     def _offer(self) -> dict[str, Any]:
         caps = [e.capability.wire() for e in self._entries.values()]
         caps += [{"name": n} for n in self._responders if n is not None and n not in self._entries]
-        return {"capabilities": caps, "capacity": self.capacity, "tier": self._tier, "tags": self._tags or None}
+        return {"capabilities": caps, "capacity": self.capacity, "tier": self._tier, "tags": self._tags or None, "pool": self.pool}
 
     def _load(self) -> dict[str, Any]:
         return {"in_flight": len(self._work.running), "capacity": self.capacity, "status": self.status}
@@ -267,6 +277,11 @@ class Agent:
         self._session_draining = True
         self.session.send({"type": "drain"})  # [SHUT-6]
         self._work_changed()
+
+    def _on_drain_frame(self, frame: Frame) -> None:
+        # The broker put this agent into DRAINING [DRAIN-7]: finish the work, close with 1000 [DRAIN-5].
+        log.info("the broker is draining this agent: %s", frame.get("reason", ""))
+        self._spawn(self.drain())
 
     def _on_lost(self) -> None:
         # The broker requeues what this session held; the handlers' work can no longer be delivered.

@@ -33,6 +33,7 @@ REGISTRY_RETRYABLE: dict[str, bool] = {
     "rate_limited": True,
     "slow_consumer": True,
     "shutting_down": True,
+    "pool_supervised": True,
     "internal": True,
 }
 
@@ -176,6 +177,12 @@ class ShuttingDownError(AgentwireError):
     code = "shutting_down"
 
 
+class PoolSupervisedError(AgentwireError):
+    """v1.2: another live session supervises the pool a ``pool`` frame names (POOL-4)."""
+
+    code = "pool_supervised"
+
+
 class InternalError(AgentwireError):
     code = "internal"
 
@@ -212,6 +219,12 @@ class ConnectError(AgentwireError):
         super().__init__(message, **kw)
 
 
+class InvalidPoolOptionsError(AgentwireError, ValueError):
+    """``Pool`` options that cannot work (min above max, no command, a bad name, ...)."""
+
+    code = "invalid_pool_options"
+
+
 ERROR_CLASSES: dict[str, type[AgentwireError]] = {
     cls.code: cls
     for cls in (
@@ -219,7 +232,7 @@ ERROR_CLASSES: dict[str, type[AgentwireError]] = {
         ForbiddenError, NotRegisteredError, AlreadyRegisteredError, DuplicateAgentError, InvalidInputError,
         InvalidOutputError, NoAgentsError, NoRespondersError, UnknownTaskError, NotFoundError, TimeoutError,
         DeadlineExceededError, CancelledError, AgentLostError, OverloadedError, RateLimitedError,
-        SlowConsumerError, ShuttingDownError, InternalError,
+        SlowConsumerError, ShuttingDownError, PoolSupervisedError, InternalError,
     )
 }
 

@@ -39,6 +39,10 @@ class Handlers:
     request: Callable[[Frame], None] | None = None
     message: Callable[[Message], None] | None = None
     goaway: Callable[[Frame], None] | None = None
+    #: The broker put this agent into DRAINING (pool scale-down, an operator's drain) [DRAIN-7].
+    drain: Callable[[Frame], None] | None = None
+    #: A scale request for the pool this session supervises [POOL-9].
+    scale: Callable[[Frame], None] | None = None
     #: After every `registered`; the argument is True on a reconnect.
     ready: Callable[[bool], None] | None = None
     #: The socket dropped; open operations have been failed already.
@@ -252,7 +256,7 @@ class Session:
                     if topic_matches(pattern, msg.topic):
                         for h in list(handlers):
                             h(msg)
-        elif kind in ("task", "cancel", "request", "goaway"):
+        elif kind in ("task", "cancel", "request", "goaway", "drain", "scale"):
             handler = getattr(self.handlers, kind)
             if kind == "goaway":
                 log.info("broker going away: %s (grace %s ms)", frame.get("reason"), frame.get("grace_ms"))

@@ -75,6 +75,8 @@ class AgentInfo:
     tags: tuple[str, ...]
     capabilities: tuple[Capability, ...]
     connected_at: int
+    #: v1.2: the pool the agent is a member of (``register.pool``) [POOL-2]; None when none.
+    pool: str | None = None
 
     @classmethod
     def from_wire(cls, a: Mapping[str, Any]) -> "AgentInfo":
@@ -82,6 +84,7 @@ class AgentInfo:
             a["agent_id"], a.get("name", a["agent_id"]), a.get("broker_id", ""), a.get("status", "ready"),
             int(a.get("in_flight", 0)), int(a.get("capacity", 0)), int(a.get("tier", 0)), tuple(a.get("tags", ())),
             tuple(Capability.from_wire(c) for c in a.get("capabilities", ())), int(a.get("connected_at", 0)),
+            a.get("pool"),
         )
 
 
