@@ -36,6 +36,7 @@ import { followEvents, httpBase, replayEvents, type EventQuery, type EventReadOp
 import { TaskHandle } from "./handle.js";
 import { consoleLogger, unref, type Logger } from "./log.js";
 import { Session, type StartOptions, type Status } from "./session.js";
+import { consumeAsync, produce, spanError, traceOf, type TraceContext, type TraceSpan, type Tracing } from "./trace.js";
 import type { Transport } from "./transport.js";
 
 export interface SubmitOptions {
@@ -53,6 +54,8 @@ export interface SubmitOptions {
   onAccepted?: (taskId: string, duplicate: boolean) => void;
   /** Check the output against the contract's output schema here too; a mismatch rejects with InvalidOutputError. */
   validate?: boolean;
+  /** W3C trace context to carry (TRACE-3); default: the running handler's, if any. */
+  trace?: TraceContext;
 }
 
 export interface RequestOptions {
@@ -60,6 +63,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** With a contract: the agent id to ask, instead of any agent offering the contract's name. */
   to?: string;
+  /** W3C trace context to carry (TRACE-3); default: the running handler's, if any. */
+  trace?: TraceContext;
 }
 
 /** What `drain` reports: whether everything open settled in time, and the task ids it stopped waiting for. */
@@ -110,7 +115,11 @@ export class Client implements AsyncDisposable {
   private readonly open = new Map<Promise<unknown>, TaskHandle | undefined>();
   private closing = false;
 
-  constructor(readonly session: Session) {}
+  constructor(
+    readonly session: Session,
+    /** Spans around what this client sends and handles (`@agentwire/sdk/otel`); without it trace context still flows. */
+    readonly tracing?: Tracing,
+  ) {}
 
   /**
    * The broker's recorded events matching `query`, oldest first (a replay by time range and filters,
@@ -191,10 +200,13 @@ export class Client implements AsyncDisposable {
     }
     let frame: Frame & { ref: string };
     try {
+      const name = capabilityName(capability);
+      const traced = produce(this.tracing, "submit", name, options.trace);
+      sub.span = traced?.span;
       frame = {
         type: "submit",
         ref: "",
-        capability: capabilityName(capability),
+        capability: name,
         input: encodePayload(input),
         priority: options.priority,
         timeout_ms: options.timeoutMs,
@@ -203,8 +215,11 @@ export class Client implements AsyncDisposable {
         max_attempts: options.maxAttempts,
         version: options.version,
         tags: options.tags,
+        traceparent: traced?.trace?.traceparent,
+        tracestate: traced?.trace?.tracestate,
       };
     } catch (err) {
+      sub.span?.end(spanError(err));
       handle.fail(err); // an input MessagePack cannot carry: the handle rejects, submit does not throw
       return handle;
     }
@@ -227,9 +242,10 @@ export class Client implements AsyncDisposable {
   }
 
   /** Broadcasts to every session subscribed to a matching pattern; resolves on the broker's ack. */
-  async publish(topic: string, payload: unknown): Promise<void> {
+  async publish(topic: string, payload: unknown, options: { trace?: TraceContext } = {}): Promise<void> {
     await this.session.whenReady();
-    await this.session.call({ type: "publish", topic, payload: encodePayload(payload), ref: this.session.nextId("p") });
+    const traced = produce(this.tracing, "publish", topic, options.trace);
+    await ended(traced?.span, this.session.call({ type: "publish", topic, payload: encodePayload(payload), ref: this.session.nextId("p"), traceparent: traced?.trace?.traceparent, tracestate: traced?.trace?.tracestate }));
   }
 
   /**
@@ -246,8 +262,7 @@ export class Client implements AsyncDisposable {
     const [schema, handler] = typeof schemaOrHandler === "function" ? [undefined, schemaOrHandler] : [schemaOrHandler, maybeHandler!];
     const logger = this.session.options.logger;
     const h = (msg: Message): void => {
-      void Promise.resolve()
-        .then(() => handler(incomingChecked(msg, schema, logger)))
+      void consumeAsync(this.tracing, "message", msg.topic ?? msg.from, traceOf(msg), undefined, () => Promise.resolve().then(() => handler(incomingChecked(msg, schema, logger))))
         .catch((err: unknown) => {
           if (err !== SKIP) logger.error({ err, topic: msg.topic }, "topic handler failed");
         });
@@ -268,15 +283,19 @@ export class Client implements AsyncDisposable {
   }
 
   /** Sends a direct message; rejects with NoRespondersError when the target is not connected. */
-  async send(to: string, payload: unknown, options: { correlationId?: string } = {}): Promise<void> {
+  async send(to: string, payload: unknown, options: { correlationId?: string; trace?: TraceContext } = {}): Promise<void> {
     await this.session.whenReady();
-    await this.session.call({
+    const traced = produce(this.tracing, "send", to, options.trace);
+    const sent = this.session.call({
       type: "send",
       to,
       payload: encodePayload(payload),
       correlation_id: options.correlationId,
       ref: this.session.nextId("m"),
+      traceparent: traced?.trace?.traceparent,
+      tracestate: traced?.trace?.tracestate,
     });
+    await ended(traced?.span, sent);
   }
 
   /**
@@ -302,9 +321,14 @@ export class Client implements AsyncDisposable {
     const timeoutMs = Math.max(1, Math.ceil(options.timeoutMs ?? DEFAULTS.requestTimeoutMs));
     const to = typeof target === "string" ? target : "to" in target ? target.to : undefined;
     const capability = typeof target === "object" && "capability" in target ? target.capability : undefined;
-    const frame = await this.session.request(
-      { type: "request", id: this.session.nextId("q"), to, capability, payload: encodePayload(payload), timeout_ms: timeoutMs },
-      timeoutMs + 2_000,
+    const traced = produce(this.tracing, "request", capability ?? to!, options.trace);
+    const frame = await ended(
+      traced?.span,
+      this.session.request(
+        { type: "request", id: this.session.nextId("q"), to, capability, payload: encodePayload(payload), timeout_ms: timeoutMs, traceparent: traced?.trace?.traceparent, tracestate: traced?.trace?.tracestate },
+        timeoutMs + 2_000,
+      ),
+      (r) => (r.ok === false ? r.error : undefined),
     );
     if (frame.ok !== false) return (frame.payload === undefined ? undefined : decodePayload(frame.payload)) as T;
     const e = frame.error ?? { code: "internal", message: "response without error" };
@@ -416,6 +440,8 @@ export interface ConnectOptions {
   logger?: Logger;
   /** The WebSocket implementation (default: the `ws` package on Node, the platform's in browsers). */
   transport?: Transport;
+  /** Spans around what the client sends and handles, e.g. `openTelemetry()` from `@agentwire/sdk/otel`. */
+  tracing?: Tracing;
 }
 
 /**
@@ -428,11 +454,26 @@ export async function connect(options: ConnectOptions): Promise<Client> {
   const logger = options.logger ?? consoleLogger(options.name ?? "agentwire-client");
   const session = new Session({ ...options, logger });
   await session.start(startOptions(options));
-  return new Client(session);
+  return new Client(session, options.tracing);
 }
 
 export function startOptions(o: { connectTimeoutMs?: number | undefined; waitForBroker?: boolean | undefined; signal?: AbortSignal | undefined }): StartOptions {
   return { timeoutMs: o.connectTimeoutMs, waitForBroker: o.waitForBroker, signal: o.signal };
+}
+
+/** Ends a producer span (if any) when `p` settles: failed when it rejects, or when `failure` finds an error in its value. */
+function ended<T>(span: TraceSpan | undefined, p: Promise<T>, failure?: (value: T) => { code: string; message: string } | undefined): Promise<T> {
+  if (span === undefined) return p;
+  return p.then(
+    (v) => {
+      span.end(failure?.(v));
+      return v;
+    },
+    (err: unknown) => {
+      span.end(spanError(err));
+      throw err;
+    },
+  );
 }
 
 /** Thrown inside a topic delivery whose payload failed its schema: logged once, not as a handler failure. */
@@ -455,6 +496,8 @@ export function incomingChecked(msg: Message, schema: z.ZodType | undefined, log
 class Submission {
   private taskId: string | undefined;
   private abortedEarly = false;
+  /** The submit's producer span when tracing: it ends with the broker's answer. */
+  span: TraceSpan | undefined = undefined;
 
   constructor(
     private readonly client: Client,
@@ -487,6 +530,7 @@ class Submission {
   resolve(answer: Frame): void {
     const accepted = answer as Accepted;
     const taskId = (this.taskId = accepted.task_id);
+    this.span?.end();
     if (this.abortedEarly) {
       void this.client.cancel(taskId, "aborted by submitter").catch(() => undefined);
       return;
@@ -505,6 +549,7 @@ class Submission {
 
   /** The submit was refused, or the connection went before the answer (the session's waiter). */
   reject(err: AgentwireError): void {
+    this.span?.end(err);
     this.handle.fail(err);
   }
 

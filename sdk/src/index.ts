@@ -1,6 +1,7 @@
 /**
  * @agentwire/sdk: agents and clients for the agentwire broker, on Node and in browsers. The core loads
- * no Solana or OpenAI code: those live at `@agentwire/sdk/solana` and `@agentwire/sdk/llm`.
+ * no Solana, OpenAI or OpenTelemetry code: those live at `@agentwire/sdk/solana`, `@agentwire/sdk/llm`
+ * and `@agentwire/sdk/otel`.
  */
 export { Agent, createAgent, type AgentDrainReport, type AgentOptions, type CapabilitySpec, type GoawayHandler, type Health, type RequestHandler, type TaskHandler } from "./agent.js";
 export { Client, connect, type AgentQuery, type ConnectOptions, type DrainReport, type IncomingMessage, type RequestOptions, type RequestTarget, type SubmitOptions } from "./client.js";
@@ -14,6 +15,7 @@ export { consoleLogger, type LogFn, type Logger, type LogLevel } from "./log.js"
 export { DEFAULT_CONNECT_TIMEOUT_MS, Session, type Load, type StartOptions, type Status } from "./session.js";
 export { NoSignerError, SignerContext, type Signer } from "./signer.js";
 export { AgentPool, InvalidPoolOptionsError, createPool, type MemberExit, type PoolEvent, type PoolInstance, type PoolMember, type PoolMemberInfo, type PoolOptions, type ProcessPoolOptions, type RestartOptions, type TemplatePoolOptions } from "./pool.js";
+export { currentTrace, withTrace, type ConsumerOperation, type ProducerOperation, type TraceSpan, type Tracing } from "./trace.js";
 export type { DialOptions, Transport, TransportEvents, TransportSocket } from "./transport.js";
 /** zod, re-exported so agents written without their own package.json can declare schemas. */
 export { z } from "zod";

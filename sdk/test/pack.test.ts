@@ -200,8 +200,8 @@ await client.submit(Add, { a: 2, bee: 3 });
     expect(r.stdout).toContain("'bee' does not exist in type '{ a: number; b: number; }'");
   });
 
-  it("importing @agentwire/sdk loads no Solana or OpenAI module: neither is installed, a plain client works, and no loaded path names them", async () => {
-    for (const peer of ["@solana/web3.js", "openai"]) expect(existsSync(join(project, "node_modules", peer)), peer).toBe(false);
+  it("importing @agentwire/sdk loads no Solana, OpenAI or OpenTelemetry module: none is installed, a plain client works, and no loaded path names them", async () => {
+    for (const peer of ["@solana/web3.js", "openai", "@opentelemetry/api"]) expect(existsSync(join(project, "node_modules", peer)), peer).toBe(false);
     // ESM resolutions through a resolve hook, CommonJS loads from require.cache at exit: every module the process loaded.
     write(
       "record/hooks.mjs",
@@ -251,10 +251,10 @@ await client.close();
     ]) {
       expect(loaded.some((u) => u.includes(part)), part).toBe(true);
     }
-    expect(loaded.filter((u) => /@solana|openai/i.test(u))).toEqual([]);
+    expect(loaded.filter((u) => /@solana|openai|@opentelemetry/i.test(u))).toEqual([]);
 
     // The subpaths are where those libraries live: without the optional peer installed, they say which one is missing.
-    for (const [subpath, peer] of [["solana", "@solana/web3.js"], ["llm", "openai"]] as const) {
+    for (const [subpath, peer] of [["solana", "@solana/web3.js"], ["llm", "openai"], ["otel", "@opentelemetry/api"]] as const) {
       const sub = await node(["--input-type=module", "-e", `await import("@agentwire/sdk/${subpath}")`]);
       expect(sub.code, show(sub)).toBe(1);
       expect(sub.stderr).toContain("ERR_MODULE_NOT_FOUND");
