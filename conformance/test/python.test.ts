@@ -35,6 +35,18 @@ describe.skipIf(missing !== undefined)("examples/python", () => {
       expect(result).toMatchObject({ ok: true, output: "HELLO FROM PYTHON" });
     });
 
+    it("carries TRACEPARENT and TRACESTATE from client.py through the broker to agent.py, unchanged [TRACE-4]", async () => {
+      const py = run(PYTHON, [PY_AGENT], { label: "python agent", env: { ...process.env, AGENTWIRE_URL: broker.url } });
+      try {
+        await py.waitForLine(/registered as/, 15_000);
+        const trace = { TRACEPARENT: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", TRACESTATE: "vendor1=opaque" };
+        const { stdout } = await exec(PYTHON, [PY_CLIENT, "trace.echo"], { env: { ...process.env, AGENTWIRE_URL: broker.url, ...trace }, timeout: 30_000 });
+        expect(JSON.parse(stdout.trim())).toMatchObject({ ok: true, output: { traceparent: trace.TRACEPARENT, tracestate: trace.TRACESTATE } });
+      } finally {
+        await py.stop();
+      }
+    });
+
     it("reports a failed task with exit status 1", async () => {
       const err = await exec(PYTHON, [PY_CLIENT, "conformance.strict", '{"n": "x"}'], { env: { ...process.env, AGENTWIRE_URL: broker.url }, timeout: 30_000 }).catch((e: { code: number; stdout: string }) => e);
       expect((err as { code: number }).code).toBe(1);

@@ -20,7 +20,7 @@ URL = os.environ.get("AGENTWIRE_URL", "ws://127.0.0.1:7420/")
 POOL = os.environ.get("AGENTWIRE_POOL") or None
 INSTANCE_ID = os.environ.get("AGENTWIRE_INSTANCE_ID") or None
 CAPACITY = 8
-CAPABILITIES = ["text.upper", "conformance.echo", "conformance.slow", "conformance.strict"]
+CAPABILITIES = ["text.upper", "trace.echo", "conformance.echo", "conformance.slow", "conformance.strict"]
 
 
 def now_ms():
@@ -100,6 +100,10 @@ class Agent:
         cap = task["capability"]
         if cap == "conformance.echo":
             return value
+        if cap == "trace.echo":
+            # The W3C trace context the broker passed on from the submit, unchanged [TRACE-4]; a task this
+            # agent submitted in turn would carry the same traceparent [TRACE-8].
+            return {"traceparent": task.get("traceparent"), "tracestate": task.get("tracestate")}
         if cap == "text.upper":
             if not isinstance(value, str):
                 raise InvalidInput("text.upper expects a string")

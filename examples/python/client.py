@@ -6,7 +6,8 @@ Submits one task and prints its result as JSON, using only msgpack and websocket
     AGENTWIRE_URL=ws://127.0.0.1:7420/ python3 client.py text.upper '"hello"'
 
 The second argument is the task input as JSON (default null). Exit status: 0 when the task
-succeeded, 1 when it failed or was refused.
+succeeded, 1 when it failed or was refused. With TRACEPARENT (and TRACESTATE) in the environment, the
+submit carries that W3C trace context, which the broker passes on to the agent [TRACE-3, TRACE-4].
 """
 import asyncio
 import json
@@ -17,6 +18,7 @@ import msgpack
 import websockets
 
 URL = os.environ.get("AGENTWIRE_URL", "ws://127.0.0.1:7420/")
+TRACE = {"traceparent": os.environ.get("TRACEPARENT"), "tracestate": os.environ.get("TRACESTATE")} if os.environ.get("TRACEPARENT") else {}
 
 
 def pack(frame):
@@ -39,8 +41,9 @@ async def submit(capability, value, timeout_ms=30000):
             if kind == "registered":
                 interval = frame["heartbeat_interval_ms"] / 1000
                 asyncio.create_task(heartbeats(ws, interval))
-                await ws.send(pack({"type": "submit", "ref": ref, "capability": capability,
-                                    "input": msgpack.packb(value, use_bin_type=True), "timeout_ms": timeout_ms}))
+                submit = {"type": "submit", "ref": ref, "capability": capability,
+                          "input": msgpack.packb(value, use_bin_type=True), "timeout_ms": timeout_ms, **TRACE}
+                await ws.send(pack({k: v for k, v in submit.items() if v is not None}))
             elif kind == "error":
                 return {"ok": False, "error": {"code": frame["code"], "message": frame["message"]}}
             elif kind == "accepted" and frame["ref"] == ref:

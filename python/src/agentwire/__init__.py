@@ -48,6 +48,7 @@ from .errors import (
 )
 from .handle import TaskHandle
 from .topics import is_pattern, is_topic, topic_matches
+from .trace import TraceContext, current_trace
 from .types import AgentInfo, Backoff, Capability, Done, Message, Progress
 
 __version__ = "0.1.0"
@@ -61,7 +62,7 @@ __all__ = [
     "Done", "DrainReport", "DuplicateAgentError", "ForbiddenError", "FrameTooLargeError", "InternalError", "InvalidInputError",
     "InvalidOutputError", "InvalidPoolOptionsError", "Message", "NoAgentsError", "NoRespondersError", "NotFoundError", "NotRegisteredError",
     "OverloadedError", "Pool", "PoolEvent", "PoolSupervisedError", "Progress", "Restart", "ProtocolError", "RateLimitedError", "RequestContext", "ShuttingDownError",
-    "SlowConsumerError", "Subscription", "TaskContext", "TaskHandle", "TimeoutError", "UnauthorizedError",
+    "SlowConsumerError", "Subscription", "TaskContext", "TaskHandle", "TimeoutError", "TraceContext", "UnauthorizedError",
     "UnknownTaskError", "UnknownTypeError", "UnsupportedVersionError", "connect", "decode_payload", "encode_payload",
-    "error_from_code", "is_pattern", "is_topic", "topic_matches",
+    "current_trace", "error_from_code", "is_pattern", "is_topic", "topic_matches",
 ]

@@ -15,6 +15,7 @@ from .session import Session
 from .errors import BadFrameError, ClosedError, error_from_info
 from .handle import TaskEvent, TaskHandle, watcher
 from .topics import is_pattern, is_topic
+from .trace import TraceContext, reset_trace, trace_fields, use_trace
 from .types import AgentInfo, AgentStatus, Backoff, Message, Priority, Strategy
 
 log = logging.getLogger("agentwire")
@@ -81,9 +82,11 @@ class Client:
         max_attempts: int | None = None,
         version: str | None = None,
         tags: Sequence[str] | None = None,
+        trace: TraceContext | None = None,
     ) -> TaskHandle[Any]:
         """Submits a task; returns its handle once the broker accepted it [TASK-3].
 
+        ``trace`` is the W3C trace context to carry (default: the running handler's, TRACE-8).
         Raises the broker's refusal as its class: NoAgentsError, OverloadedError, ForbiddenError...
         """
         await self._ready()
@@ -91,6 +94,7 @@ class Client:
             "type": "submit", "ref": self.session.next_id("s"), "capability": capability, "input": encode_payload(input),
             "timeout_ms": _ms(timeout), "priority": priority, "strategy": strategy, "idempotency_key": idempotency_key,
             "max_attempts": max_attempts, "version": version, "tags": list(tags) if tags is not None else None,
+            **trace_fields(trace),
         }
         return await self._follow(frame)
 
@@ -130,18 +134,18 @@ class Client:
 
     # ---- messages -------------------------------------------------------------------------------
 
-    async def send(self, to: str, payload: Any, *, correlation_id: str | None = None) -> None:
+    async def send(self, to: str, payload: Any, *, correlation_id: str | None = None, trace: TraceContext | None = None) -> None:
         """A direct message [MSG-1]; raises NoRespondersError when no session holds ``to``."""
         await self._ready()
         await self.session.call({"type": "send", "to": to, "payload": encode_payload(payload),
-                                 "correlation_id": correlation_id, "ref": self.session.next_id("m")})
+                                 "correlation_id": correlation_id, "ref": self.session.next_id("m"), **trace_fields(trace)})
 
-    async def publish(self, topic: str, payload: Any) -> None:
+    async def publish(self, topic: str, payload: Any, *, trace: TraceContext | None = None) -> None:
         """Broadcasts to every session subscribed to a matching pattern; returns on the broker's ack."""
         if not is_topic(topic):
             raise BadFrameError(f"not a topic: {topic!r} (TOPIC-1)")
         await self._ready()
-        await self.session.call({"type": "publish", "topic": topic, "payload": encode_payload(payload), "ref": self.session.next_id("p")})
+        await self.session.call({"type": "publish", "topic": topic, "payload": encode_payload(payload), "ref": self.session.next_id("p"), **trace_fields(trace)})
 
     async def subscribe(self, pattern: str, handler: MessageHandler | None = None) -> Subscription:
         """Subscribes to a pattern (``a.*``, ``a.>``), kept across reconnects; returns once acknowledged.
@@ -190,7 +194,12 @@ class Client:
             except Exception:
                 log.exception("message handler failed (topic %s)", msg.topic)
 
-        task = asyncio.create_task(run())
+        # The handler's task copies the context now: it runs in the message's trace context [TRACE-8].
+        token = use_trace(msg.trace)
+        try:
+            task = asyncio.create_task(run())
+        finally:
+            reset_trace(token)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -198,6 +207,7 @@ class Client:
 
     async def request(
         self, payload: Any = None, *, to: str | None = None, capability: str | None = None, timeout: float | None = None,
+        trace: TraceContext | None = None,
     ) -> Any:
         """Asks one agent, by id or by capability, and returns its answer [REQ-1].
 
@@ -209,7 +219,7 @@ class Client:
         wait = timeout if timeout is not None else self._announced("request_timeout_ms", DEFAULT_REQUEST_TIMEOUT)
         rid = self.session.next_id("q")
         frame = await self.session.request(
-            {"type": "request", "id": rid, "to": to, "capability": capability, "payload": encode_payload(payload), "timeout_ms": _ms(wait)},
+            {"type": "request", "id": rid, "to": to, "capability": capability, "payload": encode_payload(payload), "timeout_ms": _ms(wait), **trace_fields(trace)},
             guard=wait + 2.0,
         )
         if frame.get("ok") is False or "error" in frame:  # [REQ-4]

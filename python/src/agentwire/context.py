@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from .trace import TraceContext
+
 if TYPE_CHECKING:
     from .client import Client
 
@@ -49,6 +51,8 @@ class TaskContext:
     cancel_reason: str | None = None
     _expires: float = field(default=0.0, repr=False)
     _emit: Callable[[Any], None] = field(default=lambda data: None, repr=False)
+    #: The W3C trace context of the task (its submit's, TRACE-4); what the handler sends carries it on.
+    trace: TraceContext | None = None
 
     @property
     def time_left(self) -> float:
@@ -79,6 +83,8 @@ class RequestContext:
     deadline: int
     client: "Client"
     _expires: float = field(default=0.0, repr=False)
+    #: The W3C trace context of the request (TRACE-4).
+    trace: TraceContext | None = None
 
     @property
     def time_left(self) -> float:

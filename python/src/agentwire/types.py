@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Mapping, TypeVar
 
 from .codec import Frame, decode_payload
+from .trace import TraceContext
 
 AgentStatus = Literal["ready", "busy", "draining", "unhealthy"]
 Priority = Literal["low", "normal", "high", "critical"]
@@ -26,11 +27,13 @@ class Message:
     correlation_id: str | None = None
     #: True for a broadcast the broker itself sent (a publish over its HTTP API).
     from_broker: bool = False
+    #: The W3C trace context the send or publish carried [TRACE-4].
+    trace: TraceContext | None = None
 
     @classmethod
     def from_frame(cls, frame: Frame) -> "Message":
         return cls(frame["from"], decode_payload(frame.get("payload")), frame.get("topic"), frame.get("correlation_id"),
-                   frame.get("from_broker") is True)
+                   frame.get("from_broker") is True, TraceContext.of(frame))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from .codec import Frame, decode_payload, encode_payload
 from .context import RequestContext, TaskContext, expiry
 from .errors import AgentwireError, InvalidInputError
+from .trace import TraceContext, reset_trace, use_trace
 from .types import Capability
 
 if TYPE_CHECKING:
@@ -107,7 +108,8 @@ class Work:
                 session.send({"type": "progress", "task_id": frame["task_id"], "data": encode_payload(data)})
 
         ctx = TaskContext(frame["task_id"], frame["capability"], frame["attempt"], frame.get("max_attempts", frame["attempt"]),
-                          frame.get("priority", "normal"), frame["deadline"], self.client, _expires=expiry(frame), _emit=emit)
+                          frame.get("priority", "normal"), frame["deadline"], self.client, _expires=expiry(frame), _emit=emit,
+                          trace=TraceContext.of(frame))
         run = _Running(ctx)
         self.running[key] = run
         self.idle.clear()
@@ -157,7 +159,12 @@ class Work:
             raise
         except Exception as err:
             raise InvalidInputError(str(err) or type(err).__name__) from err
-        run.work = asyncio.ensure_future(entry.handler(value, ctx))
+        # The handler's task copies the context now: it runs in the task's trace context [TRACE-8].
+        token = use_trace(ctx.trace)
+        try:
+            run.work = asyncio.ensure_future(entry.handler(value, ctx))
+        finally:
+            reset_trace(token)
         done, _ = await asyncio.wait({run.work}, timeout=ctx.time_left)
         if not done:  # the deadline passed: abandon the work [TASK-6]
             ctx.stop("deadline_exceeded")
@@ -189,7 +196,9 @@ class Work:
         if handler is None and len(self._responders) == 1:
             handler = next(iter(self._responders.values()))
         generation = self.session.generation
-        ctx = RequestContext(frame["id"], frame.get("from"), frame.get("capability"), frame.get("deadline", 0), self.client, _expires=expiry(frame))
+        ctx = RequestContext(frame["id"], frame.get("from"), frame.get("capability"), frame.get("deadline", 0), self.client, _expires=expiry(frame),
+                             trace=TraceContext.of(frame))
+        use_trace(ctx.trace)  # this coroutine is the request's own task: its handler runs in the request's trace context
         answer: Frame = {"type": "response", "id": frame["id"]}
         try:
             if handler is None:
