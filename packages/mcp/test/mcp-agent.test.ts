@@ -1,0 +1,62 @@
+/**
+ * mcpAgent: an MCP server of the test's own (the MCP SDK's McpServer, a child process over stdio) joins
+ * the mesh, and a plain agentwire client calls its tools with `client.submit`.
+ */
+import { join } from "node:path";
+import { connect, type Client } from "@agentwire/sdk";
+import { repoRoot, startBroker, waitFor, type BrokerProcess } from "@agentwire/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mcpAgent, TOOL_ERROR, type McpAgent } from "../src/index.js";
+
+const SERVER = join(repoRoot(), "packages", "mcp", "dist", "test", "fixtures", "text-server.js");
+
+describe("mcpAgent", () => {
+  let broker: BrokerProcess;
+  let bridged: McpAgent;
+  let client: Client;
+
+  beforeAll(async () => {
+    broker = await startBroker();
+    bridged = await mcpAgent({ command: process.execPath, args: [SERVER], broker: broker.url, prefix: "text." });
+    client = await connect({ url: broker.url });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await bridged?.close();
+    await broker?.stop();
+  });
+
+  it("registers each tool as a capability with the tool's schemas", async () => {
+    expect(bridged.capabilities.sort()).toEqual(["text.fails", "text.shout", "text.ticks"]);
+    const [agent] = await client.agents({ capability: "text.shout" });
+    const shout = agent?.capabilities.find((c) => c.name === "text.shout");
+    expect(shout?.description).toBe("Upper-cases text.");
+    expect(shout?.input_schema).toMatchObject({ type: "object", properties: { text: { type: "string" } }, required: ["text"] });
+    expect(shout?.output_schema).toMatchObject({ type: "object", properties: { text: { type: "string" } } });
+  });
+
+  it("runs a task as a tool call: client.submit gets the structured output", async () => {
+    expect(await client.submit("text.shout", { text: "hello mesh" })).toEqual({ text: "HELLO MESH" });
+  });
+
+  it("streams the tool's progress notifications as task progress, and cancels the call with the task", async () => {
+    const handle = client.submit("text.ticks", { n: 3 });
+    const seen: unknown[] = [];
+    const reading = (async () => {
+      for await (const p of handle.progress()) seen.push(p);
+    })().catch(() => undefined);
+    await waitFor(() => (seen.length === 3 ? true : undefined), 10_000, "three progress updates");
+    expect(seen).toEqual([
+      { progress: 1, total: 3 },
+      { progress: 2, total: 3 },
+      { progress: 3, total: 3 },
+    ]);
+    await handle.cancel();
+    await expect(handle.result).rejects.toMatchObject({ code: "cancelled" });
+    await reading;
+  });
+
+  it("fails the task with mcp.tool_error when the tool answers isError", async () => {
+    await expect(client.submit("text.fails", {})).rejects.toMatchObject({ code: TOOL_ERROR, message: "it went wrong" });
+  });
+});
