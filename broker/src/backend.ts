@@ -5,6 +5,7 @@
  * port only when its own registry cannot answer; the in-memory fast paths stay synchronous.
  */
 import type { AgentInfo, ErrorInfo, Priority, Strategy, TraceContext } from "@agentwire/wire";
+import { LocalPools, type PoolMesh } from "./pools/pool-mesh.js";
 import type { AgentFilter } from "./registry.js";
 import type { TaskRecord } from "./tasks/task-table.js";
 
@@ -95,6 +96,8 @@ export interface MeshHost {
   serveRequest(request: ForwardedRequest): void;
   /** The answer to a request this broker forwarded. */
   requestAnswered(id: string, answer: RequestAnswer): void;
+  /** Another broker (a pool's decider, an operator's HTTP drain) puts local agent `agentId` into DRAINING [DRAIN-7]. */
+  drainAgent(agentId: string, cause: string): void;
 }
 
 /** The mesh port. Every member is required; `LocalMesh` answers "nothing remote" to each. */
@@ -185,11 +188,15 @@ export interface MeshPort {
   forwardRequest(broker: string, request: ForwardedRequest): void;
   /** The answer to request `id` forwarded here by broker `origin`. */
   answerRequest(origin: string, id: string, answer: RequestAnswer): void;
+  /** Asks broker `broker` to put its agent `agentId` into DRAINING [DRAIN-7]. */
+  drainAgent(broker: string, agentId: string, cause: string): void;
   /** Broadcasts a publish to other brokers; resolves with how many remote sessions got it (when known). */
   publish(topic: string, from: string, payload: Uint8Array, fromBroker: boolean, trace: TraceContext | undefined): Promise<number>;
 
   /** Mesh figures for /metrics, as of the last refresh (no round trip); undefined for a single broker. */
   stats(): MeshStats | undefined;
+  /** What the pools share with the other brokers (made once, before `start`) [POOL-15]. */
+  poolMesh(): PoolMesh;
 }
 
 /** What is known of a task another broker (or an earlier process of this one) accepted. */
@@ -232,6 +239,7 @@ export class LocalMesh implements MeshPort {
   }
   registryChanged(): void {}
   stopIntake(): void {}
+  drainAgent(): void {}
   async handOff(task: TaskRecord, target: string): Promise<void> {
     throw new Error(`a single broker has no broker ${target} for task ${task.id}`);
   }
@@ -272,5 +280,8 @@ export class LocalMesh implements MeshPort {
   }
   stats(): undefined {
     return undefined;
+  }
+  poolMesh(): PoolMesh {
+    return new LocalPools();
   }
 }

@@ -20,6 +20,8 @@ import { errorBody, httpHandler } from "./http.js";
 import { Messaging } from "./messaging.js";
 import { Metrics } from "./metrics.js";
 import { OriginPolicy } from "./origins.js";
+import { registerPoolMetrics } from "./pools/metrics.js";
+import { PoolService } from "./pools/pool-service.js";
 import { Registry } from "./registry.js";
 import { RedisBackend } from "./redis/redis-backend.js";
 import type { RequestRecord } from "./requests.js";
@@ -90,7 +92,20 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
   tasks = new TaskService(config, idPrefix(brokerId, "t", incarnation), table, deadlines, dispatcher, registry, events, backend);
   messaging = new Messaging(config, brokerId, idPrefix(brokerId, "r", incarnation), registry, deadlines, metrics, backend, events);
   const submissions = new Submissions(tasks, backend, config.eventsDurable && eventStore !== undefined ? () => eventStore.committed() : undefined);
-  const core = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log);
+  const pools: PoolService = new PoolService({
+    brokerId,
+    config: config.pools,
+    registry,
+    queued: (capability) => dispatcher.queueLength(capability),
+    remoteAgents: () => backend.remoteAgents({}),
+    liveElsewhere: (agentId) => backend.brokerOfAgent(agentId) !== undefined,
+    drainAgent: (agentId, cause): boolean => core.drainAgent(agentId, cause),
+    mesh: backend.poolMesh(),
+    events,
+    log,
+  });
+  const core: BrokerCore = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log, pools);
+  registerPoolMetrics(metrics.registry, pools);
   const handlers = new Handlers(config, core, metrics, log, sessions);
   backend.attach(core.meshInbound());
   registry.onChange = () => backend.registryChanged();
@@ -191,6 +206,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
     (closing ??= (async () => {
       state.shuttingDown = true;
       monitor.stop();
+      core.pools.close();
       tasks.endAll();
       for (const s of [...sessions]) s.closeWith(CLOSE_CODES.goingAway, "broker shutting down");
       deadlines.close();

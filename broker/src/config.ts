@@ -7,6 +7,7 @@ import { z } from "zod";
 import { DEFAULTS, STRATEGIES, isValidPattern, type Strategy } from "@agentwire/wire";
 import type { HttpMount } from "./http.js";
 import { originOf } from "./origins.js";
+import { PoolsConfigSchema, type PoolsConfig } from "./pools/settings.js";
 
 /** A token's ACL lists [AUTH-*]: globs over agent ids and capability names, topic patterns for topics. */
 const GLOBS = z.array(z.string().min(1)).optional();
@@ -123,12 +124,14 @@ export interface BrokerConfig {
   meshLivenessMs: number;
   meshResponseMarginMs: number;
   auth: { tokens: TokenAcl[] };
+  /** `pools` of the config file: operator limits and autoscaler settings (pools/settings.ts) [POOL-6]. */
+  pools?: PoolsConfig | undefined;
   /** Extra HTTP handlers on the broker's port by path prefix, behind its auth (embedding only: no flag or file key). */
   mounts?: readonly HttpMount[];
 }
 
 const FileSchema = z
-  .object({ auth: z.object({ tokens: z.array(TokenSchema) }).partial().optional() })
+  .object({ auth: z.object({ tokens: z.array(TokenSchema) }).partial().optional(), pools: PoolsConfigSchema.optional() })
   .catchall(z.unknown());
 
 /** A bad configuration value; `bin` prints the message as one line and exits 2. */
@@ -258,6 +261,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}
     else if (fromFile !== undefined) out[o.key] = convert(o, fromFile, `${configPath}: ${o.key}`);
   }
   config.auth = { tokens: file.auth?.tokens ?? [] };
+  if (file.pools !== undefined) config.pools = file.pools;
   if (config.heartbeatTimeoutMs < 2 * config.heartbeatIntervalMs) {
     throw new ConfigError(
       `--heartbeat-timeout-ms: expected at least 2 x heartbeat interval (${2 * config.heartbeatIntervalMs}), got ${config.heartbeatTimeoutMs}`,

@@ -15,6 +15,7 @@ import {
   type AgentInfo,
   type Attach,
   type Heartbeat,
+  type Pool,
   type Progress,
   type Register,
   type Request,
@@ -28,6 +29,7 @@ import { Auth } from "./auth.js";
 import type { MeshHost, MeshPort, RemoteOutcome, RemoteTask } from "./backend.js";
 import type { BrokerConfig, TokenAcl } from "./config.js";
 import type { Messaging } from "./messaging.js";
+import type { PoolService } from "./pools/pool-service.js";
 import type { AgentFilter, Registry } from "./registry.js";
 import type { Session } from "./session.js";
 import type { SubmitReply, Submissions } from "./tasks/submissions.js";
@@ -59,6 +61,7 @@ export class BrokerCore {
     private readonly submissions: Submissions,
     private readonly mesh: MeshPort,
     private readonly log: Logger,
+    readonly pools: PoolService,
   ) {}
 
   // ---- agents
@@ -105,6 +108,8 @@ export class BrokerCore {
     s.tier = f.tier ?? 0;
     s.tags = f.tags ?? [];
     s.connectedAt = Date.now();
+    // Only an agent is a member [POOL-1].
+    s.pool = f.capabilities !== undefined && f.capabilities.length > 0 ? f.pool : undefined;
     s.state = "ready";
     this.registry.add(s, f.capabilities ?? []);
     s.send({
@@ -145,8 +150,37 @@ export class BrokerCore {
     this.log.info({ agent_id: s.agentId, in_flight: s.tasks.size }, "draining");
   }
 
+  /**
+   * The broker puts agent `agentId` into DRAINING on its own and tells it with `drain` [DRAIN-7]: a
+   * pool's scale-down, or an operator's HTTP drain. An agent of another broker of the mesh is drained
+   * by its broker. False when no live session holds the id.
+   */
+  drainAgent(agentId: string, cause: string): boolean {
+    const s = this.registry.get(agentId);
+    if (s !== undefined && s.state !== "closed" && s.state !== "awaiting_register") {
+      if (s.state === "ready") {
+        this.drain(s);
+        s.send({ type: "drain", reason: cause });
+      }
+      return true;
+    }
+    const broker = this.mesh.brokerOfAgent(agentId);
+    if (broker === undefined) return false;
+    this.mesh.drainAgent(broker, agentId, cause);
+    return true;
+  }
+
+  /** A session declares (or updates) a pool and becomes its supervisor [POOL-3..POOL-7]. */
+  pool(s: Session, f: Pool): void {
+    for (const c of f.capabilities) {
+      if (!Auth.allows(s.acl, "capabilities", c)) throw errorFromCode("forbidden", `token may not register capability ${c} (POOL-7)`);
+    }
+    this.pools.declare(s, f);
+  }
+
   /** A session ended (closed, evicted): its tasks are requeued, its subscriptions and requests dropped. */
   gone(s: Session): void {
+    this.pools.sessionGone(s);
     if (s.agentId !== "") {
       this.registry.remove(s);
       this.log.debug({ agent_id: s.agentId, session_id: s.id, tasks: s.tasks.size }, "session gone");
@@ -280,6 +314,7 @@ export class BrokerCore {
       deliverMessage: (to, from, payload, correlationId, trace) => messaging.deliverRemoteMessage(to, from, payload, correlationId, trace),
       serveRequest: (request) => messaging.serveRemoteRequest(request),
       requestAnswered: (id, answer) => messaging.remoteResponse(id, answer),
+      drainAgent: (agentId, cause) => void this.drainAgent(agentId, cause),
       onRemoteResult(taskId, outcome) {
         if (!tasks.remoteResult(taskId, outcome)) log.debug({ task_id: taskId, attempt: outcome.attempt }, "dropped a remote result (task ended or older attempt)");
       },

@@ -68,10 +68,11 @@ export interface EventStore {
   close(): Promise<void>;
 }
 
-/** The stream an event belongs to: its task, agent, request or topic. */
+/** The stream an event belongs to: its task, agent, pool, request or topic. */
 export function streamOf(data: BusEvent): string {
   if ("task_id" in data) return `task-${data.task_id}`;
   if ("status" in data) return `agent-${data.agent_id}`;
+  if ("pool" in data) return `pool-${data.pool}`;
   if (data.request_id !== undefined) return `request-${data.request_id}`;
   if (data.topic !== undefined) return `topic-${data.topic}`;
   return `agent-${data.to ?? data.from}`;
@@ -94,12 +95,14 @@ function typeSet(query: EventQuery): ReadonlySet<string> | undefined {
 
 function involvesAgent(data: BusEvent, agent: string): boolean {
   if ("state" in data || "status" in data) return data.agent_id === agent;
+  if ("pool" in data) return false;
   return data.from === agent || data.to === agent;
 }
 
 function matchesCapability(data: BusEvent, capability: string): boolean {
   if ("task_id" in data) return data.capability === capability;
   if ("status" in data) return data.capabilities.includes(capability);
+  if ("pool" in data) return false;
   return data.capability === capability;
 }
 
@@ -300,6 +303,7 @@ export class MemoryEventStore implements EventStore {
   private counter(data: BusEvent): [Map<string, number>, string] {
     if ("task_id" in data) return [this.tasks, data.task_id];
     if ("status" in data) return [this.agents, data.agent_id];
+    if ("pool" in data) return [this.others, streamOf(data)];
     if (data.request_id === undefined && data.topic === undefined) return [this.agents, data.to ?? data.from];
     return [this.others, streamOf(data)];
   }
@@ -358,6 +362,7 @@ export function record(bus: EventBus, store: EventStore, brokerId: string, paylo
       event.payload = payloadBytes > 0 && body !== undefined && body.byteLength <= payloadBytes ? new Uint8Array(body) : undefined;
       store.append(event);
     },
+    pool: (event) => store.append(event),
   });
 }
 

@@ -9,7 +9,7 @@
  * not disturb routing or the other listeners.
  */
 import type { Logger } from "pino";
-import type { AgentStatus, ErrorInfo, TaskState } from "@agentwire/wire";
+import type { AgentStatus, ErrorInfo, ScaleReason, TaskState } from "@agentwire/wire";
 import type { TaskRecord } from "./tasks/task-table.js";
 
 export const TASK_EVENTS = [
@@ -33,6 +33,10 @@ export type AgentEventType = (typeof AGENT_EVENTS)[number];
 export const MESSAGE_EVENTS = ["message.sent", "message.published", "request.sent", "request.answered"] as const;
 export type MessageEventType = (typeof MESSAGE_EVENTS)[number];
 
+/** Pool decisions (broker/src/pools): one event per decision of a pool's autoscaler [POOL-14]. */
+export const POOL_EVENTS = ["pool.scaled"] as const;
+export type PoolEventType = (typeof POOL_EVENTS)[number];
+
 /** The event a task's arrival in an end state announces. */
 export const END_EVENT: Readonly<Record<"succeeded" | "failed" | "cancelled" | "deadline_exceeded", TaskEventType>> = {
   succeeded: "task.succeeded",
@@ -54,6 +58,8 @@ export interface Listener {
   agent?(type: AgentEventType, agent: AgentSubject, at: number, cause: string | undefined): void;
   /** A message, publish or request; `event` is a fresh object the listener may keep. */
   message?(event: MessageEvent): void;
+  /** A pool decision; `event` is a fresh object the listener may keep. */
+  pool?(event: PoolEvent): void;
 }
 
 /** A task event as kept (event store, dashboard): plain data, stable field names. */
@@ -122,8 +128,26 @@ export interface MessageEvent {
   tracestate?: string | undefined;
 }
 
+/** A pool's autoscaler decided a new size (docs/events.md, POOL-14); its stream is `pool-<name>`. */
+export interface PoolEvent {
+  type: PoolEventType;
+  at: number;
+  /** The deciding broker. */
+  broker_id: string;
+  pool: string;
+  /** Live members counted, and the size asked for. */
+  from: number;
+  to: number;
+  reason: ScaleReason;
+  /** (in_flight + queued) ÷ capacity, averaged over the look-back window. */
+  utilization: number;
+  in_flight: number;
+  capacity: number;
+  queued: number;
+}
+
 /** Any event the bus announces, as kept. */
-export type BusEvent = TaskEvent | AgentEvent | MessageEvent;
+export type BusEvent = TaskEvent | AgentEvent | MessageEvent | PoolEvent;
 
 export function taskEvent(brokerId: string, type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): TaskEvent {
   return {
@@ -194,6 +218,18 @@ export class EventBus {
         l.message(event);
       } catch (err) {
         this.log.warn({ err, event: event.type }, "event listener failed");
+      }
+    }
+  }
+
+  /** Announces a pool decision; callers build it only when `active`. */
+  pool(event: PoolEvent): void {
+    for (const l of this.listeners) {
+      if (l.pool === undefined) continue;
+      try {
+        l.pool(event);
+      } catch (err) {
+        this.log.warn({ err, event: event.type, pool: event.pool }, "event listener failed");
       }
     }
   }

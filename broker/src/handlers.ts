@@ -73,6 +73,9 @@ export class Handlers implements FrameHandler {
       case "drain":
         core.drain(s);
         return this.ack(s, f.ref);
+      case "pool":
+        core.pool(s, f);
+        return this.ack(s, f.ref);
       default:
         // decode() only lets through frames a broker accepts, so this is a broker→peer type.
         throw errorFromCode("unknown_type", `${f.type} is not accepted by a broker`);

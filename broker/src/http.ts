@@ -20,6 +20,7 @@ import { unknownTask, type BrokerCore } from "./core.js";
 import type { EventQuery, EventStore, StoredEvent } from "./event-store.js";
 import type { TaskEvent } from "./events.js";
 import type { Metrics } from "./metrics.js";
+import { poolsView } from "./pools/view.js";
 import { crossOrigin, type OriginPolicy } from "./origins.js";
 import type { SubmitReply } from "./tasks/submissions.js";
 import { isMeshRun, type TaskService } from "./tasks/task-service.js";
@@ -125,6 +126,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     const agents = deps.core.query(filter);
     return json(res, 200, { agents });
   }
+  if (method === "GET" && path === "/v1/pools") return json(res, 200, poolsView(deps.core.pools));
   const pubMatch = /^\/v1\/publish\/([^/]+)$/.exec(path);
   if (pubMatch !== null && method === "POST") {
     const topic = decodeURIComponent(pubMatch[1]!);

@@ -414,6 +414,7 @@ function metaJson(event: BusEvent): string {
 function metadata(e: BusEvent): Record<string, string | undefined> {
   if ("task_id" in e) return { broker_id: e.broker_id, agent_id: e.agent_id, correlation_id: e.task_id, causation: e.cause, traceparent: e.traceparent };
   if ("status" in e) return { broker_id: e.broker_id, agent_id: e.agent_id, causation: e.cause };
+  if ("pool" in e) return { broker_id: e.broker_id, correlation_id: e.pool, causation: e.reason };
   return { broker_id: e.broker_id, agent_id: e.from, correlation_id: e.request_id, traceparent: e.traceparent };
 }
 

@@ -137,7 +137,7 @@ export class Registry {
   }
 
   info(s: Session): AgentInfo {
-    return {
+    const info: AgentInfo = {
       agent_id: s.agentId,
       name: s.name,
       broker_id: this.brokerId,
@@ -149,5 +149,7 @@ export class Registry {
       capabilities: [...s.caps.values()].map((c) => c.raw as Capability),
       connected_at: s.connectedAt,
     };
+    if (s.pool !== undefined) info.pool = s.pool; // [POOL-2]
+    return info;
   }
 }

@@ -63,6 +63,8 @@ export class Session implements TaskObserver, SubmitReply {
   tier = 0;
   tags: readonly string[] = [];
   status: AgentStatus = "ready";
+  /** The pool this agent is a member of (`register.pool`) [POOL-1]. */
+  pool: string | undefined;
   reportedInFlight = 0;
   /** Tasks dispatched to this agent and not ended. */
   readonly tasks = new Set<TaskRecord>();

@@ -10,6 +10,8 @@ import { decodePayload, encodePayload, type ErrorInfo, type TraceContext } from 
  * order: a task's progress entries precede its response). Binary fields are base64.
  */
 export type MeshControl =
+  /** To the broker holding agent `agent`: put it into DRAINING [DRAIN-7]. */
+  | { k: "drain"; agent: string; cause: string }
   /** To the executing broker: the origin cancelled (or timed out) a task it handed over. */
   | { k: "cancel"; origin: string; task: string; reason: string }
   /** To the origin: a broker reclaimed its handed-over task from a dead broker and handed it to `to` as `attempt`. */

@@ -17,6 +17,7 @@ import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
 import { carriedParts } from "../trace.js";
 import { Ledger } from "./ledger.js";
 import { parseAgents, RegistryCache } from "./registry-cache.js";
+import { RedisPools } from "./pools.js";
 import { defineScripts, type MeshCommands } from "./scripts.js";
 
 export interface RedisBackendOptions {
@@ -322,6 +323,14 @@ export class RedisBackend implements MeshPort {
 
   brokerOfAgent(agentId: string): string | undefined {
     return this.cache.brokerOfAgent(agentId);
+  }
+
+  poolMesh(): RedisPools {
+    return new RedisPools(this.cmd, this.options.brokerId, () => this.cache.brokers, this.options.log);
+  }
+
+  drainAgent(broker: string, agentId: string, cause: string): void {
+    this.control(broker, { k: "drain", agent: agentId, cause });
   }
 
   cancelRemote(broker: string, taskId: string, reason: string): void {
@@ -992,6 +1001,8 @@ export class RedisBackend implements MeshPort {
   private onControl(e: MeshControl): void {
     const host = this.host!;
     switch (e.k) {
+      case "drain":
+        return host.drainAgent(e.agent, e.cause);
       case "cancel":
         return host.cancelRun(e.origin, e.task, e.reason);
       case "moved":

@@ -9,7 +9,7 @@ import type { Cluster, Redis } from "ioredis";
 
 export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-2", own: "own-2", endTasks: "end-tasks", swap: "swap-1", leave: "leave-2", handOff: "hand-off" } as const;
 
-function source(file: string): string {
+export function source(file: string): string {
   const here = fileURLToPath(new URL(`./${file}.lua`, import.meta.url));
   const path = existsSync(here) ? here : here.replace(/\/dist\/src\/redis\//, "/src/redis/");
   return readFileSync(path, "utf8");

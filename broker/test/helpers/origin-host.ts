@@ -21,6 +21,7 @@ export function originHost(brokerId: string, extra: Partial<MeshHost> = {}): Mes
     deliverMessage: () => undefined,
     serveRequest: () => undefined,
     requestAnswered: () => undefined,
+    drainAgent: () => undefined,
     ...extra,
   };
 }
