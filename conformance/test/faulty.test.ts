@@ -11,23 +11,24 @@ describe("faulty brokers (test/fixtures/toy-broker.ts)", () => {
   afterAll(async () => {
     await Promise.all(started.map((s) => s.stop()));
   });
-  const filter = "/^broker\\.(route\\.priority-order|hb\\.eviction|task\\.requeue-on-loss)$/";
+  const filter = "/^broker\\.(route\\.priority-order|hb\\.eviction|task\\.requeue-on-loss|trace\\.task)$/";
   const runOn = async (fault?: string) => {
     const broker = await startToyBroker(fault);
     started.push(broker);
     return runBrokerSuite({ url: broker.url, timeoutMs: 3_000 }, { filter });
   };
 
-  it("the toy broker without a fault passes the three cases (so a failure below is the fault's)", async () => {
+  it("the toy broker without a fault passes the four cases (so a failure below is the fault's)", async () => {
     const results = await runOn();
     expect(results.map((r) => [r.id, r.status, r.message])).toEqual(results.map((r) => [r.id, "passed", undefined]));
-    expect(results).toHaveLength(3);
+    expect(results).toHaveLength(4);
   });
 
   it.each([
     ["ignore-priority", "broker.route.priority-order"],
     ["never-evict", "broker.hb.eviction"],
     ["lose-requeued", "broker.task.requeue-on-loss"],
+    ["drop-trace", "broker.trace.task"],
   ])("fault %s fails %s", async (fault, caseId) => {
     const results = await runOn(fault);
     expect(status(results, caseId)).toBe("failed");
