@@ -399,6 +399,45 @@ function validDefs(): ValidDef[] {
       },
     },
     {
+      id: "run-inline",
+      description: "v1.2 run of a definition sent inline: two steps in sequence, a retry policy, a $ref input and a $tpl output.",
+      spec: ["WF-1", "WF-7", "WF-17"],
+      frame: {
+        type: "run",
+        ref: "w1",
+        workflow: {
+          workflow: 1,
+          name: "trade",
+          version: "1.0.0",
+          steps: [
+            { id: "analyze", capability: "market_analyzer", input: { $ref: "/input" } },
+            { id: "risk", capability: "assess_risk", after: ["analyze"], input: { $ref: "/steps/analyze/output" }, retry: { max_attempts: 3, initial_interval_ms: 100 } },
+          ],
+          output: { risk: { $ref: "/steps/risk/output" }, summary: { $tpl: "risk of ${/input/symbol}" } },
+        },
+        input: P({ symbol: "SOL" }),
+      },
+    },
+    { id: "run-by-name", description: "v1.2 run of a registered workflow by name and version, without run_events.", spec: ["WF-2", "WF-17"], frame: { type: "run", ref: "w2", workflow: { name: "trade", version: "1.0.0" }, input: P({ symbol: "SOL" }), watch: false } },
+    { id: "run-accepted", description: "v1.2 run_accepted.", spec: ["WF-17"], frame: { type: "run_accepted", ref: "w1", run_id: "r-1" } },
+    { id: "run-event-started", description: "v1.2 run_event of a step's attempt starting, with its task.", spec: ["WF-22"], frame: { type: "run_event", run_id: "r-1", event: "workflow.step.started", step: "risk", attempt: 2, task_id: "t-9", at: T0 } },
+    {
+      id: "run-event-retrying",
+      description: "v1.2 run_event of a step waiting for its next attempt, with the error of the one that failed.",
+      spec: ["WF-12", "WF-22"],
+      frame: { type: "run_event", run_id: "r-1", event: "workflow.step.retrying", step: "risk", attempt: 1, delay_ms: 100, at: T0, error: { code: "upstream", message: "quote feed down", retryable: true } },
+    },
+    { id: "run-event-run", description: "v1.2 run_event of the run itself: no step.", spec: ["WF-22"], frame: { type: "run_event", run_id: "r-1", event: "workflow.completed", at: T0 } },
+    { id: "run-result-ok", description: "v1.2 run_result of a completed run with its output.", spec: ["WF-19"], frame: { type: "run_result", run_id: "r-1", ok: true, output: P({ risk: "low" }) } },
+    {
+      id: "run-result-failed",
+      description: "v1.2 run_result of a failed run: the error of the step that failed it.",
+      spec: ["WF-19"],
+      frame: { type: "run_result", run_id: "r-1", ok: false, error: { code: "limit_exceeded", message: "step analyze: output of 2000000 bytes exceeds max_step_output_bytes 1048576", details: { step: "analyze", limit: "max_step_output_bytes" } } },
+    },
+    { id: "run-cancel", description: "v1.2 run_cancel acknowledged by ack.", spec: ["WF-20"], frame: { type: "run_cancel", run_id: "r-1", ref: "c1" } },
+    { id: "run-watch", description: "v1.2 run_watch of a run started elsewhere.", spec: ["WF-21"], frame: { type: "run_watch", ref: "w3", run_id: "r-1" } },
+    {
       id: "error-depth-16",
       description: "error whose details nest maps so that the frame is exactly 16 levels deep (the root map is level 1), the most allowed.",
       spec: ["ENC-5", "ENC-9"],
@@ -707,7 +746,14 @@ function invalidDefs(): InvalidDef[] {
     { id: "tracestate-33-members", description: "submit.tracestate of 33 list members, one over the limit of 32.", spec: ["TRACE-2"], hex: submitBase({ traceparent: mp.str("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), tracestate: mp.str(Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(",")) }), error: "bad_frame" },
     { id: "tracestate-513-chars", description: "publish.tracestate of 513 characters, one over the limit of 512.", spec: ["TRACE-2"], hex: frameOf("publish", [["topic", mp.str("a")], ["payload", doc(1)], ["traceparent", mp.str("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")], ["tracestate", mp.str(`k=${"v".repeat(255)},j=${"v".repeat(253)}`)]]), error: "bad_frame" },
     { id: "tracestate-bad-key", description: "send.tracestate whose key \"Vendor\" starts with an uppercase letter.", spec: ["TRACE-2"], hex: frameOf("send", [["to", mp.str("a")], ["payload", doc(1)], ["traceparent", mp.str("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")], ["tracestate", mp.str("Vendor=x")]]), error: "bad_frame" },
-    // -- capabilities and versions
+    // -- workflows (v1.2)
+    { id: "run-workflow-not-map", description: "run whose workflow is a str instead of a map.", spec: ["WF-17"], hex: frameOf("run", [["ref", mp.str("w1")], ["workflow", mp.str("trade")], ["input", doc(1)]]), error: "bad_frame" },
+    { id: "run-input-not-bin", description: "run whose input is a map instead of a bin holding it.", spec: ["WF-17", "ENC-7"], hex: frameOf("run", [["ref", mp.str("w1")], ["workflow", mp.map([["name", mp.str("trade")]])], ["input", mp.map([["a", mp.int(1)]])]]), error: "bad_frame" },
+    { id: "run-event-unknown-event", description: "run_event whose event names no workflow event.", spec: ["WF-22"], hex: frameOf("run_event", [["run_id", mp.str("r-1")], ["event", mp.str("workflow.paused")], ["at", mp.int(1)]]), error: "bad_frame" },
+    { id: "run-result-failed-no-error", description: "run_result with ok=false and no error.", spec: ["WF-19"], hex: frameOf("run_result", [["run_id", mp.str("r-1")], ["ok", mp.false]]), error: "bad_frame" },
+    { id: "run-watch-no-ref", description: "run_watch without its required ref.", spec: ["WF-21"], hex: frameOf("run_watch", [["run_id", mp.str("r-1")]]), error: "bad_frame" },
+    { id: "run-cancel-no-run-id", description: "run_cancel without run_id.", spec: ["WF-20"], hex: frameOf("run_cancel", [["ref", mp.str("c1")]]), error: "bad_frame" },
+    // -- capabilities and versions    // -- capabilities and versions
     { id: "capability-leading-dot", description: "submit.capability \".quote\" does not start with a letter or digit.", spec: ["CAP-1"], hex: submitBase({ capability: mp.str(".quote") }), error: "bad_frame" },
     { id: "capability-space", description: "submit.capability \"price quote\" holds a space.", spec: ["CAP-1"], hex: submitBase({ capability: mp.str("price quote") }), error: "bad_frame" },
     { id: "capability-129", description: "submit.capability of 129 characters, one over the limit.", spec: ["CAP-1"], hex: submitBase({ capability: mp.str("c".repeat(129)) }), error: "bad_frame" },

@@ -113,6 +113,30 @@ export const ERROR_CODES = {
     when: "v1.2: a `pool` frame names a pool whose supervisor is another live session (POOL-4).",
     survives: true, http: 409, retryable: true, close: 1008,
   },
+  bad_workflow: {
+    when: "v1.2: a workflow definition breaks WF-1..WF-4 (shape, graph or size); `details.path` names the field.",
+    survives: true, http: 400, retryable: false, close: 1008,
+  },
+  unknown_workflow: {
+    when: "v1.2: `run` or `POST /v1/workflows/:name/runs` names a workflow (name and version) that is not registered.",
+    survives: true, http: 404, retryable: false, close: 1008,
+  },
+  workflow_exists: {
+    when: "v1.2: a definition is registered under a name and version that already hold a different one (WF-5).",
+    survives: true, http: 409, retryable: false, close: 1008,
+  },
+  unknown_run: {
+    when: "v1.2: `run_cancel`, `run_watch` or an HTTP run path names a run id that is not known.",
+    survives: true, http: 404, retryable: false, close: 1008,
+  },
+  mapping_failed: {
+    when: "v1.2: a workflow mapping points at a missing value (sent as a step's or run's error; `details.pointer` names it).",
+    survives: true, http: 422, retryable: false, close: 1008,
+  },
+  limit_exceeded: {
+    when: "v1.2: a workflow step's output or a run's duration passed a limit of its definition (sent as a step's or run's error; `details.limit` names it).",
+    survives: true, http: 413, retryable: false, close: 1008,
+  },
   internal: {
     when: "The broker failed in a way that is not the peer's fault.",
     survives: true, http: 500, retryable: true, close: 1011,
@@ -201,6 +225,12 @@ export const RateLimitedError = defineError("rate_limited", "RateLimitedError");
 export const SlowConsumerError = defineError("slow_consumer", "SlowConsumerError");
 export const ShuttingDownError = defineError("shutting_down", "ShuttingDownError");
 export const PoolSupervisedError = defineError("pool_supervised", "PoolSupervisedError");
+export const BadWorkflowError = defineError("bad_workflow", "BadWorkflowError");
+export const UnknownWorkflowError = defineError("unknown_workflow", "UnknownWorkflowError");
+export const WorkflowExistsError = defineError("workflow_exists", "WorkflowExistsError");
+export const UnknownRunError = defineError("unknown_run", "UnknownRunError");
+export const MappingFailedError = defineError("mapping_failed", "MappingFailedError");
+export const LimitExceededError = defineError("limit_exceeded", "LimitExceededError");
 export const InternalError = defineError("internal", "InternalError");
 
 const CLASSES: { readonly [C in ErrorCode]: Ctor<C> } = {
@@ -228,6 +258,12 @@ const CLASSES: { readonly [C in ErrorCode]: Ctor<C> } = {
   slow_consumer: SlowConsumerError,
   shutting_down: ShuttingDownError,
   pool_supervised: PoolSupervisedError,
+  bad_workflow: BadWorkflowError,
+  unknown_workflow: UnknownWorkflowError,
+  workflow_exists: WorkflowExistsError,
+  unknown_run: UnknownRunError,
+  mapping_failed: MappingFailedError,
+  limit_exceeded: LimitExceededError,
   internal: InternalError,
 };
 

@@ -11,6 +11,8 @@ import { AGENT_STATUSES, PRIORITIES, SCALE_REASONS, STRATEGIES } from "./constan
 import { LIMITS } from "./constants.js";
 import { isValidPattern, isValidTopic, TOPIC_PATTERN, TOPIC_PATTERN_PATTERN } from "./topic.js";
 import { traceFields } from "./trace.js";
+import { WORKFLOW_EVENTS } from "./workflow.js";
+import { bin, capabilityName, errorCode, id, int, posInt, RANGE_RE, tags, text, uint, VERSION_RE } from "./fields.js";
 
 export type Direction = "peer→broker" | "broker→peer" | "both";
 
@@ -23,39 +25,9 @@ export interface FrameMeta {
 
 // ---- field types -------------------------------------------------------------------------------
 
-/** Printable ASCII without spaces, 1..256 bytes: ids, refs, keys [ENC-6]. */
-export const ID_RE = /^[\x21-\x7e]{1,256}$/;
-/** Whether a string is a well-formed id [ENC-6]. */
-export const isId = (s: string): boolean => ID_RE.test(s);
-const id = (description: string) => z.string().regex(ID_RE).describe(description);
-
-const CAPABILITY_RE = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/;
-const capabilityName = (description: string) => z.string().regex(CAPABILITY_RE).describe(description);
-
-/** MAJOR.MINOR.PATCH [CAP-2]. */
-const VERSION_RE = /^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/;
-/** A version range: "*", or one or more space-separated comparators [CAP-3]. */
-const RANGE_RE =
-  /^(\*|(\^|~|>=|<=|>|<|=)?(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8}))?)?( +(\^|~|>=|<=|>|<|=)?(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8}))?)?)*)$/;
-
-// zod's max counts code points (JSON Schema's maxLength too); ENC-18 counts UTF-16 units, which the
-// refinement checks. The generated maxLength is then an upper bound (SCHEMA_LIMITS, ENC-18).
-const text = (max: number, description: string) =>
-  z.string().max(max).refine((s) => s.length <= max, `longer than ${max} UTF-16 code units (ENC-18)`).describe(description);
-/** Every integer field is a MessagePack int [ENC-3]: `x-msgpack: int` says so in the JSON Schema. */
-const int = (min: number, max: number, description: string) =>
-  z.number().int().min(min).max(max).meta({ description, "x-msgpack": "int" });
-/** 1..64 chars: an empty code names nothing [ERR-1]. */
-const errorCode = (description: string) =>
-  z.string().min(1).max(64).refine((s) => s.length <= 64, "longer than 64 UTF-16 code units (ENC-18)").describe(description);
-const uint = (description: string) => int(0, Number.MAX_SAFE_INTEGER, description);
-const posInt = (max: number, description: string) => int(1, max, description);
+export { ID_RE, isId } from "./fields.js";
 const tier = (description: string) => int(0, 9, description);
-/** Opaque application data: a MessagePack `bin` holding one MessagePack document [ENC-7]. */
-const bin = (description: string) =>
-  z.custom<Uint8Array>((v) => v instanceof Uint8Array, "expected bin").meta({ description, "x-msgpack": "bin" });
 const timeMs = uint;
-const tags = (description: string) => z.array(z.string().regex(ID_RE)).max(64).describe(description);
 // The grammar is a `pattern` in the JSON Schema; the UTF-8 byte limit is only in the refinement
 // (SCHEMA_LIMITS), and maxLength 256 bounds it from above (256 bytes are at most 256 code points).
 const topic = (description: string) =>
@@ -434,6 +406,77 @@ export const ScaleSchema = frame("scale", {
   drain: z.array(id("An agent id.")).max(100_000).optional().describe("On scale-down: the members the broker put into DRAINING (POOL-12)."),
 });
 
+export const RunSchema = frame("run", {
+  direction: "peer→broker",
+  title: "run",
+  description: "v1.2: start a workflow run (§21): a definition sent inline, or a registered one by name and version.",
+}, {
+  ref: id("Echoed by `run_accepted` or `error`."),
+  // A map here; the broker checks it against WorkflowSchema or WorkflowRefSchema and answers
+  // bad_workflow with the definition's own path, not bad_frame (WF-2).
+  workflow: z.record(z.string(), z.unknown()).describe("The definition document (WF-1, workflow.schema.json), or `{ name, version? }` of a registered one (WF-2)."),
+  input: bin("The workflow input document: `/input` in the run's context."),
+  watch: z.boolean().optional().describe("False: send this session no `run_event`s (the `run_result` still comes); default true."),
+});
+
+export const RunAcceptedSchema = frame("run_accepted", {
+  direction: "broker→peer",
+  title: "run_accepted",
+  description: "v1.2: the broker took a run; it now owns it until its `run_result`.",
+}, {
+  ref: id("The `run.ref`."),
+  run_id: id("Broker-assigned run id."),
+});
+
+export const RunEventSchema = frame("run_event", {
+  direction: "broker→peer",
+  title: "run_event",
+  description: "v1.2: one transition of a run or of one of its steps (WF-22), to the session that started it and to those that sent `run_watch`.",
+}, {
+  run_id: id("The run's id."),
+  event: z.enum(WORKFLOW_EVENTS).describe("The event's type, e.g. `workflow.step.started`."),
+  step: id("The step, on `workflow.step.*` events.").optional(),
+  attempt: posInt(100, "The step's attempt, on `workflow.step.*` events.").optional(),
+  task_id: id("The attempt's task, on `workflow.step.started`.").optional(),
+  delay_ms: uint("Time until the next attempt, on `workflow.step.retrying`.").optional(),
+  at: timeMs("When it happened."),
+  error: ErrorInfoSchema.optional(),
+});
+
+export const RunResultSchema = frame("run_result", {
+  direction: "broker→peer",
+  title: "run_result",
+  description: "v1.2: the end of a run, to the session that started it and to those that sent `run_watch`.",
+}, {
+  run_id: id("The run's id."),
+  ok: z.boolean().describe("True when the run completed: `output` is present. False: `error` is present."),
+  output: bin("The run's output document: its `output` mapping evaluated.").optional(),
+  error: ErrorInfoSchema.optional(),
+}, {
+  check: (r) => r.ok || r.error !== undefined,
+  message: "a run_result with ok=false carries error",
+  path: "error",
+  jsonSchema: { if: { properties: { ok: { const: false } }, required: ["ok"] }, then: { required: ["error"] } },
+});
+
+export const RunCancelSchema = frame("run_cancel", {
+  direction: "peer→broker",
+  title: "run_cancel",
+  description: "v1.2: cancel a run: its running steps' tasks are cancelled and no step starts.",
+}, {
+  run_id: id("The run's id."),
+  ref: id("Correlation id, acknowledged by `ack`.").optional(),
+});
+
+export const RunWatchSchema = frame("run_watch", {
+  direction: "peer→broker",
+  title: "run_watch",
+  description: "v1.2: follow a run started elsewhere (another session, HTTP, another broker of a mesh): its `run_event`s from now on and its `run_result`.",
+}, {
+  ref: id("Acknowledged by `ack`, or answered by `error`."),
+  run_id: id("The run's id."),
+});
+
 export const GoawaySchema = frame("goaway", {
   direction: "broker→peer",
   title: "goaway",
@@ -487,6 +530,12 @@ export const FRAME_SCHEMAS = {
   drain: DrainSchema,
   pool: PoolSchema,
   scale: ScaleSchema,
+  run: RunSchema,
+  run_accepted: RunAcceptedSchema,
+  run_event: RunEventSchema,
+  run_result: RunResultSchema,
+  run_cancel: RunCancelSchema,
+  run_watch: RunWatchSchema,
   goaway: GoawaySchema,
   ack: AckSchema,
   error: ErrorFrameSchema,
@@ -519,6 +568,12 @@ export type Agents = FrameOf<"agents">;
 export type Drain = FrameOf<"drain">;
 export type Pool = FrameOf<"pool">;
 export type Scale = FrameOf<"scale">;
+export type Run = FrameOf<"run">;
+export type RunAccepted = FrameOf<"run_accepted">;
+export type RunEvent = FrameOf<"run_event">;
+export type RunResult = FrameOf<"run_result">;
+export type RunCancel = FrameOf<"run_cancel">;
+export type RunWatch = FrameOf<"run_watch">;
 export type Goaway = FrameOf<"goaway">;
 export type Ack = FrameOf<"ack">;
 export type ErrorFrame = FrameOf<"error">;

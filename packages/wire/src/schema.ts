@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { FRAME_SCHEMAS, FRAME_TYPES, type FrameType } from "./frames.js";
+import { WorkflowSchema } from "./workflow.js";
 
 export const SCHEMA_ID_BASE = "urn:agentwire:v1:schema:";
 
@@ -28,6 +29,7 @@ export const SCHEMA_LIMITS: ReadonlyArray<{ rule: string; what: string }> = [
   { rule: "ENC-20", what: "duplicate map keys: a decoded value has already merged them" },
   { rule: "REG-8", what: "a capability name twice in `register.capabilities`: `uniqueItems` compares whole items, not one property" },
   { rule: "POOL-3", what: "`pool.min` at most `pool.max`: JSON Schema cannot compare two fields" },
+  { rule: "WF-3", what: "a workflow's graph rules (unique step ids, `after` naming existing steps, no cycles, compensation steps outside the DAG, quorum within `after`): JSON Schema cannot relate one item to another" },
   { rule: "TOPIC-1", what: "a topic's limit of 256 UTF-8 bytes: the `pattern` carries the grammar and the 32 tokens, and `maxLength` 256 code points lets through a topic of fewer characters but more bytes" },
   { rule: "TOPIC-2", what: "a pattern's limit of 256 UTF-8 bytes, as for TOPIC-1" },
   { rule: "TRACE-1", what: "a `traceparent` whose version is ff or whose trace id or parent id is all zeros: the `pattern` carries the grammar only" },
@@ -50,6 +52,13 @@ export function frameJsonSchema(type: FrameType): JsonSchema {
   };
 }
 
+/** The JSON Schema of the workflow definition document [WF-1]; the graph rules of WF-3 are in SCHEMA_LIMITS. */
+export function workflowJsonSchema(): JsonSchema {
+  const generated = z.toJSONSchema(WorkflowSchema, { target: "draft-2020-12", io: "input", unrepresentable: "any" }) as JsonSchema;
+  const { $schema, ...rest } = generated;
+  return { $schema, $id: `${SCHEMA_ID_BASE}workflow`, ...rest };
+}
+
 /** One schema that accepts any frame, by reference to the per-frame schemas. */
 export function anyFrameJsonSchema(): JsonSchema {
   return {
@@ -66,5 +75,6 @@ export function schemaFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const type of FRAME_TYPES) files.set(`${type}.json`, `${JSON.stringify(frameJsonSchema(type), null, 2)}\n`);
   files.set("frame.json", `${JSON.stringify(anyFrameJsonSchema(), null, 2)}\n`);
+  files.set("workflow.schema.json", `${JSON.stringify(workflowJsonSchema(), null, 2)}\n`);
   return files;
 }

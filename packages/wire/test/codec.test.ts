@@ -154,7 +154,7 @@ describe("frame catalogue", () => {
     expect(FRAME_TYPES).toEqual([
       "register", "registered", "heartbeat", "submit", "accepted", "task", "progress", "result", "cancel", "attach",
       "send", "message", "subscribe", "unsubscribe", "publish", "request", "response", "query", "agents",
-      "drain", "pool", "scale", "goaway", "ack", "error",
+      "drain", "pool", "scale", "run", "run_accepted", "run_event", "run_result", "run_cancel", "run_watch", "goaway", "ack", "error",
     ]);
   });
 });
