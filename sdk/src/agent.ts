@@ -288,9 +288,13 @@ export class Agent implements AsyncDisposable {
     return this;
   }
 
-  /** Stops taking tasks (broker routes none; status draining) without waiting. */
-  async shutdown(): Promise<void> {
-    if (this.draining) return;
+  /** Stops taking tasks (broker routes none; status draining) without waiting; every call resolves once the broker acknowledged. */
+  shutdown(): Promise<void> {
+    return (this.shutdownDone ??= this.sendDrain());
+  }
+  private shutdownDone: Promise<void> | undefined;
+
+  private async sendDrain(): Promise<void> {
     this.draining = true;
     this.statusChanged();
     if (this.session.isReady) {
