@@ -15,9 +15,12 @@ import { agentsOn, startBroker, STORES, type RunningBroker } from "./helpers/bac
 import { Peer } from "@agentwire/testkit/peer";
 
 const results = (host: ReturnType<typeof originHost>): RemoteOutcome[][] => [...host.results.values()];
+/** A traceparent per task number. */
+const traceOf = (i: number): string => `00-${"ab".repeat(16)}-${(i + 1).toString(16).padStart(16, "0")}-01`;
 
 describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
-  it("tasks pending on a killed broker complete on a survivor, each delivered once", async () => {
+  // Also: half the tasks carry trace context, which the reclaimed attempts still carry [TRACE-4].
+  it("tasks pending on a killed broker complete on a survivor, each delivered once, with their trace context", async () => {
     await using store = await storeFactory.start();
     const admin = store.admin();
     const run = randomBytes(3).toString("hex");
@@ -37,6 +40,7 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
       for (let i = 0; i < n; i++) {
         await backend.enqueueRemote({
           task_id: `${origin}.t${i}`, capability, input: encodePayload(i), origin_broker: origin, target_broker: idB, timeout_ms: 30_000, attempt: 1,
+          ...(i % 2 === 0 ? { traceparent: traceOf(i), tracestate: "k=v" } : {}),
         });
       }
       await holder.next("task");
@@ -47,6 +51,14 @@ describe.each(STORES)("redis mesh reclaim ($name)", (storeFactory) => {
       // Let any duplicate surface: the dead broker's stream is gone only after every entry was re-handed.
       await waitFor(async () => ((await admin.exists(`aw:{b:${idB}}:tasks`)) === 0 ? true : undefined), 10_000, "dead stream removed");
       expect([...results.values()].filter((o) => o.length !== 1 || !o[0]!.ok)).toEqual([]);
+      // Every task reached the worker with the trace context it was handed over with, or none.
+      const ran = worker.all("task");
+      expect(new Set(ran.map((t) => t.task_id)).size).toBe(n);
+      const expected = (taskId: string): [string, string] | [undefined, undefined] => {
+        const i = Number(taskId.slice(taskId.lastIndexOf(".t") + 2));
+        return i % 2 === 0 ? [traceOf(i), "k=v"] : [undefined, undefined];
+      };
+      expect(ran.map((t) => [t.task_id, t.traceparent, t.tracestate])).toEqual(ran.map((t) => [t.task_id, ...expected(t.task_id)]));
       // The membership goes with the command after the stream's DEL (or at a later sweep while open records remain).
       await waitFor(async () => ((await admin.zscore("aw:{mesh}:brokers", idB)) === null ? true : undefined), 10_000, "dead broker forgotten");
       // Every pending entry was reclaimed once, by the survivor broker C or by this backend.
