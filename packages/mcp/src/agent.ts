@@ -16,7 +16,14 @@ export const TOOL_ERROR = "mcp.tool_error";
 
 export type McpServerSource =
   /** A local MCP server started as a child process, speaking MCP over its stdin and stdout. */
-  | { command: string; args?: string[]; env?: Record<string, string>; cwd?: string }
+  | {
+      command: string;
+      args?: string[];
+      env?: Record<string, string>;
+      cwd?: string;
+      /** The child's stderr: inherited (default), piped (read it from `McpAgent.stderr`), or ignored. */
+      stderr?: "inherit" | "pipe" | "ignore";
+    }
   /** A remote MCP server over Streamable HTTP. */
   | { url: string; headers?: Record<string, string> };
 
@@ -37,6 +44,8 @@ export interface McpAgent extends AsyncDisposable {
   readonly mcp: McpClient;
   /** The capability names offered, one per tool. */
   readonly capabilities: string[];
+  /** The child server's stderr when it was started with `stderr: "pipe"`, else null. */
+  readonly stderr: NodeJS.ReadableStream | null;
   /** Drains the agent, then closes the MCP connection (and ends a child server). */
   close(): Promise<void>;
 }
@@ -56,7 +65,7 @@ export async function mcpAgent(options: McpAgentOptions): Promise<McpAgent> {
   const mcp = new McpClient({ name: "agentwire-mcp-agent", version: "0.1.0" });
   const transport =
     "command" in options
-      ? new StdioClientTransport({ command: options.command, args: options.args, env: options.env, cwd: options.cwd, stderr: "inherit" })
+      ? new StdioClientTransport({ command: options.command, args: options.args, env: options.env, cwd: options.cwd, stderr: options.stderr ?? "inherit" })
       : new StreamableHTTPClientTransport(new URL(options.url), { requestInit: { headers: options.headers } });
   await mcp.connect(transport);
   let agent: Agent | undefined;
@@ -69,7 +78,7 @@ export async function mcpAgent(options: McpAgentOptions): Promise<McpAgent> {
       cursor = page.nextCursor;
     } while (cursor !== undefined);
     const { broker, prefix = "", tools: only, name, ...agentOptions } = options as McpAgentOptions & Record<string, unknown>;
-    for (const key of ["command", "args", "env", "cwd", "url", "headers"]) delete (agentOptions as Record<string, unknown>)[key];
+    for (const key of ["command", "args", "env", "cwd", "stderr", "url", "headers"]) delete (agentOptions as Record<string, unknown>)[key];
     agent = createAgent({ ...(agentOptions as Omit<AgentOptions, "url" | "name">), url: broker, name: name ?? mcp.getServerVersion()?.name ?? "mcp-server" });
     const capabilities: string[] = [];
     for (const tool of tools) {
@@ -101,7 +110,8 @@ export async function mcpAgent(options: McpAgentOptions): Promise<McpAgent> {
       await started.drain();
       await mcp.close();
     };
-    return { agent: started, mcp, capabilities, close, [Symbol.asyncDispose]: close };
+    const stderr = transport instanceof StdioClientTransport ? (transport.stderr as NodeJS.ReadableStream | null) : null;
+    return { agent: started, mcp, capabilities, stderr, close, [Symbol.asyncDispose]: close };
   } catch (err) {
     await agent?.close().catch(() => undefined);
     await mcp.close().catch(() => undefined);

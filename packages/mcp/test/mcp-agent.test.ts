@@ -3,6 +3,7 @@
  * the mesh, and a plain agentwire client calls its tools with `client.submit`.
  */
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { connect, type Client } from "@agentwire/sdk";
 import { repoRoot, startBroker, waitFor, type BrokerProcess } from "@agentwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,10 +15,12 @@ describe("mcpAgent", () => {
   let broker: BrokerProcess;
   let bridged: McpAgent;
   let client: Client;
+  const serverLines: string[] = [];
 
   beforeAll(async () => {
     broker = await startBroker();
-    bridged = await mcpAgent({ command: process.execPath, args: [SERVER], broker: broker.url, prefix: "text." });
+    bridged = await mcpAgent({ command: process.execPath, args: [SERVER], broker: broker.url, prefix: "text.", stderr: "pipe" });
+    createInterface({ input: bridged.stderr! }).on("line", (line) => serverLines.push(line));
     client = await connect({ url: broker.url });
   });
   afterAll(async () => {
@@ -39,7 +42,7 @@ describe("mcpAgent", () => {
     expect(await client.submit("text.shout", { text: "hello mesh" })).toEqual({ text: "HELLO MESH" });
   });
 
-  it("streams the tool's progress notifications as task progress, and cancels the call with the task", async () => {
+  it("streams the tool's progress notifications as task progress, and cancels the call with the task (the server sees the cancel)", async () => {
     const handle = client.submit("text.ticks", { n: 3 });
     const seen: unknown[] = [];
     const reading = (async () => {
@@ -54,6 +57,7 @@ describe("mcpAgent", () => {
     await handle.cancel();
     await expect(handle.result).rejects.toMatchObject({ code: "cancelled" });
     await reading;
+    await waitFor(() => serverLines.find((l) => l.startsWith("cancelled ")), 10_000, "the MCP server to see notifications/cancelled");
   });
 
   it("fails the task with mcp.tool_error when the tool answers isError", async () => {

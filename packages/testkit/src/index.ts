@@ -15,3 +15,4 @@ export {
   type MeshStore,
   type StoreFactory,
 } from "./backends.js";
+export { blocksRunBy } from "./docs.js";
