@@ -38,6 +38,8 @@ import { consoleLogger, unref, type Logger } from "./log.js";
 import { Session, type StartOptions, type Status } from "./session.js";
 import { consumeAsync, produce, spanError, traceOf, type TraceContext, type TraceSpan, type Tracing } from "./trace.js";
 import type { Transport } from "./transport.js";
+import type { TypedWorkflow, WorkflowOutput } from "./workflow.js";
+import { followRun, startRun, type RunHandle, type RunOptions } from "./workflow-run.js";
 
 export interface SubmitOptions {
   timeoutMs?: number;
@@ -232,6 +234,27 @@ export class Client implements AsyncDisposable {
         (err: unknown) => handle.fail(err),
       );
     }
+    return handle;
+  }
+
+  /**
+   * Starts a workflow run (SPEC §21): a definition (`workflow(...).build()`, or a document) or a
+   * registered one by `{ name, version? }`. `await client.run(...)` is the run's output (typed from the
+   * builder's last step where its contract is known) or the error class of its code; the handle also
+   * has `id`, `events()` and `cancel()`. The broker runs it: it goes on if this client goes away.
+   */
+  run<W extends TypedWorkflow>(workflow: W, input: unknown, options?: RunOptions): RunHandle<WorkflowOutput<W>>;
+  run<O = unknown>(workflow: { name: string; version?: string }, input: unknown, options?: RunOptions): RunHandle<O>;
+  run(workflow: TypedWorkflow | { name: string; version?: string }, input: unknown, options: RunOptions = {}): RunHandle {
+    const handle = startRun(this.session, workflow, input, options, this.closing);
+    this.track(handle.result);
+    return handle;
+  }
+
+  /** Follows a run started elsewhere (another client, the HTTP API, another language) by id: its events from now on and its result. */
+  watchRun<O = unknown>(runId: string, options: Pick<RunOptions, "onEvent" | "signal"> = {}): RunHandle<O> {
+    const handle = followRun<O>(this.session, runId, options, this.closing);
+    this.track(handle.result);
     return handle;
   }
 

@@ -15,6 +15,8 @@ export { consoleLogger, type LogFn, type Logger, type LogLevel } from "./log.js"
 export { DEFAULT_CONNECT_TIMEOUT_MS, Session, type Load, type StartOptions, type Status } from "./session.js";
 export { NoSignerError, SignerContext, type Signer } from "./signer.js";
 export { AgentPool, InvalidPoolOptionsError, createPool, type MemberExit, type PoolEvent, type PoolInstance, type PoolMember, type PoolMemberInfo, type PoolOptions, type ProcessPoolOptions, type RestartOptions, type TemplatePoolOptions } from "./pool.js";
+export { checkedWorkflow, ParallelBuilder, ref, retry, tpl, workflow, WorkflowBuilder, type RetryOptions, type StepOptions, type TypedWorkflow, type WorkflowOptions, type WorkflowOutput } from "./workflow.js";
+export { RunHandle, type RunOptions, type RunTarget, type WorkflowEvent } from "./workflow-run.js";
 export { currentTrace, withTrace, type ConsumerOperation, type ProducerOperation, type TraceSpan, type Tracing } from "./trace.js";
 export type { DialOptions, Transport, TransportEvents, TransportSocket } from "./transport.js";
 /** zod, re-exported so agents written without their own package.json can declare schemas. */

@@ -21,6 +21,8 @@ import {
   type Request,
   type Response,
   type Result,
+  type RunEvent,
+  type RunResult,
   type Scale,
   type Task,
 } from "@agentwire/wire";
@@ -95,6 +97,8 @@ export type Status =
 
 export type RefWaiter = { resolve(frame: Frame): void; reject(err: AgentwireError): void };
 export type TaskWatcher = { progress(data: Uint8Array): void; result(frame: Result): void; fail(err: AgentwireError): void };
+/** Follows a workflow run (SPEC §21): its events and its result. */
+export type RunWatcher = { event(frame: RunEvent): void; finish(frame: RunResult): void; fail(err: AgentwireError): void };
 type RequestWaiter = { resolve(frame: Response): void; reject(err: AgentwireError): void };
 export type TopicHandler = (msg: Message) => void;
 
@@ -112,6 +116,8 @@ export class Session {
   private heartbeat: Timer | undefined;
   private readonly refs = new Map<string, RefWaiter>();
   private readonly tasks = new Map<string, TaskWatcher>();
+  /** Workflow runs followed, kept across reconnects like tasks (`run_watch` again). */
+  private readonly runs = new Map<string, RunWatcher>();
   private readonly requests = new Map<string, RequestWaiter>();
   private readyWaiters: { resolve(): void; reject(err: unknown): void }[] = [];
   private fatal: AgentwireError | undefined;
@@ -267,6 +273,12 @@ export class Session {
   unwatchTask(taskId: string): void {
     this.tasks.delete(taskId);
   }
+  watchRun(runId: string, watcher: RunWatcher): void {
+    this.runs.set(runId, watcher);
+  }
+  unwatchRun(runId: string): void {
+    this.runs.delete(runId);
+  }
 
   /** Sends a request and resolves with its response frame (ok or not). */
   request(frame: Request, guardMs: number): Promise<Response> {
@@ -325,7 +337,8 @@ export class Session {
         return this.onError(frame);
       case "accepted":
       case "ack":
-      case "agents": {
+      case "agents":
+      case "run_accepted": {
         const waiter = this.refs.get(frame.ref);
         this.refs.delete(frame.ref);
         return waiter?.resolve(frame);
@@ -339,6 +352,13 @@ export class Session {
       }
       case "response":
         return this.requests.get(frame.id)?.resolve(frame);
+      case "run_event":
+        return this.runs.get(frame.run_id)?.event(frame);
+      case "run_result": {
+        const watcher = this.runs.get(frame.run_id);
+        this.runs.delete(frame.run_id);
+        return watcher?.finish(frame);
+      }
       case "task":
         return this.handlers.task?.(frame);
       case "cancel":
@@ -407,6 +427,18 @@ export class Session {
         },
       );
     }
+    // Runs too (the broker owns them): events from now on, and the result [WF: run_watch].
+    for (const [runId, watcher] of this.runs) {
+      this.callback(
+        { type: "run_watch", run_id: runId, ref: this.nextId("w") },
+        () => undefined,
+        (err) => {
+          if (this.runs.get(runId) !== watcher) return;
+          this.runs.delete(runId);
+          watcher.fail(new ConnectionLostError(`run ${runId} could not be followed after the reconnect (${err.code}: ${err.message})`));
+        },
+      );
+    }
   }
 
   /** Subscriptions outlive sessions: the broker forgot them with the old one. */
@@ -455,12 +487,10 @@ export class Session {
     const err = new ConnectionLostError(`connection to the broker closed (${code}${reason === "" ? "" : ` ${reason}`})`);
     const keep = this.state !== "closed" && (this.options.reattachMs ?? 5_000) > 0;
     this.failAll(err, keep);
-    if (keep && this.tasks.size > 0 && this.detached === undefined) {
+    if (keep && this.tasks.size + this.runs.size > 0 && this.detached === undefined) {
       this.detached = setTimeout(() => {
         this.detached = undefined;
-        const tasks = [...this.tasks.values()];
-        this.tasks.clear();
-        for (const w of tasks) w.fail(err);
+        this.failFollowed(err);
       }, this.options.reattachMs ?? 5_000);
       unref(this.detached);
     }
@@ -474,17 +504,25 @@ export class Session {
   /** Fails every open operation; `keepTasks`: accepted tasks wait to be attached again after a reconnect. */
   private failAll(err: AgentwireError, keepTasks = false): void {
     const refs = [...this.refs.values()];
-    const tasks = keepTasks ? [] : [...this.tasks.values()];
     const requests = [...this.requests.values()];
     this.refs.clear();
     if (!keepTasks) {
-      this.tasks.clear();
       clearTimeout(this.detached);
       this.detached = undefined;
     }
     for (const w of refs) w.reject(err);
-    for (const w of tasks) w.fail(err);
+    if (!keepTasks) this.failFollowed(err);
     for (const w of requests) w.reject(err);
+  }
+
+  /** Fails the accepted tasks and the runs followed. */
+  private failFollowed(err: AgentwireError): void {
+    const tasks = [...this.tasks.values()];
+    const runs = [...this.runs.values()];
+    this.tasks.clear();
+    this.runs.clear();
+    for (const w of tasks) w.fail(err);
+    for (const w of runs) w.fail(err);
   }
 
   private rejectReady(err: unknown): void {
