@@ -39,25 +39,42 @@ export class Auth {
 
   /** Whether `acl` (undefined when auth is off) allows `value` in one of its glob lists. */
   static allows(acl: TokenAcl | undefined, list: GlobList, value: string): boolean {
+    // A read-only token may connect (its own id) but offers, submits and sends nothing [AUTH-9].
+    if (acl?.read_only === true && list !== "agent_ids") return false;
     const patterns = acl?.[list];
     if (patterns === undefined) return true;
     return patterns.some((p) => glob(p).test(value));
   }
 
   /**
-   * Whether `acl` may read and cancel a task submitted by token `owner` ("" for none): its own, or any
-   * as an admin [AUTH-8].
-   */
-  /**
    * Whether `acl` may follow a task known only from the mesh, whose owner is given as `ownerTag` of
    * its token (undefined: submitted without a token).
    */
   static ownsTagged(acl: TokenAcl | undefined, tag: string | undefined): boolean {
-    return acl === undefined || acl.admin === true || (tag !== undefined && tag === ownerTag(acl.token));
+    return acl === undefined || Auth.readsAll(acl) || (tag !== undefined && tag === ownerTag(acl.token));
   }
 
+  /**
+   * Whether `acl` may read (and, unless read-only, cancel) a task submitted by token `owner` ("" for
+   * none): its own, or any as an admin or a read-only token [AUTH-8, AUTH-9].
+   */
   static ownsTask(acl: TokenAcl | undefined, owner: string): boolean {
-    return acl === undefined || acl.admin === true || (owner !== "" && owner === acl.token);
+    return acl === undefined || Auth.readsAll(acl) || (owner !== "" && owner === acl.token);
+  }
+
+  /** Whether `acl` reads every token's tasks and events: an admin or a read-only token [AUTH-8, AUTH-9]. */
+  static readsAll(acl: TokenAcl | undefined): boolean {
+    return acl === undefined || acl.admin === true || acl.read_only === true;
+  }
+
+  /** Whether `acl` may act (submit, cancel, retry, drain, publish, send) at all: not a read-only token [AUTH-9]. */
+  static mayAct(acl: TokenAcl | undefined): boolean {
+    return acl?.read_only !== true;
+  }
+
+  /** Whether `acl` may act on what is not its own (drain an agent): auth off, or an admin that is not read-only [AUTH-9]. */
+  static isOperator(acl: TokenAcl | undefined): boolean {
+    return acl === undefined || (acl.admin === true && acl.read_only !== true);
   }
 
   /**
@@ -65,6 +82,7 @@ export class Auth {
    * matches every topic the value matches (for a topic, simply matches it) [AUTH-6].
    */
   static allowsTopic(acl: TokenAcl | undefined, list: TopicList, value: string): boolean {
+    if (list === "publish" && acl?.read_only === true) return false;
     const patterns = acl?.[list];
     return patterns === undefined || patterns.some((p) => patternContains(p, value));
   }

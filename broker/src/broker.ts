@@ -16,6 +16,7 @@ import { EventBus } from "./events.js";
 import { BrokerCore, type BrokerState } from "./core.js";
 import { Handlers } from "./handlers.js";
 import { HeartbeatMonitor } from "./heartbeat.js";
+import { Dashboard } from "./dashboard/dashboard.js";
 import { errorBody, httpHandler } from "./http.js";
 import { Messaging } from "./messaging.js";
 import { Metrics } from "./metrics.js";
@@ -155,7 +156,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
   const origins = new OriginPolicy(config.allowedOrigins);
   const mounts = config.mounts ?? [];
   const server = createServer(
-    httpHandler({ core, auth, metrics, backend, eventStore, maxBodyBytes: config.maxFrameBytes, origins, mounts }),
+    httpHandler({ core, auth, metrics, backend, eventStore, maxBodyBytes: config.maxFrameBytes, origins, dashboard: new Dashboard({ core, metrics, eventStore, sessions, startedAt: Date.now() }, auth), mounts }),
   );
   const wss = new WebSocketServer({
     noServer: true,

@@ -24,6 +24,8 @@ export const TokenSchema = z.object({
   subscribe: PATTERNS,
   /** Reads and cancels every task over HTTP, not only those it submitted. */
   admin: z.boolean().optional(),
+  /** A viewer (the dashboard's): reads what an admin reads, and every action is refused with forbidden [AUTH-9]. */
+  read_only: z.boolean().optional(),
 });
 export type TokenAcl = z.infer<typeof TokenSchema>;
 

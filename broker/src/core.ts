@@ -222,6 +222,7 @@ export class BrokerCore {
 
   /** Cancels a task `by` follows [TASK-15]; a task that ended already stays as it ended. */
   cancel(acl: TokenAcl | undefined, by: TaskObserver | null, taskId: string, reason: string | undefined): TaskRecord {
+    if (!Auth.mayAct(acl)) throw errorFromCode("forbidden", "a read-only token may not cancel tasks");
     const task = this.ownTask(acl, by, taskId);
     this.tasks.cancel(task, reason);
     return task;

@@ -17,6 +17,7 @@ import { Auth, bearer } from "./auth.js";
 import type { MeshPort, RemoteOutcome } from "./backend.js";
 import type { TokenAcl } from "./config.js";
 import { unknownTask, type BrokerCore } from "./core.js";
+import type { Dashboard } from "./dashboard/dashboard.js";
 import type { EventQuery, EventStore, StoredEvent } from "./event-store.js";
 import type { TaskEvent } from "./events.js";
 import type { Metrics } from "./metrics.js";
@@ -36,6 +37,8 @@ export interface HttpDeps {
   eventStore: EventStore | undefined;
   maxBodyBytes: number;
   origins: OriginPolicy;
+  /** The live dashboard's files and routes (dashboard/dashboard.ts). */
+  dashboard: Dashboard;
   /** Extra handlers by path prefix (BrokerConfig.mounts), dispatched after auth. */
   mounts: readonly HttpMount[];
 }
@@ -85,8 +88,12 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     return json(res, ready ? 200 : 503, { status: ready ? "ready" : shuttingDown ? "shutting_down" : "backend_not_ready", events });
   }
 
+  // The dashboard's files hold no data: the page loads, then asks for a token.
+  if (deps.dashboard.serveAsset(method, path, res)) return;
+
   // Every other route needs the bearer token when auth is on [HTTP-1].
   const acl = authorize(deps, req);
+  if (await deps.dashboard.route(method, path, url, req, res, acl)) return;
   const mount = deps.mounts.find((m) => path === m.prefix || path.startsWith(`${m.prefix}/`));
   if (mount !== undefined) return mount.handle(req, res);
   if (method === "GET" && path === "/metrics") {
@@ -453,7 +460,7 @@ function jsonText(body: unknown): string {
   return JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v instanceof Uint8Array ? safeDecode(v) : v));
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+export function json(res: ServerResponse, status: number, body: unknown): void {
   const text = jsonText(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
