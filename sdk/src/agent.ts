@@ -15,6 +15,7 @@ import {
   errorInfo,
   type AgentStatus,
   type Capability,
+  type ErrorInfo,
   type Request,
   type Result,
   type Task,
@@ -28,7 +29,7 @@ import { ConnectionLostError } from "./errors.js";
 import { consoleLogger, unref, type Logger, type Timer } from "./log.js";
 import { Session } from "./session.js";
 import type { Signer } from "./signer.js";
-import { consume, consumeAsync, traceOf, type Tracing } from "./trace.js";
+import { consume, consumeAsync, traceOf, type TraceSpan, type Tracing } from "./trace.js";
 import type { Transport } from "./transport.js";
 import { LazyAbort, acceptsAnything, runTask, type CapabilityEntry, type RunDeps, type TaskHandler } from "./task.js";
 
@@ -450,6 +451,9 @@ export class Agent implements AsyncDisposable {
     const timer = setTimeout(() => controller.abort(errorFromCode("timeout", "request deadline passed")), Math.max(0, frame.remaining_ms ?? deadline - Date.now()));
     this.requestsOpen.add(controller);
     let answer: Parameters<Session["send"]>[0];
+    // When tracing, the consumer span; its trace context goes on the response [TRACE-5].
+    let span: TraceSpan | undefined;
+    let failure: ErrorInfo | undefined;
     try {
       if (entry === undefined) throw new AgentwireError("no_handler", "this agent answers no requests");
       const logger = this.logger.child({ request_id: frame.id, from: frame.from });
@@ -460,17 +464,21 @@ export class Agent implements AsyncDisposable {
         if (!parsed.success) throw new InvalidInputError(z.prettifyError(parsed.error), { details: { issues: parsed.error.issues } });
         input = parsed.data;
       }
-      let payload = await consumeAsync(this.options.tracing, "request", frame.capability ?? frame.to ?? "", traceOf(frame), frame.id, async () => entry.handler(input, ctx));
+      const run = consume(this.options.tracing, "request", frame.capability ?? frame.to ?? "", traceOf(frame), frame.id, async () => entry.handler(input, ctx));
+      span = run.span;
+      let payload = await run.value;
       if (entry.output !== undefined) {
         const parsed = entry.output.safeParse(payload);
         if (!parsed.success) throw new InvalidOutputError(z.prettifyError(parsed.error), { details: { issues: parsed.error.issues } });
         payload = parsed.data;
       }
-      answer = { type: "response", id: frame.id, ok: true, payload: encodePayload(payload) };
+      answer = { type: "response", id: frame.id, ok: true, payload: encodePayload(payload), traceparent: span?.context?.traceparent, tracestate: span?.context?.tracestate };
     } catch (err) {
       if (!(err instanceof AgentwireError)) this.logger.warn({ err, request_id: frame.id }, "request handler threw");
-      answer = { type: "response", id: frame.id, ok: false, error: { ...errorInfo(err), ...(err instanceof AgentwireError ? {} : { retryable: this.options.retryUnexpectedErrors === true }) } };
+      failure = { ...errorInfo(err), ...(err instanceof AgentwireError ? {} : { retryable: this.options.retryUnexpectedErrors === true }) };
+      answer = { type: "response", id: frame.id, ok: false, error: failure, traceparent: span?.context?.traceparent, tracestate: span?.context?.tracestate };
     }
+    span?.end(failure);
     clearTimeout(timer);
     this.requestsOpen.delete(controller);
     // [REQ-15] the caller stopped waiting at the deadline: answering later only adds noise.

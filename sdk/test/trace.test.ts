@@ -27,6 +27,7 @@ async function meshWithAgents(mesh: RunningBroker, tracing: Tracing | undefined,
       const nested = await ctx.submit<{ inner: string }>("trace.inner", input);
       return { outer: ctx.task.id, nested };
     })
+    .respond("trace.ask", () => currentTrace()?.traceparent ?? null)
     .start();
   await mesh.visible!(outer.id!);
   // Broker B must list the inner agent (on A) before the outer agent's nested submit can route to it.
@@ -102,6 +103,18 @@ describe("trace context across a mesh, with OpenTelemetry", () => {
     const events = [];
     for await (const e of client.events({ task: taskId })) events.push(e.data as { type: string; traceparent?: string });
     expect(events.find((e) => e.type === "task.submitted")?.traceparent).toBe(`00-${traceId}-${submitOuter!.spanContext().spanId}-01`);
+  });
+
+  it("links a request across the brokers to the responder's consumer span, in whose trace context the handler runs", async () => {
+    exporter.reset();
+    const answered = await client.request<string>({ capability: "trace.ask" }, 1);
+    const request = exporter.getFinishedSpans().find((s) => s.name === "request trace.ask");
+    expect(request?.kind).toBe(SpanKind.PRODUCER);
+    const spans = await spansOf(request!.spanContext().traceId, 2);
+    const process = [...spans.values()].find((s) => s.kind === SpanKind.CONSUMER)!;
+    expect(process.parentSpanContext?.spanId).toBe(request!.spanContext().spanId);
+    expect(process.attributes).toMatchObject({ "messaging.operation.type": "process", "messaging.operation.name": "process request" });
+    expect(answered).toBe(`00-${process.spanContext().traceId}-${process.spanContext().spanId}-01`);
   });
 
   it("marks the spans of a failed nested task failed, with its error code", async () => {
