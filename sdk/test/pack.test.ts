@@ -3,7 +3,9 @@
  * both tarballs (with typescript and @types/node from the registry) in a project under os.tmpdir(),
  * outside any workspace, then programs run there against a real broker: an ESM agent and client, a
  * strict NodeNext TypeScript program (type-checked, compiled, run), a misspelled contract key that
- * must fail tsc, and a plain client that must load no Solana or OpenAI module.
+ * must fail tsc, and a plain client that must load no Solana or OpenAI module. The bridges
+ * (@agentwire/mcp, @agentwire/a2a) are installed beside them: agentwire-mcp runs from node_modules/.bin,
+ * and a plain client loads none of the MCP or A2A SDKs' modules even with them installed.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +16,7 @@ import { cleanEnv, exec, show } from "./exec.js";
 import { HAVE_BROKER, sdkBroker, type TestBroker } from "./helpers.js";
 
 const ROOT = repoRoot();
-const PACKAGES = { wire: join(ROOT, "packages", "wire"), sdk: join(ROOT, "sdk") } as const;
+const PACKAGES = { wire: join(ROOT, "packages", "wire"), sdk: join(ROOT, "sdk"), mcp: join(ROOT, "packages", "mcp"), a2a: join(ROOT, "packages", "a2a") } as const;
 // The versions the workspace builds with (root package.json).
 const TYPESCRIPT = "typescript@5.9.3";
 const TYPES_NODE = "@types/node@^20.19.0";
@@ -68,6 +70,8 @@ describe.runIf(HAVE_BROKER)("the packed packages, installed with npm outside the
         "--save-exact",
         join(packs, tarball("wire", PACKAGES.wire)),
         join(packs, tarball("sdk", PACKAGES.sdk)),
+        join(packs, tarball("mcp", PACKAGES.mcp)),
+        join(packs, tarball("a2a", PACKAGES.a2a)),
         TYPESCRIPT,
         TYPES_NODE,
       ],
@@ -97,6 +101,23 @@ describe.runIf(HAVE_BROKER)("the packed packages, installed with npm outside the
     // pnpm pack turned workspace:* into the version npm resolved to the wire tarball (deduped, not fetched).
     expect(sdk.dependencies["@agentwire/wire"]).toBe(version(PACKAGES.wire));
     expect(existsSync(join(project, "node_modules", "@agentwire", "sdk", "node_modules"))).toBe(false);
+    // The bridges' SDKs are theirs alone: the SDK names none of them, in any kind of dependency.
+    const own = JSON.parse(readFileSync(join(PACKAGES.sdk, "package.json"), "utf8")) as Record<string, Record<string, string> | undefined>;
+    for (const kind of ["dependencies", "devDependencies", "peerDependencies", "optionalDependencies"]) {
+      expect(Object.keys(own[kind] ?? {}).filter((d) => /^@modelcontextprotocol\/|^@a2a-js\/|^@agentwire\/(mcp|a2a)$/.test(d)), kind).toEqual([]);
+    }
+  });
+
+  it("agentwire-mcp runs from node_modules/.bin: --help prints its usage, bad usage exits 2 with one line", async () => {
+    const bin = join(project, "node_modules", ".bin", "agentwire-mcp");
+    const help = await exec(bin, ["--help"], { cwd: project, env: cleanEnv({}), timeoutMs: 30_000 });
+    expect(help.code, show(help)).toBe(0);
+    expect(help.stdout).toMatch(/^usage: agentwire-mcp \[options\]/);
+    expect(help.stdout).toContain("--http");
+    const bad = await exec(bin, ["--no-such-flag"], { cwd: project, env: cleanEnv({}), timeoutMs: 30_000 });
+    expect(bad.code, show(bad)).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/^agentwire-mcp: .*no-such-flag/);
   });
 
   it("an ESM program (.mjs, plain node) serves a contract and a client submits to it: id, progress, result", async () => {
@@ -200,7 +221,7 @@ await client.submit(Add, { a: 2, bee: 3 });
     expect(r.stdout).toContain("'bee' does not exist in type '{ a: number; b: number; }'");
   });
 
-  it("importing @agentwire/sdk loads no Solana, OpenAI or OpenTelemetry module: none is installed, a plain client works, and no loaded path names them", async () => {
+  it("importing @agentwire/sdk loads no Solana, OpenAI, OpenTelemetry, MCP or A2A module: the first three are not installed, the bridges' SDKs are, a plain client works, and no loaded path names any", async () => {
     for (const peer of ["@solana/web3.js", "openai", "@opentelemetry/api"]) expect(existsSync(join(project, "node_modules", peer)), peer).toBe(false);
     // ESM resolutions through a resolve hook, CommonJS loads from require.cache at exit: every module the process loaded.
     write(
@@ -251,7 +272,9 @@ await client.close();
     ]) {
       expect(loaded.some((u) => u.includes(part)), part).toBe(true);
     }
-    expect(loaded.filter((u) => /@solana|openai|@opentelemetry/i.test(u))).toEqual([]);
+    expect(loaded.filter((u) => /@solana|openai|@opentelemetry|@modelcontextprotocol|@a2a-js|@agentwire\/(mcp|a2a)\//i.test(u))).toEqual([]);
+    // Installed, so the check above means something for them.
+    for (const bridge of ["@modelcontextprotocol/sdk", "@a2a-js/sdk"]) expect(existsSync(join(project, "node_modules", bridge)), bridge).toBe(true);
 
     // The subpaths are where those libraries live: without the optional peer installed, they say which one is missing.
     for (const [subpath, peer] of [["solana", "@solana/web3.js"], ["llm", "openai"], ["otel", "@opentelemetry/api"]] as const) {
