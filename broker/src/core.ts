@@ -156,17 +156,21 @@ export class BrokerCore {
    * by its broker. False when no live session holds the id.
    */
   drainAgent(agentId: string, cause: string): boolean {
-    const s = this.registry.get(agentId);
-    if (s !== undefined && s.state !== "closed" && s.state !== "awaiting_register") {
-      if (s.state === "ready") {
-        this.drain(s);
-        s.send({ type: "drain", reason: cause });
-      }
-      return true;
-    }
+    if (this.drainLocal(agentId, cause)) return true;
     const broker = this.mesh.brokerOfAgent(agentId);
     if (broker === undefined) return false;
     this.mesh.drainAgent(broker, agentId, cause);
+    return true;
+  }
+
+  /** drainAgent for an agent of this broker; false when none holds the id here. */
+  private drainLocal(agentId: string, cause: string): boolean {
+    const s = this.registry.get(agentId);
+    if (s === undefined || s.state === "closed" || s.state === "awaiting_register") return false;
+    if (s.state === "ready") {
+      this.drain(s);
+      s.send({ type: "drain", reason: cause });
+    }
     return true;
   }
 
@@ -315,7 +319,7 @@ export class BrokerCore {
       deliverMessage: (to, from, payload, correlationId, trace) => messaging.deliverRemoteMessage(to, from, payload, correlationId, trace),
       serveRequest: (request) => messaging.serveRemoteRequest(request),
       requestAnswered: (id, answer) => messaging.remoteResponse(id, answer),
-      drainAgent: (agentId, cause) => void this.drainAgent(agentId, cause),
+      drainAgent: (agentId, cause) => void this.drainLocal(agentId, cause),
       onRemoteResult(taskId, outcome) {
         if (!tasks.remoteResult(taskId, outcome)) log.debug({ task_id: taskId, attempt: outcome.attempt }, "dropped a remote result (task ended or older attempt)");
       },

@@ -15,9 +15,13 @@ export interface PoolRecord {
   supervisor: string | null;
   /** The broker of that supervisor (the pool's decider while it holds the lease). */
   broker: string;
+  /** The pool's evaluation interval: the other brokers publish their figures at this pace. */
+  interval_ms: number;
 }
 
 export interface PoolMesh {
+  /** Whether there are other brokers to share with (a mesh). */
+  readonly shared: boolean;
   /**
    * Once per pool tick: publishes this broker's queued tasks per capability (`queued`) and its pools'
    * records, and refreshes what the others published. Resolves when done; never rejects.
@@ -45,6 +49,7 @@ export const DECISIONS_KEPT = 20;
 
 /** A single broker: nothing is remote, every lease is ours. */
 export class LocalPools implements PoolMesh {
+  readonly shared = false;
   private readonly kept = new Map<string, PoolEvent[]>();
 
   async sync(): Promise<void> {}

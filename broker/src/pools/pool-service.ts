@@ -59,6 +59,8 @@ export interface PoolServiceDeps {
 
 /** Shortest time between two pool ticks; each pool is evaluated on its own interval within them. */
 const MIN_TICK_MS = 50;
+/** The tick of a broker that knows no pool with a shorter interval. */
+const IDLE_TICK_MS = 1_000;
 
 export class PoolService {
   private readonly pools = new Map<string, PoolState>();
@@ -66,7 +68,10 @@ export class PoolService {
   private ticking = false;
   private closed = false;
 
-  constructor(private readonly deps: PoolServiceDeps) {}
+  constructor(private readonly deps: PoolServiceDeps) {
+    // Every broker of a mesh ticks, supervisor or not: it publishes its queued tasks for the others' pools.
+    this.schedule();
+  }
 
   /** A supervisor declares or updates a pool [POOL-3..POOL-7]; throws what refuses it. */
   declare(s: Session, f: Pool): void {
@@ -94,6 +99,9 @@ export class PoolService {
     Object.assign(state, { capabilities: [...f.capabilities], min: Math.min(f.min, max), max, asked: f.autoscale, settings, supervisor: s });
     this.pools.set(f.name, state);
     this.deps.log.info({ pool: f.name, supervisor: s.agentId, min: state.min, max: state.max }, "pool declared");
+    // A shorter interval than the tick's takes effect now.
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.schedule();
   }
 
@@ -181,12 +189,13 @@ export class PoolService {
   }
 
   private recordOf(p: PoolState): PoolRecord {
-    return { name: p.name, capabilities: p.capabilities, min: p.min, max: p.max, supervisor: p.supervisor?.agentId ?? null, broker: this.deps.brokerId };
+    return { name: p.name, capabilities: p.capabilities, min: p.min, max: p.max, supervisor: p.supervisor?.agentId ?? null, broker: this.deps.brokerId, interval_ms: p.settings.intervalMs };
   }
 
   private schedule(): void {
-    if (this.closed || this.timer !== undefined || this.pools.size === 0) return;
-    const every = Math.max(MIN_TICK_MS, Math.min(...[...this.pools.values()].map((p) => p.settings.intervalMs)));
+    if (this.closed || this.timer !== undefined) return;
+    const intervals = [IDLE_TICK_MS, ...[...this.pools.values()].map((p) => p.settings.intervalMs), ...this.deps.mesh.remoteRecords().map((r) => r.interval_ms)];
+    const every = Math.max(MIN_TICK_MS, Math.min(...intervals));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.tick().finally(() => this.schedule());
@@ -199,6 +208,7 @@ export class PoolService {
     if (this.ticking) return;
     this.ticking = true;
     try {
+      if (this.pools.size === 0 && !this.deps.mesh.shared) return;
       const capabilities = new Set<string>();
       for (const { record } of this.known().values()) for (const c of record.capabilities) capabilities.add(c);
       const queued = new Map([...capabilities].map((c) => [c, this.deps.queued(c)]));

@@ -33,6 +33,7 @@ interface PoolCommands {
 const QUEUED_TTL_MS = 5_000;
 
 export class RedisPools implements PoolMesh {
+  readonly shared = true;
   private readonly cmd: Redis & PoolCommands;
   private records: PoolRecord[] = [];
   private readonly queuedByBroker = new Map<string, Record<string, string>>();

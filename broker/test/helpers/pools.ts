@@ -52,6 +52,26 @@ export class TestPool implements AsyncDisposable {
     return p;
   }
 
+  /**
+   * `declare` for a supervisor that moved (its broker died): retried while the broker still answers
+   * pool_supervised (the old session looks live until the mesh takes its broker for dead).
+   */
+  static async declareWhenFree(url: string, pool: Omit<Pool, "type" | "ref" | "capabilities"> & { capabilities?: string[] }, options: TestPoolOptions = {}, timeoutMs = 15_000): Promise<TestPool> {
+    const sup = await Peer.register(url, { name: `supervisor-${pool.name}` });
+    const capability = options.capability ?? "work";
+    const p = new TestPool(sup, pool.name, { memberUrl: options.memberUrl ?? url, capability, capacity: options.capacity ?? 2, autoStart: options.autoStart ?? true });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await p.redeclare({ capabilities: [capability], ...pool });
+        return p;
+      } catch (err) {
+        if (!/pool_supervised/.test(String(err)) || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100)); // a retry pace, not a synchronisation
+      }
+    }
+  }
+
   /** Sends `pool` again (an update) and waits for its ack. */
   async redeclare(pool: Omit<Pool, "type" | "ref">): Promise<void> {
     const ref = `p${Math.random().toString(36).slice(2)}`;
