@@ -180,7 +180,8 @@ async function main(): Promise<void> {
     if (d.pool === "chart") decisions.push({ t: (e.at - t0) / 1000, from: d.from, to: d.to, reason: d.reason });
   }
   const title = `A pool (min ${min}, max ${max}, ${capacity} slots each) under a load ramp: ${decisions.length} decisions`;
-  const note = `autoscale ${JSON.stringify(autoscale)}; sampled from GET /v1/pools every 100 ms; markers from /v1/events; made by bench/src/pool-chart.ts`;
+  const a = autoscale;
+  const note = `step ${a.step}, interval ${a.interval_ms} ms, window ${a.window_ms} ms, stabilization ${a.stabilization_ms} ms, cooldown ${a.cooldown_ms} ms · GET /v1/pools every 100 ms · bench/src/pool-chart.ts`;
   writeFileSync(out, renderPoolChart(samples, decisions, { title, note, min, max, upThreshold: autoscale.up_threshold, downThreshold: autoscale.down_threshold, slots: capacity }));
   process.stdout.write(`${out}\n`);
   for (const d of decisions) process.stdout.write(`${d.t.toFixed(1)} s: ${d.from} -> ${d.to} (${d.reason})\n`);
