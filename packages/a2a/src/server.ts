@@ -11,7 +11,7 @@ import express, { type Request } from "express";
 import { A2A_PROTOCOL_VERSION, AGENT_CARD_PATH, type AgentCard, type AgentSkill } from "@a2a-js/sdk";
 import { DefaultRequestHandler, InMemoryTaskStore, type RequestContext } from "@a2a-js/sdk/server";
 import { agentCardHandler, jsonRpcHandler } from "@a2a-js/sdk/server/express";
-import { connect, type Client, type Logger } from "@agentwire/sdk";
+import { AgentwireError, ERROR_CODES, connect, isErrorCode, type Client, type Logger } from "@agentwire/sdk";
 import { MeshExecutor } from "./executor.js";
 
 export interface A2aHandlerOptions {
@@ -105,7 +105,15 @@ export function a2aHandler(options: A2aHandlerOptions = {}): A2aHandler {
   // The card names the URL it was fetched under, so it is right behind any prefix or port.
   router.use(`/${AGENT_CARD_PATH}`, (req, res, next) => {
     const base = `http://${req.headers.host ?? "localhost"}${prefix}`;
-    agentCardHandler({ agentCardProvider: () => cardFor(req, base) })(req, res, next);
+    cardFor(req, base).then(
+      (card) => agentCardHandler({ agentCardProvider: async () => card })(req, res, next),
+      // The registry could not be read: a token the broker refused, or no broker to ask.
+      (err: unknown) => {
+        const e = err instanceof AgentwireError ? err : undefined;
+        const status = e !== undefined && isErrorCode(e.code) ? ERROR_CODES[e.code].http : 502;
+        res.status(status).json({ error: { code: e?.code ?? "internal", message: err instanceof Error ? err.message : String(err) } });
+      },
+    );
   });
   router.use(
     jsonRpcHandler({

@@ -125,6 +125,16 @@ describe("the A2A agent mounted on the broker's port behind its auth", () => {
     expect(res.status).toBe(401);
   });
 
+  it("standalone over that broker, passes each request's token on: none gets the broker's 401", async () => {
+    await using standalone = await a2aServer({ url: `ws://127.0.0.1:${b.address.port}/` });
+    const refused = await fetch(`${standalone.url}/${AGENT_CARD_PATH}`);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    const card = await fetch(`${standalone.url}/${AGENT_CARD_PATH}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(card.status).toBe(200);
+    expect(((await card.json()) as { skills: { id: string }[] }).skills.map((s) => s.id)).toContain("math.add");
+  });
+
   it("serves the card and runs a task with the token", async () => {
     const authed: typeof fetch = (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), authorization: `Bearer ${TOKEN}` } });
     const factory = new ClientFactory(

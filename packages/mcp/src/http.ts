@@ -12,6 +12,8 @@ import { openBridge, type Bridge, type BridgeOptions } from "./bridge.js";
 import { createMcpServer } from "./server.js";
 
 const MAX_BODY_BYTES = 4 << 20;
+/** Sessions kept at once; past it the oldest is closed (a client that vanished without DELETE leaves one behind). */
+const MAX_SESSIONS = 1_000;
 
 interface McpSession {
   transport: StreamableHTTPServerTransport;
@@ -64,7 +66,10 @@ export function mcpHttpHandler(bridgeOptions: (req: IncomingMessage) => BridgeOp
     }
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => void sessions.set(sid, { transport, token }),
+      onsessioninitialized: (sid) => {
+        if (sessions.size >= MAX_SESSIONS) void sessions.values().next().value?.transport.close();
+        sessions.set(sid, { transport, token });
+      },
     });
     transport.onclose = () => {
       if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);

@@ -132,6 +132,8 @@ describe.each(transports)("agentwire-mcp over %s", (_name, open) => {
       .start();
     await waitFor(() => (changes >= 1 ? true : undefined), 10_000, "list_changed after the agent registered");
     expect(await names()).toContain("echo.say");
+    // Its input and output are strings: MCP wants objects, so they travel as `input` and `output`.
+    expect((await c.mcp.callTool({ name: "echo.say", arguments: { input: "hi" } })).structuredContent).toEqual({ output: "hi" });
     const seen = changes;
     await echo.close();
     await waitFor(() => (changes > seen ? true : undefined), 10_000, "list_changed after the agent left");
