@@ -12,7 +12,7 @@ import { openBridge, type Bridge, type BridgeOptions } from "./bridge.js";
 import { createMcpServer } from "./server.js";
 
 const MAX_BODY_BYTES = 4 << 20;
-/** Sessions kept at once; past it the oldest is closed (a client that vanished without DELETE leaves one behind). */
+/** Sessions kept at once by default; past it the oldest is closed (a client that vanished without DELETE leaves one behind). */
 const MAX_SESSIONS = 1_000;
 
 interface McpSession {
@@ -30,7 +30,8 @@ export interface McpHttpHandler {
  * A Node HTTP handler for MCP over Streamable HTTP. `bridgeOptions(req)` says which broker and token a
  * new session's bridge uses; sessions of the same URL and token share one.
  */
-export function mcpHttpHandler(bridgeOptions: (req: IncomingMessage) => BridgeOptions): McpHttpHandler {
+export function mcpHttpHandler(bridgeOptions: (req: IncomingMessage) => BridgeOptions, limits: { maxSessions?: number } = {}): McpHttpHandler {
+  const maxSessions = limits.maxSessions ?? MAX_SESSIONS;
   const sessions = new Map<string, McpSession>();
   const bridges = new Map<string, Promise<Bridge>>();
 
@@ -67,7 +68,7 @@ export function mcpHttpHandler(bridgeOptions: (req: IncomingMessage) => BridgeOp
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => {
-        if (sessions.size >= MAX_SESSIONS) void sessions.values().next().value?.transport.close();
+        if (sessions.size >= maxSessions) void sessions.values().next().value?.transport.close();
         sessions.set(sid, { transport, token });
       },
     });

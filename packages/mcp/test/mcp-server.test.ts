@@ -3,6 +3,8 @@
  * (the bin as a child process), over Streamable HTTP (the bin with --http), and mounted on the broker's
  * port at /mcp behind its bearer auth.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -13,7 +15,7 @@ import { createAgent, z, type Agent } from "@agentwire/sdk";
 import { repoRoot, run, startBroker, waitFor, type BrokerProcess, type Child } from "@agentwire/testkit";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mcpMount } from "../src/index.js";
+import { mcpHttpHandler, mcpMount } from "../src/index.js";
 import { startMathAgent, Steps, type WaitLog } from "./mesh.js";
 
 const BIN = join(repoRoot(), "packages", "mcp", "dist", "src", "bin.js");
@@ -176,6 +178,26 @@ describe("agentwire-mcp mounted on the broker's port at /mcp", () => {
       expect(result.structuredContent).toEqual({ sum: 42 });
     } finally {
       await mcp.close();
+    }
+  });
+});
+
+describe("mcpHttpHandler's session bound", () => {
+  it("closes the oldest session once maxSessions are open: its next request is told the session is unknown", async () => {
+    const handler = mcpHttpHandler(() => ({ url: broker.url }), { maxSessions: 2 });
+    const server = createServer((req, res) => void handler.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+    const clients = [0, 1, 2].map(() => new McpClient({ name: "test", version: "1.0.0" }));
+    try {
+      for (const mcp of clients) await mcp.connect(new StreamableHTTPClientTransport(url));
+      await expect(clients[0]!.listTools()).rejects.toThrow(/unknown MCP session|404/);
+      for (const mcp of clients.slice(1)) expect((await mcp.listTools()).tools.map((t) => t.name)).toContain("math.add");
+    } finally {
+      await Promise.allSettled(clients.map((c) => c.close()));
+      await handler.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
