@@ -392,6 +392,33 @@ describe("schema migrations", () => {
   }, 60_000);
 });
 
+describe("trace context [TRACE-7]", () => {
+  it("a traced task's events keep its traceparent and tracestate in data and its traceparent in metadata; an untraced task's keep neither", async () => {
+    const url = await freshDatabase(server);
+    await using broker = await startBroker(["--events", url]);
+    await using agent = await Peer.register(broker.url, { capabilities: [{ name: "trace.echo" }] });
+    agent.serve(Peer.echo);
+    await using client = await Peer.register(broker.url, {});
+    const trace = { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "vendor1=opaque" };
+    const traced = await client.submit("trace.echo", 1, trace);
+    const plain = await client.submit("trace.echo", 2);
+    for (const id of [traced, plain]) await client.next("result", (r) => r.task_id === id);
+    const rows = await waitFor(async () => {
+      const r = await query<{ stream: string; type: string; tp: string | null; ts: string | null; mtp: string | null }>(
+        url,
+        "SELECT stream, type, data->>'traceparent' AS tp, data->>'tracestate' AS ts, metadata->>'traceparent' AS mtp FROM agentwire_events WHERE stream IN ($1, $2) ORDER BY position",
+        [`task-${traced}`, `task-${plain}`],
+      );
+      return r.filter((e) => e.type === "task.succeeded").length === 2 ? r : undefined;
+    }, 10_000, "both tasks' events written");
+    for (const e of rows) {
+      const want = e.stream === `task-${traced}` ? [trace.traceparent, trace.tracestate, trace.traceparent] : [null, null, null];
+      expect([e.type, e.tp, e.ts, e.mtp]).toEqual([e.type, ...want]);
+    }
+    expect(rows.filter((e) => e.stream === `task-${traced}`).map((e) => e.type)).toEqual(LIFECYCLE);
+  }, 60_000);
+});
+
 describe("retention [EVT-7]", () => {
   it("--events-retention prunes events older than it, in batches, while new ones are written", async () => {
     const url = await freshDatabase(server);
