@@ -258,6 +258,35 @@ describe.skipIf(!HAVE_BROKER)("agent pools against a real broker [POOL-1..POOL-1
   }, 150_000);
 });
 
+describe.skipIf(!HAVE_BROKER)("a pool across a broker restart [POOL-5]", () => {
+  it("the supervisor declares the pool again once its session is back, and the members serve again", async () => {
+    await using broker = await sdkBroker();
+    await using pool = await createPool({
+      url: broker.url,
+      name: "phoenix",
+      min: 2,
+      max: 3,
+      logger,
+      backoff,
+      template: (i) => createAgent({ ...i, name: "phoenix", logger, backoff }).capability("phoenix.echo", { input: z.string() }, (s) => s),
+    });
+    const ids = pool.members.map((m) => m.id).sort();
+    const declaredAgain = nextEvent(pool, (e): e is Extract<PoolEvent, { type: "declared" }> => e.type === "declared" && e.again, 30_000, "the pool declared again");
+    await broker.restart(); // a broker that forgot everything: the pool, its supervisor, its members
+    await declaredAgain;
+    const view = await waitFor(async () => {
+      const { pools } = (await (await fetch(`${broker.http}/v1/pools`)).json()) as { pools: { name: string; supervisor: string | null; members: { agent_id: string }[] }[] };
+      const p = pools.find((v) => v.name === "phoenix");
+      return p !== undefined && p.members.length === 2 ? p : undefined;
+    }, 30_000, "the pool with its supervisor and both members again");
+    expect(view.supervisor).toBe(pool.client.id);
+    expect(view.members.map((m) => m.agent_id).sort()).toEqual(ids); // the same members reconnected; none was replaced
+    expect(pool.members.map((m) => m.id).sort()).toEqual(ids);
+    await using client = await connect({ url: broker.url, logger, backoff });
+    await expect(client.submit("phoenix.echo", "again")).resolves.toBe("again");
+  }, 90_000);
+});
+
 function pythonWithMsgpack(): string | undefined {
   try {
     execFileSync("/usr/bin/python3", ["-c", "import msgpack, websockets"], { stdio: "ignore" });
