@@ -176,7 +176,7 @@ export class AgentPool implements AsyncDisposable {
 
   /** Starts members until there are `min`; resolves once they run, rejects when one could not start. */
   async fill(): Promise<void> {
-    this.reconcile(this.declaration.min);
+    this.reconcile(this.declaration.min, true);
     await Promise.all([...this.slots.values()].map((s) => s.member.started));
   }
 
@@ -200,20 +200,23 @@ export class AgentPool implements AsyncDisposable {
     for (const w of this.watchers) w(e);
   }
 
-  private reconcile(desired: number): void {
-    for (let n = this.size; n < desired; n++) this.startMember(0);
+  /** Starts members until there are `desired`; a template that throws fails `fill()`, and is logged on a scale or restart. */
+  private reconcile(desired: number, strict = false): void {
+    for (let n = this.size; n < desired; n++) {
+      try {
+        this.startMember(0);
+      } catch (err) {
+        if (strict) throw err;
+        this.logger.error({ err, pool: this.name }, "could not build a pool member");
+        return;
+      }
+    }
   }
 
   private startMember(crashes: number): void {
     const index = this.seq++;
     const instance: PoolInstance = { url: this.options.url, pool: this.name, agentId: `${this.name}-${this.run}-${index}`, index };
-    let member: PoolMember;
-    try {
-      member = this.spawn(instance);
-    } catch (err) {
-      this.logger.error({ err, agent_id: instance.agentId }, "could not build a pool member");
-      throw err;
-    }
+    const member = this.spawn(instance);
     const slot: Slot = { member, index, state: "running", startedAt: Date.now(), crashes };
     this.slots.set(member.id, slot);
     void member.started.then(
@@ -233,7 +236,12 @@ export class AgentPool implements AsyncDisposable {
       const timer: Timer = unref(
         setTimeout(() => {
           this.restarts.delete(timer);
-          if (this.closing === undefined) this.startMember(crashes);
+          if (this.closing !== undefined) return;
+          try {
+            this.startMember(crashes);
+          } catch (err) {
+            this.logger.error({ err, pool: this.name }, "could not build a pool member");
+          }
         }, restartInMs),
       );
       this.restarts.add(timer);
@@ -302,7 +310,15 @@ export async function createPool(options: PoolOptions): Promise<AgentPool> {
   } else {
     const o = options as ProcessPoolOptions;
     const spec = { command: o.command, args: o.args ?? [], env: o.env ?? {}, cwd: o.cwd, stdio: o.stdio ?? "inherit", killGraceMs: o.kill_grace_ms ?? 5_000 };
-    spawn = (instance) => processMember(spec, instance);
+    spawn = (instance) => {
+      const member = processMember(spec, instance);
+      // Not started at all (ENOENT, EACCES): the command cannot work, for this member or any other.
+      const started = member.started.catch((err: Error) => {
+        throw new InvalidPoolOptionsError(`pool ${options.name}: command ${JSON.stringify(spec.command)} could not be started: ${err.message}`, { cause: err });
+      });
+      started.catch(() => undefined);
+      return { ...member, started };
+    };
   }
   const declaration = { type: "pool" as const, name: options.name, capabilities: capabilities ?? [], min: options.min, max: options.max, autoscale: options.autoscale };
   const frame = PoolSchema.safeParse({ ...declaration, ref: "p" });

@@ -127,6 +127,10 @@ describe.skipIf(!HAVE_BROKER)("agent pools against a real broker [POOL-1..POOL-1
     const stray = () => createAgent({ url: broker.url, name: "w", logger, backoff }).capability("pool.taken", { input: z.unknown() }, () => 1);
     await expect(createPool({ url: broker.url, name: "refused", min: 1, max: 1, logger, backoff, template: stray })).rejects.toBeInstanceOf(InvalidPoolOptionsError);
 
+    const missing = await createPool({ url: broker.url, name: "missing", min: 1, max: 1, logger, backoff, capabilities: ["x"], command: join(ROOT, "no-such-program") }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(InvalidPoolOptionsError);
+    expect((missing as Error).message).toMatch(/could not be started: spawn .*ENOENT/);
+
     await using first = await createPool({ url: broker.url, name: "taken", min: 1, max: 1, logger, backoff, template: member });
     expect(first.size).toBe(1);
     await expect(createPool({ url: broker.url, name: "taken", min: 1, max: 1, logger, backoff, template: member })).rejects.toBeInstanceOf(PoolSupervisedError);
