@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { connect, type Client } from "@agentwire/sdk";
-import { repoRoot, startBroker, waitFor, type BrokerProcess } from "@agentwire/testkit";
+import { repoRoot, run, startBroker, waitFor, type BrokerProcess } from "@agentwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mcpAgent, TOOL_ERROR, type McpAgent } from "../src/index.js";
 
@@ -62,5 +62,23 @@ describe("mcpAgent", () => {
 
   it("fails the task with mcp.tool_error when the tool answers isError", async () => {
     await expect(client.submit("text.fails", {})).rejects.toMatchObject({ code: TOOL_ERROR, message: "it went wrong" });
+  });
+});
+
+describe("mcpAgent over Streamable HTTP", () => {
+  it("reaches a remote MCP server by URL; client.submit calls its tool", async () => {
+    const server = run(process.execPath, [SERVER, "--http"], { label: "text-server" });
+    const broker = await startBroker();
+    try {
+      const port = Number((await server.waitForLine(/^listening (\d+)$/))[1]);
+      await using bridged = await mcpAgent({ url: `http://127.0.0.1:${port}/mcp`, broker: broker.url, tools: ["shout"] });
+      expect(bridged.capabilities).toEqual(["shout"]);
+      expect(bridged.stderr).toBeNull();
+      await using client = await connect({ url: broker.url });
+      expect(await client.submit("shout", { text: "over http" })).toEqual({ text: "OVER HTTP" });
+    } finally {
+      await broker.stop();
+      await server.stop();
+    }
   });
 });
