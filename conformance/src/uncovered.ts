@@ -49,4 +49,8 @@ export const UNCOVERED: Readonly<Record<string, string>> = {
   "LIMIT-6": "rate limiting is optional (MAY) and its threshold is not announced, so a case cannot know when to expect rate_limited",
   "ERR-10": "a peer-internal decision (whether to retry); nothing on the wire shows it",
   "VER-5": "constrains what peers rely on, not what they send; nothing on the wire shows it",
+  "POOL-5": "a scale frame that is never sent: no bounded wait over the wire shows it was not merely late; checked by broker/test/pools.test.ts (the pool outlives its supervisor and another session may declare it)",
+  "POOL-7": AUTH,
+  "POOL-14": EVENTS,
+  "POOL-15": CRASH,
 };

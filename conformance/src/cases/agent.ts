@@ -221,6 +221,23 @@ export const agentCases: C[] = [
     },
   }),
   a({
+    id: "agent.broker-drain",
+    title: "after the broker's drain the agent finishes its in-flight task, reports it, then closes with 1000",
+    spec: ["DRAIN-8", "DRAIN-5", "TRANS-8"],
+    level: "SHOULD",
+    async run(ctx) {
+      const s = await ctx.registered();
+      const id = ctx.task(s, "conformance.slow", { ms: 800, steps: 1 });
+      await s.peer.next("progress", (p) => p.task_id === id, ctx.timeoutMs, "the first progress of a slow task");
+      // As a broker sends it when it drains the agent itself (a pool scale-down, an operator) [DRAIN-7].
+      s.peer.send({ type: "drain", reason: "conformance drain check" });
+      const r = await resultFor(s, id, ctx.timeoutMs, "the in-flight task's result after drain");
+      check(r.ok, `the drained task failed: ${show(r.error)}`);
+      const closed = await s.peer.closedWithin(ctx.timeoutMs, "the agent to close after its work was done");
+      checkEqual(closed.code, CLOSE_CODES.normal, "close code");
+    },
+  }),
+  a({
     id: "agent.goaway-drain",
     title: "after goaway the agent finishes its in-flight task, reports it, then closes with 1000",
     spec: ["SHUT-6", "DRAIN-5", "TRANS-8"],
