@@ -16,6 +16,7 @@ import { measureScale, type ScaleResult } from "./scale.js";
 import type { Scenario } from "./scenario.js";
 import { relay } from "./scenarios/relay.js";
 import { agentwireMemoryStores } from "./scenarios/agentwire-memory.js";
+import { agentwireMemoryDashboard } from "./scenarios/agentwire-memory-dashboard.js";
 import { agentwireRaw } from "./scenarios/agentwire-raw.js";
 import { http } from "./scenarios/http.js";
 import { nats, NATS_SERVER } from "./scenarios/nats.js";
@@ -30,7 +31,7 @@ import { checkReport, checkTargets } from "./targets.js";
  * Run order: in-memory and peer scenarios, then the Redis ones; ratio columns key on scenario names.
  * The event store variants (optional: run when named) sit next to the scenario they vary.
  */
-const SCENARIOS: Scenario[] = [relay, ...agentwireMemoryStores, agentwireRaw, http, nats, socketio, meshBaseline, ...agentwireMeshStores, agentwireMeshRaw, bullmq, seedBrpop];
+const SCENARIOS: Scenario[] = [relay, ...agentwireMemoryStores, agentwireMemoryDashboard, agentwireRaw, http, nats, socketio, meshBaseline, ...agentwireMeshStores, agentwireMeshRaw, bullmq, seedBrpop];
 /** Rows compared with the zero-logic mesh baseline as well as with the relay. */
 const MESH = new Set([meshBaseline.name, ...agentwireMeshStores.map((s) => s.name), agentwireMeshRaw.name]);
 /** The stores the in-flight heap figure is measured with (pg-durable keeps the same buffer; its submits would be refused while the server is frozen). */

@@ -24,6 +24,8 @@ async function main(): Promise<void> {
       return relayWorker(args[0] ?? "");
     case "sdk-agent":
       return sdkAgent(args[0] ?? "", Number(args[1] ?? 1024));
+    case "dashboard-viewer":
+      return dashboardViewer(args[0] ?? "", Number(args[1] ?? 2000));
     case "raw-agent":
       return rawAgent(args[0] ?? "", Number(args[1] ?? 1024), args[2] === "hold");
     case "nats-responder":
@@ -78,6 +80,29 @@ function relayWorker(url: string): void {
     const [slot, id, payload] = packr.unpack(data) as [number, number, unknown];
     ws.send(packr.pack([slot, id, payload]));
   });
+}
+
+/**
+ * What an open dashboard costs the broker: its one live stream (`GET /v1/dashboard/live`) at the rate
+ * the page asks, read and parsed as the page does (the page's rendering is the browser's, not the broker's).
+ */
+async function dashboardViewer(http: string, rate: number): Promise<void> {
+  const res = await fetch(`${http}/v1/dashboard/live?rate=${rate}`);
+  if (!res.ok || res.body === null) throw new Error(`dashboard stream: ${res.status}`);
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let stats = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) !== -1) {
+      const message = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = message.split("\n").find((l) => l.startsWith("data: "));
+      if (data !== undefined) JSON.parse(data.slice(6));
+      if (message.startsWith("event: stats") && ++stats === 1) ready({ rate });
+    }
+  }
 }
 
 async function sdkAgent(url: string, capacity: number): Promise<void> {
