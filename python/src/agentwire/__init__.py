@@ -17,6 +17,7 @@ from .errors import (
     AgentwireError,
     AlreadyRegisteredError,
     BadFrameError,
+    BadWorkflowError,
     CancelledError,
     ClosedError,
     ConnectError,
@@ -29,6 +30,8 @@ from .errors import (
     InvalidInputError,
     InvalidOutputError,
     InvalidPoolOptionsError,
+    LimitExceededError,
+    MappingFailedError,
     NoAgentsError,
     NoRespondersError,
     NotFoundError,
@@ -41,15 +44,19 @@ from .errors import (
     SlowConsumerError,
     TimeoutError,
     UnauthorizedError,
+    UnknownRunError,
     UnknownTaskError,
     UnknownTypeError,
+    UnknownWorkflowError,
     UnsupportedVersionError,
+    WorkflowExistsError,
     error_from_code,
 )
 from .handle import TaskHandle
 from .topics import is_pattern, is_topic, topic_matches
 from .trace import TraceContext, current_trace
 from .types import AgentInfo, Backoff, Capability, Done, Message, Progress
+from .workflow import RunEvent, RunHandle, ref, tpl
 
 __version__ = "0.1.0"
 
@@ -65,4 +72,6 @@ __all__ = [
     "SlowConsumerError", "Subscription", "TaskContext", "TaskHandle", "TimeoutError", "TraceContext", "UnauthorizedError",
     "UnknownTaskError", "UnknownTypeError", "UnsupportedVersionError", "connect", "decode_payload", "encode_payload",
     "current_trace", "error_from_code", "is_pattern", "is_topic", "topic_matches",
+    "BadWorkflowError", "LimitExceededError", "MappingFailedError", "RunEvent", "RunHandle", "UnknownRunError",
+    "UnknownWorkflowError", "WorkflowExistsError", "ref", "tpl",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 
 from .codec import Frame, decode_payload, encode_payload
 from .session import Session
@@ -17,6 +17,7 @@ from .handle import TaskEvent, TaskHandle, watcher
 from .topics import is_pattern, is_topic
 from .trace import TraceContext, reset_trace, trace_fields, use_trace
 from .types import AgentInfo, AgentStatus, Backoff, Message, Priority, Strategy
+from .workflow import RunHandle, run_watcher
 
 log = logging.getLogger("agentwire")
 
@@ -131,6 +132,42 @@ class Client:
         """Cancels a task this session submitted [TASK-29]; returns once the broker acknowledged."""
         await self.session.when_ready()
         await self.session.call({"type": "cancel", "task_id": task_id, "reason": reason, "ref": self.session.next_id("c")})
+
+    # ---- workflow runs --------------------------------------------------------------------------
+
+    async def run_workflow(self, workflow: Mapping[str, Any], input: Any = None, *, watch: bool = True) -> RunHandle[Any]:
+        """Starts a workflow run; returns its handle once the broker accepted it [WF-17].
+
+        ``workflow`` is a definition dict (protocol/schema/workflow.schema.json) or ``{"name": ...,
+        "version": ...}`` of a registered one. ``watch=False``: no events, only the result. Raises the
+        broker's refusal as its class: BadWorkflowError (``details["path"]``), UnknownWorkflowError...
+        """
+        await self._ready()
+        frame: Frame = {"type": "run", "ref": self.session.next_id("r"), "workflow": dict(workflow),
+                        "input": encode_payload(input), "watch": None if watch else False}
+        return await self._follow_run(frame, lambda answer: answer["run_id"])
+
+    async def watch_run(self, run_id: str) -> RunHandle[Any]:
+        """Follows a run started elsewhere, by id: its events from now on, then its result [WF-21]."""
+        await self._ready()
+        return await self._follow_run({"type": "run_watch", "run_id": run_id, "ref": self.session.next_id("w")}, lambda _: run_id)
+
+    async def _follow_run(self, frame: Frame, run_id_of: Callable[[Frame], str]) -> RunHandle[Any]:
+        holder: list[RunHandle[Any]] = []
+
+        def answered(answer: Frame) -> None:
+            # Synchronous, in the frame loop: the watcher exists before the run's first event.
+            handle: RunHandle[Any] = RunHandle(run_id_of(answer), self.cancel_run)
+            holder.append(handle)
+            self.session.watch_run(handle.id, run_watcher(handle))
+
+        await self.session.call(frame, answered)
+        return holder[0]
+
+    async def cancel_run(self, run_id: str) -> None:
+        """Cancels a run [WF-20]; returns once the broker acknowledged."""
+        await self.session.when_ready()
+        await self.session.call({"type": "run_cancel", "run_id": run_id, "ref": self.session.next_id("c")})
 
     # ---- messages -------------------------------------------------------------------------------
 

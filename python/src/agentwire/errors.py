@@ -34,6 +34,12 @@ REGISTRY_RETRYABLE: dict[str, bool] = {
     "slow_consumer": True,
     "shutting_down": True,
     "pool_supervised": True,
+    "bad_workflow": False,
+    "unknown_workflow": False,
+    "workflow_exists": False,
+    "unknown_run": False,
+    "mapping_failed": False,
+    "limit_exceeded": False,
     "internal": True,
 }
 
@@ -183,6 +189,42 @@ class PoolSupervisedError(AgentwireError):
     code = "pool_supervised"
 
 
+class BadWorkflowError(AgentwireError):
+    """v1.2: a workflow definition breaks WF-1..WF-4; ``details["path"]`` names the field (WF-2)."""
+
+    code = "bad_workflow"
+
+
+class UnknownWorkflowError(AgentwireError):
+    """v1.2: no workflow of that name (and version) is registered (WF-2)."""
+
+    code = "unknown_workflow"
+
+
+class WorkflowExistsError(AgentwireError):
+    """v1.2: another definition is registered under that name and version (WF-5)."""
+
+    code = "workflow_exists"
+
+
+class UnknownRunError(AgentwireError):
+    """v1.2: the broker knows no run of that id (WF-20, WF-21)."""
+
+    code = "unknown_run"
+
+
+class MappingFailedError(AgentwireError):
+    """v1.2: a workflow mapping points at a missing value; ``details["pointer"]`` names it (WF-8)."""
+
+    code = "mapping_failed"
+
+
+class LimitExceededError(AgentwireError):
+    """v1.2: a step output or a run's duration passed its definition's limit; ``details["limit"]`` names it (WF-14)."""
+
+    code = "limit_exceeded"
+
+
 class InternalError(AgentwireError):
     code = "internal"
 
@@ -232,7 +274,8 @@ ERROR_CLASSES: dict[str, type[AgentwireError]] = {
         ForbiddenError, NotRegisteredError, AlreadyRegisteredError, DuplicateAgentError, InvalidInputError,
         InvalidOutputError, NoAgentsError, NoRespondersError, UnknownTaskError, NotFoundError, TimeoutError,
         DeadlineExceededError, CancelledError, AgentLostError, OverloadedError, RateLimitedError,
-        SlowConsumerError, ShuttingDownError, PoolSupervisedError, InternalError,
+        SlowConsumerError, ShuttingDownError, PoolSupervisedError, BadWorkflowError, UnknownWorkflowError,
+        WorkflowExistsError, UnknownRunError, MappingFailedError, LimitExceededError, InternalError,
     )
 }
 

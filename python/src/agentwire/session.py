@@ -31,6 +31,14 @@ class TaskWatcher(Protocol):
     def fail(self, err: AgentwireError) -> None: ...
 
 
+class RunWatcher(Protocol):
+    """Follows a workflow run (SPEC §21): its events and its result."""
+
+    def event(self, frame: Frame) -> None: ...
+    def result(self, frame: Frame) -> None: ...
+    def fail(self, err: AgentwireError) -> None: ...
+
+
 class Handlers:
     """Frames the session hands up instead of handling them itself (set by Agent and Client)."""
 
@@ -80,6 +88,8 @@ class Session:
         self._seq = 0
         self._refs: dict[str, tuple[asyncio.Future[Frame], Callable[[Frame], None] | None]] = {}
         self._tasks: dict[str, TaskWatcher] = {}
+        #: Workflow runs followed, kept across reconnects like tasks (``run_watch`` again, WF-21).
+        self._runs: dict[str, RunWatcher] = {}
         self._requests: dict[str, asyncio.Future[Frame]] = {}
         self._ready_waiters: list[asyncio.Future[None]] = []
         self._beats: asyncio.Task[None] | None = None
@@ -178,6 +188,12 @@ class Session:
     def unwatch_task(self, task_id: str) -> None:
         self._tasks.pop(task_id, None)
 
+    def watch_run(self, run_id: str, watcher: RunWatcher) -> None:
+        self._runs[run_id] = watcher
+
+    def unwatch_run(self, run_id: str) -> None:
+        self._runs.pop(run_id, None)
+
     def beat(self) -> None:
         """Sends a heartbeat now, with the agent's load when it has one [HB-1]."""
         self.send({"type": "heartbeat", **(self._load() if self._load else {})})
@@ -226,7 +242,7 @@ class Session:
             self._on_registered(frame)
         elif kind == "error":
             self._on_error(frame)
-        elif kind in ("accepted", "ack", "agents"):
+        elif kind in ("accepted", "ack", "agents", "run_accepted"):
             entry = self._refs.pop(frame.get("ref", ""), None)
             if entry is not None:
                 fut, on_answer = entry
@@ -242,6 +258,14 @@ class Session:
             watcher = self._tasks.pop(frame.get("task_id", ""), None)
             if watcher is not None:
                 watcher.result(frame)
+        elif kind == "run_event":
+            run = self._runs.get(frame.get("run_id", ""))
+            if run is not None:
+                run.event(frame)
+        elif kind == "run_result":
+            run = self._runs.pop(frame.get("run_id", ""), None)
+            if run is not None:
+                run.result(frame)
         elif kind == "response":
             fut = self._requests.get(frame.get("id", ""))
             if fut is not None and not fut.done():
@@ -327,6 +351,17 @@ class Session:
                     watcher.fail(ConnectionLostError(f"task {task_id} could not be followed after the reconnect ({err})"))
 
             fut.add_done_callback(done)
+        # Runs too (the broker owns them): events from now on, then the result [WF-21].
+        for run_id, run in list(self._runs.items()):
+            fut = self.call({"type": "run_watch", "run_id": run_id, "ref": self.next_id("w")})
+
+            def watched(f: asyncio.Future[Frame], run_id: str = run_id, run: RunWatcher = run) -> None:
+                err = f.exception()
+                if err is not None and self._runs.get(run_id) is run:
+                    del self._runs[run_id]
+                    run.fail(ConnectionLostError(f"run {run_id} could not be followed after the reconnect ({err})"))
+
+            fut.add_done_callback(watched)
 
     def _on_close(self) -> None:
         if self._beats is not None:
@@ -338,7 +373,7 @@ class Session:
                 log.warning("connection to the broker lost (%s); reconnecting", self._conn.last_failure)
         keep = self._state != "closed" and self._reattach > 0
         self._fail_all(ConnectionLostError(f"connection to the broker {self._conn.last_failure}"), keep_tasks=keep)
-        if keep and self._tasks and self._detached is None:
+        if keep and (self._tasks or self._runs) and self._detached is None:
             self._detached = asyncio.get_running_loop().call_later(self._reattach, self._give_up_tasks)
         if self._state == "closed":
             self._reject_ready(self._fatal or ClosedError())
@@ -348,8 +383,9 @@ class Session:
     def _give_up_tasks(self) -> None:
         self._detached = None
         tasks, self._tasks = list(self._tasks.values()), {}
-        for w in tasks:
-            w.fail(ConnectionLostError("the connection to the broker did not come back in time to follow the task"))
+        runs, self._runs = list(self._runs.values()), {}
+        for w in [*tasks, *runs]:
+            w.fail(ConnectionLostError("the connection to the broker did not come back in time to follow the task or run"))
 
     def _fail_all(self, err: AgentwireError, keep_tasks: bool = False) -> None:
         refs, self._refs = list(self._refs.values()), {}
@@ -364,7 +400,8 @@ class Session:
                 self._detached.cancel()
                 self._detached = None
             tasks, self._tasks = list(self._tasks.values()), {}
-            for w in tasks:
+            runs, self._runs = list(self._runs.values()), {}
+            for w in [*tasks, *runs]:
                 w.fail(err)
 
     def _reject_ready(self, err: AgentwireError) -> None:
