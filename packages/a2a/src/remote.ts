@@ -50,9 +50,11 @@ export async function a2aAgent(options: A2aAgentOptions): Promise<A2aAgent> {
     const onAbort = (): void => {
       if (taskId !== undefined) void a2a.cancelTask({ tenant: "", id: taskId, metadata: {} }, callOptions).catch(() => undefined);
     };
+    // Registered before the stream's own listener: the cancel is sent, then the stream is dropped, so the
+    // handler ends even when the remote agent never reports `canceled`.
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     try {
-      const stream = a2a.sendMessageStream({ tenant: "", message: userMessage([dataPart(input)], metadata), configuration: undefined, metadata: {} }, { ...callOptions, signal: undefined });
+      const stream = a2a.sendMessageStream({ tenant: "", message: userMessage([dataPart(input)], metadata), configuration: undefined, metadata: {} }, { ...callOptions, signal: ctx.signal });
       for await (const event of stream) {
         const p = event.payload;
         if (p === undefined) continue;

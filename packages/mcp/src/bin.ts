@@ -78,7 +78,10 @@ async function main(): Promise<void> {
     console.log = console.error;
     const bridge = await openBridge(options);
     const server = createMcpServer(bridge.client, bridge.catalog);
-    server.onclose = () => void bridge.close().then(() => process.exit(0));
+    const stop = (): void => void bridge.close().then(() => process.exit(0));
+    server.onclose = stop;
+    // The MCP client closing our stdin ends the session; the broker connection would keep the process alive.
+    process.stdin.once("end", stop);
     await server.connect(new StdioServerTransport());
     return;
   }

@@ -201,3 +201,14 @@ describe("mcpHttpHandler's session bound", () => {
     }
   });
 });
+
+describe("agentwire-mcp over stdio, its lifetime", () => {
+  it("exits 0 once the MCP client closes its stdin", async () => {
+    const child = run(process.execPath, [BIN, "--url", broker.url], { label: "agentwire-mcp", stdio: ["pipe", "pipe", "pipe"] });
+    // Up and connected to the broker: it answers initialize.
+    child.proc.stdin!.write(`${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } })}\n`);
+    await child.waitForLine(/"id":1,.*"serverInfo"|"serverInfo".*"id":1/);
+    child.proc.stdin!.end();
+    expect(await child.exited).toBe(0);
+  });
+});
