@@ -6,111 +6,15 @@
  * on scale-down, lets the members the broker drained finish and leave, stopping any still there after
  * `grace_ms`. `close()` (and `await using`) stops every member and the supervisor session.
  */
-import { PoolSchema, type Autoscale, type Pool as PoolFrame, type Scale } from "@agentwire/wire";
-import { z } from "zod";
+import { PoolSchema, type Pool as PoolFrame, type Scale } from "@agentwire/wire";
 import { processMember } from "#pool-process";
-import type { Agent } from "./agent.js";
 import { connect, type Client } from "./client.js";
-import type { BackoffOptions } from "./connection.js";
 import { consoleLogger, unref, type Logger, type Timer } from "./log.js";
 import { InvalidPoolOptionsError, agentMember, type MemberExit, type PoolInstance, type PoolMember } from "./pool-member.js";
-import type { Transport } from "./transport.js";
+import { OptionsSchema, invalid, type PoolEvent, type PoolMemberInfo, type PoolOptions, type ProcessPoolOptions, type RestartOptions } from "./pool-options.js";
 
 export { InvalidPoolOptionsError, type MemberExit, type PoolInstance, type PoolMember } from "./pool-member.js";
-
-/** Restarts of members that died: `min_ms × 2^(n-1)` before the n-th restart in a row, at most `max_ms`. */
-export interface RestartOptions {
-  /** Delay before the first restart, ms (default 100). */
-  min_ms?: number;
-  /** Longest delay, ms (default 30000). */
-  max_ms?: number;
-  /** A member that stayed up this long resets the count, ms (default 10000). */
-  reset_after_ms?: number;
-}
-
-interface CommonPoolOptions {
-  /** The broker's WebSocket URL (the supervisor's and every member's). */
-  url: string;
-  /** The pool's name (id syntax); members register with `register.pool` = this. */
-  name: string;
-  /** Fewest members (0 allows scale to zero). */
-  min: number;
-  /** Most members. */
-  max: number;
-  token?: string;
-  /** Capability names the members offer; a template's default: those of the agent it builds (built once to read them, never started). */
-  capabilities?: string[];
-  /** The broker's autoscaler settings for this pool, clamped to the operator's limits [POOL-6]. */
-  autoscale?: Autoscale;
-  /** How long a member being drained may take to finish its tasks before it is stopped, ms (default 30000). */
-  grace_ms?: number;
-  restart?: RestartOptions;
-  logger?: Logger;
-  /** Reconnect backoff of the supervisor session and of template members built from the instance. */
-  backoff?: BackoffOptions;
-  transport?: Transport;
-}
-
-/** Members built in this process: `template(instance)` returns `createAgent({ ...instance, name })` with its capabilities. */
-export interface TemplatePoolOptions extends CommonPoolOptions {
-  template: (instance: PoolInstance) => Agent;
-}
-
-/**
- * Members as child processes: `command args`, with AGENTWIRE_URL, AGENTWIRE_POOL and
- * AGENTWIRE_INSTANCE_ID (its agent id) added to `env`. Draining it is the broker's `drain` frame;
- * stopping it is SIGTERM, then SIGKILL after `kill_grace_ms`.
- */
-export interface ProcessPoolOptions extends CommonPoolOptions {
-  command: string;
-  args?: readonly string[];
-  env?: Record<string, string>;
-  cwd?: string;
-  /** The children's stdout and stderr: this process's (default) or nowhere. */
-  stdio?: "inherit" | "ignore";
-  /** After SIGTERM, how long before SIGKILL, ms (default 5000). */
-  kill_grace_ms?: number;
-  capabilities: string[];
-}
-
-export type PoolOptions = TemplatePoolOptions | ProcessPoolOptions;
-
-/** What `pool.watch()` reports. */
-export type PoolEvent =
-  | { type: "declared"; again: boolean }
-  | { type: "scale"; frame: Scale }
-  | { type: "started"; id: string; index: number }
-  | { type: "draining"; id: string }
-  /** `restartInMs`: a replacement starts after that long; `left`: it was drained or left on purpose. */
-  | { type: "exited"; id: string; clean: boolean; detail: string; left: boolean; restartInMs: number | undefined }
-  | { type: "closed" };
-
-export interface PoolMemberInfo {
-  id: string;
-  index: number;
-  state: "running" | "draining";
-  pid: number | undefined;
-  agent: Agent | undefined;
-}
-
-const ms = z.number().int().min(0).max(86_400_000);
-const OptionsSchema = z
-  .object({
-    url: z.string(),
-    grace_ms: ms.optional(),
-    kill_grace_ms: ms.optional(),
-    restart: z.object({ min_ms: ms.optional(), max_ms: ms.optional(), reset_after_ms: ms.optional() }).strict().optional(),
-    template: z.custom<(i: PoolInstance) => Agent>((v) => typeof v === "function", "a function (instance) => Agent").optional(),
-    command: z.string().min(1).optional(),
-    args: z.array(z.string()).optional(),
-    env: z.record(z.string(), z.string()).optional(),
-    stdio: z.enum(["inherit", "ignore"]).optional(),
-  })
-  .refine((o) => (o.template === undefined) !== (o.command === undefined), { message: "give exactly one of template and command", path: ["template"] });
-
-function invalid(what: string, error: z.ZodError): InvalidPoolOptionsError {
-  return new InvalidPoolOptionsError(`${what}: ${z.prettifyError(error)}`, { details: { issues: error.issues } });
-}
+export type { PoolEvent, PoolMemberInfo, PoolOptions, ProcessPoolOptions, RestartOptions, TemplatePoolOptions } from "./pool-options.js";
 
 interface Slot {
   member: PoolMember;
@@ -185,7 +89,7 @@ export class AgentPool implements AsyncDisposable {
     this.closing ??= (async () => {
       for (const t of this.restarts) clearTimeout(t);
       this.restarts.clear();
-      await Promise.all([...this.slots.values()].map((s) => this.stopSlot(s)));
+      await Promise.all([...this.slots.values()].map((s) => this.retire(s, false)));
       await this.client.close();
       this.emit({ type: "closed" });
     })();
@@ -258,29 +162,28 @@ export class AgentPool implements AsyncDisposable {
     // The broker put these members into DRAINING and told them so [POOL-12]: they finish and leave.
     for (const id of frame.drain ?? []) {
       const slot = this.slots.get(id);
-      if (slot?.state === "running") this.drainSlot(slot, true);
+      if (slot?.state === "running") void this.retire(slot, true);
     }
     const desired = Math.min(this.declaration.max, Math.max(this.declaration.min, frame.to));
     if (frame.drain === undefined) {
       // A scale-down naming no member: the newest go.
       const newest = [...this.slots.values()].filter((s) => s.state === "running").sort((a, b) => b.index - a.index);
-      for (const slot of newest.slice(0, Math.max(0, this.size - desired))) this.drainSlot(slot, false);
+      for (const slot of newest.slice(0, Math.max(0, this.size - desired))) void this.retire(slot, false);
     }
     this.reconcile(desired);
   }
 
-  private drainSlot(slot: Slot, told: boolean): void {
-    slot.state = "draining";
-    this.emit({ type: "draining", id: slot.member.id });
-    const done = told || slot.member.agent !== undefined ? slot.member.drain(this.grace) : slot.member.stop();
-    done.catch((err: unknown) => this.logger.warn({ err, agent_id: slot.member.id }, "stopping a pool member failed"));
-  }
-
-  private stopSlot(slot: Slot): Promise<void> {
-    slot.state = "draining";
-    return (slot.member.agent !== undefined ? slot.member.drain(this.grace) : slot.member.stop()).catch((err: unknown) =>
-      this.logger.warn({ err, agent_id: slot.member.id }, "stopping a pool member failed"),
-    );
+  /**
+   * Takes a member out of the pool. An agent drains itself (telling the broker); a child process the
+   * broker told to drain gets `grace_ms` to exit, one it did not tell is stopped (SIGTERM, then SIGKILL).
+   */
+  private retire(slot: Slot, brokerTold: boolean): Promise<void> {
+    if (slot.state === "running") {
+      slot.state = "draining";
+      this.emit({ type: "draining", id: slot.member.id });
+    }
+    const done = brokerTold || slot.member.agent !== undefined ? slot.member.drain(this.grace) : slot.member.stop();
+    return done.catch((err: unknown) => this.logger.warn({ err, agent_id: slot.member.id }, "stopping a pool member failed"));
   }
 }
 
