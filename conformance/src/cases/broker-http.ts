@@ -6,7 +6,8 @@ import type { BrokerCtx } from "../broker-ctx.js";
 type C = Case<BrokerCtx>;
 const b = (c: Omit<C, "mode">): C => ({ ...c, mode: "broker" });
 
-async function http(ctx: BrokerCtx, method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; json: unknown; text: string; type: string }> {
+/** One HTTP request to the broker under test (skips the case without an HTTP base URL). */
+export async function http(ctx: BrokerCtx, method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; json: unknown; text: string; type: string }> {
   if (ctx.http === undefined) throw new Skip("no HTTP base URL (--http)");
   const init: RequestInit = { method, signal: AbortSignal.timeout(ctx.timeoutMs * 2) };
   if (body !== undefined || raw !== undefined) {
@@ -24,7 +25,7 @@ async function http(ctx: BrokerCtx, method: string, path: string, body?: unknown
   return { status: res.status, json, text, type: res.headers.get("content-type") ?? "" };
 }
 
-const errorCode = (json: unknown): unknown => (json as { error?: { code?: unknown } } | undefined)?.error?.code;
+export const errorCode = (json: unknown): unknown => (json as { error?: { code?: unknown } } | undefined)?.error?.code;
 
 export const httpCases: C[] = [
   b({

@@ -2,6 +2,7 @@
 import { encodePayload } from "@agentwire/wire";
 import { checkEqual, type Case } from "../case.js";
 import type { BrokerCtx } from "../broker-ctx.js";
+import { errorCode, http } from "./broker-http.js";
 
 type C = Case<BrokerCtx>;
 const b = (c: Omit<C, "mode">): C => ({ ...c, mode: "broker" });
@@ -87,6 +88,26 @@ export const traceCases: C[] = [
       target.peer.send({ type: "response", id: fwd2.id, payload: encodePayload(3) });
       const resp2 = await caller.peer.next("response", (r) => r.id === "req-2");
       checkEqual(traceOf(resp2), [undefined, undefined], "a response sent without trace context [traceparent, tracestate]");
+    },
+  }),
+  b({
+    id: "broker.trace.http",
+    title: "POST /v1/tasks takes traceparent and tracestate in its body like a submit: carried to the task, a malformed one 400 bad_frame",
+    spec: ["TRACE-3", "TRACE-4", "HTTP-6"],
+    level: "MUST",
+    async run(ctx) {
+      const cap = ctx.uniq("cap");
+      const agent = await ctx.agent([cap]);
+      const bad = await http(ctx, "POST", "/v1/tasks", { capability: cap, input: 1, traceparent: `00-${"0".repeat(32)}-00f067aa0ba902b7-01` });
+      checkEqual([bad.status, errorCode(bad.json)], [400, "bad_frame"], "a malformed traceparent [status, code]");
+      const ok = await http(ctx, "POST", "/v1/tasks", { capability: cap, input: 1, ...TRACE });
+      checkEqual(ok.status, 202, "POST /v1/tasks status");
+      const taskId = (ok.json as { task_id: string }).task_id;
+      const task = await agent.peer.next("task", (t) => t.task_id === taskId);
+      checkEqual(traceOf(task), [TRACEPARENT, TRACESTATE], "the task of an HTTP submit [traceparent, tracestate]");
+      agent.peer.send({ type: "result", task_id: taskId, ok: true, attempt: task.attempt });
+      await ctx.sync(agent.peer);
+      checkEqual(agent.peer.all("task").length, 1, "tasks routed (the malformed submit ran nothing)");
     },
   }),
   b({
