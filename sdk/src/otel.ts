@@ -62,10 +62,12 @@ export function traceContextOf(sc: SpanContext): TraceContext | undefined {
 class OpenTelemetryTracing implements Tracing {
   constructor(private readonly tracer: Tracer) {}
 
-  produce(operation: ProducerOperation, destination: string, parent: TraceContext | undefined): TraceSpan {
-    // A span active in the application's own context (a context manager is registered) is the closer parent.
+  produce(operation: ProducerOperation, destination: string, parent: TraceContext | undefined, explicit: boolean): TraceSpan {
+    // Unless the caller named the parent, a span active in the application's own context (a context
+    // manager is registered: e.g. a span the handler started) is closer than the handler's in scope.
     const active = context.active();
-    const parentContext = parent === undefined || trace.getSpan(active) !== undefined ? active : trace.setSpanContext(active, spanContextOf(parent));
+    const own = !explicit && trace.getSpan(active) !== undefined;
+    const parentContext = parent === undefined || own ? active : trace.setSpanContext(active, spanContextOf(parent));
     return this.start(`${operation} ${destination}`, SpanKind.PRODUCER, parentContext, { operationType: "send", operationName: operation, destination, messageId: undefined });
   }
 

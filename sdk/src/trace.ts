@@ -29,9 +29,10 @@ export interface TraceSpan {
 export interface Tracing {
   /**
    * A producer span for an outgoing frame to `destination` (capability, agent id or topic), child of
-   * `parent` (the handler's trace context in scope, if any) or of the tracer's current span.
+   * `parent`: the trace context the caller gave (`explicit`), or the handler's in scope, if any; the
+   * tracer may prefer a span of its own current context over one in scope, never over an explicit one.
    */
-  produce(operation: ProducerOperation, destination: string, parent: TraceContext | undefined): TraceSpan;
+  produce(operation: ProducerOperation, destination: string, parent: TraceContext | undefined, explicit: boolean): TraceSpan;
   /** A consumer span around a handler of a frame that came with `incoming` (its parent when present). */
   consume(operation: ConsumerOperation, destination: string, incoming: TraceContext | undefined, messageId: string | undefined): TraceSpan;
 }
@@ -60,7 +61,7 @@ export function traceOf(f: { traceparent?: string | undefined; tracestate?: stri
 export function produce(tracing: Tracing | undefined, operation: ProducerOperation, destination: string, given: TraceContext | undefined): { span: TraceSpan | undefined; trace: TraceContext | undefined } | undefined {
   const parent = given ?? scope.getStore();
   if (tracing === undefined) return parent === undefined ? undefined : { span: undefined, trace: parent };
-  const span = tracing.produce(operation, destination, parent);
+  const span = tracing.produce(operation, destination, parent, given !== undefined);
   return { span, trace: span.context ?? parent };
 }
 

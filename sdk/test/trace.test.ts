@@ -105,6 +105,14 @@ describe("trace context across a mesh, with OpenTelemetry", () => {
     expect(events.find((e) => e.type === "task.submitted")?.traceparent).toBe(`00-${traceId}-${submitOuter!.spanContext().spanId}-01`);
   });
 
+  it("a submit given a trace context of the caller's starts its producer span as that context's child", async () => {
+    exporter.reset();
+    const parent = { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" };
+    await client.submit("trace.outer", "go", { trace: parent });
+    const spans = await spansOf("0af7651916cd43dd8448eb211c80319c", 4);
+    expect(spans.get("submit trace.outer")?.parentSpanContext).toMatchObject({ spanId: "b7ad6b7169203331", isRemote: true });
+  });
+
   it("links a request across the brokers to the responder's consumer span, in whose trace context the handler runs", async () => {
     exporter.reset();
     const answered = await client.request<string>({ capability: "trace.ask" }, 1);
