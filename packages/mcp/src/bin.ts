@@ -7,6 +7,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { DEFAULTS } from "@agentwire/sdk";
 import { openBridge } from "./bridge.js";
 import { mcpHttpHandler } from "./http.js";
+import { bearer } from "./mount.js";
 import { createMcpServer } from "./server.js";
 
 const USAGE = `usage: agentwire-mcp [options]
@@ -15,7 +16,8 @@ An MCP server whose tools are the capabilities of an agentwire mesh; calling a t
 
 options:
   --url URL            the broker's WebSocket URL (default ws://127.0.0.1:${DEFAULTS.port}; env AGENTWIRE_URL)
-  --token TOKEN        bearer token for the broker (env AGENTWIRE_TOKEN)
+  --token TOKEN        bearer token for the broker (env AGENTWIRE_TOKEN); with --http and no token,
+                       each MCP session uses the bearer token its requests carry
   --capabilities A,B   offer only these capabilities as tools (default: all in the registry)
   --poll-ms N          how often the registry is asked for changes, ms (default 1000)
   --http               serve MCP over Streamable HTTP instead of stdio
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
 
   const port = integer(values.port, "port", 0, 65535, 7421);
   const host = values.host ?? "127.0.0.1";
-  const handler = mcpHttpHandler(() => options);
+  const handler = mcpHttpHandler((req) => ({ ...options, token: options.token ?? bearer(req) }));
   const server = createServer((req, res) => {
     const pathname = new URL(req.url ?? "/", "http://mcp").pathname;
     if (pathname !== path) {

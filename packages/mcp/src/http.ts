@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { AgentwireError } from "@agentwire/sdk";
 import { openBridge, type Bridge, type BridgeOptions } from "./bridge.js";
 import { createMcpServer } from "./server.js";
 
@@ -63,6 +64,8 @@ export function mcpHttpHandler(bridgeOptions: (req: IncomingMessage) => BridgeOp
     try {
       bridge = await bridgeFor(options);
     } catch (err) {
+      // The broker refused the token (the caller's own, passed on): the caller is told so.
+      if (err instanceof AgentwireError && (err.code === "unauthorized" || err.code === "forbidden")) return rpcError(res, err.code === "unauthorized" ? 401 : 403, -32001, `${err.code}: ${err.message}`);
       return rpcError(res, 502, -32603, `cannot reach the agentwire broker: ${err instanceof Error ? err.message : String(err)}`);
     }
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({

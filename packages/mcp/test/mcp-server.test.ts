@@ -168,6 +168,21 @@ describe("agentwire-mcp mounted on the broker's port at /mcp", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
   });
 
+  it("agentwire-mcp --http without --token passes each session's bearer token on: none gets 401, the token works", async () => {
+    const child = run(process.execPath, [BIN, "--url", `ws://127.0.0.1:${server.address.port}/`, "--http", "--port", "0"], { label: "agentwire-mcp" });
+    try {
+      const { port } = JSON.parse((await child.waitForLine(/"msg":"listening"/)).input!) as { port: number };
+      const url = new URL(`http://127.0.0.1:${port}/mcp`);
+      await expect(new McpClient({ name: "test", version: "1.0.0" }).connect(new StreamableHTTPClientTransport(url))).rejects.toThrow(/401/);
+      const mcp = new McpClient({ name: "test", version: "1.0.0" });
+      await mcp.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+      expect((await mcp.listTools()).tools.map((t) => t.name)).toEqual(["math.add"]);
+      await mcp.close();
+    } finally {
+      await child.stop();
+    }
+  });
+
   it("lists and calls the mesh's tools with the token", async () => {
     const mcp = new McpClient({ name: "test", version: "1.0.0" });
     await mcp.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${server.address.port}/mcp`), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
