@@ -8,6 +8,7 @@ import type { AgentInfo, ErrorInfo, Priority, Strategy, TraceContext } from "@ag
 import { LocalPools, type PoolMesh } from "./pools/pool-mesh.js";
 import type { AgentFilter } from "./registry.js";
 import type { TaskRecord } from "./tasks/task-table.js";
+import { MemoryWorkflowStore, type WorkflowStore } from "./workflows/store.js";
 
 /** A task as one broker hands it to another (or records it for the mesh). */
 export interface RemoteTask {
@@ -197,6 +198,8 @@ export interface MeshPort {
   stats(): MeshStats | undefined;
   /** What the pools share with the other brokers (made once, before `start`) [POOL-15]. */
   poolMesh(): PoolMesh;
+  /** Where workflow runs and definitions live (made once, before `start`) [WF-15]. */
+  workflowStore(): WorkflowStore;
 }
 
 /** What is known of a task another broker (or an earlier process of this one) accepted. */
@@ -283,5 +286,8 @@ export class LocalMesh implements MeshPort {
   }
   poolMesh(): PoolMesh {
     return new LocalPools();
+  }
+  workflowStore(): WorkflowStore {
+    return new MemoryWorkflowStore();
   }
 }

@@ -32,6 +32,7 @@ import { DeadlineHeap } from "./tasks/deadlines.js";
 import { Submissions } from "./tasks/submissions.js";
 import { TaskService } from "./tasks/task-service.js";
 import { TaskTable, idPrefix, newIncarnation, type TaskRecord } from "./tasks/task-table.js";
+import { WorkflowEngine } from "./workflows/engine.js";
 
 export interface Broker extends AsyncDisposable {
   readonly id: string;
@@ -107,6 +108,7 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
   });
   const core: BrokerCore = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log, pools);
   registerPoolMetrics(metrics.registry, pools);
+  core.workflows = new WorkflowEngine(core, { brokerId, idPrefix: `${brokerId}.w${incarnation}-`, store: backend.workflowStore(), events, log, leaseMs: 3 * config.meshLivenessMs });
   const handlers = new Handlers(config, core, metrics, log, sessions);
   backend.attach(core.meshInbound());
   registry.onChange = () => backend.registryChanged();
@@ -192,6 +194,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
 
   await backend.start();
   await eventStore?.start();
+  core.workflows.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {
@@ -208,6 +211,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
       state.shuttingDown = true;
       monitor.stop();
       core.pools.close();
+      core.workflows.close();
       tasks.endAll();
       for (const s of [...sessions]) s.closeWith(CLOSE_CODES.goingAway, "broker shutting down");
       deadlines.close();

@@ -35,6 +35,7 @@ import type { Session } from "./session.js";
 import type { SubmitReply, Submissions } from "./tasks/submissions.js";
 import { isMeshRun, tokenScope, type TaskService, type TaskSpec } from "./tasks/task-service.js";
 import type { TaskObserver, TaskRecord } from "./tasks/task-table.js";
+import type { WorkflowEngine } from "./workflows/engine.js";
 
 export interface BrokerState {
   readonly brokerId: string;
@@ -50,6 +51,8 @@ export function unknownTask(taskId: string): AgentwireError {
 
 export class BrokerCore {
   private agentSeq = 0;
+  /** Workflow runs (broker/src/workflows): they submit their steps through `submit`; set by assembleBroker. */
+  workflows!: WorkflowEngine;
 
   constructor(
     private readonly config: BrokerConfig,

@@ -70,6 +70,7 @@ export interface EventStore {
 
 /** The stream an event belongs to: its task, agent, pool, request or topic. */
 export function streamOf(data: BusEvent): string {
+  if ("run_id" in data) return `workflow-${data.run_id}`; // before task_id: a step's event names its task
   if ("task_id" in data) return `task-${data.task_id}`;
   if ("status" in data) return `agent-${data.agent_id}`;
   if ("pool" in data) return `pool-${data.pool}`;
@@ -83,7 +84,7 @@ function matches(data: BusEvent, query: EventQuery, types: ReadonlySet<string> |
   if (query.from !== undefined && data.at < query.from) return false;
   if (query.to !== undefined && data.at >= query.to) return false;
   if (types !== undefined && !types.has(data.type)) return false;
-  if (query.task !== undefined && (data as TaskEvent).task_id !== query.task) return false;
+  if (query.task !== undefined && ("run_id" in data || (data as TaskEvent).task_id !== query.task)) return false;
   if (query.agent !== undefined && !involvesAgent(data, query.agent)) return false;
   if (query.capability !== undefined && !matchesCapability(data, query.capability)) return false;
   return true;
@@ -94,12 +95,14 @@ function typeSet(query: EventQuery): ReadonlySet<string> | undefined {
 }
 
 function involvesAgent(data: BusEvent, agent: string): boolean {
+  if ("run_id" in data) return false;
   if ("state" in data || "status" in data) return data.agent_id === agent;
   if ("pool" in data) return false;
   return data.from === agent || data.to === agent;
 }
 
 function matchesCapability(data: BusEvent, capability: string): boolean {
+  if ("run_id" in data) return false;
   if ("task_id" in data) return data.capability === capability;
   if ("status" in data) return data.capabilities.includes(capability);
   if ("pool" in data) return false;
@@ -301,6 +304,7 @@ export class MemoryEventStore implements EventStore {
 
   /** The stream counter an event counts in: its task's, its agent's (direct messages: the target's), or its request's or topic's. */
   private counter(data: BusEvent): [Map<string, number>, string] {
+    if ("run_id" in data) return [this.others, streamOf(data)];
     if ("task_id" in data) return [this.tasks, data.task_id];
     if ("status" in data) return [this.agents, data.agent_id];
     if ("pool" in data) return [this.others, streamOf(data)];
@@ -363,6 +367,7 @@ export function record(bus: EventBus, store: EventStore, brokerId: string, paylo
       store.append(event);
     },
     pool: (event) => store.append(event),
+    workflow: (event) => store.append(event),
   });
 }
 

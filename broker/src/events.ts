@@ -9,7 +9,7 @@
  * not disturb routing or the other listeners.
  */
 import type { Logger } from "pino";
-import type { AgentStatus, ErrorInfo, ScaleReason, TaskState } from "@agentwire/wire";
+import type { AgentStatus, ErrorInfo, ScaleReason, TaskState, WorkflowEventType } from "@agentwire/wire";
 import type { TaskRecord } from "./tasks/task-table.js";
 
 export const TASK_EVENTS = [
@@ -60,6 +60,8 @@ export interface Listener {
   message?(event: MessageEvent): void;
   /** A pool decision; `event` is a fresh object the listener may keep. */
   pool?(event: PoolEvent): void;
+  /** A workflow run's or step's transition; `event` is a fresh object the listener may keep. */
+  workflow?(event: WorkflowEvent): void;
 }
 
 /** A task event as kept (event store, dashboard): plain data, stable field names. */
@@ -146,8 +148,28 @@ export interface PoolEvent {
   queued: number;
 }
 
+/** A workflow run's or step's transition (docs/events.md, WF-22); its stream is `workflow-<run_id>`. */
+export interface WorkflowEvent {
+  type: WorkflowEventType;
+  at: number;
+  /** The broker running the run. */
+  broker_id: string;
+  run_id: string;
+  /** The definition's name and version. */
+  workflow: string;
+  version: string;
+  /** On `workflow.step.*`: the step, its attempt, and on `workflow.step.started` the attempt's task. */
+  step?: string | undefined;
+  attempt?: number | undefined;
+  task_id?: string | undefined;
+  /** On `workflow.step.retrying`: time until the next attempt. */
+  delay_ms?: number | undefined;
+  /** The failed attempt's, step's or run's error. */
+  error?: ErrorInfo | undefined;
+}
+
 /** Any event the bus announces, as kept. */
-export type BusEvent = TaskEvent | AgentEvent | MessageEvent | PoolEvent;
+export type BusEvent = TaskEvent | AgentEvent | MessageEvent | PoolEvent | WorkflowEvent;
 
 export function taskEvent(brokerId: string, type: TaskEventType, task: TaskRecord, at: number, cause: string | undefined): TaskEvent {
   return {
@@ -230,6 +252,18 @@ export class EventBus {
         l.pool(event);
       } catch (err) {
         this.log.warn({ err, event: event.type, pool: event.pool }, "event listener failed");
+      }
+    }
+  }
+
+  /** Announces a workflow transition; callers build it only when `active`. */
+  workflow(event: WorkflowEvent): void {
+    for (const l of this.listeners) {
+      if (l.workflow === undefined) continue;
+      try {
+        l.workflow(event);
+      } catch (err) {
+        this.log.warn({ err, event: event.type, run_id: event.run_id }, "event listener failed");
       }
     }
   }

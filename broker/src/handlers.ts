@@ -9,6 +9,7 @@ import type { BrokerCore } from "./core.js";
 import type { Metrics } from "./metrics.js";
 import type { FrameHandler, Session } from "./session.js";
 import { carried } from "./trace.js";
+import { onRun, onRunCancel, onRunWatch } from "./workflows/sessions.js";
 
 export class Handlers implements FrameHandler {
   constructor(
@@ -76,6 +77,12 @@ export class Handlers implements FrameHandler {
       case "pool":
         core.pool(s, f);
         return this.ack(s, f.ref);
+      case "run":
+        return onRun(core.workflows, s, f);
+      case "run_cancel":
+        return onRunCancel(core.workflows, s, f);
+      case "run_watch":
+        return onRunWatch(core.workflows, s, f);
       default:
         // decode() only lets through frames a broker accepts, so this is a broker→peer type.
         throw errorFromCode("unknown_type", `${f.type} is not accepted by a broker`);

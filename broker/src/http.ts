@@ -26,6 +26,7 @@ import { crossOrigin, type OriginPolicy } from "./origins.js";
 import type { SubmitReply } from "./tasks/submissions.js";
 import { isMeshRun, type TaskService } from "./tasks/task-service.js";
 import { createdAt, endState, everDispatched, type TaskObserver, type TaskRecord } from "./tasks/task-table.js";
+import { workflowRoute } from "./workflows/http.js";
 
 const HttpSubmitSchema = SubmitSchema.omit({ type: true, ref: true, input: true }).extend({ input: z.unknown().optional() });
 
@@ -134,6 +135,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     return json(res, 200, { agents });
   }
   if (method === "GET" && path === "/v1/pools") return json(res, 200, poolsView(deps.core.pools));
+  if (/^\/v1\/(workflows|runs)(\/|$)/.test(path)) return workflowRoute({ engine: deps.core.workflows, readJson: (r) => readJson(r, deps.maxBodyBytes), json }, method, path, url, req, res, acl);
   const pubMatch = /^\/v1\/publish\/([^/]+)$/.exec(path);
   if (pubMatch !== null && method === "POST") {
     const topic = decodeURIComponent(pubMatch[1]!);

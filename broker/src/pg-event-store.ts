@@ -412,6 +412,7 @@ function metaJson(event: BusEvent): string {
 
 /** Who and what an event concerns, for an operator's own queries. */
 function metadata(e: BusEvent): Record<string, string | undefined> {
+  if ("run_id" in e) return { broker_id: e.broker_id, correlation_id: e.run_id, causation: e.step };
   if ("task_id" in e) return { broker_id: e.broker_id, agent_id: e.agent_id, correlation_id: e.task_id, causation: e.cause, traceparent: e.traceparent };
   if ("status" in e) return { broker_id: e.broker_id, agent_id: e.agent_id, causation: e.cause };
   if ("pool" in e) return { broker_id: e.broker_id, correlation_id: e.pool, causation: e.reason };

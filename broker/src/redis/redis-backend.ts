@@ -18,6 +18,7 @@ import { carriedParts } from "../trace.js";
 import { Ledger } from "./ledger.js";
 import { parseAgents, RegistryCache } from "./registry-cache.js";
 import { RedisPools } from "./pools.js";
+import { RedisWorkflowStore } from "./workflow-store.js";
 import { defineScripts, type MeshCommands } from "./scripts.js";
 
 export interface RedisBackendOptions {
@@ -327,6 +328,11 @@ export class RedisBackend implements MeshPort {
 
   poolMesh(): RedisPools {
     return new RedisPools(this.cmd, this.options.brokerId, () => this.cache.brokers, this.options.log);
+  }
+
+  /** A run's lease lapses like a broker's liveness: after 3 missed refreshes [WF-15]. */
+  workflowStore(): RedisWorkflowStore {
+    return new RedisWorkflowStore(this.cmd, this.options.brokerId, 3 * this.livenessMs, Math.max(this.options.keyTtlMs ?? 0, 3_600_000), this.options.log);
   }
 
   drainAgent(broker: string, agentId: string, cause: string): void {

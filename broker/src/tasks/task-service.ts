@@ -37,6 +37,8 @@ export interface TaskSpec {
   strategy?: Strategy | undefined;
   idempotency_key?: string | undefined;
   max_attempts?: number | undefined;
+  /** The first dispatch's attempt number, default 1: a workflow step's attempt [WF-13]. */
+  attempt?: number | undefined;
   /** Trace context to pass on to every attempt [TRACE-4]. */
   traceparent?: string | undefined;
   tracestate?: string | undefined;
@@ -154,8 +156,8 @@ export class TaskService {
       input: spec.input,
       priority,
       strategy: spec.strategy ?? this.config.defaultStrategy,
-      attempt: options?.attempt ?? 1,
-      maxAttempts: Math.max(spec.max_attempts ?? this.config.maxAttempts, options?.attempt ?? 1),
+      attempt: options?.attempt ?? spec.attempt ?? 1,
+      maxAttempts: Math.max(spec.max_attempts ?? this.config.maxAttempts, options?.attempt ?? spec.attempt ?? 1),
       state: "queued",
       owner,
       submitter,

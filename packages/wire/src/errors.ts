@@ -133,6 +133,10 @@ export const ERROR_CODES = {
     when: "v1.2: a workflow mapping points at a missing value (sent as a step's or run's error; `details.pointer` names it).",
     survives: true, http: 422, retryable: false, close: 1008,
   },
+  join_failed: {
+    when: "v1.2: a workflow step's join can no longer be met (a quorum out of reach); sent as the step's error.",
+    survives: true, http: 409, retryable: false, close: 1008,
+  },
   limit_exceeded: {
     when: "v1.2: a workflow step's output or a run's duration passed a limit of its definition (sent as a step's or run's error; `details.limit` names it).",
     survives: true, http: 413, retryable: false, close: 1008,
@@ -230,6 +234,7 @@ export const UnknownWorkflowError = defineError("unknown_workflow", "UnknownWork
 export const WorkflowExistsError = defineError("workflow_exists", "WorkflowExistsError");
 export const UnknownRunError = defineError("unknown_run", "UnknownRunError");
 export const MappingFailedError = defineError("mapping_failed", "MappingFailedError");
+export const JoinFailedError = defineError("join_failed", "JoinFailedError");
 export const LimitExceededError = defineError("limit_exceeded", "LimitExceededError");
 export const InternalError = defineError("internal", "InternalError");
 
@@ -263,6 +268,7 @@ const CLASSES: { readonly [C in ErrorCode]: Ctor<C> } = {
   workflow_exists: WorkflowExistsError,
   unknown_run: UnknownRunError,
   mapping_failed: MappingFailedError,
+  join_failed: JoinFailedError,
   limit_exceeded: LimitExceededError,
   internal: InternalError,
 };

@@ -1,0 +1,300 @@
+/**
+ * The workflow engine [SPEC §21]: starts runs (a definition inline or registered), runs their steps as
+ * tasks it submits itself through the broker's one submit (BrokerCore.submit, so routing, deadlines,
+ * cancel and the mesh apply), tells watchers, and in a mesh keeps each run's lease and takes over the
+ * runs of brokers that died [WF-15].
+ */
+import {
+  decodePayload,
+  errorFromCode,
+  errorInfo,
+  UnknownRunError,
+  UnknownWorkflowError,
+  type ErrorInfo,
+  type RunState,
+  type Step,
+  type WorkflowDefinition,
+} from "@agentwire/wire";
+import type { Logger } from "pino";
+import { Auth, ownerTag } from "../auth.js";
+import type { TokenAcl } from "../config.js";
+import type { BrokerCore } from "../core.js";
+import type { EventBus } from "../events.js";
+import type { SubmitReply } from "../tasks/submissions.js";
+import type { TaskSpec } from "../tasks/task-service.js";
+import { parseDefinition, parseWorkflowField } from "./definitions.js";
+import { Execution, type ExecutionHost, type Transition } from "./execution.js";
+import { newRun, viewOf, type RunRecord, type RunView } from "./run-state.js";
+import type { WorkflowStore } from "./store.js";
+
+/** Who follows a run: a session that started or watches it, told of events (unless `quiet`) and the result. */
+export interface RunWatcher {
+  readonly quiet: boolean;
+  /** False once the watcher is gone (a closed session): it is dropped. */
+  live(): boolean;
+  event(runId: string, t: Transition, at: number): void;
+  result(run: RunRecord): void;
+}
+
+export interface EngineOptions {
+  brokerId: string;
+  /** Prefix of run ids, with this process's incarnation. */
+  idPrefix: string;
+  store: WorkflowStore;
+  events: EventBus;
+  log: Logger;
+  /** Lease time of a run in a mesh; renewed every third of it. */
+  leaseMs: number;
+}
+
+/** How often a watcher of a run another broker runs looks for its end. */
+const REMOTE_POLL_MS = 500;
+
+export class WorkflowEngine {
+  private seq = 0;
+  private readonly local = new Map<string, Execution>();
+  private readonly watchers = new Map<string, Set<RunWatcher>>();
+  private ticker: NodeJS.Timeout | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private closed = false;
+
+  constructor(
+    private readonly core: BrokerCore,
+    private readonly options: EngineOptions,
+  ) {}
+
+  get store(): WorkflowStore {
+    return this.options.store;
+  }
+
+  /** Starts taking over runs of dead brokers (a shared store only). */
+  start(): void {
+    if (!this.store.shared) return;
+    this.ticker = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    this.ticker.unref();
+  }
+
+  /**
+   * Starts a run for token `acl` [WF-2, WF-17]: `accepted` is called with its id once it is stored,
+   * and its steps start only after that.
+   */
+  async startRun(acl: TokenAcl | undefined, workflow: unknown, input: Uint8Array, watcher: RunWatcher | undefined, accepted: (runId: string) => void): Promise<string> {
+    if (this.core.state.shuttingDown) throw errorFromCode("shutting_down", "broker is shutting down");
+    const definition = await this.resolve(workflow);
+    for (const s of definition.steps) {
+      if (!Auth.allows(acl, "submit", s.capability)) throw errorFromCode("forbidden", `token may not submit to ${s.capability} (step ${s.id})`);
+    }
+    try {
+      decodePayload(input);
+    } catch {
+      throw errorFromCode("bad_frame", "the workflow input is not one MessagePack document", { details: { path: "input" } });
+    }
+    const run = newRun(`${this.options.idPrefix}${(++this.seq).toString(36)}`, definition, input, acl === undefined ? undefined : ownerTag(acl.token), Date.now());
+    const fence = await this.store.create(run);
+    const exec = new Execution(run, fence, this.host);
+    this.local.set(run.run_id, exec);
+    if (watcher !== undefined) this.addWatcher(run.run_id, watcher);
+    accepted(run.run_id);
+    exec.start();
+    return run.run_id;
+  }
+
+  /** A definition sent inline, or the registered one `{ name, version? }` names [WF-2]. */
+  async resolve(workflow: unknown): Promise<WorkflowDefinition> {
+    const parsed = parseWorkflowField(workflow);
+    if ("definition" in parsed) return parsed.definition;
+    const found = await this.store.definition(parsed.ref.name, parsed.ref.version);
+    if (found === undefined) throw new UnknownWorkflowError(`no workflow ${parsed.ref.name}${parsed.ref.version === undefined ? "" : ` ${parsed.ref.version}`} is registered`);
+    return found;
+  }
+
+  /** Registers a definition [WF-5]. */
+  async register(acl: TokenAcl | undefined, body: unknown): Promise<"created" | "same"> {
+    if (!Auth.mayAct(acl)) throw errorFromCode("forbidden", "a read-only token may not register workflows");
+    const definition = parseDefinition(body);
+    const outcome = await this.store.putDefinition(definition);
+    if (outcome === "conflict") throw errorFromCode("workflow_exists", `workflow ${definition.name} ${definition.version} is registered with a different definition`);
+    return outcome;
+  }
+
+  /** Cancels a run [WF-20]; one that ended stays as it ended. */
+  async cancel(acl: TokenAcl | undefined, runId: string, reason = "cancelled by request"): Promise<void> {
+    if (!Auth.mayAct(acl)) throw errorFromCode("forbidden", "a read-only token may not cancel runs");
+    const exec = this.local.get(runId);
+    if (exec !== undefined) {
+      this.owned(acl, exec.run);
+      exec.cancel(reason);
+      return;
+    }
+    const run = this.owned(acl, await this.store.load(runId));
+    // Another broker of the mesh runs it: it cancels the run at its next lease renewal.
+    if (run.state === "running") await this.store.requestCancel(runId, reason);
+  }
+
+  /** Follows a run [WF-21]: its events from now on and its result; an ended run's result at once. */
+  async watch(acl: TokenAcl | undefined, runId: string, watcher: RunWatcher, acked: () => void): Promise<void> {
+    const exec = this.local.get(runId);
+    const run = this.owned(acl, exec?.run ?? (await this.store.load(runId)));
+    acked();
+    if (run.state !== "running") return watcher.result(run);
+    this.addWatcher(runId, watcher);
+    if (exec === undefined) this.pollRemote();
+  }
+
+  async view(acl: TokenAcl | undefined, runId: string): Promise<RunView> {
+    return viewOf(this.owned(acl, this.local.get(runId)?.run ?? (await this.store.load(runId))), true);
+  }
+
+  async list(acl: TokenAcl | undefined, query: { state?: RunState | undefined; name?: string | undefined; limit: number }): Promise<RunView[]> {
+    const runs = await this.store.list({ ...query, limit: Auth.readsAll(acl) ? query.limit : Math.min(1_000, query.limit * 10) });
+    return runs.filter((r) => Auth.ownsTagged(acl, r.owner)).slice(0, query.limit).map((r) => viewOf(this.local.get(r.run_id)?.run ?? r, false));
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.ticker);
+    clearTimeout(this.poller);
+  }
+
+  /** The run, when `acl` may see it; unknown_run otherwise (another's run is not revealed). */
+  private owned(acl: TokenAcl | undefined, run: RunRecord | undefined): RunRecord {
+    if (run === undefined || !Auth.ownsTagged(acl, run.owner)) throw new UnknownRunError("no such run, or not yours");
+    return run;
+  }
+
+  private addWatcher(runId: string, w: RunWatcher): void {
+    let set = this.watchers.get(runId);
+    if (set === undefined) this.watchers.set(runId, (set = new Set()));
+    set.add(w);
+  }
+
+  private readonly host: ExecutionHost = {
+    submit: (exec, step, attempt, input) => this.submitStep(exec, step, attempt, input),
+    cancelTask: (taskId, reason) => {
+      const task = this.core.tasks.table.get(taskId);
+      if (task !== undefined && task.endedAt === 0) this.core.tasks.cancel(task, reason);
+    },
+    persist: (exec, steps, runFields) => this.persist(exec, steps, runFields),
+    announce: (exec, t) => this.announce(exec, t),
+    finished: (exec, lost) => {
+      this.local.delete(exec.id);
+      if (lost) {
+        this.options.log.info({ run_id: exec.id }, "run taken over by another broker");
+        if (this.watchers.has(exec.id)) this.pollRemote();
+        return;
+      }
+      this.watchers.delete(exec.id);
+      void this.store.release(exec.id, exec.fence).catch((err: unknown) => this.options.log.warn({ err, run_id: exec.id }, "run lease not released"));
+    },
+  };
+
+  /** One attempt as a task with key `wf:<run>:<step>:<attempt>` [WF-13]: a resumed run joins the task already submitted. */
+  private submitStep(exec: Execution, step: Step, attempt: number, input: Uint8Array): void {
+    const spec: TaskSpec = {
+      capability: step.capability,
+      input,
+      version: step.version,
+      tags: step.tags,
+      priority: step.priority,
+      timeout_ms: step.timeout_ms,
+      strategy: step.strategy,
+      idempotency_key: `wf:${exec.id}:${step.id}:${attempt}`,
+      max_attempts: 1,
+      attempt,
+    };
+    const ended = (ok: boolean, output: Uint8Array | undefined, error: ErrorInfo | undefined): void => exec.attemptEnded(step.id, attempt, ok, output, error);
+    const reply: SubmitReply = {
+      observer: { onProgress: () => undefined, onResult: (task) => ended(task.ok, task.output, task.error) },
+      follows: true,
+      accepted: (_ref, taskId) => exec.accepted(step.id, attempt, taskId),
+      foreignOutcome: (_ref, _taskId, outcome) =>
+        outcome === undefined ? ended(false, undefined, { code: "deadline_exceeded", message: "no outcome before the task's deadline", retryable: true }) : ended(outcome.ok, outcome.output, outcome.error),
+    };
+    const failed = (err: unknown): void => ended(false, undefined, errorInfo(err));
+    try {
+      // The engine acts for the run's owner, whose ACL was checked when the run started.
+      const pending = this.core.submit(undefined, spec, reply, `wf:${exec.id}:${step.id}`);
+      if (pending !== undefined) pending.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  private async persist(exec: Execution, steps: readonly string[], runFields: boolean): Promise<boolean> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await this.store.write(exec.run, exec.fence, steps, runFields);
+      } catch (err) {
+        // The store refused it for now (Redis restarting): try again while the lease can still hold.
+        if (tries * 250 > this.options.leaseMs || this.closed) {
+          this.options.log.warn({ err, run_id: exec.id }, "run state not written; leaving the run to the mesh");
+          return false;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  private announce(exec: Execution, t: Transition): void {
+    const at = Date.now();
+    const { name, version } = exec.run.definition;
+    if (this.options.events.active) {
+      this.options.events.workflow({ ...t, at, broker_id: this.options.brokerId, run_id: exec.id, workflow: name, version });
+    }
+    const set = this.watchers.get(exec.id);
+    if (set === undefined) return;
+    const end = t.type === "workflow.completed" || t.type === "workflow.failed" || t.type === "workflow.cancelled";
+    for (const w of set) {
+      if (!w.live()) {
+        set.delete(w);
+        continue;
+      }
+      if (!w.quiet) w.event(exec.id, t, at);
+      if (end) w.result(exec.run);
+    }
+  }
+
+  /** Keeps leases, hands runs another broker took to it, takes over runs of dead brokers, obeys cancels. */
+  private async tick(): Promise<void> {
+    if (this.ticking || this.closed) return;
+    this.ticking = true;
+    try {
+      const leases = new Map([...this.local].map(([id, e]) => [id, e.fence] as const));
+      const { lost, cancel } = await this.store.renew(leases);
+      for (const id of lost) this.local.get(id)?.abandon();
+      for (const [id, reason] of cancel) this.local.get(id)?.cancel(reason);
+      if (this.core.state.shuttingDown) return;
+      for (const { run, fence } of await this.store.orphans()) {
+        if (this.local.has(run.run_id)) continue;
+        this.options.log.info({ run_id: run.run_id }, "resuming a run whose broker is gone");
+        const exec = new Execution(run, fence, this.host);
+        this.local.set(run.run_id, exec);
+        exec.resume();
+      }
+    } catch (err) {
+      this.options.log.warn({ err }, "workflow lease tick failed");
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Watchers of runs another broker runs get their result when the store shows it ended. */
+  private pollRemote(): void {
+    if (this.poller !== undefined || this.closed) return;
+    this.poller = setTimeout(() => {
+      this.poller = undefined;
+      void (async () => {
+        for (const [runId, set] of this.watchers) {
+          if (this.local.has(runId)) continue;
+          const run = await this.store.load(runId).catch(() => undefined);
+          if (run === undefined || run.state === "running") continue;
+          for (const w of set) if (w.live()) w.result(run);
+          this.watchers.delete(runId);
+        }
+        if ([...this.watchers.keys()].some((id) => !this.local.has(id))) this.pollRemote();
+      })();
+    }, REMOTE_POLL_MS);
+    this.poller.unref();
+  }
+}
