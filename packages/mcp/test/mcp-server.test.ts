@@ -173,7 +173,7 @@ describe("agentwire-mcp mounted on the broker's port at /mcp", () => {
     try {
       const { port } = JSON.parse((await child.waitForLine(/"msg":"listening"/)).input!) as { port: number };
       const url = new URL(`http://127.0.0.1:${port}/mcp`);
-      await expect(new McpClient({ name: "test", version: "1.0.0" }).connect(new StreamableHTTPClientTransport(url))).rejects.toThrow(/401/);
+      await expect(new McpClient({ name: "test", version: "1.0.0" }).connect(new StreamableHTTPClientTransport(url))).rejects.toMatchObject({ code: 401, message: expect.stringContaining("unauthorized") });
       const mcp = new McpClient({ name: "test", version: "1.0.0" });
       await mcp.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
       expect((await mcp.listTools()).tools.map((t) => t.name)).toEqual(["math.add"]);
