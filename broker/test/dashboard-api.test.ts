@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePayload } from "@agentwire/wire";
 import { Peer } from "@agentwire/testkit/peer";
-import { startBroker, waitFor, type BrokerProcess } from "@agentwire/testkit";
+import { startBroker, startMeshPair, waitFor, type BrokerProcess } from "@agentwire/testkit";
 
 const TOKENS = [{ token: "admin", admin: true }, { token: "viewer", read_only: true }, { token: "worker" }];
 
@@ -193,5 +193,21 @@ describe("dashboard API", () => {
     v.send({ type: "cancel", ref: "c", task_id: id });
     expect(await v.next("error")).toMatchObject({ code: "forbidden" });
     expect((await fetch(`${broker.http}/v1/tasks/${id}`, { headers: as("viewer") })).status).toBe(200);
+  });
+});
+
+describe("dashboard API on a two-broker mesh", () => {
+  it("[HTTP-19, HTTP-20] /v1/stats lists both brokers; a drain asked of one reaches an agent on the other", async () => {
+    await using mesh = await startMeshPair();
+    await using agent = await Peer.register(mesh.agentUrl, { agent_id: "mesh-drainee", capabilities: [{ name: "mesh.x" }] });
+    await mesh.visible("mesh-drainee");
+    const stats = (await (await fetch(`${mesh.http}/v1/stats`)).json()) as { broker_id: string; brokers: { broker_id: string; self: boolean; agents: number }[] };
+    expect(stats.brokers).toHaveLength(2);
+    expect(stats.brokers[0]).toMatchObject({ broker_id: stats.broker_id, self: true, agents: 0 });
+    expect(stats.brokers[1]).toMatchObject({ self: false, agents: 1 });
+    const res = await fetch(`${mesh.http}/v1/agents/mesh-drainee/drain`, { method: "POST" });
+    expect(res.status).toBe(202);
+    await agent.next("drain");
+    await mesh.visible("mesh-drainee", undefined, "draining");
   });
 });

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, createAgent, type Agent, type Client } from "@agentwire/sdk";
 import { startBroker, waitFor, type BrokerProcess } from "@agentwire/testkit";
+import { Peer } from "@agentwire/testkit/peer";
 import type { Page } from "playwright-core";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,8 +37,8 @@ describe.skipIf(!HAVE_CHROMIUM)(TITLE, () => {
   const started = new Set<string>();
   const aborted = new Set<string>();
 
-  const agent = async (agentId: string): Promise<Agent> => {
-    const a = createAgent({ url: broker.url, name: agentId, agentId, token: TOKENS.worker, logger, backoff })
+  const agent = async (agentId: string, pool?: string): Promise<Agent> => {
+    const a = createAgent({ url: broker.url, name: agentId, agentId, token: TOKENS.worker, logger, backoff, pool })
       .capability("echo", { input: z.unknown(), output: z.unknown() }, (input, ctx) => {
         ctx.progress({ step: "echoing" });
         return input;
@@ -124,8 +125,12 @@ describe.skipIf(!HAVE_CHROMIUM)(TITLE, () => {
     await expect(page.locator("pre.output").textContent()).resolves.toContain("dashboard");
     // An ended task offers retry, not cancel.
     await expect(page.locator('[data-action="cancel"]').count()).resolves.toBe(0);
-    await page.locator('[data-action="retry"]').waitFor();
     await shot("task-timeline");
+    // Retry submits it again from its recorded input: the page opens the new task's timeline.
+    await page.locator('[data-action="retry"]').click();
+    await page.waitForFunction(`location.hash.startsWith("#tasks/") && !location.hash.endsWith(${JSON.stringify(encodeURIComponent(id))})`);
+    await page.locator('#timeline li[data-type="task.succeeded"]').waitFor();
+    expect(await page.locator("pre.output").textContent()).toContain("dashboard");
   });
 
   it("updates live as tasks flow, holds still while paused and catches up on resume", async () => {
@@ -187,6 +192,32 @@ describe.skipIf(!HAVE_CHROMIUM)(TITLE, () => {
     await waitFor(() => aborted.has(id), 10_000, "the handler saw the abort");
     await expect(handle).rejects.toMatchObject({ code: "cancelled" });
     await page.locator('#timeline li[data-type="task.cancelled"]').waitFor();
+
+    // Found again by a server-side search: capability and state over the recorded events.
+    await open("#tasks");
+    await page.locator('#task-search [name="capability"]').fill("slow");
+    await page.locator('#task-search [name="state"]').selectOption("cancelled");
+    await page.locator("#task-search button").click();
+    await page.locator(`#search-results [data-task="${id}"]`).waitFor();
+    expect(await page.locator("#search-results tbody tr").count()).toBe(1);
+  });
+
+  it("shows a pool once GET /v1/pools answers: its size, members and decisions", async () => {
+    const supervisor = await Peer.register(broker.url, { token: TOKENS.worker, name: "pool-supervisor" });
+    try {
+      supervisor.send({ type: "pool", ref: "p1", name: "echoers", capabilities: ["echo"], min: 1, max: 4 });
+      await supervisor.next("ack");
+      await agent("pooled-1", "echoers");
+      // The tab appears with the session: a new load of the page.
+      await page.reload();
+      await page.locator('[data-view="pools"]').click();
+      const pool = page.locator('[data-pool="echoers"]');
+      await pool.waitFor();
+      await pool.locator("td", { hasText: "pooled-1" }).waitFor();
+      await shot("pools");
+    } finally {
+      await supervisor.close();
+    }
   });
 
   it("drains an agent: it goes DRAINING, is told so, and closes", async () => {

@@ -38,7 +38,7 @@ export class LineChart {
           height: this.height,
           legend: { show: true, live: false },
           cursor: { drag: { x: false, y: false } },
-          scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, r: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+          scales: { x: { time: true, range: (_u, min, max) => (max - min < 10 ? [max - 60, max + 1] : [min, max]) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, r: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
           axes: [
             { stroke: "#9aa4b2", grid: { stroke: "#2a3140" } },
             { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, size: 60 },
