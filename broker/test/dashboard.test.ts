@@ -128,7 +128,10 @@ describe.skipIf(!HAVE_CHROMIUM)(TITLE, () => {
     await shot("task-timeline");
     // Retry submits it again from its recorded input: the page opens the new task's timeline.
     await page.locator('[data-action="retry"]').click();
-    await page.waitForFunction(`location.hash.startsWith("#tasks/") && !location.hash.endsWith(${JSON.stringify(encodeURIComponent(id))})`);
+    await page.waitForFunction((old) => {
+      const hash = (globalThis as unknown as { location: { hash: string } }).location.hash;
+      return hash.startsWith("#tasks/") && !hash.endsWith(old);
+    }, encodeURIComponent(id));
     await page.locator('#timeline li[data-type="task.succeeded"]').waitFor();
     expect(await page.locator("pre.output").textContent()).toContain("dashboard");
   });
