@@ -18,9 +18,12 @@ import {
   type AgentPool,
   type Client,
   type PoolEvent,
+  type Agent,
   type PoolInstance,
+  type SubmitOptions,
+  type TaskContext,
 } from "../src/index.js";
-import { HAVE_BROKER, backoff, logger, sdkBroker, type TestBroker } from "./helpers.js";
+import { HAVE_BROKER, backoff, deferred, logger, sdkBroker, type TestBroker } from "./helpers.js";
 
 const ROOT = repoRoot();
 /** Short autoscaler windows so a ramp takes seconds; the decisions still follow POOL-9..11. */
@@ -51,6 +54,7 @@ class Ramp {
     private readonly client: Client,
     private readonly capability: string,
     private readonly input: (n: number) => unknown,
+    private readonly options: SubmitOptions = {},
   ) {}
 
   set(level: number): void {
@@ -60,7 +64,7 @@ class Ramp {
 
   private async worker(slot: number): Promise<void> {
     while (slot < this.level) {
-      const outcome = this.client.submit(this.capability, this.input(this.seq++), { timeoutMs: 60_000 }).then(
+      const outcome = this.client.submit(this.capability, this.input(this.seq++), { timeoutMs: 60_000, ...this.options }).then(
         (output) => ({ ok: true, output }),
         (err: unknown) => ({ ok: false, error: String(err) }),
       );
@@ -184,6 +188,57 @@ describe.skipIf(!HAVE_BROKER)("agent pools against a real broker [POOL-1..POOL-1
     expect(steps.at(-1)).toMatchObject({ to: 2 });
     expect(Math.max(...steps.map((s) => s.to))).toBe(10);
     expect(directionChanges(steps), JSON.stringify(steps)).toBe(1);
+  }, 180_000);
+
+  it("a scale-down drains members that still run tasks: they finish them, none fails or runs twice", async () => {
+    const executions = new Map<string, number>();
+    const finishedDraining: string[] = [];
+    const release = deferred();
+    await using pool = await createPool({
+      url: broker.url,
+      name: "busy-drain",
+      min: 2,
+      max: 10,
+      capabilities: ["busy.work"],
+      autoscale: FAST,
+      grace_ms: 20_000,
+      logger,
+      backoff,
+      template: (instance) => {
+        const agent: Agent = createAgent({ ...instance, name: "busy-worker", capacity: 5, logger, backoff });
+        const work = async (held: boolean, ctx: TaskContext): Promise<string> => {
+          executions.set(ctx.task.id, (executions.get(ctx.task.id) ?? 0) + 1);
+          await (held ? release.promise : new Promise((resolve) => setTimeout(resolve, 50))); // the work: a slot held
+          if (agent.status === "draining") finishedDraining.push(agent.id!);
+          return ctx.task.id;
+        };
+        // `pin.<agent id>` reaches this member alone, so the test decides which members are busy.
+        return agent.capability("busy.work", { input: z.object({}) }, (_i, ctx) => work(false, ctx)).capability(`pin.${instance.agentId}`, { input: z.object({}) }, (_i, ctx) => work(true, ctx));
+      },
+    });
+    const ramp = new Ramp(client, "busy.work", () => ({}));
+    ramp.set(60); // 60 short tasks on 2 × 5 slots: up to max in two decisions
+    await waitFor(() => (pool.size === 10 ? true : undefined), 60_000, "the pool to reach 10");
+    // One held task on each of 9 members, then the short load stops: utilization 9 ÷ 50 = 0.18, below
+    // the band. The broker drains the idlest 4 of the 10 [POOL-12]: the idle one and three that run a task.
+    const scaleDown = nextEvent(pool, (e): e is Extract<PoolEvent, { type: "scale" }> => e.type === "scale" && e.frame.to < e.frame.from, 60_000, "a scale-down");
+    const busy = pool.members.slice(0, 9).map((m) => m.id);
+    const held = busy.map((id) => client.submit(`pin.${id}`, {}, { timeoutMs: 60_000 }));
+    ramp.set(0);
+    const short = await ramp.settled();
+    const { frame } = await scaleDown;
+    const drainedBusy = (frame.drain ?? []).filter((id) => busy.includes(id));
+    expect(frame).toMatchObject({ from: 10, to: 6, in_flight: 9 });
+    expect(drainedBusy.length).toBeGreaterThanOrEqual(3);
+    release.resolve();
+    await expect(Promise.all(held)).resolves.toHaveLength(9);
+    await waitFor(() => (pool.size === 2 && pool.members.length === 2 ? true : undefined), 60_000, "the pool to shrink back to 2");
+
+    // The drained members finished their tasks after the broker drained them, then left.
+    expect(finishedDraining.sort()).toEqual(drainedBusy.sort());
+    expect(short.filter((o) => !o.ok)).toEqual([]);
+    expect(executions.size).toBe(short.length + 9);
+    expect([...executions.values()].filter((n) => n !== 1)).toEqual([]);
   }, 180_000);
 
   it("replaces a child-process member killed with SIGKILL (backoff doubling), and its task runs again on another member", async () => {
