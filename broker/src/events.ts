@@ -9,7 +9,8 @@
  * not disturb routing or the other listeners.
  */
 import type { Logger } from "pino";
-import type { AgentStatus, ErrorInfo, ScaleReason, TaskState, WorkflowEventType } from "@agentwire/wire";
+import type { AgentStatus, ErrorInfo, TaskState, WorkflowEventType } from "@agentwire/wire";
+import type { Decision } from "./pools/autoscaler.js";
 import type { TaskRecord } from "./tasks/task-table.js";
 
 export const TASK_EVENTS = [
@@ -130,22 +131,13 @@ export interface MessageEvent {
   tracestate?: string | undefined;
 }
 
-/** A pool's autoscaler decided a new size (docs/events.md, POOL-14); its stream is `pool-<name>`. */
-export interface PoolEvent {
+/** A pool's autoscaler decided a new size (docs/events.md, POOL-14): the decision and its figures; its stream is `pool-<name>`. */
+export interface PoolEvent extends Decision {
   type: PoolEventType;
   at: number;
   /** The deciding broker. */
   broker_id: string;
   pool: string;
-  /** Live members counted, and the size asked for. */
-  from: number;
-  to: number;
-  reason: ScaleReason;
-  /** (in_flight + queued) ÷ capacity, averaged over the look-back window. */
-  utilization: number;
-  in_flight: number;
-  capacity: number;
-  queued: number;
 }
 
 /** A workflow run's or step's transition (docs/events.md, WF-22); its stream is `workflow-<run_id>`. */

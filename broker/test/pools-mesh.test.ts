@@ -20,17 +20,23 @@ async function pools(http: string): Promise<any[]> {
   return ((await (await fetch(`${http}/v1/pools`)).json()) as { pools: any[] }).pools;
 }
 
+/** A mesh pair with a pool supervised on A whose members register on B, its first member started, and a client on A. */
+async function meshPool(name: string, min: number, max: number): Promise<{ mesh: RunningBroker; pool: TestPool; load: Load }> {
+  const mesh = await startMeshPair(LIVENESS);
+  cleanup.push(() => mesh.stop());
+  const pool = await TestPool.declare(mesh.url, { name, min, max, autoscale: FAST }, { memberUrl: mesh.agentUrl });
+  cleanup.push(pool);
+  const load = await Load.connect(mesh.url);
+  cleanup.push(load);
+  await waitFor(() => (pool.scales.length >= 1 ? true : undefined), 10_000, "below_min");
+  await pool.started();
+  await mesh.visible(pool.members[0]!.peer.agentId);
+  return { mesh, pool, load };
+}
+
 describe("pools in a mesh", () => {
   it("scales a pool whose members are on B from load submitted on A, and drains B's members from A", async () => {
-    const mesh = await startMeshPair(LIVENESS);
-    cleanup.push(() => mesh.stop());
-    const pool = await TestPool.declare(mesh.url, { name: "mesh", min: 1, max: 6, autoscale: FAST }, { memberUrl: mesh.agentUrl });
-    cleanup.push(pool);
-    const load = await Load.connect(mesh.url);
-    cleanup.push(load);
-    await waitFor(() => (pool.scales.length >= 1 ? true : undefined), 10_000, "below_min");
-    await pool.started();
-    await mesh.visible(pool.members[0]!.peer.agentId);
+    const { mesh, pool, load } = await meshPool("mesh", 1, 6);
 
     // 6 tasks for 1 member of capacity 2: 2 run on B, 4 wait there; A counts both.
     const ids = await load.submit(6);
@@ -53,15 +59,7 @@ describe("pools in a mesh", () => {
   });
 
   it("counts the tasks queued on every broker as the pool's demand [POOL-8]", async () => {
-    const mesh = await startMeshPair(LIVENESS);
-    cleanup.push(() => mesh.stop());
-    const pool = await TestPool.declare(mesh.url, { name: "queue", min: 1, max: 1, autoscale: FAST }, { memberUrl: mesh.agentUrl });
-    cleanup.push(pool);
-    const load = await Load.connect(mesh.url);
-    cleanup.push(load);
-    await waitFor(() => (pool.scales.length >= 1 ? true : undefined), 10_000, "below_min");
-    await pool.started();
-    await mesh.visible(pool.members[0]!.peer.agentId);
+    const { mesh, pool, load } = await meshPool("queue", 1, 1);
     await load.submit(6);
     // Whichever broker holds the 4 the member has no room for, A and B both see them.
     for (const http of [mesh.http, mesh.agentHttp]) {

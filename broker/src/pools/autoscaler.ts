@@ -17,7 +17,9 @@ export interface Figures {
   queued: number;
 }
 
+/** One decision and the figures behind it (also the fields of `scale` and of the pool.scaled event). */
 export interface Decision {
+  /** Live members counted, and the size asked for. */
   from: number;
   to: number;
   reason: ScaleReason;

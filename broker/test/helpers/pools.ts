@@ -16,6 +16,9 @@ export interface Member {
   heldAtDrain: number;
 }
 
+/** A `pool` frame's fields; capabilities default to the pool's one capability. */
+type PoolFields = Omit<Pool, "type" | "ref" | "capabilities"> & { capabilities?: string[] };
+
 export interface TestPoolOptions {
   /** Where members register (another broker of a mesh, say); default the supervisor's URL. */
   memberUrl?: string;
@@ -44,26 +47,27 @@ export class TestPool implements AsyncDisposable {
   }
 
   /** Registers a supervisor on `url` and declares the pool; resolves once acked. */
-  static async declare(url: string, pool: Omit<Pool, "type" | "ref" | "capabilities"> & { capabilities?: string[] }, options: TestPoolOptions = {}): Promise<TestPool> {
-    const sup = await Peer.register(url, { name: `supervisor-${pool.name}` });
-    const capability = options.capability ?? "work";
-    const p = new TestPool(sup, pool.name, { memberUrl: options.memberUrl ?? url, capability, capacity: options.capacity ?? 2, autoStart: options.autoStart ?? true });
-    await p.redeclare({ capabilities: [capability], ...pool });
+  static async declare(url: string, pool: PoolFields, options: TestPoolOptions = {}): Promise<TestPool> {
+    const p = await TestPool.open(url, pool.name, options);
+    await p.redeclare({ capabilities: [p.options.capability], ...pool });
     return p;
+  }
+
+  private static async open(url: string, name: string, options: TestPoolOptions): Promise<TestPool> {
+    const sup = await Peer.register(url, { name: `supervisor-${name}` });
+    return new TestPool(sup, name, { memberUrl: options.memberUrl ?? url, capability: options.capability ?? "work", capacity: options.capacity ?? 2, autoStart: options.autoStart ?? true });
   }
 
   /**
    * `declare` for a supervisor that moved (its broker died): retried while the broker still answers
    * pool_supervised (the old session looks live until the mesh takes its broker for dead).
    */
-  static async declareWhenFree(url: string, pool: Omit<Pool, "type" | "ref" | "capabilities"> & { capabilities?: string[] }, options: TestPoolOptions = {}, timeoutMs = 15_000): Promise<TestPool> {
-    const sup = await Peer.register(url, { name: `supervisor-${pool.name}` });
-    const capability = options.capability ?? "work";
-    const p = new TestPool(sup, pool.name, { memberUrl: options.memberUrl ?? url, capability, capacity: options.capacity ?? 2, autoStart: options.autoStart ?? true });
+  static async declareWhenFree(url: string, pool: PoolFields, options: TestPoolOptions = {}, timeoutMs = 15_000): Promise<TestPool> {
+    const p = await TestPool.open(url, pool.name, options);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        await p.redeclare({ capabilities: [capability], ...pool });
+        await p.redeclare({ capabilities: [p.options.capability], ...pool });
         return p;
       } catch (err) {
         if (!/pool_supervised/.test(String(err)) || Date.now() > deadline) throw err;
