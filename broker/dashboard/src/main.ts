@@ -127,11 +127,24 @@ function start(session: Session): void {
   window.addEventListener("hashchange", show);
   show();
 
+  // An agent or pool change is shown at once, not at the next timer tick (a few a second at most).
+  let soon: number | undefined;
+  const renderSoon = (): void => {
+    if (paused || soon !== undefined) return;
+    soon = window.setTimeout(() => {
+      soon = undefined;
+      current?.view.render();
+    }, 50);
+  };
   const rate = new URLSearchParams(location.search).get("rate") ?? "2000";
   follow(
     `/v1/dashboard/live?rate=${encodeURIComponent(rate)}`,
     (m) => {
-      if (m.event === "message") model.event(JSON.parse(m.data) as RecordedEvent);
+      if (m.event === "message") {
+        const e = JSON.parse(m.data) as RecordedEvent;
+        model.event(e);
+        if (e.type.startsWith("agent.") || e.type.startsWith("pool.")) renderSoon();
+      }
       else if (m.event === "stats") model.snapshot(JSON.parse(m.data) as Stats);
       else if (m.event === "gap") {
         const g = JSON.parse(m.data) as { after: number; to: number };
