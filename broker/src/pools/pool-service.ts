@@ -4,7 +4,7 @@
  * broker decides for it (it holds the supervisor's session and the pool's lease) and carries out its
  * decisions: drain the idlest members, send the supervisor `scale`, announce `pool.scaled`.
  */
-import { errorFromCode, type AgentInfo, type Autoscale, type Pool } from "@agentwire/wire";
+import { errorFromCode, type AgentInfo, type Pool } from "@agentwire/wire";
 import type { Logger } from "pino";
 import type { EventBus, PoolEvent } from "../events.js";
 import type { Registry } from "../registry.js";
@@ -28,7 +28,6 @@ interface PoolState {
   capabilities: string[];
   min: number;
   max: number;
-  asked: Autoscale | undefined;
   settings: Settings;
   /** The supervisor's live session on this broker, if it is here. */
   supervisor: Session | undefined;
@@ -88,7 +87,6 @@ export class PoolService {
       capabilities: [],
       min: 0,
       max: 0,
-      asked: undefined,
       settings,
       supervisor: undefined,
       scaler: new Autoscaler(),
@@ -96,7 +94,7 @@ export class PoolService {
       desired: undefined,
       fence: 0,
     };
-    Object.assign(state, { capabilities: [...f.capabilities], min: Math.min(f.min, max), max, asked: f.autoscale, settings, supervisor: s });
+    Object.assign(state, { capabilities: [...f.capabilities], min: Math.min(f.min, max), max, settings, supervisor: s });
     this.pools.set(f.name, state);
     this.deps.log.info({ pool: f.name, supervisor: s.agentId, min: state.min, max: state.max }, "pool declared");
     // A shorter interval than the tick's takes effect now.
@@ -167,16 +165,6 @@ export class PoolService {
   /** Size the pool's last decision asked for, else its size now. */
   desired(name: string, size: number): number {
     return this.pools.get(name)?.desired ?? this.deps.mesh.decisions(name).at(-1)?.to ?? size;
-  }
-
-  settingsOf(name: string): Settings | undefined {
-    return this.pools.get(name)?.settings;
-  }
-
-  /** Whether this broker decides for the pool now (its supervisor is here and the lease is ours). */
-  decides(name: string): boolean {
-    const p = this.pools.get(name);
-    return p !== undefined && p.supervisor !== undefined && p.fence !== 0;
   }
 
   decisions(name: string): readonly PoolEvent[] {
