@@ -45,6 +45,8 @@ export interface EngineOptions {
   log: Logger;
   /** Lease time of a run in a mesh; renewed every third of it. */
   leaseMs: number;
+  /** The broker's max attempts of a task: how often a step attempt's task is dispatched again after an agent or broker loss. */
+  maxAttempts: number;
 }
 
 /** How often a watcher of a run another broker runs looks for its end. */
@@ -200,7 +202,8 @@ export class WorkflowEngine {
       timeout_ms: step.timeout_ms,
       strategy: step.strategy,
       idempotency_key: `wf:${exec.id}:${step.id}:${attempt}`,
-      max_attempts: 1,
+      // The task's own requeues (agent or broker lost) within this attempt; the policy decides the rest [WF-13].
+      max_attempts: Math.min(100, attempt - 1 + this.options.maxAttempts),
       attempt,
     };
     const ended = (ok: boolean, output: Uint8Array | undefined, error: ErrorInfo | undefined): void => exec.attemptEnded(step.id, attempt, ok, output, error);

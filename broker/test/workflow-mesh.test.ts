@@ -1,0 +1,100 @@
+/**
+ * Workflow runs outlive the broker running them [WF-15]: two real broker processes on a private
+ * redis-server; the broker running 100 runs is killed with SIGKILL mid-way, and the survivor takes
+ * their leases and finishes every run without running a completed step again (the agents count).
+ */
+import { createAgent, decodePayload, encodePayload, type Agent, type WorkflowDefinition } from "@agentwire/sdk";
+import { releaseClusters, startBroker, STORES, waitFor, type BrokerProcess, type MeshStore } from "@agentwire/testkit";
+import { Peer } from "@agentwire/testkit/peer";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+
+const logger = pino({ level: "silent" });
+const RUNS = 100;
+
+
+const flow: WorkflowDefinition = {
+  workflow: 1,
+  name: "mesh-flow",
+  version: "1.0.0",
+  steps: [
+    { id: "one", capability: "wf.one", input: { n: { $ref: "/input/n" } } },
+    { id: "two", capability: "wf.two", after: ["one"], input: { n: { $ref: "/input/n" }, from: { $ref: "/steps/one/output" } } },
+    { id: "three", capability: "wf.three", after: ["two"], input: { n: { $ref: "/input/n" } } },
+  ],
+  output: { n: { $ref: "/input/n" }, two: { $ref: "/steps/two/output/v" }, three: { $ref: "/steps/three/output/v" } },
+};
+
+afterAll(() => releaseClusters());
+
+describe.each(STORES)("workflows across a mesh on $name", (storeFactory) => {
+  let store: MeshStore;
+  let a: BrokerProcess;
+  let b: BrokerProcess;
+  let agent: Agent;
+  /** Executions per "<step>:<n>", counted by the agent. */
+  const executions = new Map<string, number>();
+  const ran = (key: string): void => void executions.set(key, (executions.get(key) ?? 0) + 1);
+
+  beforeAll(async () => {
+    store = await storeFactory.start();
+    a = await startBroker([...store.join, "--broker-id", "wf-a"], { label: "broker wf-a" });
+    b = await startBroker([...store.join, "--broker-id", "wf-b"], { label: "broker wf-b" });
+    const step = (name: string, ms: number) => async (input: { n: number }) => {
+      // Some work that takes time, so that the kill finds runs in every step.
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      ran(`${name}:${input.n}`);
+      return { v: `${name}-${input.n}` };
+    };
+    agent = createAgent({ url: b.url, name: "mesh-worker", agentId: "mesh-worker", logger, capacity: 64, backoff: { minMs: 20, maxMs: 250 } })
+      .capability("wf.one", { input: z.object({ n: z.number() }) }, step("one", 50))
+      .capability("wf.two", { input: z.object({ n: z.number() }).passthrough() }, step("two", 400))
+      .capability("wf.three", { input: z.object({ n: z.number() }) }, step("three", 50));
+    await agent.start();
+    // Broker A routes to B's agent once it lists it.
+    await waitFor(async () => {
+      const res = (await (await fetch(`${a.http}/v1/agents`)).json()) as { agents: Array<{ agent_id: string }> };
+      return res.agents.some((x) => x.agent_id === "mesh-worker") ? true : undefined;
+    }, 10_000, "broker A to list the agent of broker B");
+  }, 60_000);
+
+  afterAll(async () => {
+    await agent?.drain();
+    await a?.stop();
+    await b?.stop();
+    await store?.stop();
+  });
+
+  it("a SIGKILLed broker's 100 runs complete on the survivor; no completed step runs twice [WF-13, WF-15]", async () => {
+    const starter = await Peer.register(a.url, { name: "starter" }, { waitMs: 20_000 });
+    const ids: string[] = [];
+    for (let n = 0; n < RUNS; n++) starter.send({ type: "run", ref: `r${n}`, workflow: flow as unknown as Record<string, unknown>, input: encodePayload({ n }), watch: false });
+    for (let n = 0; n < RUNS; n++) ids.push((await starter.next("run_accepted", (f) => f.ref === `r${n}`)).run_id);
+    // Mid-way: some runs are past step two, the rest in it or before it.
+    await waitFor(() => ([...executions.keys()].filter((k) => k.startsWith("two:")).length >= 10 ? true : undefined), 30_000, "ten runs past step two");
+    a.child.kill("SIGKILL");
+    const doneBeforeKill = [...executions.keys()].filter((k) => k.startsWith("three:")).length;
+    expect(doneBeforeKill).toBeLessThan(RUNS);
+
+    const watcher = await Peer.register(b.url, { name: "watcher" }, { waitMs: 60_000 });
+    for (const id of ids) watcher.send({ type: "run_watch", ref: `w-${id}`, run_id: id });
+    const results = await Promise.all(ids.map((id) => watcher.next("run_result", (f) => f.run_id === id, 60_000)));
+    for (const [n, r] of results.entries()) {
+      expect(r.ok, `run ${n}: ${JSON.stringify(r.error)}`).toBe(true);
+      expect(decodePayload(r.output!)).toEqual({ n, two: `two-${n}`, three: `three-${n}` });
+    }
+    for (let n = 0; n < RUNS; n++) {
+      for (const s of ["one", "two", "three"]) expect(executions.get(`${s}:${n}`), `${s} of run ${n}`).toBe(1);
+    }
+    // The survivor took the runs that were not done over (its log says so for each).
+    const resumed = b.child.lines.filter((l) => l.includes("resuming a run whose broker is gone")).length;
+    expect(resumed).toBeGreaterThanOrEqual(RUNS - doneBeforeKill);
+    expect(resumed).toBeGreaterThan(0);
+    // The survivor's view of a run: every step succeeded once.
+    const view = (await (await fetch(`${b.http}/v1/runs/${ids[RUNS - 1]}`)).json()) as { state: string; steps: Record<string, { state: string; attempts: number }> };
+    expect(view).toMatchObject({ state: "completed", steps: { one: { state: "succeeded", attempts: 1 }, two: { state: "succeeded", attempts: 1 }, three: { state: "succeeded", attempts: 1 } } });
+    await watcher.close();
+    await starter.close().catch(() => undefined);
+  }, 120_000);
+});
