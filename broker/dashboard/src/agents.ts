@@ -1,21 +1,8 @@
 /** Agents: capabilities, load, health, last heard from, pool; the drain action. */
+import type { AgentInfo } from "@agentwire/wire";
 import { api, ApiError } from "./api.js";
-import type { App, View } from "./app.js";
+import { reloader, type App, type View } from "./app.js";
 import { ago, badge, h, num, table } from "./dom.js";
-
-export interface AgentInfo {
-  agent_id: string;
-  name: string;
-  broker_id: string;
-  status: string;
-  in_flight: number;
-  capacity: number;
-  tier: number;
-  tags: string[];
-  capabilities: { name: string; version?: string }[];
-  connected_at: number;
-  pool?: string;
-}
 
 export function agents(app: App): View {
   let list!: HTMLElement;
@@ -23,20 +10,11 @@ export function agents(app: App): View {
   let agentsNow: AgentInfo[] = [];
   let seenVersion = -1;
   let seenStats: unknown;
-  let loading = false;
 
-  const load = async (): Promise<void> => {
-    if (loading) return;
-    loading = true;
-    try {
-      agentsNow = (await api<{ agents: AgentInfo[] }>("/v1/agents")).agents;
-      draw();
-    } catch (err) {
-      app.notify(`agents: ${(err as Error).message}`, "error");
-    } finally {
-      loading = false;
-    }
-  };
+  const load = reloader(app, "agents", async () => {
+    agentsNow = (await api<{ agents: AgentInfo[] }>("/v1/agents")).agents;
+    draw();
+  });
   const drain = async (id: string): Promise<void> => {
     try {
       await api(`/v1/agents/${encodeURIComponent(id)}/drain`, { method: "POST" });

@@ -11,6 +11,22 @@ export interface App {
   go(route: string): void;
 }
 
+/** A view's reload: one at a time (a call while one runs is dropped), its failure shown, not thrown. */
+export function reloader(app: App, what: string, load: () => Promise<void>): () => Promise<void> {
+  let running = false;
+  return async () => {
+    if (running) return;
+    running = true;
+    try {
+      await load();
+    } catch (err) {
+      app.notify(`${what}: ${(err as Error).message}`, "error");
+    } finally {
+      running = false;
+    }
+  };
+}
+
 export interface View {
   readonly id: string;
   readonly title: string;

@@ -5,39 +5,13 @@
  * render on a timer, never per event. No DOM here.
  */
 
-/** A recorded event as the broker serves it (docs/events.md). */
-export interface RecordedEvent {
-  position: number;
-  event_id: string;
-  stream: string;
-  stream_position: number;
-  type: string;
-  at: number;
-  broker_id: string;
-  data: Record<string, unknown> & { task_id?: string; agent_id?: string; capability?: string; state?: string; attempt?: number; cause?: string };
-}
+import type { RecordedEvent as Recorded } from "@agentwire/wire";
+import type { HistogramSnapshot, Stats } from "../../src/dashboard/stats.js";
 
-export interface Histogram {
-  le: (number | null)[];
-  counts: number[];
-  count: number;
-  sum: number;
-}
+export type { Stats };
 
-export interface Stats {
-  broker_id: string;
-  at: number;
-  started_at: number;
-  brokers: { broker_id: string; self: boolean; agents: number }[];
-  agents: { total: number; by_status: Record<string, number> };
-  connections: number;
-  tasks: { submitted_total: number; ended_total: Record<string, number>; by_state: Record<string, number> };
-  latency: Histogram;
-  dispatch_latency: Histogram;
-  queues: { capability: string; depth: number }[];
-  events: { store: string; ok: boolean; written: number; dropped: number } | null;
-  last_seen: Record<string, number>;
-}
+/** A recorded event as the broker serves it (docs/events.md), its data read loosely: the page shows any type. */
+export type RecordedEvent = Recorded<Record<string, unknown> & { task_id?: string; agent_id?: string; capability?: string; state?: string; attempt?: number; cause?: string }>;
 
 /** One point of the overview's series, per stats snapshot. */
 export interface Point {
@@ -65,7 +39,7 @@ export interface TaskRow {
 export const LIMITS = { events: 500, tasks: 300, points: 300, seconds: 120 } as const;
 
 /** Quantile `q` (0..1) in ms of the observations between two cumulative histograms, interpolated in its bucket. */
-export function quantile(before: Histogram | undefined, after: Histogram, q: number): number | null {
+export function quantile(before: HistogramSnapshot | undefined, after: HistogramSnapshot, q: number): number | null {
   const counts = after.counts.map((c, i) => c - (before?.counts[i] ?? 0));
   const n = counts[counts.length - 1] ?? 0;
   if (n <= 0) return null;

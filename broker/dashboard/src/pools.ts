@@ -1,6 +1,6 @@
 /** Pools (from GET /v1/pools, shown only when it answers): size, desired, utilization over time, scale decisions. */
 import { api } from "./api.js";
-import type { App, View } from "./app.js";
+import { reloader, type App, type View } from "./app.js";
 import { LineChart } from "./charts.js";
 import { badge, h, num, table, time } from "./dom.js";
 
@@ -30,30 +30,21 @@ export function pools(app: App): View {
   const history = new Map<string, { t: number[]; size: number[]; desired: number[]; util: number[] }>();
   let seenPools = -1;
   let seenStats: unknown;
-  let loading = false;
 
-  const load = async (): Promise<void> => {
-    if (loading) return;
-    loading = true;
-    try {
-      const { pools } = await api<{ pools: Pool[] }>("/v1/pools");
-      const now = Date.now() / 1000;
-      for (const p of pools) {
-        const hst = history.get(p.name) ?? { t: [], size: [], desired: [], util: [] };
-        history.set(p.name, hst);
-        hst.t.push(now);
-        hst.size.push(p.size);
-        hst.desired.push(p.desired);
-        hst.util.push(p.utilization);
-        if (hst.t.length > HISTORY) for (const a of Object.values(hst)) a.splice(0, a.length - HISTORY);
-      }
-      draw(pools);
-    } catch (err) {
-      app.notify(`pools: ${(err as Error).message}`, "error");
-    } finally {
-      loading = false;
+  const load = reloader(app, "pools", async () => {
+    const { pools } = await api<{ pools: Pool[] }>("/v1/pools");
+    const now = Date.now() / 1000;
+    for (const p of pools) {
+      const hst = history.get(p.name) ?? { t: [], size: [], desired: [], util: [] };
+      history.set(p.name, hst);
+      hst.t.push(now);
+      hst.size.push(p.size);
+      hst.desired.push(p.desired);
+      hst.util.push(p.utilization);
+      if (hst.t.length > HISTORY) for (const a of Object.values(hst)) a.splice(0, a.length - HISTORY);
     }
-  };
+    draw(pools);
+  });
   const draw = (list: Pool[]): void => {
     const sections = list.map((p) => {
       let c = charts.get(p.name);

@@ -19,9 +19,9 @@ export interface StatsSources {
   startedAt: number;
 }
 
-/** A cumulative histogram: `counts[i]` observations ≤ `le[i]` seconds (the last bound is +Inf). */
+/** A cumulative histogram: `counts[i]` observations ≤ `le[i]` seconds; the last bound, +Inf, is null (JSON has no Infinity). */
 export interface HistogramSnapshot {
-  le: number[];
+  le: (number | null)[];
   counts: number[];
   count: number;
   sum: number;
@@ -105,12 +105,11 @@ function histogram(samples: Sample[]): HistogramSnapshot {
   const h: HistogramSnapshot = { le: [], counts: [], count: 0, sum: 0 };
   for (const s of samples) {
     if (s.metricName?.endsWith("_bucket") === true) {
-      h.le.push(s.labels.le === "+Inf" ? Infinity : Number(s.labels.le));
+      h.le.push(s.labels.le === "+Inf" ? null : Number(s.labels.le));
       h.counts.push(s.value);
     } else if (s.metricName?.endsWith("_sum") === true) h.sum = s.value;
     else if (s.metricName?.endsWith("_count") === true) h.count = s.value;
   }
-  // JSON has no Infinity: the last bound is written as null.
   return h;
 }
 
