@@ -12,6 +12,10 @@ import pino from "pino";
 import { z } from "zod";
 import { HAVE_CHROMIUM, launchChromium } from "../test/helpers/browser.js";
 
+if (process.argv[2] === "--help" || process.argv[2] === "-h") {
+  process.stdout.write("usage: node broker/dist/scripts/dashboard-screenshot.js [out.png]   (default docs/dashboard-overview.png; AGENTWIRE_SCREENSHOT_SECONDS of load first, default 30)\n");
+  process.exit(0);
+}
 const out = resolve(process.argv[2] ?? join(repoRoot(), "docs", "dashboard-overview.png"));
 const SECONDS = Number(process.env.AGENTWIRE_SCREENSHOT_SECONDS ?? 30);
 if (!HAVE_CHROMIUM) {

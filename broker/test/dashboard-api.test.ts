@@ -211,3 +211,13 @@ describe("dashboard API on a two-broker mesh", () => {
     await mesh.visible("mesh-drainee", undefined, "draining");
   });
 });
+
+describe("dashboard API without an event store (--events-max 0)", () => {
+  it("[HTTP-21] the live stream still carries stats; the session says there are no events", async () => {
+    await using broker = await startBroker(["--events-max", "0"]);
+    expect(await (await fetch(`${broker.http}/v1/dashboard/session`)).json()).toMatchObject({ auth: false, can_act: true, reads_all: true, events: false });
+    const got = await readSse(`${broker.http}/v1/dashboard/live`, {}, (m) => m.filter((x) => x.event === "stats").length >= 2);
+    expect(got.filter((m) => m.event === "stats")).toHaveLength(2);
+    expect(got.filter((m) => m.event !== "stats")).toEqual([]);
+  });
+});
