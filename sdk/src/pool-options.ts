@@ -94,8 +94,14 @@ export const OptionsSchema = z
     args: z.array(z.string()).optional(),
     env: z.record(z.string(), z.string()).optional(),
     stdio: z.enum(["inherit", "ignore"]).optional(),
+    // The ranges are the `pool` frame's (checked with PoolSchema); this is the one rule across two fields.
+    autoscale: z.looseObject({ up_threshold: z.unknown().optional(), down_threshold: z.unknown().optional() }).optional(),
   })
-  .refine((o) => (o.template === undefined) !== (o.command === undefined), { message: "give exactly one of template and command", path: ["template"] });
+  .refine((o) => (o.template === undefined) !== (o.command === undefined), { message: "give exactly one of template and command", path: ["template"] })
+  .refine((o) => !(typeof o.autoscale?.down_threshold === "number" && typeof o.autoscale.up_threshold === "number" && o.autoscale.down_threshold >= o.autoscale.up_threshold), {
+    message: "down_threshold must be below up_threshold (POOL-6)",
+    path: ["autoscale"],
+  });
 
 export function invalid(what: string, error: z.ZodError): InvalidPoolOptionsError {
   return new InvalidPoolOptionsError(`${what}: ${z.prettifyError(error)}`, { details: { issues: error.issues } });

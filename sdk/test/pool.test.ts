@@ -105,6 +105,7 @@ describe("createPool options", () => {
     ["both a template and a command", { ...base, template: () => createAgent({ url: base.url, name: "x" }) }],
     ["neither a template nor a command", { ...base, command: undefined }],
     ["an autoscale setting out of range", { ...base, autoscale: { up_threshold: -1 } }],
+    ["thresholds that cross", { ...base, autoscale: { up_threshold: 0.3, down_threshold: 0.5 } }],
     ["a negative grace", { ...base, grace_ms: -5 }],
   ])("rejects %s with InvalidPoolOptionsError before connecting", async (_what, options) => {
     const err = await createPool(options as never).catch((e: unknown) => e);
