@@ -35,7 +35,8 @@ asyncio.run(agent.run())
 class Options(unittest.TestCase):
     def test_bad_options_raise_a_typed_error(self) -> None:
         base: dict[str, Any] = {"name": "p", "min": 1, "max": 2, "capabilities": ["x"], "command": ["true"]}
-        for bad in ({"min": 3}, {"name": "a pool"}, {"capabilities": []}, {"command": []}, {"autoscale": {"speed": 1}}, {"grace": -1}):
+        for bad in ({"min": 3}, {"name": "a pool"}, {"capabilities": []}, {"command": []}, {"autoscale": {"speed": 1}}, {"grace": -1},
+                    {"autoscale": {"up_threshold": 0.3, "down_threshold": 0.5}}):
             with self.subTest(bad=bad), self.assertRaises(InvalidPoolOptionsError) as caught:
                 Pool("ws://127.0.0.1:1/", **{**base, **bad})
             self.assertEqual(caught.exception.code, "invalid_pool_options")

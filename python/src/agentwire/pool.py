@@ -106,6 +106,9 @@ class Pool:
         unknown = set(autoscale or {}) - _AUTOSCALE_KEYS
         if unknown:
             problems.append(f"autoscale has unknown keys {sorted(unknown)} (known: {sorted(_AUTOSCALE_KEYS)})")
+        up, down = (autoscale or {}).get("up_threshold"), (autoscale or {}).get("down_threshold")
+        if isinstance(up, (int, float)) and isinstance(down, (int, float)) and down >= up:
+            problems.append(f"autoscale down_threshold {down} must be below up_threshold {up} (POOL-6)")
         if grace < 0 or kill_grace < 0:
             problems.append("grace and kill_grace must be >= 0")
         if problems:
