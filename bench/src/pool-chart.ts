@@ -125,10 +125,26 @@ interface PoolView {
   utilization: number;
 }
 
+const USAGE = "usage: node bench/dist/src/pool-chart.js [--out FILE (default docs/pool-autoscale.svg)] [--phase-ms MS (default 6000)]";
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: "string" }, "phase-ms": { type: "string" } } });
+  let values: { out?: string | undefined; "phase-ms"?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({ options: { out: { type: "string" }, "phase-ms": { type: "string" }, help: { type: "boolean" } } }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\nRuns a load ramp against a pool with an autoscaler and writes an SVG of its size and utilization over time.\n`);
+    return;
+  }
   const out = values.out ?? join(repoRoot(), "docs", "pool-autoscale.svg");
   const phaseMs = Number(values["phase-ms"] ?? 6_000);
+  if (!Number.isInteger(phaseMs) || phaseMs < 500) {
+    process.stderr.write(`--phase-ms must be an integer of at least 500\n${USAGE}\n`);
+    process.exit(2);
+  }
   const autoscale = { up_threshold: 0.8, down_threshold: 0.2, step: 2, interval_ms: 250, window_ms: 1_500, stabilization_ms: 3_000, cooldown_ms: 1_000 };
   const min = 2;
   const max = 10;
