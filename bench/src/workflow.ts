@@ -6,7 +6,7 @@
  * task at the same concurrency: wall time per step (elapsed ÷ steps), CPU per step per process, and
  * at 1 in flight the latency a step adds. Goal (issue 18): a step costs ≤ 1.5 × a plain task.
  *
- *     node bench/dist/src/workflow.js [--runs 1000] [--inflight 1,32] [--repeat 3] [--payload 100] [--no-watch]
+ *     node bench/dist/src/workflow.js [--runs 1000] [--inflight 1,32] [--repeat 3] [--payload 100] [--no-watch] [--registered]
  *
  * Progress on stderr; the Markdown table on stdout and, with an NDJSON line per level, under
  * bench/results/workflow-<time>.{md,ndjson}.
@@ -22,7 +22,7 @@ import { closedLoop, killChildren, log, payloadOf, pidMeter, ROOT, selfMeter, st
 const GOAL = 1.5;
 const STEPS = 3;
 
-const USAGE = "usage: node bench/dist/src/workflow.js [--runs n (default 1000)] [--inflight 1,32] [--repeat n (default 3)] [--payload bytes (default 100)] [--no-watch]";
+const USAGE = "usage: node bench/dist/src/workflow.js [--runs n (default 1000)] [--inflight 1,32] [--repeat n (default 3)] [--payload bytes (default 100)] [--no-watch] [--registered]";
 
 interface Args {
   runs: number;
@@ -30,6 +30,8 @@ interface Args {
   repeat: number;
   payload: number;
   watch: boolean;
+  /** Run a definition registered once over HTTP by name, instead of sending it with each run. */
+  registered: boolean;
 }
 
 class UsageError extends Error {}
@@ -45,6 +47,7 @@ function parse(argv: string[]): Args {
       repeat: { type: "string", default: "3" },
       payload: { type: "string", default: "100" },
       "no-watch": { type: "boolean", default: false },
+      registered: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -62,6 +65,7 @@ function parse(argv: string[]): Args {
     repeat: Number(values.repeat),
     payload: Number(values.payload),
     watch: !values["no-watch"],
+    registered: values.registered,
   };
   if (!Number.isInteger(a.runs) || a.runs < 1 || a.runs > 1_000_000) throw new UsageError("--runs: 1..1000000");
   if (a.inflight.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) throw new UsageError("--inflight: integers 1..4096, comma-separated");
@@ -83,6 +87,7 @@ export interface WorkflowLevel {
   steps_per_run: number;
   rounds: number;
   watch: boolean;
+  registered: boolean;
   payload_bytes: number;
   runs_per_sec: number;
   steps_per_sec: number;
@@ -91,6 +96,8 @@ export interface WorkflowLevel {
   time_ratio: number;
   /** CPU of all metered processes per step ÷ per plain task. */
   cpu_ratio: number;
+  /** The broker's CPU alone per step ÷ per plain task (a run moves work from the client to the broker). */
+  broker_cpu_ratio: number;
   cpu_us_per_step: Record<string, number>;
   cpu_us_per_plain_task: Record<string, number>;
   run_p50_ms: number;
@@ -122,12 +129,14 @@ function level(inflight: number, a: Args, rounds: Round[]): WorkflowLevel {
     steps_per_run: STEPS,
     rounds: rounds.length,
     watch: a.watch,
+    registered: a.registered,
     payload_bytes: a.payload,
     runs_per_sec: r.runs.tasksPerSec,
     steps_per_sec: r.runs.tasksPerSec * STEPS,
     plain_tasks_per_sec: r.plain.tasksPerSec,
     time_ratio: ratio(r),
     cpu_ratio: total(perStep) / total(r.plain.cpuUsPerTask),
+    broker_cpu_ratio: (perStep["broker"] ?? NaN) / (r.plain.cpuUsPerTask["broker"] ?? NaN),
     cpu_us_per_step: perStep,
     cpu_us_per_plain_task: r.plain.cpuUsPerTask,
     run_p50_ms: r.runs.p50Ms,
@@ -142,12 +151,12 @@ function level(inflight: number, a: Args, rounds: Round[]): WorkflowLevel {
 }
 
 function table(levels: WorkflowLevel[]): string {
-  const head = "| in flight | runs | runs/s | steps/s | plain tasks/s | time per step ÷ plain task | CPU per step ÷ plain task | CPU µs per step (client / broker / agent) | CPU µs per plain task | run p50 / p99 ms | plain p50 / p99 ms | ms a step adds (p50, at 1 in flight) | other CPU % |";
+  const head = "| in flight | runs | runs/s | steps/s | plain tasks/s | time per step ÷ plain task | CPU per step ÷ plain task | broker CPU per step ÷ plain task | CPU µs per step (client / broker / agent) | CPU µs per plain task | run p50 / p99 ms | plain p50 / p99 ms | ms a step adds (p50, at 1 in flight) | other CPU % |";
   const rows = levels.map((l) => {
     const cpu = (c: Record<string, number>): string => ["client", "broker", "agent"].map((k) => f(c[k] ?? NaN)).join(" / ");
-    return `| ${l.inflight} | ${f(l.runs)} | ${f(l.runs_per_sec)} | ${f(l.steps_per_sec)} | ${f(l.plain_tasks_per_sec)} | ${f(l.time_ratio, 2)}× | ${f(l.cpu_ratio, 2)}× | ${cpu(l.cpu_us_per_step)} | ${cpu(l.cpu_us_per_plain_task)} | ${f(l.run_p50_ms, 2)} / ${f(l.run_p99_ms, 2)} | ${f(l.plain_p50_ms, 2)} / ${f(l.plain_p99_ms, 2)} | ${l.inflight === 1 ? f(l.added_ms_per_step, 3) : "–"} | ${f(l.other_cpu_percent)} |`;
+    return `| ${l.inflight} | ${f(l.runs)} | ${f(l.runs_per_sec)} | ${f(l.steps_per_sec)} | ${f(l.plain_tasks_per_sec)} | ${f(l.time_ratio, 2)}× | ${f(l.cpu_ratio, 2)}× | ${f(l.broker_cpu_ratio, 2)}× | ${cpu(l.cpu_us_per_step)} | ${cpu(l.cpu_us_per_plain_task)} | ${f(l.run_p50_ms, 2)} / ${f(l.run_p99_ms, 2)} | ${f(l.plain_p50_ms, 2)} / ${f(l.plain_p99_ms, 2)} | ${l.inflight === 1 ? f(l.added_ms_per_step, 3) : "–"} | ${f(l.other_cpu_percent)} |`;
   });
-  return [head, `|${"---:|".repeat(13)}`, ...rows].join("\n");
+  return [head, `|${"---:|".repeat(14)}`, ...rows].join("\n");
 }
 
 function verdicts(levels: WorkflowLevel[]): string {
@@ -155,7 +164,7 @@ function verdicts(levels: WorkflowLevel[]): string {
     .map((l) => {
       const worst = Math.max(l.time_ratio, l.cpu_ratio);
       const met = Number.isFinite(worst) && worst <= GOAL && l.errors === 0;
-      return `- ${l.inflight} in flight: a step costs ${f(l.time_ratio, 2)}× a plain task in time, ${f(l.cpu_ratio, 2)}× in CPU — goal ≤ ${GOAL}×: ${met ? "met" : "missed"}${l.errors > 0 ? ` (${l.errors} errors: ${l.first_error ?? "?"})` : ""}`;
+      return `- ${l.inflight} in flight: a step costs ${f(l.time_ratio, 2)}× a plain task in time, ${f(l.cpu_ratio, 2)}× in CPU (the broker's alone ${f(l.broker_cpu_ratio, 2)}×) — goal ≤ ${GOAL}× in time and CPU: ${met ? "met" : "missed"}${l.errors > 0 ? ` (${l.errors} errors: ${l.first_error ?? "?"})` : ""}`;
     })
     .join("\n");
 }
@@ -174,6 +183,11 @@ async function main(): Promise<void> {
     .step("two", "echo", { input: ref("/steps/one/output") })
     .step("three", "echo", { input: ref("/steps/two/output") })
     .build();
+  if (a.registered) {
+    const put = await fetch(`${broker.http}/v1/workflows/${flow.name}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(flow) });
+    if (!put.ok) throw new Error(`registering the definition: HTTP ${put.status} ${await put.text()}`);
+  }
+  const target = a.registered ? { name: flow.name } : flow;
   const levels: WorkflowLevel[] = [];
   try {
     for (const inflight of a.inflight) {
@@ -183,7 +197,7 @@ async function main(): Promise<void> {
         log(`@${inflight} round ${i + 1}/${a.repeat}: ${a.runs * STEPS} plain tasks`);
         const plain = await closedLoop(() => client.submit("echo", payload), meters, { ...bounds, maxTasks: a.runs * STEPS, warmupTasks: Math.min(300, a.runs) });
         log(`@${inflight} round ${i + 1}/${a.repeat}: ${a.runs} runs of ${STEPS} steps`);
-        const runs = await closedLoop(() => client.run(flow, payload, { watch: a.watch }).result, meters, { ...bounds, maxTasks: a.runs, warmupTasks: Math.min(100, a.runs) });
+        const runs = await closedLoop(() => client.run(target, payload, { watch: a.watch }).result, meters, { ...bounds, maxTasks: a.runs, warmupTasks: Math.min(100, a.runs) });
         rounds.push({ plain, runs });
         log(`@${inflight}: ${f(plain.tasksPerSec)} plain tasks/s, ${f(runs.tasksPerSec)} runs/s${plain.errors + runs.errors > 0 ? `, errors: ${runs.firstError ?? plain.firstError ?? "?"}` : ""}`);
       }
@@ -199,7 +213,7 @@ async function main(): Promise<void> {
   const md = [
     `## agentwire workflows: ${STEPS}-step runs against plain tasks, ${a.payload}-byte payload`,
     "",
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${f(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}. Command: \`${command}\`. Each level: ${a.runs * STEPS} plain \`echo\` tasks, then ${a.runs} runs of echo → echo → echo (each step's input the previous output, run events ${a.watch ? "on" : "off"}), both after a warm-up, at the same number in flight, the same broker (in-memory, default event ring) and agent; ${a.repeat > 1 ? `the median of ${a.repeat} interleaved rounds by time ratio` : "one round"}. Time per step = elapsed ÷ steps done; per plain task = elapsed ÷ tasks.`,
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${f(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}. Command: \`${command}\`. Each level: ${a.runs * STEPS} plain \`echo\` tasks, then ${a.runs} runs of echo → echo → echo (each step's input the previous output, the definition ${a.registered ? "registered once and run by name" : "sent with each run"}, run events ${a.watch ? "on" : "off"}), both after a warm-up, at the same number in flight, the same broker (in-memory, default event ring) and agent; ${a.repeat > 1 ? `the median of ${a.repeat} interleaved rounds by time ratio` : "one round"}. Time per step = elapsed ÷ steps done; per plain task = elapsed ÷ tasks.`,
     "",
     table(levels),
     "",
