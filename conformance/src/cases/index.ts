@@ -6,5 +6,6 @@ import { poolCases } from "./broker-pools.js";
 import { taskCases } from "./broker-tasks.js";
 import { traceCases } from "./broker-trace.js";
 import { wireCases } from "./broker-wire.js";
+import { workflowCases } from "./broker-workflows.js";
 
-export const brokerCases: readonly Case<BrokerCtx>[] = [...wireCases, ...taskCases, ...messagingCases, ...poolCases, ...traceCases, ...httpCases];
+export const brokerCases: readonly Case<BrokerCtx>[] = [...wireCases, ...taskCases, ...messagingCases, ...poolCases, ...traceCases, ...httpCases, ...workflowCases];
