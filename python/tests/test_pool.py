@@ -88,6 +88,12 @@ class Supervisor(unittest.IsolatedAsyncioTestCase):
         finally:
             await client.close()
 
+    async def test_a_command_that_cannot_start_raises_a_typed_error(self) -> None:
+        pool = Pool(URL, name=unique("py-missing"), min=1, max=1, capabilities=[unique("py.missing")], command=[str(REPO / "no-such-program")])
+        with self.assertRaises(InvalidPoolOptionsError) as caught:
+            await pool.start()
+        self.assertIn("could not be started", str(caught.exception))
+
     async def test_a_member_killed_with_sigkill_is_replaced(self) -> None:
         cap, name = unique("py.kill"), unique("py-kill")
         pool = Pool(URL, name=name, min=2, max=2, capabilities=[cap], command=[sys.executable, "-c", MEMBER],

@@ -210,7 +210,13 @@ class Pool:
     def _on_ready(self, again: bool) -> None:
         # The broker forgets a supervisor whose session ended [POOL-5]: declare again on a reconnect.
         if again:
-            self._spawn(self._declare(again=True))
+            self._spawn(self._declare_again())
+
+    async def _declare_again(self) -> None:
+        try:
+            await self._declare(again=True)
+        except Exception as err:
+            log.warning("pool %s: declaring the pool again failed: %s", self.name, err)
 
     def _on_scale(self, frame: Frame) -> None:
         if frame.get("pool") != self.name or self._closing:
@@ -242,6 +248,8 @@ class Pool:
         self._starting += 1
         try:
             process = await asyncio.create_subprocess_exec(*self._command, env=env, cwd=self._cwd, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out)
+        except OSError as err:  # ENOENT, EACCES: the command cannot work, for this member or any other
+            raise InvalidPoolOptionsError(f"pool {self.name}: command {self._command[0]!r} could not be started: {err}") from err
         finally:
             self._starting -= 1
         member = Member(agent_id, index, process, time.monotonic(), crashes)
