@@ -26,11 +26,13 @@ const ALLOWED: Record<string, readonly string[]> = { msgpackr: ["Buffer"] };
 const NODE_ONLY_PACKAGES = /^(ws|msgpackr-extract|bufferutil|utf-8-validate)(\/|$)/;
 
 /**
- * The size bound the browser test asserts, in bytes: measured at 567,092 minified / 132,299 gzip
+ * The size bound the browser test asserts, in bytes: measured at 585,691 minified / 137,738 gzip
  * (zod 4.6.7, msgpackr 2.1.4, esbuild 0.28.2; protocol revision 1.2: pools with createPool, trace
- * context), plus about 2% for growth. First measured at 547,781 / 125,879 (revision 1.1).
+ * context, workflows — the wire's definition schema and run frames, about 9 KB, and the builder and
+ * RunHandle, about 6 KB), plus about 2% for growth. Before workflows 567,092 / 132,299; first
+ * measured at 547,781 / 125,879 (revision 1.1).
  */
-export const BUNDLE_LIMITS = { minified: 580_000, gzip: 135_000 } as const;
+export const BUNDLE_LIMITS = { minified: 597_000, gzip: 140_500 } as const;
 
 export interface BrowserBundle {
   file: string;
