@@ -427,7 +427,7 @@ export class Session {
         },
       );
     }
-    // Runs too (the broker owns them): events from now on, and the result [WF: run_watch].
+    // Runs too (the broker owns them): events from now on, and the result [WF-21].
     for (const [runId, watcher] of this.runs) {
       this.callback(
         { type: "run_watch", run_id: runId, ref: this.nextId("w") },

@@ -107,7 +107,7 @@ export class RunHandle<O = unknown> implements Promise<O> {
     }
   }
 
-  /** Cancels the run [WF-n: run_cancel]: its running steps' tasks are cancelled, nothing new starts. Resolves on the broker's ack. */
+  /** Cancels the run [WF-20]: its running steps' tasks are cancelled, nothing new starts. Resolves on the broker's ack. */
   async cancel(): Promise<void> {
     const runId = await this.id;
     await this.session.whenReady();
@@ -202,7 +202,7 @@ export function startRun<O>(session: Session, target: RunTarget<O>, input: unkno
   return handle;
 }
 
-/** Follows the run `runId` on `session` (client.watchRun) [run_watch]. */
+/** Follows the run `runId` on `session` (client.watchRun) [WF-21]. */
 export function followRun<O>(session: Session, runId: string, options: Pick<RunOptions, "onEvent" | "signal">, closing: boolean): RunHandle<O> {
   const handle = new RunHandle<O>(session, options.onEvent);
   if (!begin(handle, options.signal, closing)) return handle;
