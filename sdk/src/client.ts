@@ -40,6 +40,7 @@ import { consumeAsync, produce, spanError, traceOf, type TraceContext, type Trac
 import type { Transport } from "./transport.js";
 import type { TypedWorkflow, WorkflowOutput } from "./workflow.js";
 import { followRun, startRun, type RunHandle, type RunOptions } from "./workflow-run.js";
+import { registerWorkflow } from "./workflow-http.js";
 
 export interface SubmitOptions {
   timeoutMs?: number;
@@ -249,6 +250,15 @@ export class Client implements AsyncDisposable {
     const handle = startRun(this.session, workflow, input, options, this.closing);
     this.track(handle.result);
     return handle;
+  }
+
+  /**
+   * Registers a definition with the broker under its name and version (HTTP `PUT /v1/workflows/{name}`,
+   * with this client's token) so that runs start it by name: true when stored now, false when the same
+   * document was already; WorkflowExistsError for another document under that name and version [WF-5].
+   */
+  registerWorkflow(definition: TypedWorkflow): Promise<boolean> {
+    return registerWorkflow(httpBase(this.session.options.url), this.session.options.token, definition);
   }
 
   /** Follows a run started elsewhere (another client, the HTTP API, another language) by id: its events from now on and its result. */

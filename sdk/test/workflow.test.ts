@@ -2,10 +2,10 @@
  * client.run against a real broker and real agents (SPEC §21): the output of a three-step flow, its
  * events through events() and onEvent, a step retried by its policy with the attempt visible to the
  * agent, cancel through an AbortSignal and through handle.cancel() (the agent sees the task's cancel),
- * watchRun from a second client, a registered definition started by name, and the broker's refusals
+ * watchRun from a second client, a definition registered with registerWorkflow started by name, and the broker's refusals
  * as typed errors.
  */
-import { AgentwireError, BadWorkflowError, CancelledError, MappingFailedError, UnknownRunError, UnknownWorkflowError } from "@agentwire/wire";
+import { AgentwireError, BadWorkflowError, CancelledError, MappingFailedError, UnknownRunError, UnknownWorkflowError, WorkflowExistsError } from "@agentwire/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { connect, createAgent, defineCapability, ref, retry, tpl, workflow, type Agent, type Client, type WorkflowEvent } from "../src/index.js";
@@ -192,10 +192,11 @@ describe.skipIf(!HAVE_BROKER)("client.run against the real broker", () => {
     expect(events).toEqual([]);
   });
 
-  it("[WF-2] [WF-5] starts a definition registered over HTTP by name; an unregistered name is UnknownWorkflowError", async () => {
+  it("[WF-2] [WF-5] registerWorkflow stores a definition once, runs start it by name; an unregistered name is UnknownWorkflowError", async () => {
     const doc = workflow("shout", { version: "1.2.0" }).step("u", Upper).build();
-    const put = await fetch(`${broker.http}/v1/workflows/shout`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(doc) });
-    expect(put.status).toBe(201);
+    await expect(client.registerWorkflow(doc)).resolves.toBe(true);
+    await expect(client.registerWorkflow(doc)).resolves.toBe(false);
+    await expect(client.registerWorkflow(workflow("shout", { version: "1.2.0" }).step("other", Upper).build())).rejects.toBeInstanceOf(WorkflowExistsError);
     await expect(within(client.run<{ text: string }>({ name: "shout" }, { text: "hey" }).result, 20_000, "the run's result")).resolves.toEqual({ text: "HEY" });
     await expect(client.run({ name: "shout", version: "1.2.0" }, { text: "ho" }).result).resolves.toEqual({ text: "HO" });
     await expect(client.run({ name: "whisper" }, {}).result).rejects.toBeInstanceOf(UnknownWorkflowError);
