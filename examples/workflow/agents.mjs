@@ -20,9 +20,11 @@ export async function startAgents(url) {
   const risk = createAgent({ url, name: "risk-manager" }).capability(
     "risk_manager",
     { input: z.object({ symbol: z.string(), price: z.number(), signal: z.string() }), output: z.object({ approved: z.boolean(), level: z.string(), max_quantity: z.number() }) },
-    // The attempt is the workflow step's attempt [WF-13]: this model answers from the third one on.
+    // The task's attempt is the workflow step's [WF-13]: this model answers from the third one on. An
+    // application code is not retryable for the task itself, so the step's policy retries it, with its
+    // backoff [WF-11] (a retryable error would be dispatched again at once by the task lifecycle).
     ({ price }, ctx) => {
-      if (ctx.task.attempt < 3) throw new AgentwireError("risk_model_unavailable", `risk model warming up (attempt ${ctx.task.attempt})`, { retryable: true });
+      if (ctx.task.attempt < 3) throw new AgentwireError("risk_model_unavailable", `risk model warming up (attempt ${ctx.task.attempt})`);
       return { approved: true, level: "moderate", max_quantity: Math.floor(5_000 / price) };
     },
   );
