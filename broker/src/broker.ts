@@ -211,7 +211,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, backendA
       state.shuttingDown = true;
       monitor.stop();
       core.pools.close();
-      core.workflows.close();
+      await core.workflows.close();
       tasks.endAll();
       for (const s of [...sessions]) s.closeWith(CLOSE_CODES.goingAway, "broker shutting down");
       deadlines.close();

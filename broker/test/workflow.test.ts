@@ -218,6 +218,14 @@ describe("workflows on one broker", () => {
     expect(r.events.filter((e) => e.event === "workflow.step.started")).toHaveLength(1);
   });
 
+  it("a run past limits.max_run_ms fails with limit_exceeded and its running step is cancelled [WF-14]", async () => {
+    const seen = cancelled.length;
+    const r = await run(def("slowrun", [{ id: "s", capability: "slow" }], { limits: { max_run_ms: 300 } }), {});
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatchObject({ code: "limit_exceeded", details: { limit: "max_run_ms", max: 300 } });
+    await waitFor(() => (cancelled.length > seen ? true : undefined), 10_000, "the step's agent to see the cancel");
+  });
+
   it("a mapping naming a missing value fails the step without retry, naming the pointer [WF-8]", async () => {
     const r = await run(def("mapping", [{ id: "s", capability: "echo", input: { $ref: "/input/nope" }, retry: { max_attempts: 3 } }]), {});
     expect(r.ok).toBe(false);

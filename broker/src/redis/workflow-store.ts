@@ -29,6 +29,7 @@ interface WorkflowCommands {
   workflowTake(lease: string, run: string, brokerId: string, ttlMs: number): Promise<number>;
   workflowRenew(lease: string, run: string, holder: string, ttlMs: number): Promise<string | null>;
   workflowWrite(lease: string, run: string, holder: string, endedTtlMs: number, ...pairs: (string | Buffer)[]): Promise<number>;
+  workflowRelease(lease: string, holder: string): Promise<number>;
 }
 
 /** Runs GET /v1/runs can list; older ones leave the index (their hashes expire on their own). */
@@ -59,6 +60,7 @@ export class RedisWorkflowStore implements WorkflowStore {
     cmd.defineCommand("workflowTake", { numberOfKeys: 2, lua: source("workflow-take-2") });
     cmd.defineCommand("workflowRenew", { numberOfKeys: 2, lua: source("workflow-renew-2") });
     cmd.defineCommand("workflowWrite", { numberOfKeys: 2, lua: source("workflow-write-2") });
+    cmd.defineCommand("workflowRelease", { numberOfKeys: 1, lua: source("workflow-release-1") });
     this.cmd = cmd as Redis & WorkflowCommands;
   }
 
@@ -189,6 +191,10 @@ export class RedisWorkflowStore implements WorkflowStore {
 
   async release(runId: string): Promise<void> {
     await this.cmd.srem(workflowKeys.open, runId);
+  }
+
+  async giveUp(runId: string, fence: number): Promise<void> {
+    await this.cmd.workflowRelease(workflowKeys.lease(runId), `${this.brokerId}|${fence}`);
   }
 
   async close(): Promise<void> {}

@@ -7,12 +7,9 @@
 import {
   decodePayload,
   errorFromCode,
-  errorInfo,
   UnknownRunError,
   UnknownWorkflowError,
-  type ErrorInfo,
   type RunState,
-  type Step,
   type WorkflowDefinition,
 } from "@agentwire/wire";
 import type { Logger } from "pino";
@@ -20,10 +17,9 @@ import { Auth, ownerTag } from "../auth.js";
 import type { TokenAcl } from "../config.js";
 import type { BrokerCore } from "../core.js";
 import type { EventBus } from "../events.js";
-import type { SubmitReply } from "../tasks/submissions.js";
-import type { TaskSpec } from "../tasks/task-service.js";
 import { parseDefinition, parseWorkflowField } from "./definitions.js";
 import { Execution, type ExecutionHost, type Transition } from "./execution.js";
+import { submitStep } from "./submit.js";
 import { newRun, viewOf, type RunRecord, type RunView } from "./run-state.js";
 import type { WorkflowStore } from "./store.js";
 
@@ -153,10 +149,17 @@ export class WorkflowEngine {
     return runs.filter((r) => Auth.ownsTagged(acl, r.owner)).slice(0, query.limit).map((r) => viewOf(this.local.get(r.run_id)?.run ?? r, false));
   }
 
-  close(): void {
+  /**
+   * The broker closes: its runs stop here unended (their tasks end with the broker), and in a mesh
+   * their leases are given up so that another broker takes them over at once [WF-15].
+   */
+  async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.ticker);
     clearTimeout(this.poller);
+    const runs = [...this.local.values()];
+    for (const exec of runs) exec.abandon();
+    await Promise.allSettled(runs.map((exec) => this.store.giveUp(exec.id, exec.fence)));
   }
 
   /** The run, when `acl` may see it; unknown_run otherwise (another's run is not revealed). */
@@ -172,7 +175,15 @@ export class WorkflowEngine {
   }
 
   private readonly host: ExecutionHost = {
-    submit: (exec, step, attempt, input) => this.submitStep(exec, step, attempt, input),
+    submit: (exec, step, attempt, input) => {
+      if (this.core.state.shuttingDown) {
+        // A broker shutting down takes no task: the run waits for another broker of the mesh (or ends with this one).
+        exec.abandon();
+        void this.store.giveUp(exec.id, exec.fence).catch(() => undefined);
+        return;
+      }
+      submitStep(this.core, exec, step, attempt, input, this.options.maxAttempts);
+    },
     cancelTask: (taskId, reason) => {
       const task = this.core.tasks.table.get(taskId);
       if (task !== undefined && task.endedAt === 0) this.core.tasks.cancel(task, reason);
@@ -182,7 +193,7 @@ export class WorkflowEngine {
     finished: (exec, lost) => {
       this.local.delete(exec.id);
       if (lost) {
-        this.options.log.info({ run_id: exec.id }, "run taken over by another broker");
+        this.options.log.info({ run_id: exec.id }, this.closed ? "run left to the mesh" : "run taken over by another broker");
         if (this.watchers.has(exec.id)) this.pollRemote();
         return;
       }
@@ -190,39 +201,6 @@ export class WorkflowEngine {
       void this.store.release(exec.id, exec.fence).catch((err: unknown) => this.options.log.warn({ err, run_id: exec.id }, "run lease not released"));
     },
   };
-
-  /** One attempt as a task with key `wf:<run>:<step>:<attempt>` [WF-13]: a resumed run joins the task already submitted. */
-  private submitStep(exec: Execution, step: Step, attempt: number, input: Uint8Array): void {
-    const spec: TaskSpec = {
-      capability: step.capability,
-      input,
-      version: step.version,
-      tags: step.tags,
-      priority: step.priority,
-      timeout_ms: step.timeout_ms,
-      strategy: step.strategy,
-      idempotency_key: `wf:${exec.id}:${step.id}:${attempt}`,
-      // The task's own requeues (agent or broker lost) within this attempt; the policy decides the rest [WF-13].
-      max_attempts: Math.min(100, attempt - 1 + this.options.maxAttempts),
-      attempt,
-    };
-    const ended = (ok: boolean, output: Uint8Array | undefined, error: ErrorInfo | undefined): void => exec.attemptEnded(step.id, attempt, ok, output, error);
-    const reply: SubmitReply = {
-      observer: { onProgress: () => undefined, onResult: (task) => ended(task.ok, task.output, task.error) },
-      follows: true,
-      accepted: (_ref, taskId) => exec.accepted(step.id, attempt, taskId),
-      foreignOutcome: (_ref, _taskId, outcome) =>
-        outcome === undefined ? ended(false, undefined, { code: "deadline_exceeded", message: "no outcome before the task's deadline", retryable: true }) : ended(outcome.ok, outcome.output, outcome.error),
-    };
-    const failed = (err: unknown): void => ended(false, undefined, errorInfo(err));
-    try {
-      // The engine acts for the run's owner, whose ACL was checked when the run started.
-      const pending = this.core.submit(undefined, spec, reply, `wf:${exec.id}:${step.id}`);
-      if (pending !== undefined) pending.catch(failed);
-    } catch (err) {
-      failed(err);
-    }
-  }
 
   private async persist(exec: Execution, steps: readonly string[], runFields: boolean): Promise<boolean> {
     for (let tries = 0; ; tries++) {

@@ -4,19 +4,18 @@
  * to the store before anything that depends on it happens (a dependent's submit, a retry) [WF-15].
  */
 import {
-  decodePayload,
   encodePayload,
   errorInfo,
   retryDelayMs,
   retryPolicy,
   WORKFLOW_LIMITS,
   type ErrorInfo,
-  type RunContext,
   type Step,
   type WorkflowEventType,
 } from "@agentwire/wire";
+import { ContextCache, joinOf, lastOutput } from "./context.js";
 import { evaluate } from "./mapping.js";
-import { ENDED_STEP, type RunRecord, type StepRun } from "./run-state.js";
+import { ENDED_STEP, type RunRecord } from "./run-state.js";
 
 /** A transition as the engine announces it (bus event and `run_event`). */
 export interface Transition {
@@ -48,7 +47,7 @@ const failure = (code: string, message: string, details?: Record<string, unknown
 export class Execution {
   private queue: Promise<void> = Promise.resolve();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly decoded = new Map<string, unknown>();
+  private readonly contexts: ContextCache;
   private readonly byId = new Map<string, Step>();
   private readonly compensators = new Set<string>();
   private readonly dependents = new Map<string, Step[]>();
@@ -59,6 +58,7 @@ export class Execution {
     public fence: number,
     private readonly host: ExecutionHost,
   ) {
+    this.contexts = new ContextCache(run);
     for (const s of run.definition.steps) {
       this.byId.set(s.id, s);
       if (typeof s.on_failure === "object") this.compensators.add(s.on_failure.compensate);
@@ -168,7 +168,7 @@ export class Execution {
       changed = false;
       for (const step of this.run.definition.steps) {
         if (this.compensators.has(step.id) || this.run.steps[step.id]!.state !== "pending") continue;
-        const join = this.joinOf(step);
+        const join = joinOf(step, this.run);
         if (join === "wait") continue;
         changed = true;
         if (join === "skip") await this.settle(step, "skipped", undefined);
@@ -184,44 +184,28 @@ export class Execution {
     if (!open) await this.complete();
   }
 
-  private joinOf(step: Step): "run" | "wait" | "skip" | "unreachable" {
-    const after = (step.after ?? []).map((a) => this.run.steps[a]!.state);
-    const succeeded = after.filter((s) => s === "succeeded").length;
-    const ended = after.filter((s) => ENDED_STEP.has(s)).length;
-    if (typeof step.join === "object") {
-      if (succeeded >= step.join.quorum) return "run";
-      return after.length - ended + succeeded < step.join.quorum ? "unreachable" : "wait";
-    }
-    if (step.join === "all_settled") return ended === after.length ? "run" : "wait";
-    if (succeeded === after.length) return "run";
-    return ended > succeeded ? "skip" : "wait";
-  }
 
   private async startAttempt(step: Step, attempt: number): Promise<void> {
     const s = this.run.steps[step.id]!;
     let input: Uint8Array;
     try {
-      input = step.input === undefined ? this.run.input : encodePayload(evaluate(step.input, this.context()));
+      input = step.input === undefined ? this.run.input : encodePayload(evaluate(step.input, this.contexts.context()));
     } catch (err) {
       Object.assign(s, { attempts: attempt, started_at: s.started_at ?? Date.now() });
       return this.stepFailed(step, { ...errorInfo(err), retryable: false });
     }
     Object.assign(s, { state: "running", attempts: attempt, started_at: s.started_at ?? Date.now(), retry_at: undefined, task_id: undefined });
     if (!(await this.write([step.id], false))) return;
-    this.submitWith(step, attempt, input);
+    this.host.submit(this, step, attempt, input);
   }
 
   /** Submits an attempt already written as running (a resumed run's, with its input evaluated again). */
   private submitAttempt(step: Step, attempt: number): void {
     try {
-      this.submitWith(step, attempt, step.input === undefined ? this.run.input : encodePayload(evaluate(step.input, this.context())));
+      this.host.submit(this, step, attempt, step.input === undefined ? this.run.input : encodePayload(evaluate(step.input, this.contexts.context())));
     } catch (err) {
       this.attemptEnded(step.id, attempt, false, undefined, { ...errorInfo(err), retryable: false });
     }
-  }
-
-  private submitWith(step: Step, attempt: number, input: Uint8Array): void {
-    this.host.submit(this, step, attempt, input);
   }
 
   /** A step failed for good: its failure strategy decides the run's fate [WF-10]. */
@@ -265,22 +249,13 @@ export class Execution {
   private async complete(): Promise<void> {
     let output: Uint8Array;
     try {
-      output = this.run.definition.output === undefined ? this.lastOutput() : encodePayload(evaluate(this.run.definition.output, this.context()));
+      output = this.run.definition.output === undefined ? lastOutput(this.run) : encodePayload(evaluate(this.run.definition.output, this.contexts.context()));
     } catch (err) {
       return this.end("failed", undefined, { ...errorInfo(err), retryable: false });
     }
     await this.end("completed", output, undefined);
   }
 
-  /** The default output: the last step listed that succeeded. */
-  private lastOutput(): Uint8Array {
-    const steps = this.run.definition.steps;
-    for (let i = steps.length - 1; i >= 0; i--) {
-      const s = this.run.steps[steps[i]!.id]!;
-      if (s.state === "succeeded" && s.output !== undefined) return s.output;
-    }
-    return encodePayload(null);
-  }
 
   /** Ends the run once: stops what runs, writes it, announces it [WF-16]. */
   private async end(state: "completed" | "failed" | "cancelled", output: Uint8Array | undefined, error: ErrorInfo | undefined): Promise<void> {
@@ -299,25 +274,6 @@ export class Execution {
     this.host.finished(this, false);
   }
 
-  /** The context mappings see [WF-6]; outputs are decoded once each. */
-  private context(): RunContext {
-    const steps: RunContext["steps"] = {};
-    for (const [id, s] of Object.entries(this.run.steps)) {
-      if (!ENDED_STEP.has(s.state) && s.state !== "waiting_retry") continue;
-      const entry: RunContext["steps"][string] = { attempts: s.attempts };
-      if (s.state === "succeeded" && s.output !== undefined) entry.output = this.decodedOutput(id, s);
-      if (s.error !== undefined && s.state !== "succeeded") entry.error = { code: s.error.code, message: s.error.message, ...(s.error.details === undefined ? {} : { details: s.error.details }) };
-      steps[id] = entry;
-    }
-    if (!this.decoded.has("")) this.decoded.set("", decodePayload(this.run.input));
-    return { input: this.decoded.get(""), steps };
-  }
-
-  private decodedOutput(id: string, s: StepRun): unknown {
-    const key = `s:${id}`;
-    if (!this.decoded.has(key)) this.decoded.set(key, decodePayload(s.output!));
-    return this.decoded.get(key);
-  }
 
   private armRunLimit(): void {
     const max = this.run.definition.limits?.max_run_ms ?? WORKFLOW_LIMITS.maxRunMs;

@@ -46,8 +46,10 @@ export interface WorkflowStore {
   requestCancel(runId: string, reason: string): Promise<void>;
   /** Open runs whose lease lapsed (their broker died), each now leased here with its new fence. */
   orphans(): Promise<Array<{ run: RunRecord; fence: number }>>;
-  /** The run ended: its lease is given up and it leaves the open runs. */
+  /** The run ended: it leaves the open runs (its last write gave up the lease). */
   release(runId: string, fence: number): Promise<void>;
+  /** This broker stops running the run without ending it (closing): another broker may take it at once. */
+  giveUp(runId: string, fence: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -122,6 +124,8 @@ export class MemoryWorkflowStore implements WorkflowStore {
   }
 
   async release(): Promise<void> {}
+
+  async giveUp(): Promise<void> {}
 
   async close(): Promise<void> {}
 }
