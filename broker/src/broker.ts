@@ -108,7 +108,7 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
   });
   const core: BrokerCore = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log, pools);
   registerPoolMetrics(metrics.registry, pools);
-  core.workflows = new WorkflowEngine(core, { brokerId, idPrefix: `${brokerId}.w${incarnation}-`, store: backend.workflowStore(), events, log, leaseMs: 3 * config.meshLivenessMs, maxAttempts: config.maxAttempts });
+  core.workflows = new WorkflowEngine(core, { brokerId, idPrefix: `${brokerId}.w${incarnation}-`, store: backend.workflowStore(), events, log, leaseMs: 3 * config.meshLivenessMs, maxAttempts: config.maxAttempts, maxRuns: config.maxQueueLength });
   const handlers = new Handlers(config, core, metrics, log, sessions);
   backend.attach(core.meshInbound());
   registry.onChange = () => backend.registryChanged();

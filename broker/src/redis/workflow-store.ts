@@ -32,6 +32,9 @@ interface WorkflowCommands {
   workflowRelease(lease: string, holder: string): Promise<number>;
 }
 
+/** Open runs one lease tick looks at. */
+const ORPHAN_SCAN = 500;
+
 /** Runs GET /v1/runs can list; older ones leave the index (their hashes expire on their own). */
 const RUNS_INDEXED = 10_000;
 
@@ -47,6 +50,8 @@ interface RunMeta {
 export class RedisWorkflowStore implements WorkflowStore {
   readonly shared = true;
   private readonly cmd: Redis & WorkflowCommands;
+  /** Where the scan of open runs goes on (`orphans`). */
+  private cursor = "0";
 
   constructor(
     cmd: Redis,
@@ -176,9 +181,17 @@ export class RedisWorkflowStore implements WorkflowStore {
     await this.cmd.hset(workflowKeys.run(runId), "cancel", reason);
   }
 
+  /**
+   * A slice of the open runs per call (SSCAN, resumed at the next call), so a tick costs the same
+   * however many runs the mesh holds; only those without a lease are asked for one.
+   */
   async orphans(): Promise<Array<{ run: RunRecord; fence: number }>> {
+    const [cursor, ids] = await this.cmd.sscan(workflowKeys.open, this.cursor, "COUNT", ORPHAN_SCAN);
+    this.cursor = cursor;
+    const leased = await Promise.all(ids.map((id) => this.cmd.exists(workflowKeys.lease(id))));
     const taken: Array<{ run: RunRecord; fence: number }> = [];
-    for (const id of await this.cmd.smembers(workflowKeys.open)) {
+    for (const [i, id] of ids.entries()) {
+      if (leased[i] === 1) continue;
       const fence = await this.cmd.workflowTake(workflowKeys.lease(id), workflowKeys.run(id), this.brokerId, this.leaseMs);
       if (fence === -1) await this.cmd.srem(workflowKeys.open, id);
       if (fence <= 0) continue;

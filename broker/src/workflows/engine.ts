@@ -43,6 +43,8 @@ export interface EngineOptions {
   leaseMs: number;
   /** The broker's max attempts of a task: how often a step attempt's task is dispatched again after an agent or broker loss. */
   maxAttempts: number;
+  /** Most runs this broker runs at once; more are refused `overloaded` (bounded memory). */
+  maxRuns: number;
 }
 
 /** How often a watcher of a run another broker runs looks for its end. */
@@ -79,6 +81,7 @@ export class WorkflowEngine {
    */
   async startRun(acl: TokenAcl | undefined, workflow: unknown, input: Uint8Array, watcher: RunWatcher | undefined, accepted: (runId: string) => void): Promise<string> {
     if (this.core.state.shuttingDown) throw errorFromCode("shutting_down", "broker is shutting down");
+    if (this.local.size >= this.options.maxRuns) throw errorFromCode("overloaded", `this broker runs ${this.local.size} workflow runs, its most`);
     const definition = await this.resolve(workflow);
     for (const s of definition.steps) {
       if (!Auth.allows(acl, "submit", s.capability)) throw errorFromCode("forbidden", `token may not submit to ${s.capability} (step ${s.id})`);

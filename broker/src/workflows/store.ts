@@ -53,14 +53,17 @@ export interface WorkflowStore {
   close(): Promise<void>;
 }
 
-/** Ended runs a single broker keeps for GET /v1/runs. */
+/** Ended runs a single broker keeps for GET /v1/runs, and the most bytes of inputs and outputs they hold. */
 const KEPT_ENDED = 10_000;
+const KEPT_ENDED_BYTES = 64 << 20;
 
 /** One broker's store: the engine's own records, kept by reference; ended ones bounded. */
 export class MemoryWorkflowStore implements WorkflowStore {
   readonly shared = false;
   private readonly runs = new Map<string, RunRecord>();
-  private readonly ended = new Set<string>();
+  /** Ended runs, oldest first, with the bytes each holds. */
+  private readonly ended = new Map<string, number>();
+  private endedBytes = 0;
   private readonly defs = new Map<string, WorkflowDefinition[]>();
 
   async putDefinition(definition: WorkflowDefinition): Promise<"created" | "same" | "conflict"> {
@@ -89,10 +92,14 @@ export class MemoryWorkflowStore implements WorkflowStore {
 
   async write(run: RunRecord, _fence: number, _steps: readonly string[], runFields: boolean): Promise<boolean> {
     if (runFields && run.state !== "running" && !this.ended.has(run.run_id)) {
-      this.ended.add(run.run_id);
-      for (const id of this.ended) {
-        if (this.ended.size <= KEPT_ENDED) break;
+      let bytes = run.input.byteLength + (run.output?.byteLength ?? 0);
+      for (const s of Object.values(run.steps)) bytes += s.output?.byteLength ?? 0;
+      this.ended.set(run.run_id, bytes);
+      this.endedBytes += bytes;
+      for (const [id, size] of this.ended) {
+        if (this.ended.size <= KEPT_ENDED && this.endedBytes <= KEPT_ENDED_BYTES) break;
         this.ended.delete(id);
+        this.endedBytes -= size;
         this.runs.delete(id);
       }
     }
