@@ -92,16 +92,17 @@ export function workflow(name: string, options: WorkflowOptions = {}): WorkflowB
   return new WorkflowBuilder({ name, options, steps: [], frontier: [], output: undefined, typedFrom: undefined, defaults: {} });
 }
 
+/** What a builder holds; each call makes a new one, so a shared prefix can start several workflows. */
 interface State {
-  name: string;
-  options: WorkflowOptions;
-  steps: Step[];
+  readonly name: string;
+  readonly options: WorkflowOptions;
+  readonly steps: readonly Step[];
   /** The previous stage: what a step without `after` waits for. */
-  frontier: string[];
-  output: unknown;
+  readonly frontier: readonly string[];
+  readonly output: unknown;
   /** The step whose output types the run's (the last `.step`), unless `.output` or a `.parallel` came after it. */
-  typedFrom: string | undefined;
-  defaults: { retry?: RetryPolicy; onFailure?: OnFailure };
+  readonly typedFrom: string | undefined;
+  readonly defaults: { readonly retry?: RetryPolicy; readonly onFailure?: OnFailure };
 }
 
 export class WorkflowBuilder<O = unknown, Ids extends string = never> {
@@ -110,10 +111,8 @@ export class WorkflowBuilder<O = unknown, Ids extends string = never> {
 
   /** A step running `capability` after the previous stage (or `options.after`). */
   step<Id extends string, C extends Capability>(id: Id, capability: C, options: StepOptions<Ids> = {}): WorkflowBuilder<Out<C, unknown>, Ids | Id> {
-    this.state.steps.push(stepDocument(id, capability, options, this.state.frontier));
-    this.state.frontier = [id];
-    this.state.typedFrom = id;
-    return this as never;
+    const { steps, frontier } = this.state;
+    return this.with({ steps: [...steps, stepDocument(id, capability, options, frontier)], frontier: [id], typedFrom: id });
   }
 
   /**
@@ -121,12 +120,9 @@ export class WorkflowBuilder<O = unknown, Ids extends string = never> {
    * step waits for all of them (its `join` says how: `.join(...)`).
    */
   parallel<More extends string>(branches: (p: ParallelBuilder<Ids>) => ParallelBuilder<Ids | More>): WorkflowBuilder<unknown, Ids | More> {
-    const p = new ParallelBuilder<Ids>(this.state.steps, this.state.frontier);
-    branches(p);
-    if (p.ids.length === 0) throw new TypeError("parallel() needs at least one step");
-    this.state.frontier = p.ids;
-    this.state.typedFrom = undefined;
-    return this as never;
+    const p = branches(new ParallelBuilder<Ids>(this.state.frontier, []));
+    if (p.steps.length === 0) throw new TypeError("parallel() needs at least one step");
+    return this.with({ steps: [...this.state.steps, ...p.steps], frontier: p.steps.map((s) => s.id), typedFrom: undefined });
   }
 
   /** The step after a fan-out: `.step` with its join policy first ("all" unless given). */
@@ -139,24 +135,25 @@ export class WorkflowBuilder<O = unknown, Ids extends string = never> {
    * run fails. Not part of the DAG: it waits for nothing and nothing waits for it.
    */
   compensation<Id extends string>(id: Id, capability: Capability, options: Omit<StepOptions<Ids>, "after" | "join" | "onFailure"> = {}): WorkflowBuilder<O, Ids | Id> {
-    this.state.steps.push(stepDocument(id, capability, { ...options, after: [] }, []));
-    return this as never;
+    return this.with({ steps: [...this.state.steps, stepDocument(id, capability, { ...options, after: [] }, [])] });
   }
 
   /**
    * The defaults of every step that sets none of its own: a retry policy (`retry({...})`) or a failure
    * strategy ("fail", "continue", { compensate }). As in `.onFailure(retry({ maxAttempts: 3 }))`.
    */
-  onFailure(what: RetryPolicy | OnFailure): this {
-    if (typeof what === "object" && !("compensate" in what)) this.state.defaults.retry = what;
-    else this.state.defaults.onFailure = what;
-    return this;
+  onFailure(what: RetryPolicy | OnFailure): WorkflowBuilder<O, Ids> {
+    const retries = typeof what === "object" && !("compensate" in what);
+    return this.with({ defaults: { ...this.state.defaults, ...(retries ? { retry: what } : { onFailure: what }) } });
   }
 
   /** The run's output: a mapping over the context (default: the last step's output). */
   output<T = unknown>(mapping: unknown): WorkflowBuilder<T, Ids> {
-    this.state.output = mapping;
-    return this as never;
+    return this.with({ output: mapping });
+  }
+
+  private with<T, More extends string>(change: Partial<State>): WorkflowBuilder<T, More> {
+    return new WorkflowBuilder<T, More>({ ...this.state, ...change });
   }
 
   /** The definition document, checked as the broker checks it (BadWorkflowError naming the path). */
@@ -188,22 +185,18 @@ export class WorkflowBuilder<O = unknown, Ids extends string = never> {
 /** The branches of a `.parallel`: each step runs after the stage before the fan-out. */
 export class ParallelBuilder<Ids extends string = never> {
   /** @internal */
-  readonly ids: string[] = [];
-
-  /** @internal */
   constructor(
-    private readonly steps: Step[],
-    private readonly base: string[],
+    private readonly base: readonly string[],
+    /** @internal the branches so far */
+    readonly steps: readonly Step[],
   ) {}
 
   step<Id extends string>(id: Id, capability: Capability, options: StepOptions<Ids> = {}): ParallelBuilder<Ids | Id> {
-    this.steps.push(stepDocument(id, capability, options, this.base));
-    this.ids.push(id);
-    return this as never;
+    return new ParallelBuilder<Ids | Id>(this.base, [...this.steps, stepDocument(id, capability, options, this.base)]);
   }
 }
 
-function stepDocument(id: string, capability: Capability, o: StepOptions, frontier: string[]): Step {
+function stepDocument(id: string, capability: Capability, o: StepOptions, frontier: readonly string[]): Step {
   const after = o.after ?? frontier;
   return omitUndefined({
     id,
@@ -236,7 +229,7 @@ function escapePointer(token: string): string {
   return token.replaceAll("~", "~0").replaceAll("/", "~1");
 }
 
-function isCompensation(steps: Step[], id: string): boolean {
+function isCompensation(steps: readonly Step[], id: string): boolean {
   return steps.some((s) => typeof s.on_failure === "object" && s.on_failure.compensate === id);
 }
 

@@ -110,6 +110,19 @@ describe("workflow builder", () => {
     expect(workflow("t").step("go", Execute).build()).not.toHaveProperty("output");
   });
 
+  it("each call makes a new builder: a shared prefix starts several workflows", () => {
+    const base = workflow("base").step("a", "x").onFailure("continue");
+    const one = base.step("b", "y").build();
+    const two = base.parallel((p) => {
+      const shared = p.step("c", "z");
+      shared.step("ignored", "z"); // a branch builder is immutable too: only what the callback returns counts
+      return shared.step("d", "z");
+    }).build();
+    expect(one.steps.map((s) => s.id)).toEqual(["a", "b"]);
+    expect(two.steps.map((s) => [s.id, s.after])).toEqual([["a", undefined], ["c", ["a"]], ["d", ["a"]]]);
+    expect(base.build().steps).toEqual([{ id: "a", capability: "x", on_failure: "continue" }]);
+  });
+
   it("takes a contract's name as the capability", () => {
     expect(workflow("t").step("a", Analyze).build().steps[0]).toEqual({ id: "a", capability: "market_analyzer" });
   });
