@@ -130,7 +130,17 @@ describe("workflows on one broker", () => {
     for (let i = 0; i < 2; i++) {
       expect(started[i + 1]!.at - retrying[i]!.at).toBeGreaterThanOrEqual(retrying[i]!.delay_ms! - 5);
       expect(flakyStarts[i + 1]!.at - flakyStarts[i]!.at).toBeGreaterThanOrEqual(retrying[i]!.delay_ms! - 5);
+      // ... and not long after it: the delay is a timer, not a poll (a generous bound for a busy machine).
+      expect(started[i + 1]!.at - retrying[i]!.at).toBeLessThan(retrying[i]!.delay_ms! + 3_000);
     }
+  });
+
+  it("spreads each delay by the policy's jitter [WF-12]", async () => {
+    const r = await run(def("jitter", [{ id: "f", capability: "flaky", retry: { max_attempts: 4, initial_interval_ms: 200, backoff_factor: 1, jitter: 0.5 } }]), { failures: 3, key: "jitter" });
+    expect(r.ok).toBe(true);
+    const delays = r.events.filter((e) => e.event === "workflow.step.retrying").map((e) => e.delay_ms!);
+    expect(delays).toHaveLength(3);
+    for (const d of delays) expect(d >= 100 && d <= 300, `delay ${d}`).toBe(true);
   });
 
   it("fails the run at once on a non-retryable code [WF-11]", async () => {

@@ -55,4 +55,6 @@ export const UNCOVERED: Readonly<Record<string, string>> = {
   "POOL-15": CRASH,
   // A run outliving its broker needs that broker killed mid-run; broker/test/workflow-mesh.test.ts does it.
   "WF-15": CRASH,
+  // Run ownership needs tokens; broker/test/workflow-auth.test.ts checks it.
+  "WF-25": AUTH,
 };

@@ -125,8 +125,7 @@ export class WorkflowEngine {
     const exec = this.local.get(runId);
     if (exec !== undefined) {
       this.owned(acl, exec.run);
-      exec.cancel(reason);
-      return;
+      return exec.cancel(reason);
     }
     const run = this.owned(acl, await this.store.load(runId));
     // Another broker of the mesh runs it: it cancels the run at its next lease renewal.
@@ -247,7 +246,7 @@ export class WorkflowEngine {
       const leases = new Map([...this.local].map(([id, e]) => [id, e.fence] as const));
       const { lost, cancel } = await this.store.renew(leases);
       for (const id of lost) this.local.get(id)?.abandon();
-      for (const [id, reason] of cancel) this.local.get(id)?.cancel(reason);
+      for (const [id, reason] of cancel) void this.local.get(id)?.cancel(reason);
       if (this.core.state.shuttingDown) return;
       for (const { run, fence } of await this.store.orphans()) {
         if (this.local.has(run.run_id)) continue;

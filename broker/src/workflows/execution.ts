@@ -134,9 +134,9 @@ export class Execution {
     });
   }
 
-  /** Cancels the run [WF-20]. */
-  cancel(reason: string): void {
-    this.enqueue(() => this.end("cancelled", undefined, failure("cancelled", reason)));
+  /** Cancels the run [WF-20]; settles once it is cancelled (or had ended). */
+  cancel(reason: string): Promise<void> {
+    return this.enqueue(() => this.end("cancelled", undefined, failure("cancelled", reason)));
   }
 
   /** Stops this broker's part without touching the run: another broker holds its lease now. */
@@ -298,10 +298,10 @@ export class Execution {
     return false;
   }
 
-  private enqueue(fn: () => Promise<void> | void): void {
-    this.queue = this.queue.then(fn).catch((err: unknown) => {
+  private enqueue(fn: () => Promise<void> | void): Promise<void> {
+    return (this.queue = this.queue.then(fn).catch((err: unknown) => {
       // A bug in a run must not take the broker down: the run fails with internal.
       void this.end("failed", undefined, { ...errorInfo(err), code: "internal", retryable: false }).catch(() => undefined);
-    });
+    }));
   }
 }
