@@ -66,11 +66,12 @@ describe("pools on one broker", () => {
     expect(http.agents.find((a: any) => a.agent_id === m.peer.agentId)?.pool).toBe("q");
     const view = (await getJson("/v1/pools")).pools.find((p: any) => p.name === "q");
     expect(view).toMatchObject({ name: "q", capabilities: ["work"], min: 0, max: 4, size: 1, capacity: 2, supervisor: pool.sup.agentId, decider: expect.any(String) });
+    expect(view.autoscale).toEqual({ up_threshold: 0.8, down_threshold: 0.2, step: 2, interval_ms: 1000, window_ms: 10000, stabilization_ms: 30000, cooldown_ms: 5000 });
     expect(view.members).toEqual([{ agent_id: m.peer.agentId, broker_id: view.decider, status: "ready", in_flight: 0, capacity: 2 }]);
 
     // The supervisor leaves: the pool stays, and another session may declare it.
     await pool.sup.close();
-    await waitFor(async () => ((await getJson("/v1/pools")).pools[0]?.supervisor === null ? true : undefined), 5_000, "the pool to lose its supervisor");
+    await waitFor(async () => ((await getJson("/v1/pools")).pools[0]?.supervisor === null ? true : undefined), 10_000, "the pool to lose its supervisor");
     other.send({ type: "pool", ref: "o2", name: "q", capabilities: ["work"], min: 0, max: 1 });
     await other.next("ack", (a) => a.ref === "o2");
   });

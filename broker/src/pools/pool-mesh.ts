@@ -3,6 +3,7 @@
  * them, their queued tasks, the decider lease and the shared list of decisions. `LocalPools` is a
  * single broker (it always holds every lease); `RedisPools` (src/redis/pools.ts) shares them over Redis.
  */
+import type { Autoscale } from "@agentwire/wire";
 import type { PoolEvent } from "../events.js";
 
 /** A pool as its supervisor's broker publishes it. */
@@ -17,6 +18,8 @@ export interface PoolRecord {
   broker: string;
   /** The pool's evaluation interval: the other brokers publish their figures at this pace. */
   interval_ms: number;
+  /** The autoscaler settings in force (after defaults and the operator's limits). */
+  autoscale: Required<Autoscale>;
 }
 
 export interface PoolMesh {

@@ -11,7 +11,7 @@ import type { Registry } from "../registry.js";
 import type { Session } from "../session.js";
 import { Autoscaler, type Decision, type Figures } from "./autoscaler.js";
 import type { PoolMesh, PoolRecord } from "./pool-mesh.js";
-import { maxSize, resolveSettings, type PoolsConfig, type Settings } from "./settings.js";
+import { maxSize, resolveSettings, wireSettings, type PoolsConfig, type Settings } from "./settings.js";
 
 /** One member as GET /v1/pools shows it. */
 export interface Member {
@@ -177,7 +177,7 @@ export class PoolService {
   }
 
   private recordOf(p: PoolState): PoolRecord {
-    return { name: p.name, capabilities: p.capabilities, min: p.min, max: p.max, supervisor: p.supervisor?.agentId ?? null, broker: this.deps.brokerId, interval_ms: p.settings.intervalMs };
+    return { name: p.name, capabilities: p.capabilities, min: p.min, max: p.max, supervisor: p.supervisor?.agentId ?? null, broker: this.deps.brokerId, interval_ms: p.settings.intervalMs, autoscale: wireSettings(p.settings) };
   }
 
   private schedule(): void {

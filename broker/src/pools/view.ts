@@ -12,6 +12,7 @@ export function poolsView(pools: PoolService): { pools: Record<string, unknown>[
       capabilities: record.capabilities,
       min: record.min,
       max: record.max,
+      autoscale: record.autoscale,
       size: f.size,
       desired: pools.desired(name, f.size),
       utilization: utilizationOf(f),
