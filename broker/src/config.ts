@@ -149,7 +149,7 @@ export function usage(): string {
     "",
     "options:",
     ...lines,
-    `  --${"config".padEnd(24)} JSON config file: any option in camelCase, plus auth.tokens`,
+    `  --${"config".padEnd(24)} JSON config file: any option in camelCase, plus auth.tokens and pools (broker/README.md)`,
     `  --${"help".padEnd(24)} print this help`,
   ].join("\n");
 }
