@@ -249,7 +249,12 @@ export class WorkflowEngine {
       for (const [id, reason] of cancel) void this.local.get(id)?.cancel(reason);
       if (this.core.state.shuttingDown) return;
       for (const { run, fence } of await this.store.orphans()) {
-        if (this.local.has(run.run_id)) continue;
+        const mine = this.local.get(run.run_id);
+        if (mine !== undefined) {
+          // Its own lease lapsed (a long pause) and it took it again: go on under the new fence.
+          mine.fence = fence;
+          continue;
+        }
         this.options.log.info({ run_id: run.run_id }, "resuming a run whose broker is gone");
         const exec = new Execution(run, fence, this.host);
         this.local.set(run.run_id, exec);
