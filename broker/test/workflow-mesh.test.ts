@@ -144,6 +144,10 @@ describe.each(STORES)("workflows across a mesh on $name", (storeFactory) => {
     expect(del.status).toBe(202);
     await waitFor(() => (cancelled.has(taskId) ? true : undefined), 10_000, "the agent to see the cancel");
     for (const peer of [starter, watcher]) expect(await peer.next("run_result", (f) => f.run_id === runId)).toMatchObject({ ok: false, error: { code: "cancelled" } });
+    // The watcher on B got the transitions A wrote after the watch, then the result [WF-21].
+    expect(watcher.all("run_event", (e) => e.run_id === runId).map((e) => `${e.event}${e.step === undefined ? "" : `:${e.step}`}`)).toEqual(["workflow.step.cancelled:h", "workflow.cancelled"]);
+    const order = watcher.received.filter((f) => "run_id" in f && f.run_id === runId).map((f) => f.type);
+    expect(order.at(-1)).toBe("run_result");
     await watcher.close();
     await starter.close();
   }, 60_000);

@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ErrorInfo, RunState, WorkflowDefinition } from "@agentwire/wire";
 import { compareVersions, sameDefinition } from "../workflows/definitions.js";
+import type { Transition } from "../workflows/execution.js";
 import type { RunRecord, StepRun } from "../workflows/run-state.js";
 import type { DefinitionSummary, RunQuery, WorkflowStore } from "../workflows/store.js";
 import { source } from "./scripts.js";
@@ -16,6 +17,8 @@ import { source } from "./scripts.js";
 export const workflowKeys = {
   run: (runId: string) => `aw:{wf:${runId}}:run`,
   lease: (runId: string) => `aw:{wf:${runId}}:lease`,
+  /** List of the run's transitions as JSON, for watchers on other brokers. */
+  events: (runId: string) => `aw:{wf:${runId}}:events`,
   /** Set of the runs not ended. */
   open: "aw:{wf}:open",
   /** Sorted set run id -> started_at. */
@@ -28,7 +31,7 @@ interface WorkflowCommands {
   workflowCreate(lease: string, run: string, brokerId: string, ttlMs: number, ...pairs: (string | Buffer)[]): Promise<number>;
   workflowTake(lease: string, run: string, brokerId: string, ttlMs: number): Promise<number>;
   workflowRenew(lease: string, run: string, holder: string, ttlMs: number): Promise<string | null>;
-  workflowWrite(lease: string, run: string, holder: string, endedTtlMs: number, ...pairs: (string | Buffer)[]): Promise<number>;
+  workflowWrite(lease: string, run: string, events: string, holder: string, endedTtlMs: number, event: string, ...pairs: (string | Buffer)[]): Promise<number>;
   workflowRelease(lease: string, holder: string): Promise<number>;
 }
 
@@ -64,7 +67,7 @@ export class RedisWorkflowStore implements WorkflowStore {
     cmd.defineCommand("workflowCreate", { numberOfKeys: 2, lua: source("workflow-create-2") });
     cmd.defineCommand("workflowTake", { numberOfKeys: 2, lua: source("workflow-take-2") });
     cmd.defineCommand("workflowRenew", { numberOfKeys: 2, lua: source("workflow-renew-2") });
-    cmd.defineCommand("workflowWrite", { numberOfKeys: 2, lua: source("workflow-write-2") });
+    cmd.defineCommand("workflowWrite", { numberOfKeys: 3, lua: source("workflow-write-3") });
     cmd.defineCommand("workflowRelease", { numberOfKeys: 1, lua: source("workflow-release-1") });
     this.cmd = cmd as Redis & WorkflowCommands;
   }
@@ -105,14 +108,24 @@ export class RedisWorkflowStore implements WorkflowStore {
     return fence;
   }
 
-  async write(run: RunRecord, fence: number, steps: readonly string[], runFields: boolean): Promise<boolean> {
+  async write(run: RunRecord, fence: number, steps: readonly string[], runFields: boolean, event?: Transition): Promise<boolean> {
     const pairs: (string | Buffer)[] = [];
     for (const id of steps) pairs.push(...stepFields(id, run.steps[id]!));
     if (runFields) pairs.push(...this.runFields(run));
     if (run.output !== undefined && runFields) pairs.push("output", Buffer.from(run.output));
-    if (pairs.length === 0) return true;
+    if (pairs.length === 0 && event === undefined) return true;
     const ended = runFields && run.state !== "running";
-    return (await this.cmd.workflowWrite(workflowKeys.lease(run.run_id), workflowKeys.run(run.run_id), `${this.brokerId}|${fence}`, ended ? this.endedTtlMs : 0, ...pairs)) === 1;
+    const id = run.run_id;
+    const written = await this.cmd.workflowWrite(workflowKeys.lease(id), workflowKeys.run(id), workflowKeys.events(id), `${this.brokerId}|${fence}`, ended ? this.endedTtlMs : 0, event === undefined ? "" : JSON.stringify(event), ...pairs);
+    return written === 1;
+  }
+
+  async eventCount(runId: string): Promise<number> {
+    return this.cmd.llen(workflowKeys.events(runId));
+  }
+
+  async events(runId: string, from: number): Promise<Transition[]> {
+    return (await this.cmd.lrange(workflowKeys.events(runId), from, -1)).map((json) => JSON.parse(json) as Transition);
   }
 
   private runFields(run: RunRecord): string[] {

@@ -54,6 +54,8 @@ export class WorkflowEngine {
   private seq = 0;
   private readonly local = new Map<string, Execution>();
   private readonly watchers = new Map<string, Set<RunWatcher>>();
+  /** Watchers of runs another broker runs: how many of the run's written transitions each has had. */
+  private readonly positions = new Map<RunWatcher, number>();
   private ticker: NodeJS.Timeout | undefined;
   private poller: NodeJS.Timeout | undefined;
   private ticking = false;
@@ -138,6 +140,7 @@ export class WorkflowEngine {
     const run = this.owned(acl, exec?.run ?? (await this.store.load(runId)));
     acked();
     if (run.state !== "running") return watcher.result(run);
+    if (exec === undefined) this.positions.set(watcher, await this.store.eventCount(runId));
     this.addWatcher(runId, watcher);
     if (exec === undefined) this.pollRemote();
   }
@@ -190,7 +193,7 @@ export class WorkflowEngine {
       const task = this.core.tasks.table.get(taskId);
       if (task !== undefined && task.endedAt === 0) this.core.tasks.cancel(task, reason);
     },
-    persist: (exec, steps, runFields) => this.persist(exec, steps, runFields),
+    persist: (exec, steps, runFields, t) => this.persist(exec, steps, runFields, t),
     announce: (exec, t) => this.announce(exec, t),
     finished: (exec, lost) => {
       this.local.delete(exec.id);
@@ -199,15 +202,16 @@ export class WorkflowEngine {
         if (this.watchers.has(exec.id)) this.pollRemote();
         return;
       }
+      for (const w of this.watchers.get(exec.id) ?? []) this.positions.delete(w);
       this.watchers.delete(exec.id);
       void this.store.release(exec.id, exec.fence).catch((err: unknown) => this.options.log.warn({ err, run_id: exec.id }, "run lease not released"));
     },
   };
 
-  private async persist(exec: Execution, steps: readonly string[], runFields: boolean): Promise<boolean> {
+  private async persist(exec: Execution, steps: readonly string[], runFields: boolean, t: Transition | undefined): Promise<boolean> {
     for (let tries = 0; ; tries++) {
       try {
-        return await this.store.write(exec.run, exec.fence, steps, runFields);
+        return await this.store.write(exec.run, exec.fence, steps, runFields, t);
       } catch (err) {
         // The store refused it for now (Redis restarting): try again while the lease can still hold.
         if (tries * 250 > this.options.leaseMs || this.closed) {
@@ -220,7 +224,7 @@ export class WorkflowEngine {
   }
 
   private announce(exec: Execution, t: Transition): void {
-    const at = Date.now();
+    const at = t.at ?? Date.now();
     const { name, version } = exec.run.definition;
     if (this.options.events.active) {
       this.options.events.workflow({ ...t, at, broker_id: this.options.brokerId, run_id: exec.id, workflow: name, version });
@@ -267,7 +271,10 @@ export class WorkflowEngine {
     }
   }
 
-  /** Watchers of runs another broker runs get their result when the store shows it ended. */
+  /**
+   * Watchers of runs another broker runs get the transitions it writes and, once the store shows the
+   * run ended, its result [WF-21].
+   */
   private pollRemote(): void {
     if (this.poller !== undefined || this.closed) return;
     this.poller = setTimeout(() => {
@@ -275,14 +282,35 @@ export class WorkflowEngine {
       void (async () => {
         for (const [runId, set] of this.watchers) {
           if (this.local.has(runId)) continue;
+          // The state first: a run that ended has its last transition written with it.
           const run = await this.store.load(runId).catch(() => undefined);
+          await this.relay(runId, set).catch(() => undefined);
           if (run === undefined || run.state === "running") continue;
           for (const w of set) if (w.live()) w.result(run);
+          for (const w of set) this.positions.delete(w);
           this.watchers.delete(runId);
         }
         if ([...this.watchers.keys()].some((id) => !this.local.has(id))) this.pollRemote();
       })();
     }, REMOTE_POLL_MS);
     this.poller.unref();
+  }
+
+  /** Sends each remote watcher of `runId` the transitions written since its last. */
+  private async relay(runId: string, set: Set<RunWatcher>): Promise<void> {
+    for (const w of set) {
+      if (w.live()) continue;
+      set.delete(w);
+      this.positions.delete(w);
+    }
+    const known = [...set].flatMap((w) => this.positions.get(w) ?? []);
+    // Watchers of a run this broker gave up have no position yet: they go on from what is written now.
+    const from = known.length === 0 ? await this.store.eventCount(runId) : Math.min(...known);
+    const events = known.length === 0 ? [] : await this.store.events(runId, from);
+    for (const w of set) {
+      const at = this.positions.get(w) ?? from + events.length;
+      if (!w.quiet) for (const t of events.slice(at - from)) w.event(runId, t, t.at ?? Date.now());
+      this.positions.set(w, from + events.length);
+    }
   }
 }

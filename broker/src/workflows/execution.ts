@@ -20,6 +20,8 @@ import { ENDED_STEP, type RunRecord } from "./run-state.js";
 /** A transition as the engine announces it (bus event and `run_event`). */
 export interface Transition {
   type: WorkflowEventType;
+  /** When it happened; set when it is written. */
+  at?: number | undefined;
   step?: string | undefined;
   attempt?: number | undefined;
   task_id?: string | undefined;
@@ -32,8 +34,8 @@ export interface ExecutionHost {
   /** Submits attempt `attempt` of `step` as a task (idempotency key per run, step and attempt) [WF-13]. */
   submit(run: Execution, step: Step, attempt: number, input: Uint8Array): void;
   cancelTask(taskId: string, reason: string): void;
-  /** Writes the named steps and (runFields) the run's own fields; false: the lease is lost. */
-  persist(run: Execution, steps: readonly string[], runFields: boolean): Promise<boolean>;
+  /** Writes the named steps, (runFields) the run's own fields and the transition they make; false: the lease is lost. */
+  persist(run: Execution, steps: readonly string[], runFields: boolean, t: Transition | undefined): Promise<boolean>;
   announce(run: Execution, t: Transition): void;
   /** The run ended (announced and written) or was taken over by another broker (`lost`). */
   finished(run: Execution, lost: boolean): void;
@@ -73,7 +75,7 @@ export class Execution {
   /** A new run: announced, then its first steps start. */
   start(): void {
     this.enqueue(async () => {
-      this.host.announce(this, { type: "workflow.started" });
+      if (!(await this.write([], false, { type: "workflow.started" }))) return;
       this.armRunLimit();
       await this.advance();
     });
@@ -97,8 +99,7 @@ export class Execution {
       const s = this.run.steps[stepId]!;
       if (s.state !== "running" || s.attempts !== attempt || s.task_id === taskId) return;
       s.task_id = taskId;
-      if (!(await this.write([stepId], false))) return;
-      this.host.announce(this, { type: "workflow.step.started", step: stepId, attempt, task_id: taskId });
+      await this.write([stepId], false, { type: "workflow.step.started", step: stepId, attempt, task_id: taskId });
     });
   }
 
@@ -116,8 +117,7 @@ export class Execution {
       }
       if (ok) {
         Object.assign(s, { state: "succeeded", ended_at: Date.now(), output: bytes, error: undefined });
-        if (!(await this.write([stepId], false))) return;
-        this.host.announce(this, { type: "workflow.step.succeeded", step: stepId, attempt });
+        if (!(await this.write([stepId], false, { type: "workflow.step.succeeded", step: stepId, attempt }))) return;
         return this.advance();
       }
       const err = error ?? failure("internal", "the attempt failed without an error");
@@ -125,8 +125,7 @@ export class Execution {
       if (attempt < policy.max_attempts && !NEVER_RETRIED.has(err.code) && !policy.non_retryable.includes(err.code)) {
         const delay = retryDelayMs(policy, attempt);
         Object.assign(s, { state: "waiting_retry", retry_at: Date.now() + delay, error: err, task_id: undefined });
-        if (!(await this.write([stepId], false))) return;
-        this.host.announce(this, { type: "workflow.step.retrying", step: stepId, attempt, delay_ms: delay, error: err });
+        if (!(await this.write([stepId], false, { type: "workflow.step.retrying", step: stepId, attempt, delay_ms: delay, error: err }))) return;
         this.later(delay, () => this.retryNow(stepId, attempt + 1));
         return;
       }
@@ -241,9 +240,8 @@ export class Execution {
   private async settle(step: Step, state: "failed" | "skipped" | "cancelled", error: ErrorInfo | undefined): Promise<void> {
     const s = this.run.steps[step.id]!;
     Object.assign(s, { state, ended_at: Date.now(), error, retry_at: undefined });
-    if (!(await this.write([step.id], false))) return;
     const type = state === "failed" ? "workflow.step.failed" : state === "cancelled" ? "workflow.step.cancelled" : undefined;
-    if (type !== undefined) this.host.announce(this, { type, step: step.id, attempt: s.attempts, error });
+    await this.write([step.id], false, type === undefined ? undefined : { type, step: step.id, attempt: s.attempts, error });
   }
 
   private async complete(): Promise<void> {
@@ -268,9 +266,9 @@ export class Execution {
       if (s.state === "pending") Object.assign(s, { state: "skipped" });
     }
     Object.assign(this.run, { state, ended_at: Date.now(), output, error, compensating: undefined });
-    if (!(await this.write(Object.keys(this.run.steps), true))) return;
+    const type = state === "completed" ? "workflow.completed" : state === "failed" ? "workflow.failed" : "workflow.cancelled";
+    if (!(await this.write(Object.keys(this.run.steps), true, { type, error }))) return;
     this.done = true;
-    this.host.announce(this, { type: state === "completed" ? "workflow.completed" : state === "failed" ? "workflow.failed" : "workflow.cancelled", error });
     this.host.finished(this, false);
   }
 
@@ -291,11 +289,16 @@ export class Execution {
     this.timers.add(t);
   }
 
-  private async write(steps: readonly string[], runFields: boolean): Promise<boolean> {
+  /** Writes a change (and the transition it makes, which is then announced); false once the lease is lost. */
+  private async write(steps: readonly string[], runFields: boolean, t?: Transition): Promise<boolean> {
     if (this.done) return false;
-    if (await this.host.persist(this, steps, runFields)) return true;
-    this.abandon();
-    return false;
+    if (t !== undefined) t.at = Date.now();
+    if (!(await this.host.persist(this, steps, runFields, t))) {
+      this.abandon();
+      return false;
+    }
+    if (t !== undefined) this.host.announce(this, t);
+    return true;
   }
 
   private enqueue(fn: () => Promise<void> | void): Promise<void> {

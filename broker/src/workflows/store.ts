@@ -4,6 +4,7 @@
  */
 import type { RunState, WorkflowDefinition } from "@agentwire/wire";
 import { compareVersions, sameDefinition } from "./definitions.js";
+import type { Transition } from "./execution.js";
 import type { RunRecord } from "./run-state.js";
 
 export interface RunQuery {
@@ -29,10 +30,14 @@ export interface WorkflowStore {
   /** Stores a new run with this broker's lease on it; resolves with the lease's fence. */
   create(run: RunRecord): Promise<number>;
   /**
-   * Writes the named steps and (`runFields`) the run's own fields, only while `fence` still holds the
-   * lease; false when another broker took it.
+   * Writes the named steps, (`runFields`) the run's own fields and the transition they make (`event`),
+   * only while `fence` still holds the lease; false when another broker took it.
    */
-  write(run: RunRecord, fence: number, steps: readonly string[], runFields: boolean): Promise<boolean>;
+  write(run: RunRecord, fence: number, steps: readonly string[], runFields: boolean, event?: Transition): Promise<boolean>;
+  /** How many transitions of the run are written (watchers on other brokers start there) [WF-21]. */
+  eventCount(runId: string): Promise<number>;
+  /** The run's transitions from the `from`th on. */
+  events(runId: string, from: number): Promise<Transition[]>;
   /** The run as last written. */
   load(runId: string): Promise<RunRecord | undefined>;
   /** Runs newest first, without their step outputs. */
@@ -108,6 +113,15 @@ export class MemoryWorkflowStore implements WorkflowStore {
 
   async load(runId: string): Promise<RunRecord | undefined> {
     return this.runs.get(runId);
+  }
+
+  // One broker runs every run itself: its watchers get its events directly.
+  async eventCount(): Promise<number> {
+    return 0;
+  }
+
+  async events(): Promise<Transition[]> {
+    return [];
   }
 
   async list(query: RunQuery): Promise<RunRecord[]> {
