@@ -236,6 +236,15 @@ describe("workflows on one broker", () => {
     await waitFor(() => (cancelled.length > seen ? true : undefined), 10_000, "the step's agent to see the cancel");
   });
 
+  it("an output that is not one MessagePack document fails the step with invalid_output [WF-7]", async () => {
+    const raw = await Peer.register(broker.url, { capabilities: [{ name: "raw.bad" }] });
+    raw.serve((t, p) => p.send({ type: "result", task_id: t.task_id, ok: true, output: new Uint8Array([0xc1]), attempt: t.attempt }));
+    const r = await run(def("badout", [{ id: "s", capability: "raw.bad" }]), {});
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatchObject({ code: "invalid_output", details: { step: "s" } });
+    await raw.close();
+  });
+
   it("a mapping naming a missing value fails the step without retry, naming the pointer [WF-8]", async () => {
     const r = await run(def("mapping", [{ id: "s", capability: "echo", input: { $ref: "/input/nope" }, retry: { max_attempts: 3 } }]), {});
     expect(r.ok).toBe(false);
@@ -251,6 +260,12 @@ describe("workflows on one broker", () => {
     expect(await client.next("error", (e) => e.ref === "bad3")).toMatchObject({ code: "unknown_workflow" });
     const res = await http("POST", "/v1/runs", { workflow: def("dup", [{ id: "a", capability: "echo" }, { id: "a", capability: "echo" }]), input: 1 });
     expect(res).toMatchObject({ status: 400, body: { error: { code: "bad_workflow" } } });
+    // Larger than 256 KiB as MessagePack [WF-4].
+    const big = def("big-def", Array.from({ length: 256 }, (_, i) => ({ id: `s${i}`, capability: "echo", input: "x".repeat(1100) })));
+    expect(await http("POST", "/v1/runs", { workflow: big, input: 1 })).toMatchObject({ status: 400, body: { error: { code: "bad_workflow" } } });
+    // An input that is not one MessagePack document [WF-17].
+    client.send({ type: "run", ref: "bad4", workflow: def("x", [{ id: "a", capability: "echo" }]), input: new Uint8Array([0xc1]) });
+    expect(await client.next("error", (e) => e.ref === "bad4")).toMatchObject({ code: "bad_frame", details: { path: "input" } });
   });
 
   it("registers definitions, starts runs by name, lists, reads and cancels them over HTTP [WF-5, WF-23, WF-24]", async () => {

@@ -5,8 +5,8 @@
  * runs of brokers that died [WF-15].
  */
 import {
-  decodePayload,
   errorFromCode,
+  scanDocument,
   UnknownRunError,
   UnknownWorkflowError,
   type RunState,
@@ -89,9 +89,9 @@ export class WorkflowEngine {
       if (!Auth.allows(acl, "submit", s.capability)) throw errorFromCode("forbidden", `token may not submit to ${s.capability} (step ${s.id})`);
     }
     try {
-      decodePayload(input);
-    } catch {
-      throw errorFromCode("bad_frame", "the workflow input is not one MessagePack document", { details: { path: "input" } });
+      scanDocument(input);
+    } catch (err) {
+      throw errorFromCode("bad_frame", `the workflow input is not one MessagePack document: ${(err as Error).message}`, { details: { path: "input" } });
     }
     const run = newRun(`${this.options.idPrefix}${(++this.seq).toString(36)}`, definition, input, acl === undefined ? undefined : ownerTag(acl.token), Date.now());
     const fence = await this.store.create(run);

@@ -8,6 +8,7 @@ import {
   errorInfo,
   retryDelayMs,
   retryPolicy,
+  scanDocument,
   WORKFLOW_LIMITS,
   type ErrorInfo,
   type Step,
@@ -43,6 +44,16 @@ export interface ExecutionHost {
 
 /** Codes an attempt is never retried for, whatever its policy [WF-11]. */
 const NEVER_RETRIED = new Set(["mapping_failed", "limit_exceeded", "cancelled", "join_failed"]);
+
+/** Whether a step's output is a document its mappings can read (WF-7). */
+function isDocument(bytes: Uint8Array): boolean {
+  try {
+    scanDocument(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const failure = (code: string, message: string, details?: Record<string, unknown>): ErrorInfo => ({ code, message, retryable: false, ...(details === undefined ? {} : { details }) });
 
@@ -111,7 +122,10 @@ export class Execution {
       const step = this.byId.get(stepId)!;
       const max = this.run.definition.limits?.max_step_output_bytes ?? WORKFLOW_LIMITS.maxStepOutputBytes;
       const bytes = output ?? encodePayload(null);
-      if (ok && bytes.byteLength > max) {
+      if (ok && !isDocument(bytes)) {
+        ok = false;
+        error = failure("invalid_output", `step ${stepId}: the output is not one MessagePack document the broker can read`, { step: stepId });
+      } else if (ok && bytes.byteLength > max) {
         ok = false;
         error = failure("limit_exceeded", `step ${stepId}: output of ${bytes.byteLength} bytes exceeds max_step_output_bytes (${max})`, { step: stepId, limit: "max_step_output_bytes", max, size: bytes.byteLength });
       }

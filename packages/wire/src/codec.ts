@@ -162,6 +162,9 @@ function widenInts(value: unknown): unknown {
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const remaining = new Float64Array(LIMITS.maxDepth + 1);
 const isMap = new Uint8Array(LIMITS.maxDepth + 1);
+// The same for documents the broker itself reads (a workflow's input), nested at most as deep as JSON bodies.
+const docRemaining = new Float64Array(LIMITS.maxJsonDepth + 1);
+const docIsMap = new Uint8Array(LIMITS.maxJsonDepth + 1);
 
 function bad(message: string, offset: number): never {
   throw new BadFrameError(message, { details: { offset } });
@@ -173,11 +176,24 @@ function bad(message: string, offset: number): never {
  * `bin` contents are skipped unread.
  */
 export function scanEnvelope(bytes: Uint8Array): void {
+  const first = bytes[0];
+  if (first !== undefined && !((first >= 0x80 && first <= 0x8f) || first === 0xde || first === 0xdf)) bad("message is not a MessagePack map", 0);
+  scan(bytes, LIMITS.maxDepth, remaining, isMap);
+}
+
+/**
+ * Proves `bytes` hold exactly one MessagePack document of any type within the same rules as an
+ * envelope (no extension types, no 0xc1, str map keys, valid UTF-8), nested at most
+ * LIMITS.maxJsonDepth deep: what the broker checks of a document it reads itself (a workflow input).
+ */
+export function scanDocument(bytes: Uint8Array): void {
+  scan(bytes, LIMITS.maxJsonDepth, docRemaining, docIsMap);
+}
+
+function scan(bytes: Uint8Array, maxDepth: number, remaining: Float64Array, isMap: Uint8Array): void {
   const n = bytes.byteLength;
   if (n === 0) bad("empty message", 0);
   const view = new DataView(bytes.buffer, bytes.byteOffset, n);
-  const first = bytes[0]!;
-  if (!((first >= 0x80 && first <= 0x8f) || first === 0xde || first === 0xdf)) bad("message is not a MessagePack map", 0);
 
   let pos = 0;
   let depth = -1; // index of the innermost open container
@@ -185,7 +201,7 @@ export function scanEnvelope(bytes: Uint8Array): void {
     if (pos + k > n) bad("truncated MessagePack data", pos);
   };
   const open = (count: number, map: boolean): void => {
-    if (depth + 1 >= LIMITS.maxDepth) bad(`nesting deeper than ${LIMITS.maxDepth}`, pos);
+    if (depth + 1 >= maxDepth) bad(`nesting deeper than ${maxDepth}`, pos);
     if (count === 0) return;
     depth++;
     remaining[depth] = map ? count * 2 : count;

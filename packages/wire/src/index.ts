@@ -5,6 +5,6 @@ export * from "./topic.js";
 export * from "./trace.js";
 export * from "./workflow.js";
 export type { RecordedEvent } from "./recorded-event.js";
-export { decode, encode, encodePayload, decodePayload, scanEnvelope, type DecodeOptions } from "./codec.js";
+export { decode, encode, encodePayload, decodePayload, scanDocument, scanEnvelope, type DecodeOptions } from "./codec.js";
 export { frameJsonSchema, anyFrameJsonSchema, workflowJsonSchema, schemaFiles, SCHEMA_ID_BASE, SCHEMA_LIMITS, type JsonSchema } from "./schema.js";
 export { syncSpec, framesWithoutTable, renderFrameTable, renderErrorTable, renderSchemaLimits } from "./spec-tables.js";

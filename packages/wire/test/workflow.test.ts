@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { retryDelayMs, retryPolicy, WorkflowSchema } from "../src/index.js";
+import { encodePayload, retryDelayMs, retryPolicy, scanDocument, WorkflowSchema } from "../src/index.js";
 
 const base = { workflow: 1, name: "trade", version: "1.0.0" };
 const paths = (doc: unknown): string[] => {
@@ -47,5 +47,25 @@ describe("retry delay [WF-12]", () => {
     expect(retryDelayMs(j, 1, 0)).toBe(500);
     expect(retryDelayMs(j, 1, 0.5)).toBe(1000);
     expect(retryDelayMs(j, 1, 0.999999)).toBe(1500);
+  });
+});
+
+describe("scanDocument: a document the broker reads itself [WF-17]", () => {
+  it("takes any MessagePack value of the JSON data model, nested up to LIMITS.maxJsonDepth", () => {
+    for (const v of [null, 1, -5, 1.5, "text", [1, [2, [3]]], { a: { b: [true] } }]) expect(() => scanDocument(encodePayload(v))).not.toThrow();
+    let deep: unknown = 1;
+    for (let i = 0; i < 500; i++) deep = [deep];
+    expect(() => scanDocument(encodePayload(deep))).not.toThrow();
+  });
+
+  it.each([
+    ["0xc1", new Uint8Array([0xc1])],
+    ["an extension (timestamp)", new Uint8Array([0xd6, 0xff, 0, 0, 0, 0])],
+    ["trailing bytes", new Uint8Array([0x01, 0x02])],
+    ["an int map key", new Uint8Array([0x81, 0x01, 0x02])],
+    ["nothing", new Uint8Array([])],
+    ["a truncated str", new Uint8Array([0xa3, 0x61])],
+  ])("refuses %s with bad_frame", (_what, bytes) => {
+    expect(() => scanDocument(bytes)).toThrow(expect.objectContaining({ code: "bad_frame" }));
   });
 });
