@@ -201,6 +201,32 @@ export const workflowCases: C[] = [
     },
   }),
   b({
+    id: "broker.workflow.quiet-watch",
+    title: "run with watch false gets no run_event but its run_result; run_watch of a run that ended is acked and answered with its run_result at once",
+    spec: ["WF-18", "WF-19", "WF-21"],
+    level: "MUST",
+    async run(ctx) {
+      const cap = ctx.uniq("cap");
+      const agent = await ctx.agent([cap]);
+      const client = await ctx.client();
+      const ref = ctx.uniq("run");
+      client.peer.send({ type: "run", ref, workflow: definition(ctx, [{ id: "s", capability: cap }]), input: encodePayload(1), watch: false });
+      const answer = (await client.peer.nextAny((f) => (f.type === "run_accepted" || f.type === "error") && f.ref === ref, ctx.timeoutMs, `the answer to run ${ref}`)) as FrameOf<"run_accepted"> | FrameOf<"error">;
+      if (answer.type === "error" && answer.code === "unknown_type") throw new Skip("the broker does not offer workflows (§21 is optional; it answered run with unknown_type)");
+      check(answer.type === "run_accepted", `run was answered ${answer.type === "error" ? `${answer.code}: ${answer.message}` : answer.type}, expected run_accepted`);
+      ok(agent, await task(ctx, agent, cap), "quiet");
+      const r = await result(ctx, client, answer.run_id);
+      checkEqual([r.ok, r.output === undefined ? undefined : decodePayload(r.output)], [true, "quiet"], "run_result of a run started with watch false [ok, output]");
+      checkEqual(client.peer.all("run_event", (e) => e.run_id === answer.run_id).length, 0, "run_events sent for a run started with watch false");
+      const late = await ctx.client("late-watcher");
+      const wref = ctx.uniq("watch");
+      late.peer.send({ type: "run_watch", ref: wref, run_id: answer.run_id });
+      await late.peer.next("ack", (a) => a.ref === wref, ctx.timeoutMs, "ack of run_watch of an ended run");
+      const again = await result(ctx, late, answer.run_id);
+      checkEqual([again.ok, again.output === undefined ? undefined : decodePayload(again.output)], [true, "quiet"], "run_result sent to a watcher of an ended run [ok, output]");
+    },
+  }),
+  b({
     id: "broker.workflow.http",
     title: "PUT /v1/workflows/{name} registers (201, then 200 for the same body, 409 workflow_exists for another); a run by name over HTTP is 202 and readable at GET /v1/runs/{id}",
     spec: ["WF-5", "WF-23", "WF-24"],
