@@ -33,6 +33,7 @@ import { Submissions } from "./tasks/submissions.js";
 import { TaskService } from "./tasks/task-service.js";
 import { TaskTable, idPrefix, newIncarnation, type TaskRecord } from "./tasks/task-table.js";
 import { WorkflowEngine } from "./workflows/engine.js";
+import { registerWorkflowMetrics } from "./workflows/metrics.js";
 
 export interface Broker extends AsyncDisposable {
   readonly id: string;
@@ -108,7 +109,9 @@ export function assembleBroker(config: BrokerConfig, log: Logger, backend: MeshP
   });
   const core: BrokerCore = new BrokerCore(config, state, auth, registry, tasks, messaging, submissions, backend, log, pools);
   registerPoolMetrics(metrics.registry, pools);
+  tasks.poolHome = (capability) => pools.homeOf(capability);
   core.workflows = new WorkflowEngine(core, { brokerId, idPrefix: `${brokerId}.w${incarnation}-`, store: backend.workflowStore(), events, log, leaseMs: 3 * config.meshLivenessMs, maxAttempts: config.maxAttempts, maxRuns: config.maxQueueLength });
+  registerWorkflowMetrics(metrics.registry, core.workflows, events);
   const handlers = new Handlers(config, core, metrics, log, sessions);
   backend.attach(core.meshInbound());
   registry.onChange = () => backend.registryChanged();

@@ -291,6 +291,12 @@ describe("workflows on one broker", () => {
     expect(list.body.runs.map((r: { run_id: string }) => r.run_id)).toEqual([runId]);
     expect(list.body.runs[0]).toMatchObject({ workflow: { name: "named", version: "1.0.0" }, state: "cancelled" });
     expect((await http("GET", "/v1/runs/nope")).body.error.code).toBe("unknown_run");
+    // The runs so far, counted in /metrics.
+    const metrics = await fetch(`${broker.http}/metrics`).then((res) => res.text());
+    expect(metrics).toMatch(/^agentwire_workflow_runs_ended_total\{state="cancelled"\} [1-9]/m);
+    expect(metrics).toMatch(/^agentwire_workflow_runs_ended_total\{state="completed"\} [1-9]/m);
+    expect(metrics).toMatch(/^agentwire_workflow_step_retries_total [1-9]/m);
+    expect(metrics).toMatch(/^agentwire_workflow_runs_running 0$/m);
     client.send({ type: "run_cancel", ref: "c9", run_id: "nope" });
     expect(await client.next("error", (e) => e.ref === "c9")).toMatchObject({ code: "unknown_run" });
   });

@@ -70,6 +70,11 @@ export class WorkflowEngine {
     return this.options.store;
   }
 
+  /** Runs this broker runs now. */
+  get running(): number {
+    return this.local.size;
+  }
+
   /** Starts taking over runs of dead brokers (a shared store only). */
   start(): void {
     if (!this.store.shared) return;
