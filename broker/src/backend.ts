@@ -85,6 +85,8 @@ export interface MeshHost {
   runTask(task: RemoteTask, done: (outcome: RemoteOutcome) => void): void;
   /** A task this broker handed to another broker has ended. */
   onRemoteResult(taskId: string, outcome: RemoteOutcome): void;
+  /** The mesh's view of other brokers' agents changed (tasks queued here may have a broker now). */
+  remoteAgentsChanged(): void;
   /** The origin ended a task it handed here (cancel, deadline), or another broker took it over. */
   cancelRun(origin: string, taskId: string, reason: string): void;
   /** A broker reclaimed a task this broker handed over and runs it on `to` as `attempt`. */

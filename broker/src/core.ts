@@ -316,6 +316,7 @@ export class BrokerCore {
       offers: (t) => registry.anyOffers(t.capability, t.version, t.tags),
       publishLocal: (topic, from, payload, fromBroker, trace) => messaging.publish(from, { topic, payload }, fromBroker, trace),
       runTask: (remote, done) => this.runHandedOver(remote, done),
+      remoteAgentsChanged: () => tasks.handQueuedToMesh(),
       cancelRun: (origin, taskId, reason) => tasks.cancelFromMesh(origin, taskId, reason),
       taskMoved: (taskId, to, attempt) => tasks.remoteMoved(taskId, to, attempt),
       remoteProgress: (taskId, attempt, data) => tasks.remoteProgress(taskId, attempt, data),

@@ -71,6 +71,26 @@ describe("pools in a mesh", () => {
     pool.release();
   });
 
+  it("scales from zero in a mesh: a task submitted on A while the pool has no member waits for the member it brings on B [POOL-17]", async () => {
+    const mesh = await startMeshPair(LIVENESS);
+    cleanup.push(() => mesh.stop());
+    const pool = await TestPool.declare(mesh.url, { name: "zero", min: 0, max: 2, autoscale: FAST }, { memberUrl: mesh.agentUrl });
+    cleanup.push(pool);
+    const load = await Load.connect(mesh.url);
+    cleanup.push(load);
+    // B learns of the pool through the mesh: a submit on either broker is the pool's demand.
+    await waitFor(async () => ((await pools(mesh.agentHttp)).some((p) => p.name === "zero") ? true : undefined), 10_000, "B to know the pool");
+    const [id] = await load.submit(1);
+    await waitFor(() => (pool.scales.length >= 1 ? true : undefined), 15_000, "a scale-up from zero");
+    expect(pool.scales[0]).toMatchObject({ from: 0, to: 1, reason: "utilization_high" });
+    await pool.started();
+    await waitFor(() => (pool.held === 1 ? true : undefined), 15_000, "the queued task to reach the member on B");
+    pool.release();
+    await waitFor(() => (load.results.has(id!) ? true : undefined), 10_000, "its result on A");
+    expect(load.results.get(id!)).toMatchObject({ ok: true });
+    expect(pool.executions.get(id!)).toBe(1);
+  });
+
   it("hands the decisions over when the deciding broker is SIGKILLed", async () => {
     const store: MeshStore = await startRedisStore();
     cleanup.push(store);

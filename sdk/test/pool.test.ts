@@ -191,6 +191,33 @@ describe.skipIf(!HAVE_BROKER)("agent pools against a real broker [POOL-1..POOL-1
     expect(directionChanges(steps), JSON.stringify(steps)).toBe(1);
   }, 180_000);
 
+  it("scales from zero: a submit while the pool has no member waits for one, and an idle pool goes back to zero [POOL-17, POOL-10]", async () => {
+    await using pool = await createPool({
+      url: broker.url,
+      name: "zero",
+      min: 0,
+      max: 2,
+      autoscale: FAST,
+      logger,
+      backoff,
+      template: (instance) => createAgent({ ...instance, name: "zero-worker", logger, backoff }).capability("zero.work", { input: z.object({ n: z.number() }) }, (input) => input.n * 2),
+    });
+    expect(pool.size).toBe(0);
+    // A capability no pool lists is still refused at once.
+    await expect(client.submit("zero.unlisted", {})).rejects.toMatchObject({ code: "no_agents" });
+
+    const asked = nextEvent(pool, (e): e is Extract<PoolEvent, { type: "scale" }> => e.type === "scale" && e.frame.to > e.frame.from, 30_000, "a scale-up from zero");
+    // Accepted and queued as the pool's demand; the member it brings runs it.
+    expect(await client.submit("zero.work", { n: 21 }, { timeoutMs: 30_000 })).toBe(42);
+    expect((await asked).frame).toMatchObject({ from: 0, to: 1, reason: "utilization_high", queued: 1 });
+
+    // Idle: the queue stays empty for the whole window and the pool is asked back to 0.
+    await waitFor(() => (pool.size === 0 && pool.members.length === 0 ? true : undefined), 30_000, "the pool to scale back to zero");
+    const steps = await decisions(client, "zero");
+    expect(steps.at(0)).toMatchObject({ from: 0, to: 1, reason: "utilization_high" });
+    expect(steps.at(-1)).toMatchObject({ from: 1, to: 0, reason: "queue_empty" });
+  }, 90_000);
+
   it("a scale-down drains members that still run tasks: they finish them, none fails or runs twice", async () => {
     const executions = new Map<string, number>();
     const finishedDraining: string[] = [];

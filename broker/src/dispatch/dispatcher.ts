@@ -71,6 +71,22 @@ export class Dispatcher {
     if (q !== undefined) q.size--;
   }
 
+  /** Removes, in queue order, every queued task of `capability` that `take` accepts (it takes the task elsewhere). */
+  takeWhere(capability: string, take: (task: TaskRecord) => boolean): void {
+    const q = this.queues.get(capability);
+    if (q === undefined || q.size === 0) return;
+    for (let rank = q.levels.length - 1; rank >= 0 && q.size > 0; rank--) {
+      const level = q.levels[rank]!;
+      for (let i = 0; i < level.span; i++) {
+        const task = level.at(i);
+        if (task === undefined || task.state !== "queued" || !take(task)) continue;
+        level.clearAt(i);
+        q.size--;
+      }
+      level.trimHead();
+    }
+  }
+
   /**
    * Dispatches queued tasks in queue order; a task without a candidate is skipped and does not block
    * those behind it [ROUTE-4]. Stops as soon as no agent of the capability has room at all.

@@ -162,6 +162,21 @@ export class PoolService {
     return f;
   }
 
+  /**
+   * Where a task for `capability` waits while no agent offers it (scale from zero, POOL-17): ""
+   * when a pool supervised here offers it, the supervisor's broker when one elsewhere does, else
+   * undefined (no pool can take it: `no_agents`).
+   */
+  homeOf(capability: string): string | undefined {
+    let elsewhere: string | undefined;
+    for (const { record, local } of this.known().values()) {
+      if (record.supervisor === null || !record.capabilities.includes(capability)) continue;
+      if (local?.supervisor !== undefined) return "";
+      elsewhere ??= record.broker;
+    }
+    return elsewhere;
+  }
+
   /** Size the pool's last decision asked for, else its size now. */
   desired(name: string, size: number): number {
     return this.pools.get(name)?.desired ?? this.deps.mesh.decisions(name).at(-1)?.to ?? size;

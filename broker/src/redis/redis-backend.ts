@@ -656,6 +656,7 @@ export class RedisBackend implements MeshPort {
       }
     }
     for (const id of [...this.cache.brokers]) if (!seen.has(id)) this.cache.drop(id);
+    if (this.host !== undefined && !this.intakeStopped) this.host.remoteAgentsChanged();
   }
 
   /**

@@ -115,6 +115,13 @@ export class TaskService {
     private readonly mesh: MeshPort,
   ) {}
 
+  /**
+   * Where a task for `capability` waits when no agent anywhere offers it because a pool's members
+   * offer it (scale from zero, POOL-17): "" for this broker, else the broker of the pool's supervisor;
+   * undefined when no supervised pool offers it (the submit gets `no_agents`). Set by the pools.
+   */
+  poolHome: ((capability: string) => string | undefined) | undefined;
+
   /** The one place a task changes state [TASK-13], announced on the event bus. */
   private moveTo(task: TaskRecord, to: TaskState, cause?: string): void {
     if (!canMove(task.state, to)) throw new Error(`task ${task.id}: no transition ${task.state} -> ${to} [TASK-13]`);
@@ -138,7 +145,10 @@ export class TaskService {
       // No local agent: another broker of the mesh whose agent offers it (round-robin over brokers).
       if (options?.localOnly !== true) remoteBroker = this.mesh.routeFor(spec.capability, spec.version, spec.tags, spec.strategy ?? this.config.defaultStrategy);
       if (remoteBroker === undefined && options?.localOnly !== true) {
-        throw new NoAgentsError(`no agent offers ${spec.capability}${spec.version === undefined ? "" : ` ${spec.version}`}`, { ref });
+        const home = this.poolHome?.(spec.capability);
+        if (home === undefined) throw new NoAgentsError(`no agent offers ${spec.capability}${spec.version === undefined ? "" : ` ${spec.version}`}`, { ref });
+        // A pool with no member yet: the task is its demand, queued where its members will register [POOL-17].
+        if (home !== "") remoteBroker = home;
       }
     }
     if (remoteBroker === undefined && this.dispatcher.queueLength(spec.capability) >= this.config.maxQueueLength) {
@@ -206,6 +216,25 @@ export class TaskService {
     if (!isMeshRun(task) && !recorded) this.mesh.recordTask(task);
     if (task.remoteBroker !== undefined) this.handOff(task, task.remoteBroker);
     else this.dispatcher.enqueue(task);
+  }
+
+  /**
+   * Another broker's agents changed: a task queued here that no local agent can serve goes to a
+   * broker of the mesh whose agent now offers it (a pool's first member registered there, POOL-17).
+   * Tasks handed here by another broker stay (that broker's routing chose this one).
+   */
+  handQueuedToMesh(): void {
+    for (const [capability, depth] of this.dispatcher.depths()) {
+      if (depth === 0) continue;
+      this.dispatcher.takeWhere(capability, (task) => {
+        if (isMeshRun(task) || this.registry.anyOffers(task.capability, task.version, task.tags)) return false;
+        const target = this.mesh.routeFor(task.capability, task.version, task.tags, task.strategy);
+        if (target === undefined) return false;
+        task.remoteBroker = target;
+        this.handOff(task, target);
+        return true;
+      });
+    }
   }
 
   /**

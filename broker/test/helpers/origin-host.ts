@@ -22,6 +22,7 @@ export function originHost(brokerId: string, extra: Partial<MeshHost> = {}): Mes
     serveRequest: () => undefined,
     requestAnswered: () => undefined,
     drainAgent: () => undefined,
+    remoteAgentsChanged: () => undefined,
     ...extra,
   };
 }
