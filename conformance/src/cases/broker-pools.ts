@@ -70,8 +70,8 @@ export const poolCases: C[] = [
   }),
   b({
     id: "broker.pool.scale",
-    title: "the supervisor gets scale below_min; after a change to min 0 an idle member is drained (drain frame, status draining) and named in scale.drain",
-    spec: ["POOL-9", "POOL-10", "POOL-12", "DRAIN-7", "DRAIN-2"],
+    title: "the supervisor gets scale below_min; after a change to min 0 an idle member is drained (drain frame, status draining) and named in scale.drain; a submit then is accepted and asks the empty pool for a member",
+    spec: ["POOL-9", "POOL-10", "POOL-12", "POOL-17", "DRAIN-7", "DRAIN-2"],
     level: "MUST",
     async run(ctx) {
       const name = ctx.uniq("pool");
@@ -88,11 +88,15 @@ export const poolCases: C[] = [
       const drain = await member.peer.next("drain", () => true, wait, "drain sent to the drained member");
       check(drain.ref === undefined, `a broker-sent drain carries no ref, got ${drain.ref}`);
       await ctx.seen(member.registered.agent_id, cap, { status: "draining" });
-      // It gets no new task (DRAIN-2): a submit for its capability now finds no agent.
+      // It gets no new task (DRAIN-2). Its pool is still supervised, so a submit for the capability is
+      // the pool's demand, not no_agents: accepted, and the supervisor is asked for a member [POOL-17].
       const { peer: client } = await ctx.client();
       const ref = ctx.uniq("s");
       client.send({ type: "submit", ref, capability: cap, input: new Uint8Array([0xc0]) });
-      await ctx.error(client, "no_agents", ref);
+      await client.next("accepted", (f) => f.ref === ref, ctx.timeoutMs, "accepted for a submit to a supervised pool of size 0");
+      const fromZero = await sup.peer.next("scale", (f) => f.pool === name && f.from === 0 && f.to > 0, wait, "scale up from zero for the queued task");
+      checkEqual([fromZero.to, fromZero.reason, fromZero.queued], [1, "utilization_high", 1], "scale [to, reason, queued] of a pool of size 0 with a task queued");
+      checkEqual(member.peer.all("task").length, 0, "tasks sent to the drained member");
     },
   }),
 ];
