@@ -1,8 +1,8 @@
 /**
  * What a run's scheduling reads from its state: the context its mappings see [WF-6], whether a step's
- * join is met [WF-9], and the default output [WF-16].
+ * join is met [WF-9], whether a step's output is one it keeps [WF-14], and the default output [WF-16].
  */
-import { decodePayload, encodePayload, type RunContext, type Step } from "@agentwire/wire";
+import { decodePayload, encodePayload, scanDocument, WORKFLOW_LIMITS, type ErrorInfo, type RunContext, type Step } from "@agentwire/wire";
 import { ENDED_STEP, type RunRecord } from "./run-state.js";
 
 /** Builds a run's context, decoding the input and each output once. */
@@ -52,4 +52,19 @@ export function lastOutput(run: RunRecord): Uint8Array {
     if (s.state === "succeeded" && s.output !== undefined) return s.output;
   }
   return encodePayload(null);
+}
+
+/** An error the broker itself ends a step or run with: never retryable by its own flag. */
+export const failure = (code: string, message: string, details?: Record<string, unknown>): ErrorInfo => ({ code, message, retryable: false, ...(details === undefined ? {} : { details }) });
+
+/** Why a step's output cannot be kept: not a document its mappings can read, or past the run's limit [WF-14]. */
+export function outputError(run: RunRecord, stepId: string, bytes: Uint8Array): ErrorInfo | undefined {
+  try {
+    scanDocument(bytes);
+  } catch {
+    return failure("invalid_output", `step ${stepId}: the output is not one MessagePack document the broker can read`, { step: stepId });
+  }
+  const max = run.definition.limits?.max_step_output_bytes ?? WORKFLOW_LIMITS.maxStepOutputBytes;
+  if (bytes.byteLength <= max) return undefined;
+  return failure("limit_exceeded", `step ${stepId}: output of ${bytes.byteLength} bytes exceeds max_step_output_bytes (${max})`, { step: stepId, limit: "max_step_output_bytes", max, size: bytes.byteLength });
 }

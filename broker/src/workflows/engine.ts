@@ -22,15 +22,7 @@ import { Execution, type ExecutionHost, type Transition } from "./execution.js";
 import { submitStep } from "./submit.js";
 import { newRun, viewOf, type RunRecord, type RunView } from "./run-state.js";
 import type { WorkflowStore } from "./store.js";
-
-/** Who follows a run: a session that started or watches it, told of events (unless `quiet`) and the result. */
-export interface RunWatcher {
-  readonly quiet: boolean;
-  /** False once the watcher is gone (a closed session): it is dropped. */
-  live(): boolean;
-  event(runId: string, t: Transition, at: number): void;
-  result(run: RunRecord): void;
-}
+import { RunWatchers, type RunWatcher } from "./watchers.js";
 
 export interface EngineOptions {
   brokerId: string;
@@ -47,24 +39,21 @@ export interface EngineOptions {
   maxRuns: number;
 }
 
-/** How often a watcher of a run another broker runs looks for its end. */
-const REMOTE_POLL_MS = 500;
 
 export class WorkflowEngine {
   private seq = 0;
   private readonly local = new Map<string, Execution>();
-  private readonly watchers = new Map<string, Set<RunWatcher>>();
-  /** Watchers of runs another broker runs: how many of the run's written transitions each has had. */
-  private readonly positions = new Map<RunWatcher, number>();
+  private readonly watchers: RunWatchers;
   private ticker: NodeJS.Timeout | undefined;
-  private poller: NodeJS.Timeout | undefined;
   private ticking = false;
   private closed = false;
 
   constructor(
     private readonly core: BrokerCore,
     private readonly options: EngineOptions,
-  ) {}
+  ) {
+    this.watchers = new RunWatchers(options.store, (id) => this.local.has(id));
+  }
 
   get store(): WorkflowStore {
     return this.options.store;
@@ -102,7 +91,7 @@ export class WorkflowEngine {
     const fence = await this.store.create(run);
     const exec = new Execution(run, fence, this.host);
     this.local.set(run.run_id, exec);
-    if (watcher !== undefined) this.addWatcher(run.run_id, watcher);
+    if (watcher !== undefined) this.watchers.add(run.run_id, watcher);
     accepted(run.run_id);
     exec.start();
     return run.run_id;
@@ -145,9 +134,8 @@ export class WorkflowEngine {
     const run = this.owned(acl, exec?.run ?? (await this.store.load(runId)));
     acked();
     if (run.state !== "running") return watcher.result(run);
-    if (exec === undefined) this.positions.set(watcher, await this.store.eventCount(runId));
-    this.addWatcher(runId, watcher);
-    if (exec === undefined) this.pollRemote();
+    if (exec === undefined) await this.watchers.addRemote(runId, watcher);
+    else this.watchers.add(runId, watcher);
   }
 
   async view(acl: TokenAcl | undefined, runId: string): Promise<RunView> {
@@ -166,7 +154,7 @@ export class WorkflowEngine {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.ticker);
-    clearTimeout(this.poller);
+    this.watchers.close();
     const runs = [...this.local.values()];
     for (const exec of runs) exec.abandon();
     await Promise.allSettled(runs.map((exec) => this.store.giveUp(exec.id, exec.fence)));
@@ -176,12 +164,6 @@ export class WorkflowEngine {
   private owned(acl: TokenAcl | undefined, run: RunRecord | undefined): RunRecord {
     if (run === undefined || !Auth.ownsTagged(acl, run.owner)) throw new UnknownRunError("no such run, or not yours");
     return run;
-  }
-
-  private addWatcher(runId: string, w: RunWatcher): void {
-    let set = this.watchers.get(runId);
-    if (set === undefined) this.watchers.set(runId, (set = new Set()));
-    set.add(w);
   }
 
   private readonly host: ExecutionHost = {
@@ -204,11 +186,10 @@ export class WorkflowEngine {
       this.local.delete(exec.id);
       if (lost) {
         this.options.log.info({ run_id: exec.id }, this.closed ? "run left to the mesh" : "run taken over by another broker");
-        if (this.watchers.has(exec.id)) this.pollRemote();
+        this.watchers.moved(exec.id);
         return;
       }
-      for (const w of this.watchers.get(exec.id) ?? []) this.positions.delete(w);
-      this.watchers.delete(exec.id);
+      this.watchers.ended(exec.id);
       void this.store.release(exec.id, exec.fence).catch((err: unknown) => this.options.log.warn({ err, run_id: exec.id }, "run lease not released"));
     },
   };
@@ -234,17 +215,7 @@ export class WorkflowEngine {
     if (this.options.events.active) {
       this.options.events.workflow({ ...t, at, broker_id: this.options.brokerId, run_id: exec.id, workflow: name, version });
     }
-    const set = this.watchers.get(exec.id);
-    if (set === undefined) return;
-    const end = t.type === "workflow.completed" || t.type === "workflow.failed" || t.type === "workflow.cancelled";
-    for (const w of set) {
-      if (!w.live()) {
-        set.delete(w);
-        continue;
-      }
-      if (!w.quiet) w.event(exec.id, t, at);
-      if (end) w.result(exec.run);
-    }
+    this.watchers.announce(exec.run, t, at);
   }
 
   /** Keeps leases, hands runs another broker took to it, takes over runs of dead brokers, obeys cancels. */
@@ -273,49 +244,6 @@ export class WorkflowEngine {
       this.options.log.warn({ err }, "workflow lease tick failed");
     } finally {
       this.ticking = false;
-    }
-  }
-
-  /**
-   * Watchers of runs another broker runs get the transitions it writes and, once the store shows the
-   * run ended, its result [WF-21].
-   */
-  private pollRemote(): void {
-    if (this.poller !== undefined || this.closed) return;
-    this.poller = setTimeout(() => {
-      this.poller = undefined;
-      void (async () => {
-        for (const [runId, set] of this.watchers) {
-          if (this.local.has(runId)) continue;
-          // The state first: a run that ended has its last transition written with it.
-          const run = await this.store.load(runId).catch(() => undefined);
-          await this.relay(runId, set).catch(() => undefined);
-          if (run === undefined || run.state === "running") continue;
-          for (const w of set) if (w.live()) w.result(run);
-          for (const w of set) this.positions.delete(w);
-          this.watchers.delete(runId);
-        }
-        if ([...this.watchers.keys()].some((id) => !this.local.has(id))) this.pollRemote();
-      })();
-    }, REMOTE_POLL_MS);
-    this.poller.unref();
-  }
-
-  /** Sends each remote watcher of `runId` the transitions written since its last. */
-  private async relay(runId: string, set: Set<RunWatcher>): Promise<void> {
-    for (const w of set) {
-      if (w.live()) continue;
-      set.delete(w);
-      this.positions.delete(w);
-    }
-    const known = [...set].flatMap((w) => this.positions.get(w) ?? []);
-    // Watchers of a run this broker gave up have no position yet: they go on from what is written now.
-    const from = known.length === 0 ? await this.store.eventCount(runId) : Math.min(...known);
-    const events = known.length === 0 ? [] : await this.store.events(runId, from);
-    for (const w of set) {
-      const at = this.positions.get(w) ?? from + events.length;
-      if (!w.quiet) for (const t of events.slice(at - from)) w.event(runId, t, t.at ?? Date.now());
-      this.positions.set(w, from + events.length);
     }
   }
 }

@@ -8,13 +8,12 @@ import {
   errorInfo,
   retryDelayMs,
   retryPolicy,
-  scanDocument,
   WORKFLOW_LIMITS,
   type ErrorInfo,
   type Step,
   type WorkflowEventType,
 } from "@agentwire/wire";
-import { ContextCache, joinOf, lastOutput } from "./context.js";
+import { ContextCache, failure, joinOf, lastOutput, outputError } from "./context.js";
 import { evaluate } from "./mapping.js";
 import { ENDED_STEP, type RunRecord } from "./run-state.js";
 
@@ -45,17 +44,6 @@ export interface ExecutionHost {
 /** Codes an attempt is never retried for, whatever its policy [WF-11]. */
 const NEVER_RETRIED = new Set(["mapping_failed", "limit_exceeded", "cancelled", "join_failed"]);
 
-/** Whether a step's output is a document its mappings can read (WF-7). */
-function isDocument(bytes: Uint8Array): boolean {
-  try {
-    scanDocument(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const failure = (code: string, message: string, details?: Record<string, unknown>): ErrorInfo => ({ code, message, retryable: false, ...(details === undefined ? {} : { details }) });
 
 export class Execution {
   private queue: Promise<void> = Promise.resolve();
@@ -120,15 +108,9 @@ export class Execution {
       const s = this.run.steps[stepId]!;
       if (this.done || s.state !== "running" || s.attempts !== attempt) return; // a late or stale answer
       const step = this.byId.get(stepId)!;
-      const max = this.run.definition.limits?.max_step_output_bytes ?? WORKFLOW_LIMITS.maxStepOutputBytes;
       const bytes = output ?? encodePayload(null);
-      if (ok && !isDocument(bytes)) {
-        ok = false;
-        error = failure("invalid_output", `step ${stepId}: the output is not one MessagePack document the broker can read`, { step: stepId });
-      } else if (ok && bytes.byteLength > max) {
-        ok = false;
-        error = failure("limit_exceeded", `step ${stepId}: output of ${bytes.byteLength} bytes exceeds max_step_output_bytes (${max})`, { step: stepId, limit: "max_step_output_bytes", max, size: bytes.byteLength });
-      }
+      const refused = ok ? outputError(this.run, stepId, bytes) : undefined;
+      if (refused !== undefined) [ok, error] = [false, refused];
       if (ok) {
         Object.assign(s, { state: "succeeded", ended_at: Date.now(), output: bytes, error: undefined });
         if (!(await this.write([stepId], false, { type: "workflow.step.succeeded", step: stepId, attempt }))) return;

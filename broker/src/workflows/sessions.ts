@@ -4,7 +4,8 @@
  */
 import type { Run, RunCancel, RunWatch } from "@agentwire/wire";
 import type { Session } from "../session.js";
-import type { RunWatcher, WorkflowEngine } from "./engine.js";
+import type { WorkflowEngine } from "./engine.js";
+import type { RunWatcher } from "./watchers.js";
 
 /** A session as a run's watcher; `quiet`: the result only (`run.watch` false). */
 export function sessionWatcher(s: Session, quiet: boolean): RunWatcher {
