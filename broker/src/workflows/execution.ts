@@ -93,13 +93,17 @@ export class Execution {
     });
   }
 
+  /**
+   * The attempt's task was accepted: announced at once, before the task can reach an agent (so a
+   * watcher hears of the attempt before anything it causes), and written in turn.
+   */
   accepted(stepId: string, attempt: number, taskId: string): void {
-    this.enqueue(async () => {
-      const s = this.run.steps[stepId]!;
-      if (s.state !== "running" || s.attempts !== attempt || s.task_id === taskId) return;
-      s.task_id = taskId;
-      await this.write([stepId], false, { type: "workflow.step.started", step: stepId, attempt, task_id: taskId });
-    });
+    const s = this.run.steps[stepId]!;
+    if (this.done || s.state !== "running" || s.attempts !== attempt || s.task_id === taskId) return;
+    s.task_id = taskId;
+    const t: Transition = { type: "workflow.step.started", step: stepId, attempt, task_id: taskId, at: Date.now() };
+    this.host.announce(this, t);
+    this.enqueue(() => this.write([stepId], false, t, false).then(() => undefined));
   }
 
   /** Attempt `attempt` of a step ended (its task's result, or its submit failed). */
@@ -120,8 +124,9 @@ export class Execution {
       const policy = retryPolicy(step);
       if (attempt < policy.max_attempts && !NEVER_RETRIED.has(err.code) && !policy.non_retryable.includes(err.code)) {
         const delay = retryDelayMs(policy, attempt);
-        Object.assign(s, { state: "waiting_retry", retry_at: Date.now() + delay, error: err, task_id: undefined });
-        if (!(await this.write([stepId], false, { type: "workflow.step.retrying", step: stepId, attempt, delay_ms: delay, error: err }))) return;
+        const now = Date.now();
+        Object.assign(s, { state: "waiting_retry", retry_at: now + delay, error: err, task_id: undefined });
+        if (!(await this.write([stepId], false, { type: "workflow.step.retrying", step: stepId, attempt, delay_ms: delay, error: err, at: now }))) return;
         this.later(delay, () => this.retryNow(stepId, attempt + 1));
         return;
       }
@@ -146,6 +151,9 @@ export class Execution {
     this.enqueue(async () => {
       const s = this.run.steps[stepId]!;
       if (this.done || s.state !== "waiting_retry" || s.attempts + 1 !== attempt) return;
+      // A timer may fire a millisecond early on the wall clock: the attempt never starts before its time [WF-12].
+      const early = (s.retry_at ?? 0) - Date.now();
+      if (early > 0) return this.later(early, () => this.retryNow(stepId, attempt));
       await this.startAttempt(this.byId.get(stepId)!, attempt);
     });
   }
@@ -285,15 +293,18 @@ export class Execution {
     this.timers.add(t);
   }
 
-  /** Writes a change (and the transition it makes, which is then announced); false once the lease is lost. */
-  private async write(steps: readonly string[], runFields: boolean, t?: Transition): Promise<boolean> {
+  /**
+   * Writes a change and the transition it makes, which is then announced (unless it was already);
+   * false once the lease is lost.
+   */
+  private async write(steps: readonly string[], runFields: boolean, t?: Transition, announce = true): Promise<boolean> {
     if (this.done) return false;
-    if (t !== undefined) t.at = Date.now();
+    if (t !== undefined) t.at ??= Date.now();
     if (!(await this.host.persist(this, steps, runFields, t))) {
       this.abandon();
       return false;
     }
-    if (t !== undefined) this.host.announce(this, t);
+    if (t !== undefined && announce) this.host.announce(this, t);
     return true;
   }
 
