@@ -197,8 +197,9 @@ export class Execution {
       Object.assign(s, { attempts: attempt, started_at: s.started_at ?? Date.now() });
       return this.stepFailed(step, { ...errorInfo(err), retryable: false });
     }
+    // Written with its task id once accepted: until then a resumed run submits the same attempt again,
+    // and its idempotency key joins the task if this one got that far [WF-13, WF-15].
     Object.assign(s, { state: "running", attempts: attempt, started_at: s.started_at ?? Date.now(), retry_at: undefined, task_id: undefined });
-    if (!(await this.write([step.id], false))) return;
     this.host.submit(this, step, attempt, input);
   }
 
