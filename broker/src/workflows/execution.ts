@@ -265,18 +265,21 @@ export class Execution {
     if (this.done || this.run.state !== "running") return;
     for (const t of this.timers) clearTimeout(t);
     const reason = state === "cancelled" ? (error?.message ?? "cancelled") : `run ${state}`;
+    const skipped: string[] = [];
     for (const step of this.run.definition.steps) {
       await this.stopStep(step.id, reason);
       const s = this.run.steps[step.id]!;
-      if (s.state === "pending") Object.assign(s, { state: "skipped" });
+      if (s.state !== "pending") continue;
+      s.state = "skipped";
+      skipped.push(step.id);
     }
     Object.assign(this.run, { state, ended_at: Date.now(), output, error, compensating: undefined });
     const type = state === "completed" ? "workflow.completed" : state === "failed" ? "workflow.failed" : "workflow.cancelled";
-    if (!(await this.write(Object.keys(this.run.steps), true, { type, error }))) return;
+    // Every other step was written when it ended.
+    if (!(await this.write(skipped, true, { type, error }))) return;
     this.done = true;
     this.host.finished(this, false);
   }
-
 
   private armRunLimit(): void {
     const max = this.run.definition.limits?.max_run_ms ?? WORKFLOW_LIMITS.maxRunMs;
