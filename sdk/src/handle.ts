@@ -3,12 +3,13 @@
  * progress as an async iterator, and cancel. `await handle` is `await handle.result`, so code that
  * only wants the output reads `const out = await client.submit(...)`.
  */
+import { Awaitable } from "./awaitable.js";
 import type { AgentwireError } from "@agentwire/wire";
 
 /** One event of a task as a stream: each progress update in order, then the result. */
 export type StreamEvent<O = unknown, P = unknown> = { type: "progress"; data: P } | { type: "result"; output: O };
 
-export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIterable<StreamEvent<O, P>> {
+export class TaskHandle<O = unknown, P = unknown> extends Awaitable<O> implements AsyncIterable<StreamEvent<O, P>> {
   readonly [Symbol.toStringTag] = "TaskHandle";
   /** The task's output; rejects with the error class of the result's code. */
   readonly result: Promise<O>;
@@ -31,6 +32,7 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
   private wakers: (() => void)[] = [];
 
   constructor(private readonly canceller: { cancel(taskId: string, reason?: string): Promise<void> }) {
+    super();
     this.result = new Promise<O>((res, rej) => {
       this.resolveResult = res;
       this.rejectResult = rej;
@@ -60,18 +62,6 @@ export class TaskHandle<O = unknown, P = unknown> implements Promise<O>, AsyncIt
 
   get done(): boolean {
     return this.ended;
-  }
-
-  then<A = O, B = never>(onResult?: ((value: O) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
-    return this.result.then(onResult, onError);
-  }
-
-  catch<B = never>(onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<O | B> {
-    return this.result.catch(onError);
-  }
-
-  finally(onFinally?: (() => void) | null): Promise<O> {
-    return this.result.finally(onFinally);
   }
 
   /** Cancels the task [TASK-30]; resolves once the broker acknowledged it. The result then ends with CancelledError. */

@@ -3,6 +3,7 @@
  * accepted it, the output as a promise, the run's events as an async iterator, and cancel. The broker
  * owns the run (SPEC §21): the client may go away and come back; the run goes on.
  */
+import { Awaitable } from "./awaitable.js";
 import { decodePayload, encodePayload, errorFromCode, type ErrorInfo, type Frame, type RunAccepted, type RunEvent as RunEventFrame, type RunResult, type WorkflowEventType, type WorkflowRef } from "@agentwire/wire";
 import { ClosedError } from "./errors.js";
 import type { Session } from "./session.js";
@@ -36,7 +37,7 @@ export interface RunOptions {
 /** What a run is started from: a built (or hand-written) definition, or a registered one by name. */
 export type RunTarget<O = unknown> = TypedWorkflow<O> | WorkflowRef;
 
-export class RunHandle<O = unknown> implements Promise<O> {
+export class RunHandle<O = unknown> extends Awaitable<O> {
   readonly [Symbol.toStringTag] = "RunHandle";
   /** The run's output; rejects with the error class of the run's error code. */
   readonly result: Promise<O>;
@@ -60,6 +61,7 @@ export class RunHandle<O = unknown> implements Promise<O> {
     private readonly session: Session,
     private readonly onEvent: ((e: WorkflowEvent) => void) | undefined,
   ) {
+    super();
     this.result = new Promise<O>((res, rej) => ((this.resolveResult = res), (this.rejectResult = rej)));
     this.id = new Promise<string>((res, rej) => ((this.resolveId = res), (this.rejectId = rej)));
     // Nobody has to look at either: a handle used only for its events leaves no unhandled rejection.
@@ -74,18 +76,6 @@ export class RunHandle<O = unknown> implements Promise<O> {
 
   get done(): boolean {
     return this.ended;
-  }
-
-  then<A = O, B = never>(onResult?: ((value: O) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
-    return this.result.then(onResult, onError);
-  }
-
-  catch<B = never>(onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<O | B> {
-    return this.result.catch(onError);
-  }
-
-  finally(onFinally?: (() => void) | null): Promise<O> {
-    return this.result.finally(onFinally);
   }
 
   /**
