@@ -3,7 +3,7 @@
  * broker (auth on: an admin, a read-only and a worker token) and real SDK agents and clients. The page
  * loads with no console errors, shows an agent within a second of its registration, a task's timeline
  * once it ended, updates live as tasks flow (and holds still while paused), cancels a running task
- * (the handler sees the abort) and drains an agent; a read-only token sees no actions and the API
+ * (the handler sees the abort), shows a workflow run as its graph and cancels it, and drains an agent; a read-only token sees no actions and the API
  * refuses them with 403 [AUTH-9, HTTP-19..22]. Screenshots of every view go to broker/test/.screenshots/
  * (git-ignored) for a reviewer to look at.
  */
@@ -221,6 +221,48 @@ describe.skipIf(!HAVE_CHROMIUM)(TITLE, () => {
     } finally {
       await supervisor.close();
     }
+  });
+
+  it("shows a workflow run as its graph, each step's state and attempts, and cancels a running run: its step's agent sees the abort", async () => {
+    const workflow = {
+      workflow: 1,
+      name: "dashboard-flow",
+      version: "1.0.0",
+      steps: [
+        { id: "first", capability: "echo" },
+        { id: "wait", capability: "slow", after: ["first"] },
+        { id: "side", capability: "echo", after: ["first"] },
+      ],
+    };
+    const res = await api("/v1/runs", TOKENS.admin, "POST", { workflow, input: { go: 1 } });
+    expect(res.status).toBe(202);
+    const { run_id: runId } = (await res.json()) as { run_id: string };
+    await open(`#runs/${encodeURIComponent(runId)}`);
+    const dag = page.locator("#run-dag");
+    await dag.locator('[data-step="first"][data-state="succeeded"]').waitFor();
+    await dag.locator('[data-step="side"][data-state="succeeded"]').waitFor();
+    await dag.locator('[data-step="wait"][data-state="running"]').waitFor();
+    // Columns by depth: the two steps after `first` stand in the second column.
+    const columns = await dag.locator(".dag-col").evaluateAll((cols) => cols.map((c) => [...c.querySelectorAll("[data-step]")].map((s) => s.getAttribute("data-step"))));
+    expect(columns).toEqual([["first"], ["wait", "side"]]);
+    await expect(dag.locator('[data-step="first"]').textContent()).resolves.toContain("attempts 1");
+    await shot("run-graph");
+
+    const view = (await (await api(`/v1/runs/${encodeURIComponent(runId)}`, TOKENS.admin)).json()) as { steps: Record<string, { task_id?: string }> };
+    const stepTask = view.steps["wait"]!.task_id!;
+    await waitFor(() => started.has(stepTask), 10_000, "the slow step started on its agent");
+    // A read-only token may look but not cancel [WF-25, AUTH-9].
+    const refused = await api(`/v1/runs/${encodeURIComponent(runId)}`, TOKENS.viewer, "DELETE");
+    expect({ status: refused.status, body: await refused.json() }).toMatchObject({ status: 403, body: { error: { code: "forbidden" } } });
+    await page.locator('[data-action="cancel-run"]').click();
+    await waitFor(() => aborted.has(stepTask), 10_000, "the step's handler saw the abort");
+    await page.locator('[data-step="wait"][data-state="cancelled"]').waitFor();
+    await page.locator(".run-head .badge", { hasText: "cancelled" }).waitFor();
+    expect(await page.locator('[data-action="cancel-run"]').count()).toBe(0);
+
+    await open("#runs");
+    await page.locator(`#runs-list [data-run="${runId}"]`).waitFor();
+    await shot("runs");
   });
 
   it("drains an agent: it goes DRAINING, is told so, and closes", async () => {

@@ -76,6 +76,7 @@ export class Model {
   version = 0;
   agentsChanged = 0;
   poolsChanged = 0;
+  runsChanged = 0;
   private readonly taskListeners = new Map<string, () => void>();
 
   event(e: RecordedEvent): void {
@@ -108,6 +109,7 @@ export class Model {
       this.taskListeners.get(d.task_id)?.();
     } else if (e.type.startsWith("agent.")) this.agentsChanged++;
     else if (e.type.startsWith("pool.")) this.poolsChanged++;
+    else if (e.type.startsWith("workflow.")) this.runsChanged++;
   }
 
   gap(after: number, to: number): void {

@@ -43,7 +43,8 @@ export interface RunView {
   ended_at?: number;
   output?: unknown;
   error?: ErrorInfo;
-  steps?: Record<string, Omit<StepRun, "output" | "retry_at">>;
+  /** Each step's state, with its capability and `after` edges from the definition (the DAG a viewer draws). */
+  steps?: Record<string, Omit<StepRun, "output" | "retry_at"> & { capability: string; after?: string[] }>;
 }
 
 export function newRun(runId: string, definition: WorkflowDefinition, input: Uint8Array, owner: string | undefined, now: number): RunRecord {
@@ -59,9 +60,12 @@ export function viewOf(run: RunRecord, withSteps: boolean): RunView {
   if (run.error !== undefined) view.error = run.error;
   if (withSteps) {
     view.steps = {};
+    const defined = new Map(run.definition.steps.map((d) => [d.id, d] as const));
     for (const [id, s] of Object.entries(run.steps)) {
       const { output: _o, retry_at: _r, ...rest } = s;
-      view.steps[id] = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<StepRun, "output" | "retry_at">;
+      const d = defined.get(id);
+      const state = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<StepRun, "output" | "retry_at">;
+      view.steps[id] = { capability: d?.capability ?? "", ...(d?.after !== undefined && d.after.length > 0 ? { after: [...d.after] } : {}), ...state };
     }
   }
   return view;
