@@ -168,13 +168,10 @@ export class PoolService {
    * undefined (no pool can take it: `no_agents`).
    */
   homeOf(capability: string): string | undefined {
-    let elsewhere: string | undefined;
-    for (const { record, local } of this.known().values()) {
-      if (record.supervisor === null || !record.capabilities.includes(capability)) continue;
-      if (local?.supervisor !== undefined) return "";
-      elsewhere ??= record.broker;
-    }
-    return elsewhere;
+    // On the submit path: no merged view (known()) built, the two sources read in place.
+    for (const p of this.pools.values()) if (p.supervisor !== undefined && p.capabilities.includes(capability)) return "";
+    for (const r of this.deps.mesh.remoteRecords()) if (r.supervisor !== null && r.capabilities.includes(capability)) return r.broker;
+    return undefined;
   }
 
   /** Size the pool's last decision asked for, else its size now. */

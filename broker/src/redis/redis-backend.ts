@@ -16,7 +16,7 @@ import { decodeOutcome, decodePublish, decodeTask, encodeOutcome, encodePublish,
 import { brokerKeys, CONSUMER_GROUP, meshKeys } from "./keys.js";
 import { carriedParts } from "../trace.js";
 import { Ledger } from "./ledger.js";
-import { parseAgents, RegistryCache } from "./registry-cache.js";
+import { parseAgents, RegistryCache, registryShape } from "./registry-cache.js";
 import { RedisPools } from "./pools.js";
 import { RedisWorkflowStore } from "./workflow-store.js";
 import { defineScripts, type MeshCommands } from "./scripts.js";
@@ -146,6 +146,9 @@ export class RedisBackend implements MeshPort {
   private timer: NodeJS.Timeout | undefined;
   private loops: Promise<void>[] = [];
   private lastPublished = "";
+  /** The cache's version when queued tasks were last offered to the mesh, and whether local agents changed since. */
+  private handedAtVersion = 0;
+  private localChanged = false;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -305,6 +308,7 @@ export class RedisBackend implements MeshPort {
    * publishes, not one each).
    */
   registryChanged(): void {
+    this.localChanged = true;
     if (!this.live || this.changeTimer !== undefined) return;
     const wait = Math.max(0, this.lastChangeTick + CHANGE_SPACING_MS - Date.now());
     this.changeTimer = setTimeout(() => {
@@ -616,7 +620,7 @@ export class RedisBackend implements MeshPort {
     this.aliveUntil = Math.max(this.aliveUntil, sent + 2 * this.livenessMs);
     if (membership.status === "rejected") throw membership.reason;
     // Compare without in_flight, which changes with every task and is not worth a notice.
-    const shape = JSON.stringify(agents.map((a) => [a.agent_id, a.status, a.capabilities.map((c) => c.name)]));
+    const shape = registryShape(agents);
     if (shape !== this.lastPublished) {
       this.lastPublished = shape;
       await this.signal(meshKeys.changes, me);
@@ -656,7 +660,12 @@ export class RedisBackend implements MeshPort {
       }
     }
     for (const id of [...this.cache.brokers]) if (!seen.has(id)) this.cache.drop(id);
-    if (this.host !== undefined && !this.intakeStopped) this.host.remoteAgentsChanged();
+    // Tasks queued here may have a broker now: only when an agent list changed, here or elsewhere.
+    if (this.host !== undefined && !this.intakeStopped && (this.cache.version !== this.handedAtVersion || this.localChanged)) {
+      this.handedAtVersion = this.cache.version;
+      this.localChanged = false;
+      this.host.remoteAgentsChanged();
+    }
   }
 
   /**

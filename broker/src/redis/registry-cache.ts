@@ -6,20 +6,34 @@ import type { AgentInfo, Strategy } from "@agentwire/wire";
 import type { AgentFilter } from "../registry.js";
 import { awaitsWork, capabilityMatches, takesWorkNow } from "../serving.js";
 
+/** What other brokers act on in an agent list: ids, status and capability names, not load (in_flight changes with every task). */
+export function registryShape(agents: readonly AgentInfo[]): string {
+  return JSON.stringify(agents.map((a) => [a.agent_id, a.status, a.capabilities.map((c) => c.name)]));
+}
+
 export class RegistryCache {
   private readonly byBroker = new Map<string, AgentInfo[]>();
+  private readonly shapes = new Map<string, string>();
+  /** Grows whenever some broker's agents change shape (registryShape) or a broker is dropped. */
+  version = 0;
 
   get brokers(): IterableIterator<string> {
     return this.byBroker.keys();
   }
 
   replace(brokerId: string, agents: AgentInfo[]): void {
-    if (agents.length === 0) this.byBroker.delete(brokerId);
-    else this.byBroker.set(brokerId, agents);
+    if (agents.length === 0) return this.drop(brokerId);
+    this.byBroker.set(brokerId, agents);
+    const shape = registryShape(agents);
+    if (this.shapes.get(brokerId) !== shape) {
+      this.shapes.set(brokerId, shape);
+      this.version++;
+    }
   }
 
   drop(brokerId: string): void {
     this.byBroker.delete(brokerId);
+    if (this.shapes.delete(brokerId)) this.version++;
   }
 
   /** Agents (sessions with a capability; clients are never listed) matching the filter. */
