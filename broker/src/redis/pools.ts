@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { PoolEvent } from "../events.js";
 import { DECISIONS_KEPT, type PoolMesh, type PoolRecord } from "../pools/pool-mesh.js";
-import { source } from "./scripts.js";
+import { defineScripts } from "./scripts.js";
 
 export const poolKeys = {
   /** Hash pool name -> PoolRecord JSON, written by the supervisor's broker. */
@@ -46,10 +46,7 @@ export class RedisPools implements PoolMesh {
     private readonly otherBrokers: () => Iterable<string>,
     private readonly log: Logger,
   ) {
-    cmd.defineCommand("poolLease", { numberOfKeys: 2, lua: source("pool-lease-2") });
-    cmd.defineCommand("poolDecided", { numberOfKeys: 2, lua: source("pool-decided-2") });
-    cmd.defineCommand("poolRelease", { numberOfKeys: 1, lua: source("pool-release-1") });
-    this.cmd = cmd as Redis & PoolCommands;
+    this.cmd = defineScripts<PoolCommands>(cmd, { poolLease: "pool-lease-2", poolDecided: "pool-decided-2", poolRelease: "pool-release-1" });
   }
 
   async sync(queued: ReadonlyMap<string, number>, records: readonly PoolRecord[]): Promise<void> {

@@ -9,7 +9,7 @@ import type { Cluster, Redis } from "ioredis";
 
 export const SCRIPTS = { publishAgents: "publish-agents-3", storeResponses: "store-responses", ack: "ack-2", own: "own-2", endTasks: "end-tasks", swap: "swap-1", leave: "leave-2", handOff: "hand-off" } as const;
 
-export function source(file: string): string {
+function source(file: string): string {
   const here = fileURLToPath(new URL(`./${file}.lua`, import.meta.url));
   const path = existsSync(here) ? here : here.replace(/\/dist\/src\/redis\//, "/src/redis/");
   return readFileSync(path, "utf8");
@@ -32,10 +32,11 @@ export interface MeshCommands {
   leave(stream: string, open: string): Promise<number>;
 }
 
-export function defineScripts(conn: Redis | Cluster): Redis & MeshCommands {
-  for (const [name, file] of Object.entries(SCRIPTS)) {
+/** Registers `scripts` (command name -> file; the mesh's by default) on `conn`, typed as commands `C`. */
+export function defineScripts<C = MeshCommands>(conn: Redis | Cluster, scripts: Readonly<Record<string, string>> = SCRIPTS): Redis & C {
+  for (const [name, file] of Object.entries(scripts)) {
     const keys = Number(file.slice(file.lastIndexOf("-") + 1));
     conn.defineCommand(name, { numberOfKeys: Number.isInteger(keys) ? keys : undefined, lua: source(file) });
   }
-  return conn as unknown as Redis & MeshCommands;
+  return conn as unknown as Redis & C;
 }

@@ -12,7 +12,7 @@ import { compareVersions, sameDefinition } from "../workflows/definitions.js";
 import type { Transition } from "../workflows/execution.js";
 import type { RunRecord, StepRun } from "../workflows/run-state.js";
 import type { DefinitionSummary, RunQuery, WorkflowStore } from "../workflows/store.js";
-import { source } from "./scripts.js";
+import { defineScripts } from "./scripts.js";
 
 export const workflowKeys = {
   run: (runId: string) => `aw:{wf:${runId}}:run`,
@@ -64,12 +64,13 @@ export class RedisWorkflowStore implements WorkflowStore {
     private readonly endedTtlMs: number,
     private readonly log: Logger,
   ) {
-    cmd.defineCommand("workflowCreate", { numberOfKeys: 2, lua: source("workflow-create-2") });
-    cmd.defineCommand("workflowTake", { numberOfKeys: 2, lua: source("workflow-take-2") });
-    cmd.defineCommand("workflowRenew", { numberOfKeys: 2, lua: source("workflow-renew-2") });
-    cmd.defineCommand("workflowWrite", { numberOfKeys: 3, lua: source("workflow-write-3") });
-    cmd.defineCommand("workflowRelease", { numberOfKeys: 1, lua: source("workflow-release-1") });
-    this.cmd = cmd as Redis & WorkflowCommands;
+    this.cmd = defineScripts<WorkflowCommands>(cmd, {
+      workflowCreate: "workflow-create-2",
+      workflowTake: "workflow-take-2",
+      workflowRenew: "workflow-renew-2",
+      workflowWrite: "workflow-write-3",
+      workflowRelease: "workflow-release-1",
+    });
   }
 
   async putDefinition(definition: WorkflowDefinition): Promise<"created" | "same" | "conflict"> {
