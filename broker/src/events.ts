@@ -226,36 +226,28 @@ export class EventBus {
 
   /** Announces a message event; callers build it only when `active`. */
   message(event: MessageEvent): void {
-    for (const l of this.listeners) {
-      if (l.message === undefined) continue;
-      try {
-        l.message(event);
-      } catch (err) {
-        this.log.warn({ err, event: event.type }, "event listener failed");
-      }
-    }
+    this.emit("message", event);
   }
 
   /** Announces a pool decision; callers build it only when `active`. */
   pool(event: PoolEvent): void {
-    for (const l of this.listeners) {
-      if (l.pool === undefined) continue;
-      try {
-        l.pool(event);
-      } catch (err) {
-        this.log.warn({ err, event: event.type, pool: event.pool }, "event listener failed");
-      }
-    }
+    this.emit("pool", event, { pool: event.pool });
   }
 
   /** Announces a workflow transition; callers build it only when `active`. */
   workflow(event: WorkflowEvent): void {
+    this.emit("workflow", event, { run_id: event.run_id });
+  }
+
+  /** Hands a kept event object to every listener of its kind; `log` names it when one throws. */
+  private emit<K extends "message" | "pool" | "workflow">(kind: K, event: Parameters<NonNullable<Listener[K]>>[0], log?: Record<string, string>): void {
     for (const l of this.listeners) {
-      if (l.workflow === undefined) continue;
+      const listen = l[kind] as ((e: typeof event) => void) | undefined;
+      if (listen === undefined) continue;
       try {
-        l.workflow(event);
+        listen.call(l, event);
       } catch (err) {
-        this.log.warn({ err, event: event.type, run_id: event.run_id }, "event listener failed");
+        this.log.warn({ err, event: event.type, ...log }, "event listener failed");
       }
     }
   }
