@@ -38,6 +38,8 @@ export class RedisPools implements PoolMesh {
   private records: PoolRecord[] = [];
   private readonly queuedByBroker = new Map<string, Record<string, string>>();
   private readonly kept = new Map<string, PoolEvent[]>();
+  /** Whether the last sync left this broker's queue figures in Redis. */
+  private queuedWritten = false;
 
   constructor(
     cmd: Redis,
@@ -52,15 +54,18 @@ export class RedisPools implements PoolMesh {
   async sync(queued: ReadonlyMap<string, number>, records: readonly PoolRecord[]): Promise<void> {
     try {
       const mine = poolKeys.queued(this.brokerId);
-      const writes: Promise<unknown>[] = [this.cmd.del(mine)];
+      // The figures of the last sync are replaced (or, with none now, removed once: nothing to delete after that).
+      const writes: Promise<unknown>[] = this.queuedWritten || queued.size > 0 ? [this.cmd.del(mine)] : [];
       if (queued.size > 0) writes.push(this.cmd.hset(mine, Object.fromEntries(queued)), this.cmd.pexpire(mine, QUEUED_TTL_MS));
+      this.queuedWritten = queued.size > 0;
       for (const r of records) writes.push(this.cmd.hset(poolKeys.records, r.name, JSON.stringify(r)));
       await Promise.all(writes);
       const all = await this.cmd.hgetall(poolKeys.records);
       this.records = Object.values(all)
         .map((json) => JSON.parse(json) as PoolRecord)
         .filter((r) => r.broker !== this.brokerId);
-      const others = [...this.otherBrokers()];
+      // No pool anywhere: the others' queue figures would count toward nothing.
+      const others = this.records.length === 0 && records.length === 0 ? [] : [...this.otherBrokers()];
       const figures = await Promise.all(others.map((b) => this.cmd.hgetall(poolKeys.queued(b))));
       this.queuedByBroker.clear();
       others.forEach((b, i) => this.queuedByBroker.set(b, figures[i]!));
