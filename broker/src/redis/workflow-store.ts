@@ -1,7 +1,7 @@
 /**
  * Workflow runs and definitions in Redis, for a mesh [WF-5, WF-15], on the broker's `cmd` connection.
  * Each run is one hash under its own hash tag `{wf:<run_id>}` (so each script works on Cluster) with
- * a lease "<broker>|<fence>" beside it; every write is fenced (workflow-write-2). Mesh-wide indexes:
+ * a lease "<broker>|<fence>" beside it; every write is fenced (workflow-write-3). Mesh-wide indexes:
  * the open runs (a set, which surviving brokers scan for lapsed leases), all runs by start time (a
  * sorted set, for GET /v1/runs) and the registered definitions (a hash).
  */
@@ -132,6 +132,10 @@ export class RedisWorkflowStore implements WorkflowStore {
   private runFields(run: RunRecord): string[] {
     const meta: RunMeta = { started_at: run.started_at, ended_at: run.ended_at, owner: run.owner, error: run.error, compensating: run.compensating };
     return ["state", run.state, "meta", JSON.stringify(meta)];
+  }
+
+  async state(runId: string): Promise<RunState | undefined> {
+    return ((await this.cmd.hget(workflowKeys.run(runId), "state")) ?? undefined) as RunState | undefined;
   }
 
   async load(runId: string): Promise<RunRecord | undefined> {

@@ -1,6 +1,6 @@
 --[[
   Takes the lease of a run whose broker let it lapse (died, or cut off) [WF-15]. The new holder's
-  fence is one above the last, so the former holder's writes are refused (workflow-write-2).
+  fence is one above the last, so the former holder's writes are refused (workflow-write-3).
   KEYS[1] aw:{wf:<run>}:lease    KEYS[2] aw:{wf:<run>}:run
   ARGV[1] broker id   ARGV[2] lease ttl ms
   Returns the new fence; 0 when the lease is held or the run is not stored (yet); -1 when the run ended.

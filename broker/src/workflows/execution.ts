@@ -4,6 +4,7 @@
  * to the store before anything that depends on it happens (a dependent's submit, a retry) [WF-15].
  */
 import {
+  RUN_END_EVENT,
   encodePayload,
   errorInfo,
   retryDelayMs,
@@ -192,7 +193,7 @@ export class Execution {
     const s = this.run.steps[step.id]!;
     let input: Uint8Array;
     try {
-      input = step.input === undefined ? this.run.input : encodePayload(evaluate(step.input, this.contexts.context()));
+      input = this.inputOf(step);
     } catch (err) {
       Object.assign(s, { attempts: attempt, started_at: s.started_at ?? Date.now() });
       return this.stepFailed(step, { ...errorInfo(err), retryable: false });
@@ -203,10 +204,15 @@ export class Execution {
     this.host.submit(this, step, attempt, input);
   }
 
+  /** The step's input: its mapping over the run's context, or the run's input [WF-7]; throws mapping_failed. */
+  private inputOf(step: Step): Uint8Array {
+    return step.input === undefined ? this.run.input : encodePayload(evaluate(step.input, this.contexts.context()));
+  }
+
   /** Submits an attempt already written as running (a resumed run's, with its input evaluated again). */
   private submitAttempt(step: Step, attempt: number): void {
     try {
-      this.host.submit(this, step, attempt, step.input === undefined ? this.run.input : encodePayload(evaluate(step.input, this.contexts.context())));
+      this.host.submit(this, step, attempt, this.inputOf(step));
     } catch (err) {
       this.attemptEnded(step.id, attempt, false, undefined, { ...errorInfo(err), retryable: false });
     }
@@ -274,7 +280,7 @@ export class Execution {
       skipped.push(step.id);
     }
     Object.assign(this.run, { state, ended_at: Date.now(), output, error, compensating: undefined });
-    const type = state === "completed" ? "workflow.completed" : state === "failed" ? "workflow.failed" : "workflow.cancelled";
+    const type = RUN_END_EVENT[state];
     // Every other step was written when it ended.
     if (!(await this.write(skipped, true, { type, error }))) return;
     this.done = true;

@@ -1,4 +1,5 @@
 /** The workflow figures in /metrics: runs running here now, runs ended by state, step retries. */
+import { runEndState } from "@agentwire/wire";
 import { Counter, Gauge, type Registry as PromRegistry } from "prom-client";
 import type { EventBus } from "../events.js";
 import type { WorkflowEngine } from "./engine.js";
@@ -18,8 +19,9 @@ export function registerWorkflowMetrics(registry: PromRegistry, engine: Workflow
   // Counted from the event bus, where the transitions are announced, and nowhere else.
   events.on({
     workflow: (e) => {
+      const end = runEndState(e.type);
       if (e.type === "workflow.step.retrying") retries.inc();
-      else if (e.type === "workflow.completed" || e.type === "workflow.failed" || e.type === "workflow.cancelled") ended.inc({ state: e.type.slice("workflow.".length) });
+      else if (end !== undefined) ended.inc({ state: end });
     },
   });
 }

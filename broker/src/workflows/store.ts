@@ -40,6 +40,8 @@ export interface WorkflowStore {
   events(runId: string, from: number): Promise<Transition[]>;
   /** The run as last written. */
   load(runId: string): Promise<RunRecord | undefined>;
+  /** Only the run's state as last written (what a watcher's poll reads until the run ended). */
+  state(runId: string): Promise<RunState | undefined>;
   /** Runs newest first, without their step outputs. */
   list(query: RunQuery): Promise<RunRecord[]>;
   /**
@@ -113,6 +115,10 @@ export class MemoryWorkflowStore implements WorkflowStore {
 
   async load(runId: string): Promise<RunRecord | undefined> {
     return this.runs.get(runId);
+  }
+
+  async state(runId: string): Promise<RunState | undefined> {
+    return this.runs.get(runId)?.state;
   }
 
   // One broker runs every run itself: its watchers get its events directly.

@@ -3,6 +3,7 @@
  * this broker runs get its transitions as they happen; watchers of a run another broker of the mesh
  * runs get what that broker wrote to the store, read every REMOTE_POLL_MS, and then its result.
  */
+import { runEndState } from "@agentwire/wire";
 import type { Transition } from "./execution.js";
 import type { RunRecord } from "./run-state.js";
 import type { WorkflowStore } from "./store.js";
@@ -19,7 +20,7 @@ export interface RunWatcher {
 /** How often watchers of runs another broker runs are brought up to date. */
 const REMOTE_POLL_MS = 500;
 
-const isEnd = (t: Transition): boolean => t.type === "workflow.completed" || t.type === "workflow.failed" || t.type === "workflow.cancelled";
+const isEnd = (t: Transition): boolean => runEndState(t.type) !== undefined;
 
 export class RunWatchers {
   private readonly byRun = new Map<string, Set<RunWatcher>>();
@@ -85,10 +86,13 @@ export class RunWatchers {
       void (async () => {
         for (const [runId, set] of this.byRun) {
           if (this.isLocal(runId)) continue;
-          // The state first: a run that ended has its last transition written with it.
-          const run = await this.store.load(runId).catch(() => undefined);
+          // The state first: a run that ended has its last transition written with it. The whole run
+          // (its outputs) is read only once it ended.
+          const state = await this.store.state(runId).catch(() => undefined);
           await this.relay(runId, set).catch(() => undefined);
-          if (run === undefined || run.state === "running") continue;
+          if (state === undefined || state === "running") continue;
+          const run = await this.store.load(runId).catch(() => undefined);
+          if (run === undefined) continue;
           for (const w of set) if (w.live()) w.result(run);
           this.ended(runId);
         }

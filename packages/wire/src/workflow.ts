@@ -57,6 +57,19 @@ export const WORKFLOW_EVENTS = [
 ] as const;
 export type WorkflowEventType = (typeof WORKFLOW_EVENTS)[number];
 
+/** The event a run's end in each state announces [WF-22]. */
+export const RUN_END_EVENT = {
+  completed: "workflow.completed",
+  failed: "workflow.failed",
+  cancelled: "workflow.cancelled",
+} as const satisfies Record<Exclude<RunState, "running">, WorkflowEventType>;
+
+/** The run's state an event type ends it in, or undefined when it does not end the run. */
+export function runEndState(type: string): Exclude<RunState, "running"> | undefined {
+  for (const [state, event] of Object.entries(RUN_END_EVENT)) if (event === type) return state as Exclude<RunState, "running">;
+  return undefined;
+}
+
 /**
  * A mapping [WF-7]: any JSON value, in which `{ "$ref": "<JSON Pointer>" }` is replaced by the value
  * it points to in the run's context and `{ "$tpl": "text ${/pointer}" }` by the string with each part
