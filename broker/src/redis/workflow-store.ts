@@ -104,8 +104,8 @@ export class RedisWorkflowStore implements WorkflowStore {
     pairs.push(...this.runFields(run));
     for (const id of Object.keys(run.steps)) pairs.push(...stepFields(id, run.steps[id]!));
     const fence = await this.cmd.workflowCreate(workflowKeys.lease(run.run_id), workflowKeys.run(run.run_id), this.brokerId, this.leaseMs, ...pairs);
-    await this.cmd.zadd(workflowKeys.runs, run.started_at, run.run_id);
-    await this.cmd.zremrangebyrank(workflowKeys.runs, 0, -RUNS_INDEXED - 1);
+    // The index and its trim, in order on the connection, in one round trip.
+    await Promise.all([this.cmd.zadd(workflowKeys.runs, run.started_at, run.run_id), this.cmd.zremrangebyrank(workflowKeys.runs, 0, -RUNS_INDEXED - 1)]);
     return fence;
   }
 
