@@ -65,7 +65,7 @@ export class RedisPools implements PoolMesh {
         .map((json) => JSON.parse(json) as PoolRecord)
         .filter((r) => r.broker !== this.brokerId);
       // No pool anywhere: the others' queue figures would count toward nothing.
-      const others = this.records.length === 0 && records.length === 0 ? [] : [...this.otherBrokers()];
+      const others = Object.keys(all).length === 0 && records.length === 0 ? [] : [...this.otherBrokers()];
       const figures = await Promise.all(others.map((b) => this.cmd.hgetall(poolKeys.queued(b))));
       this.queuedByBroker.clear();
       others.forEach((b, i) => this.queuedByBroker.set(b, figures[i]!));
