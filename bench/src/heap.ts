@@ -62,27 +62,10 @@ export async function inspectorHeap(wsUrl: string): Promise<number | null> {
  * payload bytes live there), the latter from `process.memoryUsage()` evaluated in the broker.
  */
 async function inspectorMemory(wsUrl: string): Promise<{ heap: number; arrayBuffers: number | null } | null> {
-  const ws = new WebSocket(wsUrl);
+  let session: InspectorSession | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", reject);
-    });
-    let next = 0;
-    const call = (method: string, params?: Record<string, unknown>): Promise<Record<string, unknown>> =>
-      new Promise((resolve, reject) => {
-        const id = ++next;
-        const timer = setTimeout(() => reject(new Error(`${method}: no answer`)), 30_000);
-        const onMessage = (data: Buffer): void => {
-          const msg = JSON.parse(data.toString()) as { id?: number; result?: Record<string, unknown> };
-          if (msg.id !== id) return;
-          clearTimeout(timer);
-          ws.off("message", onMessage);
-          resolve(msg.result ?? {});
-        };
-        ws.on("message", onMessage);
-        ws.send(JSON.stringify({ id, method, params }));
-      });
+    session = await inspectorSession(wsUrl);
+    const call = session.call;
     await call("HeapProfiler.collectGarbage");
     await call("HeapProfiler.collectGarbage");
     const usage = await call("Runtime.getHeapUsage");
@@ -93,8 +76,39 @@ async function inspectorMemory(wsUrl: string): Promise<{ heap: number; arrayBuff
   } catch {
     return null;
   } finally {
-    ws.close();
+    session?.close();
   }
+}
+
+export interface InspectorSession {
+  /** One inspector method call; rejects when no answer comes within `timeoutMs` (default 30 s). */
+  call(method: string, params?: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
+  close(): void;
+}
+
+/** A session on the V8 inspector of a process started with `--inspect=127.0.0.1:0` (its announced ws:// URL). */
+export async function inspectorSession(wsUrl: string): Promise<InspectorSession> {
+  const ws = new WebSocket(wsUrl);
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  let next = 0;
+  const call = (method: string, params?: Record<string, unknown>, timeoutMs = 30_000): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const id = ++next;
+      const timer = setTimeout(() => reject(new Error(`${method}: no answer`)), timeoutMs);
+      const onMessage = (data: Buffer): void => {
+        const msg = JSON.parse(data.toString()) as { id?: number; result?: Record<string, unknown> };
+        if (msg.id !== id) return;
+        clearTimeout(timer);
+        ws.off("message", onMessage);
+        resolve(msg.result ?? {});
+      };
+      ws.on("message", onMessage);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  return { call, close: () => ws.close() };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

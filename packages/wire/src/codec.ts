@@ -10,6 +10,7 @@ import { isUtf8 } from "#utf8";
 import { addExtension, Packr, Unpackr, type Options } from "msgpackr";
 import { DEFAULTS, LIMITS } from "./constants.js";
 import { BadFrameError, FrameTooLargeError, UnknownTypeError } from "./errors.js";
+import { certainlyValid } from "./fast-check.js";
 import { FRAME_SCHEMAS, isId, type Frame, type FrameType } from "./frames.js";
 
 // `skipValues` and int64AsType "auto" exist in msgpackr 2.x but not in its type definitions.
@@ -77,7 +78,10 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Frame {
   if (!Object.hasOwn(FRAME_SCHEMAS, type) || (options.accept !== undefined && !options.accept.has(type as FrameType))) {
     throw new UnknownTypeError(`unknown frame type ${JSON.stringify(type.slice(0, 64))}`, { details: { type }, ref });
   }
-  const parsed = FRAME_SCHEMAS[type as FrameType].safeParse(value);
+  const schema = FRAME_SCHEMAS[type as FrameType];
+  // The common case, valid with nothing to strip, needs no zod run (fast-check.ts); otherwise zod decides.
+  if (certainlyValid(schema, value)) return value as unknown as Frame;
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue?.path.join(".") ?? "";
@@ -159,7 +163,6 @@ function widenInts(value: unknown): unknown {
 
 // ---- structural scan ---------------------------------------------------------------------------
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const remaining = new Float64Array(LIMITS.maxDepth + 1);
 const isMap = new Uint8Array(LIMITS.maxDepth + 1);
 // The same for documents the broker itself reads (a workflow's input), nested at most as deep as JSON bodies.
@@ -190,47 +193,40 @@ export function scanDocument(bytes: Uint8Array): void {
   scan(bytes, LIMITS.maxJsonDepth, docRemaining, docIsMap);
 }
 
+/**
+ * One pass over the bytes, on the hot path of every frame: no closures, no object per string (an ASCII
+ * string is checked in place; only one with a byte ≥ 0x80 goes to the UTF-8 validator), no BigInt per
+ * 64-bit integer.
+ */
 function scan(bytes: Uint8Array, maxDepth: number, remaining: Float64Array, isMap: Uint8Array): void {
   const n = bytes.byteLength;
   if (n === 0) bad("empty message", 0);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, n);
 
   let pos = 0;
   let depth = -1; // index of the innermost open container
-  const need = (k: number): void => {
-    if (pos + k > n) bad("truncated MessagePack data", pos);
-  };
-  const open = (count: number, map: boolean): void => {
-    if (depth + 1 >= maxDepth) bad(`nesting deeper than ${maxDepth}`, pos);
-    if (count === 0) return;
-    depth++;
-    remaining[depth] = map ? count * 2 : count;
-    isMap[depth] = map ? 1 : 0;
-  };
-  const str = (len: number): void => {
-    need(len);
-    if (!isUtf8(bytes.subarray(pos, pos + len))) bad("str is not valid UTF-8", pos);
-    pos += len;
-  };
-
   do {
     const atKey = depth >= 0 && isMap[depth] === 1 && remaining[depth]! % 2 === 0;
     if (depth >= 0) remaining[depth]!--;
-    need(1);
+    if (pos >= n) bad("truncated MessagePack data", pos);
     const b = bytes[pos++]!;
     if (atKey && !((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) bad("map key is not a str", pos - 1);
 
+    let strLen = -1; // a str's length once its header is read
+    let count = -1; // a container's entries once its header is read
+    let map = false;
     if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
       // fixint, nil, bool
-    } else if (b <= 0x8f) open(b & 0x0f, true);
-    else if (b <= 0x9f) open(b & 0x0f, false);
-    else if (b <= 0xbf) str(b & 0x1f);
+    } else if (b <= 0x8f) {
+      count = b & 0x0f;
+      map = true;
+    } else if (b <= 0x9f) count = b & 0x0f;
+    else if (b <= 0xbf) strLen = b & 0x1f;
     else {
       switch (b) {
         case 0xc1: bad("0xc1 is never used in MessagePack", pos - 1);
-        case 0xc4: need(1); pos += 1 + view.getUint8(pos); break;
-        case 0xc5: need(2); pos += 2 + view.getUint16(pos); break;
-        case 0xc6: need(4); pos += 4 + view.getUint32(pos); break;
+        case 0xc4: if (pos + 1 > n) bad("truncated MessagePack data", pos); pos += 1 + bytes[pos]!; break;
+        case 0xc5: if (pos + 2 > n) bad("truncated MessagePack data", pos); pos += 2 + be16(bytes, pos); break;
+        case 0xc6: if (pos + 4 > n) bad("truncated MessagePack data", pos); pos += 4 + be32(bytes, pos); break;
         case 0xc7: case 0xc8: case 0xc9:
         case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
           bad("extension types are not allowed", pos - 1);
@@ -239,24 +235,43 @@ function scan(bytes: Uint8Array, maxDepth: number, remaining: Float64Array, isMa
         case 0xcc: case 0xd0: pos += 1; break;
         case 0xcd: case 0xd1: pos += 2; break;
         case 0xce: case 0xd2: pos += 4; break;
-        case 0xcf: case 0xd3:
-          need(8);
-          { const v = b === 0xcf ? view.getBigUint64(pos) : view.getBigInt64(pos);
-            if (v > MAX_SAFE || v < -MAX_SAFE) bad("integer outside ±(2^53-1)", pos - 1); }
+        case 0xcf: case 0xd3: {
+          if (pos + 8 > n) bad("truncated MessagePack data", pos);
+          // ±(2^53-1) in two 32-bit halves: the high half within ±0x1fffff (and not -0x200000 with a zero low half).
+          const hi = b === 0xcf ? be32(bytes, pos) : be32(bytes, pos) | 0;
+          if (hi > 0x1f_ffff || hi < -0x20_0000 || (hi === -0x20_0000 && be32(bytes, pos + 4) === 0)) bad("integer outside ±(2^53-1)", pos - 1);
           pos += 8;
           break;
-        case 0xd9: need(1); { const len = view.getUint8(pos); pos += 1; str(len); } break;
-        case 0xda: need(2); { const len = view.getUint16(pos); pos += 2; str(len); } break;
-        case 0xdb: need(4); { const len = view.getUint32(pos); pos += 4; str(len); } break;
-        case 0xdc: need(2); { const c = view.getUint16(pos); pos += 2; open(c, false); } break;
-        case 0xdd: need(4); { const c = view.getUint32(pos); pos += 4; open(c, false); } break;
-        case 0xde: need(2); { const c = view.getUint16(pos); pos += 2; open(c, true); } break;
-        case 0xdf: need(4); { const c = view.getUint32(pos); pos += 4; open(c, true); } break;
+        }
+        case 0xd9: if (pos + 1 > n) bad("truncated MessagePack data", pos); strLen = bytes[pos]!; pos += 1; break;
+        case 0xda: if (pos + 2 > n) bad("truncated MessagePack data", pos); strLen = be16(bytes, pos); pos += 2; break;
+        case 0xdb: if (pos + 4 > n) bad("truncated MessagePack data", pos); strLen = be32(bytes, pos); pos += 4; break;
+        case 0xdc: if (pos + 2 > n) bad("truncated MessagePack data", pos); count = be16(bytes, pos); pos += 2; break;
+        case 0xdd: if (pos + 4 > n) bad("truncated MessagePack data", pos); count = be32(bytes, pos); pos += 4; break;
+        case 0xde: if (pos + 2 > n) bad("truncated MessagePack data", pos); count = be16(bytes, pos); pos += 2; map = true; break;
+        case 0xdf: if (pos + 4 > n) bad("truncated MessagePack data", pos); count = be32(bytes, pos); pos += 4; map = true; break;
       }
-      if (pos > n) bad("truncated MessagePack data", n);
     }
+    if (strLen >= 0) {
+      if (pos + strLen > n) bad("truncated MessagePack data", pos);
+      const end = pos + strLen;
+      let i = pos;
+      while (i < end && bytes[i]! < 0x80) i++;
+      if (i < end && !isUtf8(bytes.subarray(i, end))) bad("str is not valid UTF-8", pos);
+      pos = end;
+    } else if (count >= 0) {
+      if (depth + 1 >= maxDepth) bad(`nesting deeper than ${maxDepth}`, pos);
+      if (count > 0) {
+        depth++;
+        remaining[depth] = map ? count * 2 : count;
+        isMap[depth] = map ? 1 : 0;
+      }
+    } else if (pos > n) bad("truncated MessagePack data", n);
     while (depth >= 0 && remaining[depth] === 0) depth--;
   } while (depth >= 0);
 
   if (pos !== n) bad(`${n - pos} trailing bytes after the frame`, pos);
 }
+
+const be16 = (b: Uint8Array, at: number): number => (b[at]! << 8) | b[at + 1]!;
+const be32 = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;

@@ -18,6 +18,7 @@ import {
   errorInfo,
   type Frame,
 } from "../src/index.js";
+import * as wire from "../src/index.js";
 
 const fromHexString = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -53,6 +54,28 @@ describe("encode/decode [ENC-1..3]", () => {
     const frame = (marker: string) => fromHexString(`82a474797065a9686561727462656174a9696e5f666c69676874${marker}0000000100000000`);
     expect(decode(frame("cf"))).toEqual({ type: "heartbeat", in_flight: 0x1_0000_0000 });
     expect(decode(frame("d3"))).toEqual({ type: "heartbeat", in_flight: 0x1_0000_0000 });
+  });
+
+  it("accepts 64-bit integers up to ±(2^53-1) and refuses one beyond, in either 9-byte form [ENC-3]", () => {
+    // {"a": <int>}: the scan reads the two 32-bit halves; decode of an object document
+    const doc = (marker: string, value: string) => fromHexString(`81a161${marker}${value}`);
+    const { scanDocument } = wire;
+    for (const [marker, value] of [["cf", "001fffffffffffff"], ["d3", "001fffffffffffff"], ["d3", "ffe0000000000001"], ["cf", "0000000000000000"], ["d3", "ffffffffffffffff"]] as const)
+      expect(() => scanDocument(doc(marker, value)), `${marker} ${value}`).not.toThrow();
+    for (const [marker, value] of [["cf", "0020000000000000"], ["cf", "ffffffffffffffff"], ["d3", "0020000000000000"], ["d3", "ffe0000000000000"], ["d3", "8000000000000000"], ["d3", "ffdfffffffffffff"]] as const)
+      expect(() => scanDocument(doc(marker, value)), `${marker} ${value}`).toThrow(/outside ±\(2\^53-1\)/);
+  });
+
+  it("checks a str's UTF-8 also after an ASCII prefix, and names where the str starts [ENC-2]", () => {
+    // {"type": "ack", "ref": "r1", "x": <str>} with the str's bytes given (an unknown key is still scanned)
+    const frame = (strHex: string) => fromHexString(`83a474797065a361636ba3726566a27231a178${(0xa0 + strHex.length / 2).toString(16)}${strHex}`);
+    expect(decode(frame(Buffer.from("r-é1").toString("hex")))).toEqual({ type: "ack", ref: "r1" });
+    for (const bad of ["722dc3", "722dff31", "72c328", "c0af"]) {
+      const err = (() => { try { decode(frame(bad)); } catch (e) { return e as Error & { details?: unknown }; } return undefined; })();
+      expect(err, bad).toBeInstanceOf(BadFrameError);
+      expect(err?.message, bad).toMatch(/not valid UTF-8/);
+      expect(err?.details, bad).toEqual({ offset: 20 });
+    }
   });
 
   it("leaves out undefined fields instead of writing an extension type", () => {
