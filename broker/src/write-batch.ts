@@ -13,13 +13,16 @@ export interface Corkable {
 }
 
 export class WriteBatcher {
-  private pending: Corkable[] = [];
-  private spare: Corkable[] = [];
+  // Two arrays filled by count and swapped per flush: `length = 0` would drop an array's backing
+  // store, and every turn would allocate a new one.
+  private pending: (Corkable | undefined)[] = [];
+  private count = 0;
+  private spare: (Corkable | undefined)[] = [];
   private scheduled = false;
 
   /** Call after corking `c`'s socket; it is uncorked at the end of this turn. */
   add(c: Corkable): void {
-    this.pending.push(c);
+    this.pending[this.count++] = c;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -29,13 +32,16 @@ export class WriteBatcher {
   private readonly flush = (): void => {
     this.scheduled = false;
     const batch = this.pending;
+    const n = this.count;
+    // A socket corked again while this batch is uncorked goes to the next batch.
     this.pending = this.spare;
-    for (let i = batch.length - 1; i >= 0; i--) {
+    this.count = 0;
+    for (let i = n - 1; i >= 0; i--) {
       const c = batch[i]!;
+      batch[i] = undefined;
       c.corked = false;
       c.uncork();
     }
-    batch.length = 0;
     this.spare = batch;
   };
 }
