@@ -23,7 +23,8 @@ interface Watch {
 const WATCH_POLL_MS = 100;
 
 export class Ledger {
-  private readonly opened = new Map<string, Buffer>();
+  /** Records queued this turn, encoded when written (a task handed over in the same turn never is: `forget`). */
+  private readonly opened = new Map<string, RemoteTask>();
   private readonly ended: { id: string; body: string | undefined; ttlMs: number }[] = [];
   private scheduled = false;
   private readonly watches = new Map<string, Watch[]>();
@@ -41,7 +42,7 @@ export class Ledger {
 
   /** Records (or updates) an open task of this broker; written with the others of this callback (of this turn on Cluster). */
   open(task: RemoteTask): void {
-    this.opened.set(task.task_id, encodeTask(task));
+    this.opened.set(task.task_id, task);
     this.schedule();
   }
 
@@ -77,7 +78,7 @@ export class Ledger {
     const keys = brokerKeys(this.brokerId);
     if (this.opened.size > 0) {
       const args: (string | Buffer)[] = [];
-      for (const [id, record] of this.opened) args.push(id, record);
+      for (const [id, record] of this.opened) args.push(id, encodeTask(record));
       this.opened.clear();
       this.track(this.cmd.hset(keys.open, ...args).then(
         () => undefined,

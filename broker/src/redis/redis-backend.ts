@@ -127,6 +127,8 @@ const STORE_RETRY_MS = 250;
 
 /** Most responses per store script call (Lua's unpack takes a few thousand values). */
 const STORE_CHUNK = 1_000;
+/** Inputs up to this many bytes stay in a handed-over task's open record (it is then the stream entry's bytes). */
+const SHARED_RECORD_MAX_INPUT = 1024;
 
 export class RedisBackend implements MeshPort {
   readonly kind: string;
@@ -376,7 +378,10 @@ export class RedisBackend implements MeshPort {
     this.ledger.forget(task.id);
     return new Promise((resolve, reject) => {
       const entry = encodeTask(handoffOf(task, me, target));
-      const record = encodeTask(taskRecord(task, me, target));
+      // The record naming `target` may be the entry's own bytes: whoever reads a handed record (a
+      // recovery, a reattach) uses its target, deadline and owner, which the entry has too; only a
+      // large input is worth leaving out of it (one encode less per task otherwise).
+      const record = task.input.byteLength <= SHARED_RECORD_MAX_INPUT ? entry : encodeTask(taskRecord(task, me, target));
       if (this.handOffs.push({ task, target, attempt: task.attempt, entry, record, resolve, reject }) === 1) process.nextTick(this.flushHandOffs);
     });
   }
