@@ -13,6 +13,8 @@ import { decodePayload, encodePayload, type FrameOf } from "@agentwire/wire";
 import { waitFor } from "@agentwire/testkit";
 import { agentsOn, startBroker, STORES, type MeshStore, type RunningBroker } from "./helpers/backends.js";
 import { Peer } from "@agentwire/testkit/peer";
+import type { RemoteOutcome } from "../src/backend.js";
+import { encodeOutcome } from "../src/redis/envelope.js";
 
 const TASKS = Number(process.env.AGENTWIRE_MESH_TASKS ?? 2_000);
 const WINDOW = 500; // below the session's max_in_flight (1,024)
@@ -259,8 +261,8 @@ describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
     const client = await Peer.register(a.url, {});
     const admin = store.admin();
     const ready = `aw:{b:${idA}}:ready`;
-    const inject = async (taskId: string, outcome: object): Promise<void> => {
-      await admin.lpush(`aw:{b:${idA}}:response:${taskId}`, JSON.stringify(outcome));
+    const inject = async (taskId: string, outcome: RemoteOutcome): Promise<void> => {
+      await admin.lpush(`aw:{b:${idA}}:response:${taskId}`, encodeOutcome(outcome));
       await admin.lpush(ready, taskId);
     };
     try {
@@ -268,14 +270,14 @@ describe.each(STORES)("redis mesh routing ($name)", (storeFactory) => {
       const id = await client.submit(cap, { k: 1 });
       const task = await holder.next("task"); // B's own task id for the handed-over task
       // An outcome of attempt 0 (older than the handoff's attempt 1) is not the current attempt.
-      await inject(id, { ok: true, output: Buffer.from(encodePayload("stale")).toString("base64"), attempt: 0 });
+      await inject(id, { ok: true, output: encodePayload("stale"), attempt: 0 });
       await waitFor(async () => ((await admin.llen(ready)) === 0 ? true : undefined), 5_000, "stale entry read");
       await client.expectQuiet(2_000);
       Peer.echo(task, holder);
       const r = await client.next("result", (f) => f.task_id === id);
       expect(decodePayload(r.output!)).toEqual({ k: 1 });
       // A rerun's result (e.g. after a reclaim) and a redelivered ready entry end nothing twice.
-      await inject(id, { ok: true, output: Buffer.from(encodePayload("again")).toString("base64"), attempt: 2 });
+      await inject(id, { ok: true, output: encodePayload("again"), attempt: 2 });
       await admin.lpush(ready, id);
       await waitFor(async () => ((await admin.llen(ready)) === 0 ? true : undefined), 5_000, "duplicates read");
       await client.expectQuiet(2_000);

@@ -4,7 +4,7 @@
   until its TTL), then forgets every ended task's record. Tasks that ran on another broker already
   have their response key: they are only forgotten.
   KEYS[1] aw:{b:<origin>}:open    KEYS[1 + i] aw:{b:<origin>}:response:<task id i>, i = 1 .. n
-  ARGV[2i - 1] ttl ms   ARGV[2i] response i (JSON), i = 1 .. n    ARGV[2n + 1 ..] every ended task id
+  ARGV[2i - 1] ttl ms   ARGV[2i] response i (MessagePack, envelope.ts encodeOutcome), i = 1 .. n    ARGV[2n + 1 ..] every ended task id
   Returns the number of records forgotten.
 ]]
 local n = #KEYS - 1

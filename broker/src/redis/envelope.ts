@@ -66,7 +66,7 @@ function remoteTask(task: TaskRecord, origin: string, target: string, input: Uin
 }
 
 /** The outcome of an ended task, as stored in its response key. */
-export function outcomeOf(task: TaskRecord): string {
+export function outcomeOf(task: TaskRecord): Buffer {
   return encodeOutcome({ ok: task.ok, output: task.output, error: task.error, attempt: everDispatched(task) ? task.attempt : undefined, owner: ownerTag(task.owner) });
 }
 
@@ -109,13 +109,30 @@ export function decodeTaskBytes(bytes: Buffer): RemoteTask | undefined {
   return v as unknown as RemoteTask;
 }
 
-export function encodeOutcome(o: RemoteOutcome): string {
-  return JSON.stringify({ ok: o.ok, output: o.output === undefined ? undefined : Buffer.from(o.output).toString("base64"), error: o.error, attempt: o.attempt, owner: o.owner });
+/**
+ * A stored outcome (response key, ready entry): one MessagePack map {ok, output (bin), error, attempt,
+ * owner}, the output's bytes as they are (no base64, no JSON string for Redis to carry and the origin
+ * to parse).
+ */
+export function encodeOutcome(o: RemoteOutcome): Buffer {
+  const bytes = encodePayload({ ok: o.ok, output: o.output, error: o.error, attempt: o.attempt, owner: o.owner });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export function decodeOutcome(text: string): RemoteOutcome {
-  const v = JSON.parse(text) as { ok: boolean; output?: string; error?: ErrorInfo; attempt?: number; owner?: string };
-  return { ok: v.ok, output: v.output === undefined ? undefined : Buffer.from(v.output, "base64"), error: v.error, attempt: v.attempt, owner: v.owner };
+const isErrorInfo = (v: unknown): v is ErrorInfo =>
+  typeof v === "object" && v !== null && isStr((v as ErrorInfo).code) && isStr((v as ErrorInfo).message);
+
+/** An outcome stored by `encodeOutcome`; throws on bytes that are not one. */
+export function decodeOutcome(bytes: Uint8Array): RemoteOutcome {
+  const v = decodePayload<Record<string, unknown>>(bytes);
+  if (typeof v !== "object" || v === null || typeof v.ok !== "boolean") throw new Error("not a stored outcome");
+  const output = v.output ?? undefined;
+  const error = v.error ?? undefined;
+  const attempt = v.attempt ?? undefined;
+  const owner = v.owner ?? undefined;
+  if ((output !== undefined && !(output instanceof Uint8Array)) || (error !== undefined && !isErrorInfo(error)) || (attempt !== undefined && !isInt(attempt)) || (owner !== undefined && !isStr(owner)))
+    throw new Error("not a stored outcome");
+  return { ok: v.ok, output, error, attempt, owner };
 }
 
 /**

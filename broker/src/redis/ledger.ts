@@ -25,7 +25,7 @@ const WATCH_POLL_MS = 100;
 export class Ledger {
   /** Records queued this turn, encoded when written (a task handed over in the same turn never is: `forget`). */
   private readonly opened = new Map<string, RemoteTask>();
-  private readonly ended: { id: string; body: string | undefined; ttlMs: number }[] = [];
+  private readonly ended: { id: string; body: Buffer | undefined; ttlMs: number }[] = [];
   private scheduled = false;
   private readonly watches = new Map<string, Watch[]>();
   private poller: NodeJS.Timeout | undefined;
@@ -61,7 +61,7 @@ export class Ledger {
    * A task of this broker ended: its outcome `body` (encodeOutcome) is stored unless another broker
    * already stored it (a handed-over task: undefined), and its record is forgotten.
    */
-  end(taskId: string, body: string | undefined, ttlMs: number): void {
+  end(taskId: string, body: Buffer | undefined, ttlMs: number): void {
     this.ended.push({ id: taskId, body, ttlMs });
     this.schedule();
   }
@@ -88,7 +88,7 @@ export class Ledger {
     if (this.ended.length > 0) {
       const batch = this.ended.splice(0);
       const stored = batch.filter((e) => e.body !== undefined);
-      const argv: (string | number)[] = [keys.open, ...stored.map((e) => keys.response(e.id))];
+      const argv: (string | number | Buffer)[] = [keys.open, ...stored.map((e) => keys.response(e.id))];
       for (const e of stored) argv.push(e.ttlMs, e.body!);
       for (const e of batch) argv.push(e.id);
       this.track(this.cmd.endTasks(stored.length + 1, ...argv).then(
@@ -116,7 +116,7 @@ export class Ledger {
   }
 
   /** Stores the outcome of a task of broker `origin` that will not run again (out of attempts) and forgets its record. */
-  async settle(origin: string, taskId: string, body: string, ttlMs: number): Promise<void> {
+  async settle(origin: string, taskId: string, body: Buffer, ttlMs: number): Promise<void> {
     const k = brokerKeys(origin);
     await this.cmd.endTasks(2, k.open, k.response(taskId), ttlMs, body, taskId);
   }
@@ -126,7 +126,7 @@ export class Ledger {
     const origin = originOfTask(taskId);
     if (origin === undefined) return { kind: "unknown", originLive: false };
     const k = brokerKeys(origin);
-    const [response, record, alive] = await Promise.all([this.cmd.lindex(k.response(taskId), -1), this.cmd.hgetBuffer(k.open, taskId), this.cmd.get(k.alive)]);
+    const [response, record, alive] = await Promise.all([this.cmd.lindexBuffer(k.response(taskId), -1), this.cmd.hgetBuffer(k.open, taskId), this.cmd.get(k.alive)]);
     if (response !== null) return { kind: "ended", outcome: decodeOutcome(response) };
     const task = record === null ? undefined : decodeTaskBytes(record);
     if (task !== undefined) return { kind: "open", deadline: task.deadline ?? Date.now() + task.timeout_ms, owner: task.owner };
@@ -148,12 +148,12 @@ export class Ledger {
     try {
       const ids = [...this.watches.keys()];
       const pipe = this.cmd.pipeline();
-      for (const id of ids) pipe.lindex(brokerKeys(originOfTask(id) ?? "").response(id), -1);
+      for (const id of ids) pipe.lindexBuffer(brokerKeys(originOfTask(id) ?? "").response(id), -1);
       const replies = (await pipe.exec()) ?? [];
       const now = Date.now();
       ids.forEach((id, i) => {
-        const text = replies[i]?.[1];
-        const outcome = typeof text === "string" ? decodeOutcome(text) : undefined;
+        const body = replies[i]?.[1];
+        const outcome = body instanceof Uint8Array ? decodeOutcome(body) : undefined;
         const list = this.watches.get(id) ?? [];
         const left = list.filter((w) => {
           if (outcome === undefined && now <= w.deadline) return true;

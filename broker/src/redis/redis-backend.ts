@@ -68,7 +68,7 @@ interface StoredResult {
   broker: string;
   entryId: string;
   task: RemoteTask;
-  body: string;
+  body: Buffer;
   /** When the result was first queued (retries stop after the response margin). */
   since: number;
 }
@@ -106,7 +106,7 @@ function pastLastAttempt(task: RemoteTask, attempt: number): boolean {
 }
 
 /** The stored outcome of a task whose broker died during its last attempt (`attempt`). */
-function lostOnLastAttempt(task: RemoteTask, attempt: number): string {
+function lostOnLastAttempt(task: RemoteTask, attempt: number): Buffer {
   const error = errorInfo(new AgentLostError(`task ${task.task_id} lost its broker on its last attempt`));
   return encodeOutcome({ ok: false, error, attempt, owner: task.owner });
 }
@@ -120,6 +120,8 @@ function unb64(text: string): Buffer {
 }
 
 /** Resolves after this event-loop turn's setImmediate callbacks (WriteBatcher's flush among them). */
+const OPEN_BRACE = 0x7b;
+const NEWLINE = 0x0a;
 const afterFlush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Pause before storing results again after a failed store. */
@@ -517,8 +519,8 @@ export class RedisBackend implements MeshPort {
   /** Result of a task that ran here for `origin`, readable via the response key until its TTL. */
   async response(origin: string, taskId: string): Promise<RemoteOutcome | undefined> {
     // The first outcome stored wins (a late one of a cancelled run is pushed after it).
-    const text = await this.cmd.lindex(brokerKeys(origin).response(taskId), -1);
-    return text === null ? undefined : decodeOutcome(text);
+    const body = await this.cmd.lindexBuffer(brokerKeys(origin).response(taskId), -1);
+    return body === null ? undefined : decodeOutcome(body);
   }
 
   private signal(channel: string, message: string | Buffer): Promise<unknown> {
@@ -868,38 +870,39 @@ export class RedisBackend implements MeshPort {
     const conn = this.conns.ready;
     while (this.live) {
       try {
-        const reply = (await conn.blmpop(1, 1, this.keys.ready, "RIGHT", "COUNT", this.batch)) as [string, string[]] | null;
+        const reply = (await conn.blmpopBuffer(1, 1, this.keys.ready, "RIGHT", "COUNT", this.batch)) as [Buffer, Buffer[]] | null;
         if (reply === null) continue;
-        // Entries, handled in list order (progress precedes its task's result): "<task id>\n<response>"
-        // (store-responses.lua), JSON control entries ("{...}"; task ids never start with "{"), or a
-        // bare task id whose response is read from its response key.
+        // Entries, handled in list order (progress precedes its task's result): "<task id>\n<outcome>"
+        // (store-responses.lua; the outcome is binary, the id before the first newline is not), JSON
+        // control entries ("{...}"; task ids never start with "{"), or a bare task id whose outcome is
+        // read from its response key.
         const entries = reply[1];
-        const bare = entries.filter((e) => !e.startsWith("{") && !e.includes("\n"));
-        const texts = new Map<string, unknown>();
+        const bare = entries.filter((e) => e[0] !== OPEN_BRACE && e.indexOf(NEWLINE) === -1).map((e) => e.toString());
+        const bodies = new Map<string, unknown>();
         if (bare.length > 0) {
           const pipe = this.cmd.pipeline();
-          for (const id of bare) pipe.lindex(this.keys.response(id), -1);
+          for (const id of bare) pipe.lindexBuffer(this.keys.response(id), -1);
           const results = (await pipe.exec()) ?? [];
-          bare.forEach((id, i) => texts.set(id, results[i]?.[1]));
+          bare.forEach((id, i) => bodies.set(id, results[i]?.[1]));
         }
         for (const entry of entries) {
-          if (entry.startsWith("{")) {
+          if (entry[0] === OPEN_BRACE) {
             try {
-              this.onControl(JSON.parse(entry) as MeshControl);
+              this.onControl(JSON.parse(entry.toString()) as MeshControl);
             } catch (err) {
               this.options.log.warn({ err }, "bad mesh control entry");
             }
             continue;
           }
-          const nl = entry.indexOf("\n");
-          const id = nl === -1 ? entry : entry.slice(0, nl);
-          const text = nl === -1 ? texts.get(entry) : entry.slice(nl + 1);
-          if (typeof text !== "string") {
+          const nl = entry.indexOf(NEWLINE);
+          const id = (nl === -1 ? entry : entry.subarray(0, nl)).toString();
+          const body = nl === -1 ? bodies.get(id) : entry.subarray(nl + 1);
+          if (!(body instanceof Uint8Array)) {
             this.options.log.warn({ task_id: id }, "response key expired before it was read");
             continue;
           }
           try {
-            this.host!.onRemoteResult(id, decodeOutcome(text));
+            this.host!.onRemoteResult(id, decodeOutcome(body));
           } catch (err) {
             this.options.log.warn({ err, task_id: id }, "bad mesh response");
           }
@@ -1066,7 +1069,7 @@ export class RedisBackend implements MeshPort {
   /** Store first, acknowledge second: a crash in between means a rerun, never a lost result. */
   private async store(origin: string, batch: StoredResult[]): Promise<void> {
     const keys = brokerKeys(origin);
-    const args: (string | number)[] = [keys.ready];
+    const args: (string | number | Buffer)[] = [keys.ready];
     for (const r of batch) args.push(keys.response(r.task.task_id));
     args.push(keys.open);
     for (const r of batch) args.push(r.task.task_id, r.task.timeout_ms + this.marginMs, r.body);

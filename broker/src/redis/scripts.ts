@@ -18,7 +18,7 @@ function source(file: string): string {
 export interface MeshCommands {
   publishAgents(alive: string, agents: string, caps: string, ...argv: (string | number)[]): Promise<number>;
   /** `numberOfKeys` = 2 + responses; keys: ready, each response key, open records (optional); argv: id, ttl ms, body per response. */
-  storeResponses(numberOfKeys: number, ...keysAndArgv: (string | number)[]): Promise<number>;
+  storeResponses(numberOfKeys: number, ...keysAndArgv: (string | number | Buffer)[]): Promise<number>;
   ack(stream: string, attempts: string, group: string, ...ids: string[]): Promise<number>;
   /** `numberOfKeys` = 1 + stored responses; keys: open, response keys; argv: ttl + body per response, then every ended id. */
   endTasks(numberOfKeys: number, ...keysAndArgv: (string | number | Buffer)[]): Promise<number>;

@@ -6,7 +6,7 @@
   every reader of a record looks for the outcome first.
   KEYS[1] aw:{b:<origin>}:ready    KEYS[1 + i] aw:{b:<origin>}:response:<task id i>, i = 1 .. n
   KEYS[n + 2] (optional) aw:{b:<origin>}:open
-  ARGV[3i - 2] task id i   ARGV[3i - 1] ttl ms (task timeout + margin)   ARGV[3i] response i (JSON)
+  ARGV[3i - 2] task id i   ARGV[3i - 1] ttl ms (task timeout + margin)   ARGV[3i] response i (MessagePack, envelope.ts encodeOutcome)
   Ready entry: "<task id>\n<response>". At most 1,000 responses per call.
   Returns the ready list length.
 ]]
