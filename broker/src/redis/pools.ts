@@ -64,8 +64,8 @@ export class RedisPools implements PoolMesh {
       this.records = Object.values(all)
         .map((json) => JSON.parse(json) as PoolRecord)
         .filter((r) => r.broker !== this.brokerId);
-      // No pool anywhere: the others' queue figures would count toward nothing.
-      const others = Object.keys(all).length === 0 && records.length === 0 ? [] : [...this.otherBrokers()];
+      // No pool record anywhere (this broker's own were written above): the others' queue figures would count toward nothing.
+      const others = Object.keys(all).length === 0 ? [] : [...this.otherBrokers()];
       const figures = await Promise.all(others.map((b) => this.cmd.hgetall(poolKeys.queued(b))));
       this.queuedByBroker.clear();
       others.forEach((b, i) => this.queuedByBroker.set(b, figures[i]!));

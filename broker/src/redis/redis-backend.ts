@@ -119,9 +119,11 @@ function unb64(text: string): Buffer {
   return Buffer.from(text, "base64");
 }
 
-/** Resolves after this event-loop turn's setImmediate callbacks (WriteBatcher's flush among them). */
+/** First bytes of a ready-list entry: `{` opens a control entry, a newline ends a result's task id. */
 const OPEN_BRACE = 0x7b;
 const NEWLINE = 0x0a;
+
+/** Resolves after this event-loop turn's setImmediate callbacks (WriteBatcher's flush among them). */
 const afterFlush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Pause before storing results again after a failed store. */
