@@ -75,7 +75,7 @@ function compileChecks(s: ZodLike): Check | undefined {
 function compile(s: ZodLike): Check {
   const def = s._zod.def;
   if (def.coerce === true) return NEVER;
-  const checks = def.type === "custom" ? compileCustom(s) : compileChecks(s);
+  const checks = compileChecks(s);
   if (checks === undefined) return NEVER;
   switch (def.type) {
     case "string":
@@ -91,8 +91,7 @@ function compile(s: ZodLike): Check {
       return (v) => values.has(v) && checks(v);
     }
     case "unknown":
-      return checks;
-    case "custom":
+    case "custom": // z.custom: its `fn` is its own first check
       return checks;
     case "optional": {
       // An absent field never reaches here (the object decides); a present one is the inner type's.
@@ -112,11 +111,6 @@ function compile(s: ZodLike): Check {
     default:
       return NEVER;
   }
-}
-
-/** z.custom: the schema is its own check (its `fn`), plus any added ones. */
-function compileCustom(s: ZodLike): Check | undefined {
-  return compileChecks(s);
 }
 
 function compileObject(s: ZodLike, checks: Check): Check {
