@@ -10,7 +10,7 @@
 import { Session } from "node:inspector/promises";
 import { connect, createAgent, z } from "@agentwire/sdk";
 import { startBroker } from "./harness.js";
-import { inspectorSession } from "./heap.js";
+import { INSPECT, inspectorSession, inspectorUrl } from "./heap.js";
 
 interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -49,9 +49,10 @@ async function main(): Promise<void> {
   const tasks = flag("tasks", 20_000);
   const inflight = flag("inflight", 1);
   const top = flag("top", 15);
-  const broker = await startBroker(["--max-in-flight", String(Math.max(1024, inflight * 2))], ["--inspect=127.0.0.1:0"]);
-  const inspectorUrl = (await broker.child.waitForLine(/Debugger listening on (ws:\/\/\S+)/, 5000))[1]!;
-  const remote = await inspectorSession(inspectorUrl);
+  const broker = await startBroker(["--max-in-flight", String(Math.max(1024, inflight * 2))], [INSPECT]);
+  const inspector = await inspectorUrl(broker.child);
+  if (inspector === undefined) throw new Error("the broker announced no inspector");
+  const remote = await inspectorSession(inspector);
   const local = new Session();
   local.connect();
   const agent = createAgent({ url: broker.url, name: "alloc-echo", capacity: Math.max(16, inflight) }).capability("echo", { input: z.unknown() }, (input) => input);

@@ -10,6 +10,7 @@
  * GC, against the same broker before the N tasks.
  */
 import { WebSocket } from "ws";
+import type { Child } from "@agentwire/testkit";
 import { encodePayload } from "@agentwire/wire";
 import { openEventStore, storeFigures, type EventStoreRun, type EventsMode } from "./event-stores.js";
 import { log, payloadOf, procRssBytes, startRole } from "./harness.js";
@@ -113,11 +114,18 @@ export async function inspectorSession(wsUrl: string): Promise<InspectorSession>
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Node flag that opens a process's V8 inspector on a free loopback port (`inspectorUrl` reads which). */
+export const INSPECT = "--inspect=127.0.0.1:0";
+
+/** The ws:// URL a process started with INSPECT announced, or undefined when it announced none. */
+export async function inspectorUrl(child: Child): Promise<string | undefined> {
+  return (await child.waitForLine(/Debugger listening on (ws:\/\/\S+)/, 5000).catch(() => null))?.[1];
+}
+
 /** The broker bin, with `store`'s flags, with its V8 inspector open (undefined when it did not announce one). */
 async function inspectedBroker(store: EventStoreRun, args: string[]): Promise<{ broker: Awaited<ReturnType<EventStoreRun["startBroker"]>>; inspector: string | undefined }> {
-  const broker = await store.startBroker("broker", args, ["--inspect=127.0.0.1:0"]);
-  const inspector = (await broker.child.waitForLine(/Debugger listening on (ws:\/\/\S+)/, 5000).catch(() => null))?.[1];
-  return { broker, inspector };
+  const broker = await store.startBroker("broker", args, [INSPECT]);
+  return { broker, inspector: await inspectorUrl(broker.child) };
 }
 
 /**

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { waitFor, run, type Child } from "@agentwire/testkit";
 import { BENCH_DIST, log, procCpuUs, procRssBytes, startBroker, track } from "./harness.js";
-import { inspectorHeap } from "./heap.js";
+import { INSPECT, inspectorHeap, inspectorUrl } from "./heap.js";
 
 export interface ScaleResult {
   kind: "scale";
@@ -71,8 +71,8 @@ async function gauges(port: number): Promise<{ agents: number; connections: numb
 
 export async function measureScale(agents: number, windowMs = 10_000, intervalMs = 1_000, processes = 4): Promise<ScaleResult> {
   const timeoutMs = 5 * intervalMs;
-  const broker = await startBroker(["--heartbeat-interval-ms", String(intervalMs), "--heartbeat-timeout-ms", String(timeoutMs)], ["--inspect=127.0.0.1:0"]);
-  const inspector = (await broker.child.waitForLine(/Debugger listening on (ws:\/\/\S+)/, 5000).catch(() => null))?.[1];
+  const broker = await startBroker(["--heartbeat-interval-ms", String(intervalMs), "--heartbeat-timeout-ms", String(timeoutMs)], [INSPECT]);
+  const inspector = await inspectorUrl(broker.child);
   const kids: Child[] = [];
   try {
     const heapIdle = inspector !== undefined ? await inspectorHeap(inspector) : null;

@@ -18,7 +18,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect, ref, workflow } from "@agentwire/sdk";
-import { startRedis, waitFor } from "@agentwire/testkit";
+import { agentsOn, startRedis, waitFor } from "@agentwire/testkit";
 import { closedLoop, killChildren, log, payloadOf, pidMeter, profiling, ROOT, selfMeter, startBroker, startRole, track, type LoadResult, type Meter } from "./harness.js";
 
 /** The goal: one step's cost ÷ one plain task's. */
@@ -264,9 +264,7 @@ async function setup(a: Args, limit: string): Promise<{ http: string; url: strin
   const mesh = (id: string) => startBroker(["--redis", redis.url, "--broker-id", id, "--max-in-flight", limit]);
   const [brokerA, brokerB] = await Promise.all([mesh("bench-a"), mesh("bench-b")]);
   const agent = await startRole("sdk-agent", [brokerB.url, limit]);
-  const listed = async (): Promise<true | undefined> =>
-    ((await (await fetch(`${brokerA.http}/v1/agents`)).json()) as { agents: { agent_id: string }[] }).agents.some((x) => x.agent_id === agent.info["id"]) || undefined;
-  await waitFor(listed, 10_000, "B's agent in A's registry");
+  await waitFor(async () => (await agentsOn(brokerA)).some((x) => x.agent_id === agent.info["id"]) || undefined, 10_000, "B's agent in A's registry");
   return {
     http: brokerA.http,
     url: brokerA.url,

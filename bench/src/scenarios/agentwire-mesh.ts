@@ -8,7 +8,7 @@
  */
 import { connect } from "@agentwire/sdk";
 import { encodePayload } from "@agentwire/wire";
-import { startRedis, waitFor } from "@agentwire/testkit";
+import { agentsOn, startRedis, waitFor } from "@agentwire/testkit";
 import { openEventStore, withEventStores, type EventStoreRun } from "../event-stores.js";
 import { pidMeter, redisConnections, selfMeter, startRole, payloadOf, track } from "../harness.js";
 import type { Running, Scenario, ScenarioContext } from "../scenario.js";
@@ -23,11 +23,7 @@ async function setupMesh(ctx: ScenarioContext, sdk: boolean, store: EventStoreRu
   const [a, b] = await Promise.all([mesh("A", "bench-a"), mesh("B", "bench-b")]);
   const agent = await startRole(sdk ? "sdk-agent" : "raw-agent", [b.url, limit]);
   // A routes to B once its registry cache holds B's agent.
-  await waitFor(
-    async () => ((await (await fetch(`http://127.0.0.1:${a.port}/v1/agents`)).json()) as { agents: { agent_id: string }[] }).agents.some((x) => x.agent_id === agent.info["id"]) || undefined,
-    10_000,
-    "B's agent in A's registry",
-  );
+  await waitFor(async () => (await agentsOn(a)).some((x) => x.agent_id === agent.info["id"]) || undefined, 10_000, "B's agent in A's registry");
   const payload = payloadOf(ctx.payloadBytes);
   let task: () => Promise<unknown>;
   let closeClient: () => Promise<void>;
