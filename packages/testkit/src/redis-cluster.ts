@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { freePort, waitFor } from "./process.js";
+import { waitFor } from "./process.js";
 import { startRedis, type RedisInstance } from "./redis.js";
 
 const exec = promisify(execFile);
@@ -43,7 +43,7 @@ export async function redisCli(port: number, ...args: string[]): Promise<string>
 
 /**
  * A private Redis Cluster of `masters` redis-server processes (no replicas) on free loopback ports,
- * each with `--cluster-enabled yes` and an explicit `--cluster-port` (the default port + 10000 does
+ * each with `--cluster-enabled yes` and an explicit free `--cluster-port` (startRedis's `clusterBus`; the default port + 10000 does
  * not exist for a port above 55535, and the kernel hands out ports up to 60999). The slots are
  * assigned with CLUSTER ADDSLOTSRANGE, distinct config epochs set, every pair of nodes joined with
  * CLUSTER MEET, and the promise resolves once every node reports `cluster_state:ok` and knows every
@@ -53,19 +53,16 @@ export async function redisCli(port: number, ...args: string[]): Promise<string>
  */
 export async function startRedisCluster(masters = 3, options: RedisClusterOptions = {}): Promise<RedisCluster> {
   if (!Number.isInteger(masters) || masters < 1 || masters > 16) throw new Error(`startRedisCluster: masters must be 1..16, got ${masters}`);
-  const ports = new Set<number>();
-  while (ports.size < 2 * masters) ports.add(await freePort());
-  const [clientPorts, busPorts] = [[...ports].slice(0, masters), [...ports].slice(masters)];
   const nodes: RedisInstance[] = [];
   const stop = async (): Promise<void> => {
     await Promise.allSettled(nodes.map((n) => n[Symbol.asyncDispose]()));
   };
   try {
     const started = await Promise.allSettled(
-      clientPorts.map((port, i) =>
+      Array.from({ length: masters }, () =>
         startRedis({
-          port,
-          args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", String(busPorts[i]), "--cluster-node-timeout", String(options.nodeTimeoutMs ?? 5_000), ...(options.args ?? [])],
+          clusterBus: true,
+          args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", String(options.nodeTimeoutMs ?? 5_000), ...(options.args ?? [])],
         }),
       ),
     );
@@ -85,7 +82,7 @@ export async function startRedisCluster(masters = 3, options: RedisClusterOption
     // (a node pings one random peer per second).
     await Promise.all(
       nodes.flatMap((from, i) =>
-        nodes.slice(i + 1).map(async (to, k) => expectOk(await redisCli(from.port, "CLUSTER", "MEET", to.host, String(to.port), String(busPorts[i + 1 + k])), from.port)),
+        nodes.slice(i + 1).map(async (to) => expectOk(await redisCli(from.port, "CLUSTER", "MEET", to.host, String(to.port), String(to.busPort)), from.port)),
       ),
     );
 
